@@ -1,0 +1,24 @@
+"""Canonical JSON: the one byte encoding that digests and signatures are computed over."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import MalformedEvent
+
+_encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def canonical_json(value: Any) -> bytes:
+    """Encode ``value`` as sorted-key, whitespace-free UTF-8 JSON.
+
+    For documents without floats this is byte-identical to RFC 8785 (JCS). Floats are written in
+    Python's shortest round-trip form; NaN and infinities are refused.
+    """
+    try:
+        return _encoder.encode(value).encode("utf-8")
+    except ValueError as exc:  # NaN / inf
+        raise MalformedEvent(f"value cannot be encoded canonically: {exc}") from exc
+    except TypeError as exc:
+        raise MalformedEvent(f"value is not JSON data: {exc}") from exc

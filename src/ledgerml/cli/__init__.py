@@ -1,0 +1,37 @@
+"""The ``ledgerml`` command line: one module per command group; errors map to exit codes."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ..errors import LedgerMLError
+from . import chain, demo, identity, init, role, verify
+from ._common import err_console
+
+app = typer.Typer(
+    name="ledgerml",
+    help="Verifiable multi-party machine learning on a ledger.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("init")(init.init)
+app.command("demo")(demo.demo)
+app.command("verify")(verify.verify)
+app.add_typer(identity.app, name="identity")
+app.add_typer(role.app, name="role")
+app.add_typer(chain.app, name="chain")
+
+
+def main() -> None:
+    """Console entry point: run the app; a ledgerml error prints one line and exits with its code."""
+    try:
+        app()
+    except LedgerMLError as exc:
+        err_console.print(f"[bold red]error[/]: {exc}", highlight=False, markup=True)
+        sys.exit(exc.exit_code)
+
+
+__all__ = ["app", "main"]

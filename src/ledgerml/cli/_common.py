@@ -1,0 +1,86 @@
+"""Shared CLI plumbing: common options, JSON or rich output, passwords, progress bars."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..errors import KeystoreError
+from ..home import Home
+from ..identity import password_from_env
+
+console = Console()
+err_console = Console(stderr=True)
+
+HomeOption = Annotated[
+    str | None,
+    typer.Option("--home", envvar="LEDGERML_HOME", help="Ledger home folder [default: ./.ledgerml]."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+AsOption = Annotated[
+    str | None, typer.Option("--as", help="Identity to act as [default: the home's default identity].")
+]
+
+
+def home_of(home: str | None) -> Home:
+    """The ledger home named by ``--home`` / ``LEDGERML_HOME`` / default."""
+    return Home.resolve(home)
+
+
+def emit_json(data: Any) -> None:
+    """Print JSON data to stdout."""
+    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """Print a rich table."""
+    out = Table(title=title, show_lines=False)
+    for column in columns:
+        out.add_column(column)
+    for row in rows:
+        out.add_row(*[str(cell) for cell in row])
+    console.print(out)
+
+
+def ask_password(confirm: bool, purpose: str) -> str:
+    """The keystore password: ``LEDGERML_PASSWORD`` or an interactive prompt."""
+    from_env = password_from_env()
+    if from_env:
+        return from_env
+    if not sys.stdin.isatty() and not os.environ.get("LEDGERML_FORCE_PROMPT"):
+        raise KeystoreError(f"no password for {purpose}: set LEDGERML_PASSWORD (no terminal to prompt on)")
+    password: str = typer.prompt(f"Password for {purpose}", hide_input=True, confirmation_prompt=confirm)
+    if not password:
+        raise KeystoreError("the password must not be empty")
+    return password
+
+
+@contextmanager
+def progress_bar(description: str, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr; yields ``update(done, total)``. Silent when disabled or not a TTY."""
+    if not enabled or not err_console.is_terminal:
+        yield lambda done, total: None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update

@@ -1,0 +1,314 @@
+"""``ledgerml chain ...``: append, read events and blocks, make and check Merkle proofs."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..errors import ConfigError, InvalidProof, MalformedEvent, NotFound
+from ..events import event_from_dict, validate_payload
+from ..ledger.proofs import (
+    ConsistencyProof,
+    InclusionProof,
+    verify_consistency_proof,
+    verify_inclusion_proof,
+)
+from ..types import to_address
+from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of, progress_bar, table
+
+app = typer.Typer(help="Append events, inspect the log and blocks, make and check proofs.", no_args_is_help=True)
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def _ref(text: str) -> int | str:
+    """An event reference: a sequence number or an id (``sha256:<hex>`` or bare hex)."""
+    return int(text) if text.isdigit() else text
+
+
+def _write_or_print(data: dict[str, Any], out: Path | None) -> None:
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text)
+        console.print(f"wrote {out}")
+
+
+@app.command("log")
+def log(
+    home: HomeOption = None,
+    start: Annotated[int, typer.Option("--from", help="First sequence number.")] = 0,
+    limit: Annotated[int, typer.Option(help="At most this many events.")] = 50,
+    kind: Annotated[str | None, typer.Option(help="Only events of this kind.")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """List events in log order."""
+    ledger = home_of(home).open_ledger(as_validator=False)
+    try:
+        sealed = ledger.block().log_size
+        stored = [s for s in ledger.events(start, start + limit) if kind is None or s.event.kind == kind]
+    finally:
+        ledger.close()
+    if json_out:
+        emit_json([{"seq": s.seq, "sealed": s.seq < sealed, **s.event.to_dict(), "id": s.event.id} for s in stored])
+        return
+    table(
+        "events",
+        ["seq", "time (UTC)", "kind", "actor", "nonce", "id", "sealed"],
+        [
+            [
+                s.seq,
+                _when(s.event.time),
+                s.event.kind,
+                s.event.actor,
+                s.event.nonce,
+                s.event.id[:19] + "...",
+                "yes" if s.seq < sealed else "pending",
+            ]
+            for s in stored
+        ],
+    )
+
+
+@app.command("blocks")
+def blocks(
+    home: HomeOption = None,
+    start: Annotated[int, typer.Option("--from", help="First height.")] = 0,
+    limit: Annotated[int, typer.Option(help="At most this many blocks.")] = 50,
+    json_out: JsonOption = False,
+) -> None:
+    """List blocks."""
+    ledger = home_of(home).open_ledger(as_validator=False)
+    try:
+        headers = list(ledger.blocks(start, start + limit))
+    finally:
+        ledger.close()
+    if json_out:
+        emit_json([h.to_dict() for h in headers])
+        return
+    table(
+        "blocks",
+        ["height", "time (UTC)", "log size", "log root", "hash", "proposer"],
+        [
+            [h.height, _when(h.time), h.log_size, h.log_root.hex()[:16] + "...", h.hash.hex()[:16] + "...", h.proposer]
+            for h in headers
+        ],
+    )
+
+
+@app.command("show")
+def show(
+    ref: Annotated[str | None, typer.Argument(help="Event sequence number or id.")] = None,
+    block: Annotated[int | None, typer.Option("--block", help="Show this block instead of an event.")] = None,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Show one event (by seq or id) or one block (--block HEIGHT)."""
+    if (ref is None) == (block is None):
+        raise ConfigError("give either an event reference or --block HEIGHT")
+    ledger = home_of(home).open_ledger(as_validator=False)
+    try:
+        if block is not None:
+            data = ledger.block(block).to_dict()
+        else:
+            assert ref is not None
+            stored = ledger.get_event(_ref(ref))
+            data = {"seq": stored.seq, "id": stored.event.id, "block": stored.block_height, **stored.event.to_dict()}
+    finally:
+        ledger.close()
+    if json_out:
+        emit_json(data)
+    else:
+        for key, value in data.items():
+            console.print(
+                f"{key:>10}: {json.dumps(value) if isinstance(value, dict | list) else value}", highlight=False
+            )
+
+
+@app.command("proof")
+def proof(
+    ref: Annotated[str, typer.Argument(help="Event sequence number or id.")],
+    block: Annotated[int | None, typer.Option("--block", help="Prove against this block [default: latest].")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the proof here instead of stdout.")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Write an inclusion proof (event + RFC 9162 audit path + signed block header) as JSON."""
+    ledger = home_of(home).open_ledger(as_validator=False)
+    try:
+        result = ledger.inclusion_proof(_ref(ref), block)
+    finally:
+        ledger.close()
+    _write_or_print(result.to_dict(), out)
+
+
+@app.command("consistency")
+def consistency(
+    old: Annotated[int, typer.Argument(help="Older block height.")],
+    new: Annotated[int | None, typer.Argument(help="Newer block height [default: latest].")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the proof here instead of stdout.")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Write a consistency proof between two blocks (both signed headers + RFC 9162 path) as JSON."""
+    ledger = home_of(home).open_ledger(as_validator=False)
+    try:
+        result = ledger.consistency_proof(old, new)
+    finally:
+        ledger.close()
+    _write_or_print(result.to_dict(), out)
+
+
+@app.command("verify-proof")
+def verify_proof(
+    path: Annotated[Path, typer.Argument(help="A proof file written by 'chain proof' or 'chain consistency'.")],
+    trust: Annotated[
+        list[str] | None,
+        typer.Option("--trust", help="Accept only blocks proposed by this validator address (repeatable)."),
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Check a proof file on its own: no ledger or network needed."""
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise NotFound(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise InvalidProof(f"{path} is not JSON: {exc}") from None
+    trusted = {to_address(a) for a in trust} if trust else None
+    kind = data.get("type") if isinstance(data, dict) else None
+    if kind == "inclusion":
+        event = verify_inclusion_proof(InclusionProof.from_dict(data), trusted)
+        result = {
+            "ok": True,
+            "type": "inclusion",
+            "event": event.id,
+            "kind": event.kind,
+            "actor": event.actor,
+            "leaf_index": data["leaf_index"],
+            "block": data["block"]["height"],
+        }
+    elif kind == "consistency":
+        verify_consistency_proof(ConsistencyProof.from_dict(data), trusted)
+        result = {
+            "ok": True,
+            "type": "consistency",
+            "old_block": data["old_block"]["height"],
+            "new_block": data["new_block"]["height"],
+        }
+    else:
+        raise InvalidProof(f"{path} is not a ledgerml proof")
+    if json_out:
+        emit_json(result)
+    else:
+        console.print(
+            f"[green]valid[/] {kind} proof: "
+            + ", ".join(f"{k}={v}" for k, v in result.items() if k not in ("ok", "type"))
+        )
+        if trusted is None:
+            console.print("  note: proposer not pinned; pass --trust ADDRESS to require a known validator")
+
+
+@app.command("append")
+def append(
+    kind: Annotated[str | None, typer.Option(help="Event kind, e.g. DatasetRegistered.")] = None,
+    payload: Annotated[str | None, typer.Option(help="Payload as a JSON object.")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help='JSON Lines of {"kind", "payload"} to sign and append as one batch, or of complete signed events.',
+        ),
+    ] = None,
+    home: HomeOption = None,
+    acting: AsOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Sign and append one event (--kind/--payload), or a batch from a JSON Lines file (all or nothing)."""
+    if (file is None) == (kind is None):
+        raise ConfigError("give either --kind KIND --payload JSON, or --file EVENTS.jsonl")
+    items = _load_items(file) if file is not None else [{"kind": kind, "payload": _json_object(payload or "{}")}]
+    target = home_of(home)
+    signed = [item for item in items if "signature" in item]
+    if signed and len(signed) != len(items):
+        raise ConfigError("a batch file holds either only unsigned {kind, payload} lines or only signed events")
+    ledger = target.open_ledger()
+    try:
+        with progress_bar("appending", enabled=not json_out and len(items) > 1) as update:
+            if signed:
+                events = [event_from_dict(item) for item in items]
+                receipts = ledger.append_batch(events)
+            else:
+                identity = target.identity(acting)
+                payloads = []
+                for index, item in enumerate(items):
+                    try:
+                        payloads.append(validate_payload(str(item.get("kind")), item.get("payload", {})))
+                    except MalformedEvent as exc:
+                        raise exc.in_batch(index) if len(items) > 1 else exc from None
+                receipts = ledger.submit_batch(identity, payloads)
+            update(len(receipts), len(items))
+    finally:
+        ledger.close()
+    if json_out:
+        emit_json([{"seq": r.seq, "id": r.event_id} for r in receipts])
+    else:
+        for receipt in receipts[:20]:
+            console.print(f"appended event {receipt.seq}: {receipt.event_id}")
+        if len(receipts) > 20:
+            console.print(f"... and {len(receipts) - 20} more ({len(receipts)} in all)")
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise MalformedEvent(f"--payload is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise MalformedEvent("--payload must be a JSON object")
+    return value
+
+
+def _load_items(path: Path) -> list[dict[str, Any]]:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise NotFound(f"cannot read {path}: {exc.strerror}") from None
+    items = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError as exc:
+            raise MalformedEvent(f"{path}:{number}: not JSON: {exc}") from None
+        if not isinstance(item, dict):
+            raise MalformedEvent(f"{path}:{number}: each line must be a JSON object")
+        items.append(item)
+    if not items:
+        raise MalformedEvent(f"{path} holds no events")
+    return items
+
+
+@app.command("seal")
+def seal(home: HomeOption = None, json_out: JsonOption = False) -> None:
+    """Cut a block now over all pending events (needs the validator key)."""
+    target = home_of(home)
+    ledger = target.open_ledger()
+    try:
+        if ledger.validator is None:
+            raise ConfigError("the validator key could not be opened (set LEDGERML_PASSWORD), so no block can be cut")
+        header = ledger.seal()
+    finally:
+        ledger.close()
+    if json_out:
+        emit_json(None if header is None else header.to_dict())
+    elif header is None:
+        console.print("nothing to seal: every event is in a block")
+    else:
+        console.print(f"sealed block {header.height}: log size {header.log_size}, root {header.log_root.hex()}")

@@ -1,0 +1,325 @@
+"""The typed event vocabulary: signed envelopes, pydantic payloads, canonical encoding and digests.
+
+An event is ``{"v", "ledger", "kind", "actor", "nonce", "time", "payload"}``; its *digest* is SHA-256 of
+the canonical JSON of those fields and its *signature* is the actor's EIP-191 signature over that digest.
+The stored *body* is the same object plus ``"signature"``, canonically encoded; the Merkle log commits to
+bodies. New kinds are added with :func:`event_kind` (payload schema) and ``ledgerml.state.rule`` (its rule);
+backends never need to change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time as _time
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, ValidationError
+
+from ._canonical import canonical_json
+from .errors import MalformedEvent, UnknownEventKind
+from .identity import Identity
+from .types import Address, Digest, Role, is_checksum_address
+
+EVENT_FORMAT_VERSION = 1
+_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+_LEDGER_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+_ENVELOPE_KEYS = frozenset({"v", "ledger", "kind", "actor", "nonce", "time", "payload", "signature"})
+
+
+def _check_address(value: str) -> str:
+    if not is_checksum_address(value):
+        raise ValueError("must be an EIP-55 checksummed address")
+    return value
+
+
+def _check_digest(value: str) -> str:
+    if not _DIGEST_RE.match(value):
+        raise ValueError("must be 'sha256:' followed by 64 lowercase hex digits")
+    return value
+
+
+AddressField = Annotated[str, AfterValidator(_check_address)]
+DigestField = Annotated[str, AfterValidator(_check_digest)]
+ShortText = Annotated[str, Field(max_length=256)]
+LongText = Annotated[str, Field(max_length=4096)]
+
+
+class Payload(BaseModel):
+    """Base of every event payload; subclasses are registered with :func:`event_kind`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: ClassVar[str] = ""
+
+
+P = TypeVar("P", bound=type[Payload])
+_PAYLOADS: dict[str, type[Payload]] = {}
+
+
+def event_kind(kind: str) -> Callable[[P], P]:
+    """Class decorator: register a payload schema under ``kind``."""
+
+    def register(cls: P) -> P:
+        if kind in _PAYLOADS and _PAYLOADS[kind] is not cls:
+            raise ValueError(f"event kind {kind!r} is registered already")
+        cls.kind = kind
+        _PAYLOADS[kind] = cls
+        return cls
+
+    return register
+
+
+def payload_types() -> dict[str, type[Payload]]:
+    """Every registered event kind and its payload schema."""
+    return dict(_PAYLOADS)
+
+
+@event_kind("LedgerCreated")
+class LedgerCreated(Payload):
+    """Genesis: the first event of every ledger, signed by its creator, who becomes admin."""
+
+    name: ShortText
+    admin: AddressField
+    validator: AddressField
+
+
+@event_kind("RoleGranted")
+class RoleGranted(Payload):
+    """An admin grants ``role`` to ``subject``."""
+
+    subject: AddressField
+    role: Role
+
+
+@event_kind("RoleRevoked")
+class RoleRevoked(Payload):
+    """An admin revokes ``role`` from ``subject``."""
+
+    subject: AddressField
+    role: Role
+
+
+@event_kind("DatasetRegistered")
+class DatasetRegistered(Payload):
+    """A data owner registers a dataset by the digest of its manifest; the actor is the owner."""
+
+    dataset_id: DigestField
+    name: ShortText
+    uri: LongText = ""
+    license: ShortText = ""
+    consent_note: LongText = ""
+    parents: list[DigestField] = Field(default_factory=list, max_length=256)
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+@event_kind("ModelRegistered")
+class ModelRegistered(Payload):
+    """A trainer or aggregator registers a model artifact with its lineage."""
+
+    model_id: DigestField
+    name: ShortText
+    uri: LongText = ""
+    parents: list[DigestField] = Field(default_factory=list, max_length=256)
+    datasets: list[DigestField] = Field(default_factory=list, max_length=1024)
+    metrics_digest: DigestField | None = None
+    attestation_digest: DigestField | None = None
+    task: ShortText | None = None
+    round: int | None = Field(default=None, ge=0)
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class Event:
+    """A signed event. Immutable; ``digest`` is what was signed, ``body`` is what the log stores."""
+
+    __slots__ = ("_typed", "actor", "body", "digest", "kind", "ledger", "nonce", "payload", "signature", "time")
+
+    def __init__(
+        self,
+        *,
+        ledger: str,
+        kind: str,
+        actor: Address,
+        nonce: int,
+        time: int,
+        payload: dict[str, Any],
+        signature: bytes = b"",
+    ) -> None:
+        self.ledger = ledger
+        self.kind = kind
+        self.actor = actor
+        self.nonce = nonce
+        self.time = time
+        self.payload = payload
+        self.signature = signature
+        unsigned = self.unsigned_dict()
+        self.digest: bytes = hashlib.sha256(canonical_json(unsigned)).digest()
+        unsigned["signature"] = "0x" + signature.hex()
+        self.body: bytes = canonical_json(unsigned)
+        self._typed: Payload | None = None
+
+    def unsigned_dict(self) -> dict[str, Any]:
+        """The signed fields as a plain dict (no signature)."""
+        return {
+            "v": EVENT_FORMAT_VERSION,
+            "ledger": self.ledger,
+            "kind": self.kind,
+            "actor": self.actor,
+            "nonce": self.nonce,
+            "time": self.time,
+            "payload": self.payload,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as JSON data, signature included."""
+        return {**self.unsigned_dict(), "signature": "0x" + self.signature.hex()}
+
+    @property
+    def event_digest(self) -> Digest:
+        """The signed digest as a :class:`Digest`."""
+        return Digest("sha256", self.digest)
+
+    @property
+    def id(self) -> str:
+        """The event's identifier: ``sha256:<digest hex>``."""
+        return "sha256:" + self.digest.hex()
+
+    def typed_payload(self) -> Payload:
+        """The payload validated against its kind's schema; raises ``UnknownEventKind``/``MalformedEvent``."""
+        if self._typed is None:
+            self._typed = validate_payload(self.kind, self.payload)
+        return self._typed
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Event) and self.body == other.body
+
+    def __hash__(self) -> int:
+        return hash(self.body)
+
+    def __repr__(self) -> str:
+        return f"Event({self.kind}, actor={self.actor}, nonce={self.nonce}, id={self.id[:19]}...)"
+
+
+def validate_payload(kind: str, payload: dict[str, Any]) -> Payload:
+    """Validate ``payload`` for ``kind``; the payload must also be in canonical form (defaults explicit)."""
+    schema = _PAYLOADS.get(kind)
+    if schema is None:
+        raise UnknownEventKind(f"unknown event kind {kind!r}")
+    try:
+        typed = schema.model_validate(payload)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(payload)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise MalformedEvent(f"{kind} payload is malformed: {problems}") from None
+    if typed.model_dump(mode="json") != payload:
+        raise MalformedEvent(
+            f"{kind} payload is not in canonical form: give every field with its exact JSON type "
+            "(build payloads with the pydantic model and model_dump(mode='json'))"
+        )
+    return typed
+
+
+def sign_event(
+    identity: Identity,
+    ledger_id: str,
+    payload: Payload,
+    nonce: int,
+    *,
+    time_ms: int | None = None,
+) -> Event:
+    """Build and sign an event carrying ``payload`` as ``identity``."""
+    unsigned = Event(
+        ledger=ledger_id,
+        kind=payload.kind,
+        actor=identity.address,
+        nonce=nonce,
+        time=now_ms() if time_ms is None else time_ms,
+        payload=payload.model_dump(mode="json"),
+    )
+    signed = Event(
+        ledger=ledger_id,
+        kind=unsigned.kind,
+        actor=unsigned.actor,
+        nonce=nonce,
+        time=unsigned.time,
+        payload=unsigned.payload,
+        signature=identity.sign_digest(unsigned.digest),
+    )
+    signed._typed = payload
+    return signed
+
+
+def now_ms() -> int:
+    """Current UNIX time in milliseconds, the unit of every ledger timestamp."""
+    return int(_time.time() * 1000)
+
+
+def event_from_dict(data: Any) -> Event:
+    """Build an :class:`Event` from JSON data, checking the envelope (not the payload or signature)."""
+    if not isinstance(data, dict):
+        raise MalformedEvent("an event must be a JSON object")
+    keys = set(data)
+    if keys != _ENVELOPE_KEYS:
+        missing = sorted(_ENVELOPE_KEYS - keys)
+        extra = sorted(keys - _ENVELOPE_KEYS)
+        raise MalformedEvent(f"event envelope fields wrong: missing {missing}, unexpected {extra}")
+    if data["v"] != EVENT_FORMAT_VERSION or type(data["v"]) is not int:
+        raise MalformedEvent(f"unsupported event format version {data['v']!r}")
+    ledger, kind, actor = data["ledger"], data["kind"], data["actor"]
+    if not isinstance(ledger, str) or not _LEDGER_ID_RE.match(ledger):
+        raise MalformedEvent("ledger must be a 32-hex-digit ledger id")
+    if not isinstance(kind, str) or not kind:
+        raise MalformedEvent("kind must be a non-empty string")
+    if not is_checksum_address(actor):
+        raise MalformedEvent(f"actor must be an EIP-55 checksummed address, got {actor!r}")
+    for field in ("nonce", "time"):
+        if type(data[field]) is not int or data[field] < 0:
+            raise MalformedEvent(f"{field} must be a non-negative integer")
+    if not isinstance(data["payload"], dict):
+        raise MalformedEvent("payload must be a JSON object")
+    signature = data["signature"]
+    if not isinstance(signature, str) or not re.fullmatch(r"0x[0-9a-f]{130}", signature):
+        raise MalformedEvent("signature must be 0x followed by 130 lowercase hex digits (65 bytes)")
+    return Event(
+        ledger=ledger,
+        kind=kind,
+        actor=Address(actor),
+        nonce=data["nonce"],
+        time=data["time"],
+        payload=data["payload"],
+        signature=bytes.fromhex(signature[2:]),
+    )
+
+
+def parse_event(body: bytes | str) -> Event:
+    """Parse a stored or transmitted event; it must be valid JSON in canonical form."""
+    raw = body.encode() if isinstance(body, str) else body
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedEvent(f"event is not valid JSON: {exc}") from None
+    event = event_from_dict(data)
+    if event.body != raw:
+        raise MalformedEvent("event is not in canonical form (sorted keys, no whitespace)")
+    return event
+
+
+__all__ = [
+    "EVENT_FORMAT_VERSION",
+    "DatasetRegistered",
+    "Event",
+    "LedgerCreated",
+    "ModelRegistered",
+    "Payload",
+    "RoleGranted",
+    "RoleRevoked",
+    "event_from_dict",
+    "event_kind",
+    "now_ms",
+    "parse_event",
+    "payload_types",
+    "sign_event",
+    "validate_payload",
+]

@@ -1,0 +1,165 @@
+"""The ledger home folder: ``ledger.db``, ``keys/`` (keystores), ``artifacts/`` and ``config.json``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import AlreadyExists, ConfigError, KeystoreError, LedgerMLError, NotFound
+from .identity import Identity, KeyStore, check_identity_name, password_from_env
+from .ledger.base import Ledger, LedgerBackend, sqlite_url
+from .types import Address
+
+DEFAULT_HOME = ".ledgerml"
+CONFIG_NAME = "config.json"
+
+
+@dataclass
+class HomeConfig:
+    """What ``config.json`` holds."""
+
+    admin: str
+    validator: str
+    default_identity: str
+    block_size: int = 1000
+    block_interval: float = 5.0
+    synchronous: str = "normal"
+
+
+class Home:
+    """A ledger home. Find one with :meth:`resolve`; make one with :meth:`init`."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).expanduser().resolve()
+
+    @classmethod
+    def resolve(cls, home: str | os.PathLike[str] | None = None) -> Home:
+        """``home``, else ``$LEDGERML_HOME``, else ``./.ledgerml``."""
+        return cls(home or os.environ.get("LEDGERML_HOME") or DEFAULT_HOME)
+
+    @property
+    def ledger_path(self) -> Path:
+        """The SQLite ledger file."""
+        return self.path / "ledger.db"
+
+    @property
+    def keys(self) -> KeyStore:
+        """The keystore folder."""
+        return KeyStore(self.path / "keys")
+
+    @property
+    def artifacts_path(self) -> Path:
+        """The content-addressed artifact store folder."""
+        return self.path / "artifacts"
+
+    @property
+    def config_path(self) -> Path:
+        """``config.json``."""
+        return self.path / CONFIG_NAME
+
+    def exists(self) -> bool:
+        """True if this folder holds an initialised ledger home."""
+        return self.config_path.is_file()
+
+    def config(self) -> HomeConfig:
+        """Read ``config.json``; ``NotFound`` if the home was never initialised."""
+        if not self.exists():
+            raise NotFound(f"no ledger home at {self.path}: run 'ledgerml init' (or pass --home / LEDGERML_HOME)")
+        try:
+            data: dict[str, Any] = json.loads(self.config_path.read_text())
+            return HomeConfig(**data)
+        except (OSError, ValueError, TypeError) as exc:
+            raise ConfigError(f"{self.config_path} is damaged: {exc}") from None
+
+    def init(
+        self,
+        *,
+        admin_name: str = "admin",
+        password: str | None = None,
+        unencrypted: bool = False,
+        ledger_name: str = "ledger",
+        block_size: int = 1000,
+        block_interval: float = 5.0,
+        synchronous: str = "normal",
+        kdf: Literal["scrypt", "pbkdf2"] = "scrypt",
+    ) -> tuple[HomeConfig, Identity]:
+        """Create the home, the admin identity (who is also validator) and the ledger; all or nothing."""
+        check_identity_name(admin_name)
+        if self.exists() or self.ledger_path.exists():
+            raise AlreadyExists(f"a ledger home exists at {self.path} already")
+        created_folder = not self.path.exists()
+        keys_existed = (self.path / "keys").exists()
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.artifacts_path.mkdir(exist_ok=True)
+            store = self.keys
+            try:
+                admin = store.load(admin_name, password)
+            except NotFound:
+                admin = store.create(admin_name, password, unencrypted=unencrypted, kdf=kdf)
+            url = sqlite_url(
+                self.ledger_path, synchronous=synchronous, block_size=block_size, block_interval=block_interval
+            )
+            ledger = Ledger.create(url, admin=admin, name=ledger_name)
+            ledger.close()
+            config = HomeConfig(
+                admin=admin_name,
+                validator=admin_name,
+                default_identity=admin_name,
+                block_size=block_size,
+                block_interval=block_interval,
+                synchronous=synchronous,
+            )
+            self.config_path.write_text(json.dumps(asdict(config), indent=2) + "\n")
+        except BaseException:
+            if created_folder:
+                shutil.rmtree(self.path, ignore_errors=True)
+            else:
+                for leftover in (self.ledger_path, self.config_path):
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(str(leftover) + suffix).unlink(missing_ok=True)
+                if not keys_existed:
+                    shutil.rmtree(self.path / "keys", ignore_errors=True)
+            raise
+        return config, admin
+
+    def ledger_url(self) -> str:
+        """The ledger URL with this home's block and durability settings."""
+        config = self.config()
+        return sqlite_url(
+            self.ledger_path,
+            synchronous=config.synchronous,
+            block_size=config.block_size,
+            block_interval=config.block_interval,
+        )
+
+    def identity(self, name: str | None = None, password: str | None = None) -> Identity:
+        """Load identity ``name`` (default: the home's default identity); password from the env if not given."""
+        config = self.config()
+        return self.keys.load(name or config.default_identity, password or password_from_env())
+
+    def open_ledger(self, *, password: str | None = None, as_validator: bool = True) -> LedgerBackend:
+        """Open the home's ledger; with the validator key when it can be loaded, so blocks get cut."""
+        config = self.config()
+        validator = None
+        if as_validator:
+            try:
+                validator = self.keys.load(config.validator, password or password_from_env())
+            except (KeystoreError, NotFound):
+                validator = None  # appends still land; blocks wait for a process holding the key
+        return Ledger.open(self.ledger_url(), validator=validator)
+
+    def resolve_address(self, name_or_address: str) -> Address:
+        """An address given directly, or the address of a stored identity of that name."""
+        from .types import to_address
+
+        if name_or_address.startswith("0x"):
+            return to_address(name_or_address)
+        try:
+            return self.keys.info(name_or_address).address
+        except LedgerMLError:
+            raise NotFound(f"{name_or_address!r} is neither an address nor a stored identity") from None

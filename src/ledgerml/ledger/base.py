@@ -1,0 +1,176 @@
+"""The ``LedgerBackend`` protocol every backend implements, its result types, and ``Ledger.open``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import parse_qs, urlparse
+
+from ..errors import ConfigError
+from ..events import Event, Payload
+from ..identity import Identity
+from ..state import State
+from .blocks import BlockHeader
+from .proofs import ConsistencyProof, InclusionProof
+
+ProgressCallback = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` during long work."""
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What an accepted append returns: the event's position and id."""
+
+    seq: int
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as stored: its log position and the first block that includes it, if sealed yet."""
+
+    seq: int
+    event: Event
+    block_height: int | None
+
+
+@dataclass
+class VerifyReport:
+    """Outcome of a whole-ledger audit. ``problem`` names the first bad block or event."""
+
+    ok: bool
+    events_checked: int = 0
+    blocks_checked: int = 0
+    unsealed_events: int = 0
+    problem: str | None = None
+    location: str | None = None
+    state_digest: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON data for ``--json`` output."""
+        return {
+            "ok": self.ok,
+            "events_checked": self.events_checked,
+            "blocks_checked": self.blocks_checked,
+            "unsealed_events": self.unsealed_events,
+            "problem": self.problem,
+            "location": self.location,
+            "state_digest": self.state_digest,
+            "notes": self.notes,
+        }
+
+
+@runtime_checkable
+class LedgerBackend(Protocol):
+    """What every ledger backend offers. The state machine (``ledgerml.state``) decides what is accepted."""
+
+    @property
+    def ledger_id(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def validator(self) -> Identity | None: ...
+
+    def state(self) -> State: ...
+
+    def next_nonce(self, address: str) -> int: ...
+
+    def append(self, event: Event) -> Receipt: ...
+
+    def append_batch(self, events: Sequence[Event]) -> list[Receipt]: ...
+
+    def submit(self, identity: Identity, payload: Payload) -> Receipt: ...
+
+    def submit_batch(self, identity: Identity, payloads: Sequence[Payload]) -> list[Receipt]: ...
+
+    def get_event(self, ref: int | str) -> StoredEvent: ...
+
+    def events(self, start: int = 0, stop: int | None = None) -> Iterator[StoredEvent]: ...
+
+    def block(self, height: int | None = None) -> BlockHeader: ...
+
+    def blocks(self, start: int = 0, stop: int | None = None) -> Iterator[BlockHeader]: ...
+
+    def seal(self) -> BlockHeader | None: ...
+
+    def inclusion_proof(self, ref: int | str, height: int | None = None) -> InclusionProof: ...
+
+    def consistency_proof(self, old_height: int, new_height: int | None = None) -> ConsistencyProof: ...
+
+    def verify(self, progress: ProgressCallback | None = None) -> VerifyReport: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class LedgerURL:
+    """A parsed ledger URL: ``sqlite:///path/to/ledger.db?synchronous=full&block_size=1000``."""
+
+    scheme: str
+    path: str
+    options: dict[str, str]
+
+
+def parse_ledger_url(url: str) -> LedgerURL:
+    """Split a ledger URL into scheme, path and options; raise ``ConfigError`` on a bad one."""
+    parsed = urlparse(url)
+    if parsed.scheme != "sqlite":
+        raise ConfigError(f"unsupported ledger URL {url!r}: expected sqlite:///PATH (evm+http:// arrives later)")
+    if parsed.netloc not in ("", "localhost"):
+        raise ConfigError(f"sqlite URLs name a local file: sqlite:///PATH, got host {parsed.netloc!r}")
+    if not parsed.path or parsed.path == "/":
+        raise ConfigError(f"ledger URL {url!r} names no file")
+    options = {key: values[-1] for key, values in parse_qs(parsed.query, keep_blank_values=True).items()}
+    # SQLAlchemy's convention: sqlite:///relative/path.db and sqlite:////absolute/path.db
+    return LedgerURL(parsed.scheme, parsed.path[1:], options)
+
+
+def sqlite_url(path: str | os.PathLike[str], **options: object) -> str:
+    """The ledger URL of a SQLite file, e.g. ``sqlite:////abs/ledger.db?synchronous=full``."""
+    query = "&".join(f"{key}={value}" for key, value in options.items())
+    return f"sqlite:///{os.fspath(path)}" + (f"?{query}" if query else "")
+
+
+class Ledger:
+    """Entry point: ``Ledger.create(url, ...)`` makes a new ledger, ``Ledger.open(url)`` opens one."""
+
+    @staticmethod
+    def open(url: str, *, validator: Identity | None = None) -> LedgerBackend:
+        """Open an existing ledger. ``validator`` (a validator's key) lets this process cut blocks."""
+        from .sqlite import SqliteLedger
+
+        parsed = parse_ledger_url(url)
+        return SqliteLedger.open(parsed.path, validator=validator, **_sqlite_options(parsed.options))
+
+    @staticmethod
+    def create(url: str, *, admin: Identity, validator: Identity | None = None, name: str = "ledger") -> LedgerBackend:
+        """Create a new ledger whose genesis event makes ``admin`` the admin and ``validator`` the validator."""
+        from .sqlite import SqliteLedger
+
+        parsed = parse_ledger_url(url)
+        return SqliteLedger.create(
+            parsed.path, admin=admin, validator=validator or admin, name=name, **_sqlite_options(parsed.options)
+        )
+
+
+def _sqlite_options(options: dict[str, str]) -> dict[str, Any]:
+    known = {"synchronous", "block_size", "block_interval"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(f"unknown ledger URL option(s) {unknown}; known: {sorted(known)}")
+    result: dict[str, Any] = {}
+    if "synchronous" in options:
+        result["synchronous"] = options["synchronous"]
+    try:
+        if "block_size" in options:
+            result["block_size"] = int(options["block_size"])
+        if "block_interval" in options:
+            result["block_interval"] = float(options["block_interval"])
+    except ValueError as exc:
+        raise ConfigError(f"bad ledger URL option: {exc}") from None
+    return result

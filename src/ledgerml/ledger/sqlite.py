@@ -1,0 +1,612 @@
+"""The embedded ledger: one SQLite file (WAL), an RFC 9162 Merkle log of events, validator-signed blocks.
+
+Writers serialise on ``BEGIN IMMEDIATE``; each writer first catches up with rows other processes appended,
+then runs the state machine, inserts, and cuts blocks - all in one transaction, so a rejected event or
+batch leaves file and memory unchanged. ``synchronous=normal`` (default) keeps every committed event
+across a killed process; ``synchronous=full`` also across power loss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .._canonical import canonical_json
+from ..errors import (
+    AlreadyExists,
+    ConfigError,
+    InvalidProof,
+    LedgerMLError,
+    NotFound,
+    RejectedEvent,
+    TamperDetected,
+    Unauthorized,
+)
+from ..events import Event, LedgerCreated, Payload, now_ms, parse_event, sign_event
+from ..identity import Identity
+from ..state import State, apply, next_nonce, roles_of
+from ..types import Address, Role
+from .base import ProgressCallback, Receipt, StoredEvent, VerifyReport
+from .blocks import GENESIS_PREV_HASH, BlockHeader, sign_block, verify_block_signature
+from .merkle import MerkleTree, leaf_hash
+from .proofs import ConsistencyProof, InclusionProof
+
+SCHEMA_VERSION = "1"
+_SCHEMA = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    """CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        nonce INTEGER NOT NULL,
+        time INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        leaf_hash BLOB NOT NULL
+    )""",
+    "CREATE UNIQUE INDEX events_actor_nonce ON events (actor, nonce)",
+    """CREATE TABLE blocks (
+        height INTEGER PRIMARY KEY,
+        hash BLOB NOT NULL UNIQUE,
+        prev_hash BLOB NOT NULL,
+        log_size INTEGER NOT NULL,
+        log_root BLOB NOT NULL,
+        time INTEGER NOT NULL,
+        proposer TEXT NOT NULL,
+        signature BLOB NOT NULL
+    )""",
+    "CREATE INDEX blocks_log_size ON blocks (log_size)",
+)
+_BLOCK_COLUMNS = "height, hash, prev_hash, log_size, log_root, time, proposer, signature"
+_SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL", "off": "OFF"}
+T = TypeVar("T")
+
+
+class SqliteLedger:
+    """A ledger in one SQLite file. Create with :meth:`create`, open with :meth:`open`."""
+
+    def __init__(
+        self,
+        path: Path,
+        conn: sqlite3.Connection,
+        *,
+        validator: Identity | None,
+        block_size: int,
+        block_interval: float,
+    ) -> None:
+        self.path = path
+        self._conn = conn
+        self._validator = validator
+        self.block_size = block_size
+        self.block_interval = block_interval
+        self._lock = threading.RLock()
+        self._state = State()
+        self._state_size = 0
+        self._tree = MerkleTree()
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        if meta.get("schema") != SCHEMA_VERSION:
+            raise ConfigError(f"{path} is not a ledgerml ledger of schema {SCHEMA_VERSION} (meta: {meta})")
+        self._ledger_id = str(meta["ledger_id"])
+
+    # -- opening ------------------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        admin: Identity,
+        validator: Identity,
+        name: str = "ledger",
+        synchronous: str = "normal",
+        block_size: int = 1000,
+        block_interval: float = 5.0,
+    ) -> SqliteLedger:
+        """Create a ledger file with its genesis event (admin, validator) sealed in block 0."""
+        target = Path(path)
+        _check_options(synchronous, block_size, block_interval)
+        if target.exists() and target.stat().st_size > 0:
+            raise AlreadyExists(f"{target} exists already; open it instead")
+        if not target.parent.is_dir():
+            raise NotFound(f"folder {target.parent} does not exist")
+        ledger_id = secrets.token_hex(16)
+        genesis = sign_event(
+            admin, ledger_id, LedgerCreated(name=name, admin=admin.address, validator=validator.address), 0
+        )
+        state = State()
+        apply(state, genesis)  # validate before touching the disk
+        conn = _connect(target, synchronous)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [("schema", SCHEMA_VERSION), ("ledger_id", ledger_id), ("name", name)],
+            )
+            conn.execute("COMMIT")
+            ledger = cls(target, conn, validator=validator, block_size=block_size, block_interval=block_interval)
+            ledger.append(genesis)
+            ledger.seal()
+        except BaseException:
+            conn.close()
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(target) + suffix).unlink(missing_ok=True)
+            raise
+        return ledger
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        validator: Identity | None = None,
+        synchronous: str = "normal",
+        block_size: int = 1000,
+        block_interval: float = 5.0,
+    ) -> SqliteLedger:
+        """Open an existing ledger file; ``validator`` lets this process cut and sign blocks."""
+        target = Path(path)
+        _check_options(synchronous, block_size, block_interval)
+        if not target.is_file():
+            raise NotFound(f"no ledger at {target}")
+        conn = _connect(target, synchronous)
+        try:
+            return cls(target, conn, validator=validator, block_size=block_size, block_interval=block_interval)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise ConfigError(f"{target} is not a ledger database: {exc}") from None
+        except BaseException:
+            conn.close()
+            raise
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._conn.close()
+
+    def __enter__(self) -> SqliteLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def ledger_id(self) -> str:
+        """The 32-hex-digit id every event of this ledger is signed for."""
+        return self._ledger_id
+
+    @property
+    def validator(self) -> Identity | None:
+        """The validator key this process signs blocks with, if any."""
+        return self._validator
+
+    # -- keeping memory in step with the file -------------------------------------------------------
+
+    def _catch_up_tree(self) -> None:
+        rows = self._conn.execute("SELECT seq, leaf_hash FROM events WHERE seq >= ? ORDER BY seq", (self._tree.size,))
+        for seq, leaf in rows:
+            if seq != self._tree.size:
+                raise TamperDetected(f"event rows are not contiguous: expected seq {self._tree.size}, found {seq}")
+            self._tree.append(_blob(leaf, "leaf_hash"))
+
+    def _catch_up_state(self) -> None:
+        rows = self._conn.execute("SELECT seq, body FROM events WHERE seq >= ? ORDER BY seq", (self._state_size,))
+        for seq, body in rows:
+            if seq != self._state_size:
+                raise TamperDetected(f"event rows are not contiguous: expected seq {self._state_size}, found {seq}")
+            try:
+                apply(self._state, parse_event(_blob(body, "body")), check_signature=False)
+            except RejectedEvent as exc:
+                raise TamperDetected(f"stored event {seq} is rejected on replay ({exc}); run ledgerml verify") from None
+            self._state_size += 1
+
+    def _latest_block(self) -> BlockHeader | None:
+        row = self._conn.execute(f"SELECT {_BLOCK_COLUMNS} FROM blocks ORDER BY height DESC LIMIT 1").fetchone()
+        return None if row is None else self._block_from_row(row)
+
+    def _block_from_row(self, row: Sequence[Any]) -> BlockHeader:
+        height, _hash, prev_hash, log_size, log_root, block_time, proposer, signature = row
+        return BlockHeader(
+            self._ledger_id,
+            height,
+            _blob(prev_hash, "prev_hash"),
+            log_size,
+            _blob(log_root, "log_root"),
+            block_time,
+            Address(proposer),
+            _blob(signature, "signature"),
+        )
+
+    def _read(self, work: Callable[[], T]) -> T:
+        """Run ``work`` in one read transaction (a consistent snapshot of the file)."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                return work()
+            finally:
+                self._conn.execute("COMMIT")
+
+    def _write(self, work: Callable[[], T]) -> T:
+        """Run ``work`` in one write transaction after catching up; undo memory too if anything fails."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._catch_up_tree()
+                self._catch_up_state()
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            tree_size, state_size = self._tree.size, self._state_size
+            try:
+                with self._state.atomic():
+                    result = work()
+                    self._cut_due_blocks()
+                    self._conn.execute("COMMIT")
+                return result
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                self._tree.truncate(tree_size)
+                self._state_size = state_size
+                raise
+
+    # -- appending ----------------------------------------------------------------------------------
+
+    def _insert(self, events: Sequence[Event], *, batch: bool) -> list[Receipt]:
+        rows = []
+        receipts = []
+        for index, event in enumerate(events):
+            try:
+                apply(self._state, event)
+            except RejectedEvent as exc:
+                raise (exc.in_batch(index) if batch else exc) from None
+            seq = self._tree.size
+            leaf = leaf_hash(event.body)
+            self._tree.append(leaf)
+            self._state_size += 1
+            rows.append((seq, event.id, event.kind, event.actor, event.nonce, event.time, event.body, leaf))
+            receipts.append(Receipt(seq, event.id))
+        self._conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        return receipts
+
+    def append(self, event: Event) -> Receipt:
+        """Append one signed event, or raise the state machine's specific rejection (nothing changes)."""
+        return self._write(lambda: self._insert([event], batch=False))[0]
+
+    def append_batch(self, events: Sequence[Event]) -> list[Receipt]:
+        """Append signed events all-or-nothing in one transaction; a rejection names the batch index."""
+        events = list(events)
+        if not events:
+            return []
+        return self._write(lambda: self._insert(events, batch=True))
+
+    def submit(self, identity: Identity, payload: Payload) -> Receipt:
+        """Sign ``payload`` as ``identity`` with its next nonce and append it (atomic across processes)."""
+        return self.submit_batch(identity, [payload], _single=True)[0]
+
+    def submit_batch(self, identity: Identity, payloads: Sequence[Payload], *, _single: bool = False) -> list[Receipt]:
+        """Sign and append several payloads as ``identity``, all-or-nothing."""
+        payloads = list(payloads)
+        if not payloads:
+            return []
+
+        def work() -> list[Receipt]:
+            first = next_nonce(self._state, identity.address)
+            events = [
+                sign_event(identity, self._ledger_id, payload, first + offset)
+                for offset, payload in enumerate(payloads)
+            ]
+            return self._insert(events, batch=not _single)
+
+        return self._write(work)
+
+    def next_nonce(self, address: str) -> int:
+        """The nonce ``address`` must sign its next event with."""
+        return next_nonce(self.state(), address)
+
+    def state(self) -> State:
+        """The current state, caught up with the file. Treat it as read-only."""
+        with self._lock:
+            self._read(self._catch_up_state)
+            return self._state
+
+    @property
+    def size(self) -> int:
+        """Number of events in the log."""
+        row = self._conn.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM events").fetchone()
+        return int(row[0])
+
+    # -- blocks -------------------------------------------------------------------------------------
+
+    def _cut(self, log_size: int) -> BlockHeader:
+        if self._validator is None:
+            raise ConfigError("this process holds no validator key, so it cannot cut blocks")
+        if Role.VALIDATOR not in roles_of(self._state, self._validator.address):
+            raise Unauthorized(f"{self._validator.address} is not a validator of this ledger")
+        previous = self._latest_block()
+        header = sign_block(
+            self._validator,
+            ledger=self._ledger_id,
+            height=0 if previous is None else previous.height + 1,
+            prev_hash=GENESIS_PREV_HASH if previous is None else previous.hash,
+            log_size=log_size,
+            log_root=self._tree.root(log_size),
+            time=max(now_ms(), 0 if previous is None else previous.time),
+        )
+        self._conn.execute(
+            f"INSERT INTO blocks ({_BLOCK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                header.height,
+                header.hash,
+                header.prev_hash,
+                header.log_size,
+                header.log_root,
+                header.time,
+                header.proposer,
+                header.signature,
+            ),
+        )
+        return header
+
+    def _cut_due_blocks(self) -> None:
+        """Cut blocks of ``block_size`` events, then one more if ``block_interval`` has passed."""
+        last = self._latest_block() if self._validator is not None else None
+        if last is None:
+            return  # no validator key here, or the genesis block (create() cuts it explicitly)
+        while self._tree.size - last.log_size >= self.block_size:
+            last = self._cut(last.log_size + self.block_size)
+        if self._tree.size > last.log_size and now_ms() - last.time >= self.block_interval * 1000:
+            self._cut(self._tree.size)
+
+    def seal(self) -> BlockHeader | None:
+        """Cut a block now over every pending event; None if nothing is pending."""
+
+        def work() -> BlockHeader | None:
+            previous = self._latest_block()
+            sealed = 0 if previous is None else previous.log_size
+            return self._cut(self._tree.size) if self._tree.size > sealed else None
+
+        return self._write(work)
+
+    def _block(self, height: int | None) -> BlockHeader:
+        if height is None:
+            latest = self._latest_block()
+            if latest is None:
+                raise NotFound("the ledger has no block yet")
+            return latest
+        row = self._conn.execute(f"SELECT {_BLOCK_COLUMNS} FROM blocks WHERE height = ?", (height,)).fetchone()
+        if row is None:
+            raise NotFound(f"no block at height {height}")
+        return self._block_from_row(row)
+
+    def block(self, height: int | None = None) -> BlockHeader:
+        """Block ``height`` (default: the latest)."""
+        return self._read(lambda: self._block(height))
+
+    def blocks(self, start: int = 0, stop: int | None = None) -> Iterator[BlockHeader]:
+        """Blocks with ``start <= height < stop``, in order."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_BLOCK_COLUMNS} FROM blocks WHERE height >= ? AND height < ? ORDER BY height",
+                (start, 2**62 if stop is None else stop),
+            ).fetchall()
+        return (self._block_from_row(row) for row in rows)
+
+    # -- reading events -----------------------------------------------------------------------------
+
+    def _event_row(self, ref: int | str) -> tuple[int, bytes]:
+        if isinstance(ref, int):
+            row = self._conn.execute("SELECT seq, body FROM events WHERE seq = ?", (ref,)).fetchone()
+        else:
+            text = ref if ref.startswith("sha256:") else "sha256:" + ref
+            row = self._conn.execute("SELECT seq, body FROM events WHERE id = ?", (text,)).fetchone()
+        if row is None:
+            raise NotFound(f"no event {ref!r} in this ledger")
+        return int(row[0]), _blob(row[1], "body")
+
+    def _sealing_height(self, seq: int) -> int | None:
+        row = self._conn.execute("SELECT MIN(height) FROM blocks WHERE log_size > ?", (seq,)).fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def get_event(self, ref: int | str) -> StoredEvent:
+        """An event by sequence number or id (``sha256:<hex>``)."""
+
+        def work() -> StoredEvent:
+            seq, body = self._event_row(ref)
+            return StoredEvent(seq, parse_event(body), self._sealing_height(seq))
+
+        return self._read(work)
+
+    def events(self, start: int = 0, stop: int | None = None) -> Iterator[StoredEvent]:
+        """Events with ``start <= seq < stop``, in log order (block heights not filled in)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, body FROM events WHERE seq >= ? AND seq < ? ORDER BY seq",
+                (start, 2**62 if stop is None else stop),
+            ).fetchall()
+        return (StoredEvent(int(seq), parse_event(_blob(body, "body")), None) for seq, body in rows)
+
+    # -- proofs -------------------------------------------------------------------------------------
+
+    def _tree_at(self, block: BlockHeader) -> MerkleTree:
+        self._catch_up_tree()
+        if self._tree.size < block.log_size:
+            raise TamperDetected(f"block {block.height} commits to more events than the log holds")
+        if self._tree.root(block.log_size) != block.log_root:
+            raise TamperDetected(f"stored events do not match block {block.height}'s log root; run ledgerml verify")
+        return self._tree
+
+    def inclusion_proof(self, ref: int | str, height: int | None = None) -> InclusionProof:
+        """Prove an event is in the log committed to by block ``height`` (default: the latest block)."""
+
+        def work() -> InclusionProof:
+            seq, body = self._event_row(ref)
+            block = self._block(height)
+            if seq >= block.log_size:
+                raise InvalidProof(
+                    f"event {seq} is not sealed by block {block.height} (log size {block.log_size}); "
+                    "seal a later block first (ledgerml chain seal)"
+                )
+            tree = self._tree_at(block)
+            return InclusionProof(body, seq, tree.inclusion_path(seq, block.log_size), block)
+
+        return self._read(work)
+
+    def consistency_proof(self, old_height: int, new_height: int | None = None) -> ConsistencyProof:
+        """Prove block ``old_height``'s log is a prefix of block ``new_height``'s (default: latest)."""
+
+        def work() -> ConsistencyProof:
+            old, new = self._block(old_height), self._block(new_height)
+            if old.height > new.height:
+                raise InvalidProof(f"block {old.height} is not older than block {new.height}")
+            tree = self._tree_at(new)
+            if tree.root(old.log_size) != old.log_root:
+                raise TamperDetected(f"stored events do not match block {old.height}'s log root")
+            return ConsistencyProof(old, new, tree.consistency_proof(old.log_size, new.log_size))
+
+        return self._read(work)
+
+    # -- audit --------------------------------------------------------------------------------------
+
+    def verify(self, progress: ProgressCallback | None = None) -> VerifyReport:
+        """Audit the whole file: every row, signature, hash link, Merkle root, and a full state replay.
+
+        Stops at the first problem and names its block or event. Reads one consistent snapshot.
+        """
+        return self._read(lambda: _audit(self._conn, self._ledger_id, progress))
+
+
+def _audit(conn: sqlite3.Connection, ledger_id: str, progress: ProgressCallback | None) -> VerifyReport:
+    report = VerifyReport(ok=True)
+    state = State()
+    tree = MerkleTree()
+    total = int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+    block_rows = conn.execute(f"SELECT {_BLOCK_COLUMNS} FROM blocks ORDER BY height").fetchall()
+    blocks = iter(block_rows)
+    pending_block = next(blocks, None)
+    expected_height, prev_hash, prev_time, prev_size = 0, GENESIS_PREV_HASH, 0, 0
+
+    def fail(location: str, problem: str) -> VerifyReport:
+        report.ok, report.location, report.problem = False, location, problem
+        report.events_checked = tree.size
+        return report
+
+    def check_block(row: Sequence[Any]) -> str | None:
+        try:
+            return _check_block_row(row)
+        except (LedgerMLError, TypeError, ValueError, OverflowError) as exc:
+            return f"malformed block row: {exc}"
+
+    def _check_block_row(row: Sequence[Any]) -> str | None:
+        nonlocal expected_height, prev_hash, prev_time, prev_size
+        height, stored_hash, stored_prev, log_size, log_root, block_time, proposer, signature = row
+        if height != expected_height:
+            return f"block heights skip or repeat: expected {expected_height}, found {height}"
+        if log_size != tree.size or log_size <= prev_size:
+            return f"block log size {log_size} does not advance the log in order (previous {prev_size})"
+        if not isinstance(block_time, int) or not isinstance(proposer, str):
+            return "block time or proposer column has the wrong type"
+        header = BlockHeader(
+            ledger_id,
+            height,
+            _blob(stored_prev, "prev_hash"),
+            log_size,
+            _blob(log_root, "log_root"),
+            block_time,
+            Address(proposer),
+            _blob(signature, "signature"),
+        )
+        if header.prev_hash != prev_hash:
+            return "previous-block hash does not link to the block before"
+        if _blob(stored_hash, "hash") != header.hash:
+            return "stored block hash does not match the header fields"
+        if header.log_root != tree.root():
+            return "log root does not match the Merkle root of the events it commits to"
+        if block_time < prev_time:
+            return "block time goes backwards"
+        try:
+            verify_block_signature(header)
+        except InvalidProof as exc:
+            return str(exc)
+        if Role.VALIDATOR not in roles_of(state, proposer):
+            return f"proposer {proposer} was not a validator when the block was cut"
+        expected_height, prev_hash, prev_time, prev_size = height + 1, header.hash, block_time, log_size
+        report.blocks_checked += 1
+        return None
+
+    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    if meta.get("ledger_id") != ledger_id or meta.get("schema") != SCHEMA_VERSION:
+        return fail("meta", "ledger id or schema version changed")
+    rows = conn.execute("SELECT seq, id, kind, actor, nonce, time, body, leaf_hash FROM events ORDER BY seq")
+    for seq, event_id, kind, actor, nonce, event_time, body, stored_leaf in rows:
+        location = f"event {seq}"
+        if not isinstance(seq, int) or seq != tree.size:
+            return fail(f"event {tree.size}", f"event row missing or out of order (next row has seq {seq})")
+        try:
+            body = _blob(body, "body")
+            event = parse_event(body)
+            apply(state, event)  # signature first: an edited body shows up as a signature problem
+            columns = (event.id, event.kind, event.actor, event.nonce, event.time)
+            if (event_id, kind, actor, nonce, event_time) != columns:
+                return fail(location, "indexed columns (id/kind/actor/nonce/time) disagree with the event body")
+            leaf = leaf_hash(body)
+            if _blob(stored_leaf, "leaf_hash") != leaf:
+                return fail(location, "stored leaf hash does not match the event body")
+        except LedgerMLError as exc:
+            return fail(location, f"{type(exc).__name__}: {exc}")
+        if seq == 0 and event.ledger != ledger_id:
+            return fail(location, "genesis event belongs to another ledger")
+        tree.append(leaf)
+        while pending_block is not None and pending_block[3] <= tree.size:
+            problem = check_block(pending_block)
+            if problem:
+                return fail(f"block {pending_block[0]}", problem)
+            pending_block = next(blocks, None)
+        if progress is not None and (tree.size % 2048 == 0 or tree.size == total):
+            progress(tree.size, total)
+    if pending_block is not None:
+        return fail(f"block {pending_block[0]}", "block commits to more events than the log holds")
+    if tree.size == 0:
+        return fail("event 0", "the ledger holds no events (genesis missing)")
+    report.events_checked = tree.size
+    report.unsealed_events = tree.size - prev_size
+    if report.unsealed_events:
+        report.notes.append(f"{report.unsealed_events} newest event(s) are not sealed in a block yet")
+    report.notes.append("a single-authority ledger cannot show that newest unsealed or unanchored data was not dropped")
+    report.state_digest = "sha256:" + hashlib.sha256(canonical_json(state.snapshot())).hexdigest()
+    return report
+
+
+def _blob(value: object, column: str) -> bytes:
+    """A BLOB column's bytes; text is taken as UTF-8 (same content), anything else is tampering."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    raise TamperDetected(f"column {column} holds {type(value).__name__}, not bytes")
+
+
+def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, timeout=60.0, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 60000")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        conn.close()
+        raise ConfigError(f"cannot put {path} in WAL mode (got {mode})")
+    conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[synchronous]}")
+    return conn
+
+
+def _check_options(synchronous: str, block_size: int, block_interval: float) -> None:
+    if synchronous not in _SYNCHRONOUS:
+        raise ConfigError(f"synchronous must be one of {sorted(_SYNCHRONOUS)}, got {synchronous!r}")
+    if block_size < 1:
+        raise ConfigError("block_size must be at least 1")
+    if block_interval < 0:
+        raise ConfigError("block_interval must not be negative")

@@ -1,0 +1,387 @@
+"""The one state machine: ``apply(state, event)`` accepts an event into the state or raises a specific error.
+
+State is a set of named tables (``table -> key -> immutable value``). Rules mutate it only through
+:meth:`State.put` / :meth:`State.delete`, which keep an undo journal, so a rejected event - or a rejected
+batch - leaves the state exactly as it was. Later capabilities add tables and rules with :func:`rule`;
+nothing here or in the backends changes. No I/O happens in this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any, TypeVar
+
+from .errors import (
+    DuplicateRegistration,
+    InvalidTransition,
+    NonceGap,
+    ReplayedNonce,
+    SignerMismatch,
+    Unauthorized,
+    UnknownEventKind,
+    UnknownReference,
+    WrongLedger,
+)
+from .events import (
+    DatasetRegistered,
+    Event,
+    LedgerCreated,
+    ModelRegistered,
+    Payload,
+    RoleGranted,
+    RoleRevoked,
+)
+from .identity import recover_signer
+from .types import Address, Role
+
+_MISSING = object()
+
+
+class State:
+    """Ledger state as named tables of immutable values, with an undo journal for atomic changes."""
+
+    __slots__ = ("_journal", "tables")
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[Any, Any]] = {}
+        self._journal: list[tuple[str, Any, Any]] | None = None
+
+    def get(self, table: str, key: Any, default: Any = None) -> Any:
+        """The value at ``table[key]``, or ``default``."""
+        rows = self.tables.get(table)
+        return default if rows is None else rows.get(key, default)
+
+    def rows(self, table: str) -> dict[Any, Any]:
+        """A read-only view of one table (do not mutate it)."""
+        return self.tables.get(table, {})
+
+    def put(self, table: str, key: Any, value: Any) -> None:
+        """Set ``table[key] = value`` (values must be immutable)."""
+        rows = self.tables.setdefault(table, {})
+        if self._journal is not None:
+            self._journal.append((table, key, rows.get(key, _MISSING)))
+        rows[key] = value
+
+    def delete(self, table: str, key: Any) -> None:
+        """Remove ``table[key]`` if present."""
+        rows = self.tables.get(table)
+        if rows is None or key not in rows:
+            return
+        if self._journal is not None:
+            self._journal.append((table, key, rows[key]))
+        del rows[key]
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Run a block of changes all-or-nothing; nests (an inner failure undoes only its own changes)."""
+        outer = self._journal is not None
+        if not outer:
+            self._journal = []
+        assert self._journal is not None
+        mark = len(self._journal)
+        try:
+            yield
+        except BaseException:
+            self._undo_to(mark)
+            if not outer:
+                self._journal = None
+            raise
+        if not outer:
+            self._journal = None
+
+    def _undo_to(self, mark: int) -> None:
+        journal = self._journal
+        assert journal is not None
+        while len(journal) > mark:
+            table, key, old = journal.pop()
+            rows = self.tables.setdefault(table, {})
+            if old is _MISSING:
+                rows.pop(key, None)
+            else:
+                rows[key] = old
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """The whole state as JSON data with sorted keys: equal snapshots mean equal states."""
+        return {
+            table: {str(key): _jsonable(value) for key, value in sorted(rows.items(), key=lambda kv: str(kv[0]))}
+            for table, rows in sorted(self.tables.items())
+            if rows
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, frozenset | set):
+        return sorted(_jsonable(v) for v in value)
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+# -- records kept in the core tables -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerInfo:
+    """The ``meta`` table's ``ledger`` row: who created the ledger and what it is called."""
+
+    ledger_id: str
+    name: str
+    creator: Address
+    created: int
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetRecord:
+    """A registered dataset."""
+
+    dataset_id: str
+    owner: Address
+    name: str
+    uri: str
+    license: str
+    consent_note: str
+    parents: tuple[str, ...]
+    registered_by: str  # id of the registering event
+    time: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRecord:
+    """A registered model and its lineage."""
+
+    model_id: str
+    owner: Address
+    name: str
+    uri: str
+    parents: tuple[str, ...]
+    datasets: tuple[str, ...]
+    metrics_digest: str | None
+    attestation_digest: str | None
+    task: str | None
+    round: int | None
+    registered_by: str
+    time: int
+
+
+# -- rules -------------------------------------------------------------------------------------------
+
+PayloadT = TypeVar("PayloadT", bound=Payload)
+Rule = Callable[[State, Event, Any], None]
+_RULES: dict[str, Rule] = {}
+
+
+def rule(payload_type: type[PayloadT]) -> Callable[[Callable[[State, Event, PayloadT], None]], Rule]:
+    """Register the rule for one event kind. A rule validates first, then mutates through ``State.put``."""
+
+    def register(fn: Callable[[State, Event, PayloadT], None]) -> Rule:
+        kind = payload_type.kind
+        if kind in _RULES:
+            raise ValueError(f"a rule for {kind!r} is registered already")
+        _RULES[kind] = fn
+        return fn
+
+    return register
+
+
+def roles_of(state: State, address: str) -> frozenset[Role]:
+    """The roles ``address`` holds."""
+    roles: frozenset[Role] = state.get("roles", address, frozenset())
+    return roles
+
+
+def holders_of(state: State, role: Role) -> list[Address]:
+    """Every address holding ``role``, sorted."""
+    return sorted(address for address, roles in state.rows("roles").items() if role in roles)
+
+
+def require_role(state: State, actor: str, *allowed: Role) -> None:
+    """Raise ``Unauthorized`` unless ``actor`` holds one of ``allowed``."""
+    held = roles_of(state, actor)
+    if not any(role in held for role in allowed):
+        names = " or ".join(role.value for role in allowed)
+        raise Unauthorized(f"{actor} needs the {names} role")
+
+
+def ledger_info(state: State) -> LedgerInfo | None:
+    """The ledger's genesis information, or None before genesis."""
+    info: LedgerInfo | None = state.get("meta", "ledger")
+    return info
+
+
+def next_nonce(state: State, address: str) -> int:
+    """The nonce ``address`` must use for its next event."""
+    nonce: int = state.get("nonces", address, 0)
+    return nonce
+
+
+def apply(state: State, event: Event, *, check_signature: bool = True) -> None:
+    """Fold ``event`` into ``state`` or raise the specific rejection; a rejection changes nothing.
+
+    ``check_signature=False`` is only for re-applying events already verified (a writer catching up
+    with rows another process appended); audits always check.
+    """
+    if check_signature:
+        signer = recover_signer(event.digest, event.signature)
+        if signer != event.actor:
+            raise SignerMismatch(f"event says actor {event.actor} but was signed by {signer}")
+    info = ledger_info(state)
+    if info is not None and event.ledger != info.ledger_id:
+        raise WrongLedger(f"event is for ledger {event.ledger}, this is ledger {info.ledger_id}")
+    expected = next_nonce(state, event.actor)
+    if event.nonce < expected:
+        raise ReplayedNonce(f"nonce {event.nonce} of {event.actor} was used already (next is {expected})")
+    if event.nonce > expected:
+        raise NonceGap(f"nonce {event.nonce} of {event.actor} skips ahead (next is {expected})")
+    payload = event.typed_payload()
+    handler = _RULES.get(event.kind)
+    if handler is None:
+        raise UnknownEventKind(f"no rule for event kind {event.kind!r}")
+    if info is None and event.kind != LedgerCreated.kind:
+        raise InvalidTransition(f"the first event of a ledger must be LedgerCreated, got {event.kind}")
+    with state.atomic():
+        handler(state, event, payload)
+        state.put("nonces", event.actor, expected + 1)
+
+
+def fold(events: Iterable[Event], state: State | None = None, *, check_signature: bool = True) -> State:
+    """Apply ``events`` in order to ``state`` (a new one by default) and return it."""
+    state = State() if state is None else state
+    for event in events:
+        apply(state, event, check_signature=check_signature)
+    return state
+
+
+@rule(LedgerCreated)
+def _ledger_created(state: State, event: Event, payload: LedgerCreated) -> None:
+    if ledger_info(state) is not None:
+        raise DuplicateRegistration("the ledger exists already: LedgerCreated is only valid as the first event")
+    if payload.admin != event.actor:
+        raise Unauthorized("LedgerCreated must be signed by the admin it names")
+    state.put("meta", "ledger", LedgerInfo(event.ledger, payload.name, event.actor, event.time))
+    _add_role(state, Address(payload.admin), Role.ADMIN)
+    _add_role(state, Address(payload.validator), Role.VALIDATOR)
+
+
+def _add_role(state: State, subject: Address, role: Role) -> None:
+    state.put("roles", subject, roles_of(state, subject) | {role})
+
+
+@rule(RoleGranted)
+def _role_granted(state: State, event: Event, payload: RoleGranted) -> None:
+    require_role(state, event.actor, Role.ADMIN)
+    if payload.role in roles_of(state, payload.subject):
+        raise DuplicateRegistration(f"{payload.subject} holds the {payload.role.value} role already")
+    _add_role(state, Address(payload.subject), payload.role)
+
+
+@rule(RoleRevoked)
+def _role_revoked(state: State, event: Event, payload: RoleRevoked) -> None:
+    require_role(state, event.actor, Role.ADMIN)
+    held = roles_of(state, payload.subject)
+    if payload.role not in held:
+        raise InvalidTransition(f"{payload.subject} does not hold the {payload.role.value} role")
+    if payload.role in (Role.ADMIN, Role.VALIDATOR) and holders_of(state, payload.role) == [payload.subject]:
+        raise InvalidTransition(f"cannot revoke the last {payload.role.value}: grant it to another first")
+    remaining = held - {payload.role}
+    if remaining:
+        state.put("roles", payload.subject, remaining)
+    else:
+        state.delete("roles", payload.subject)
+
+
+def dataset(state: State, dataset_id: str) -> DatasetRecord | None:
+    """The registered dataset ``dataset_id``, if any."""
+    record: DatasetRecord | None = state.get("datasets", dataset_id)
+    return record
+
+
+def model(state: State, model_id: str) -> ModelRecord | None:
+    """The registered model ``model_id``, if any."""
+    record: ModelRecord | None = state.get("models", model_id)
+    return record
+
+
+def _require_known(state: State, table: str, ids: Iterable[str], what: str) -> None:
+    for item in ids:
+        if state.get(table, item) is None:
+            raise UnknownReference(f"{what} {item} is not registered on this ledger")
+
+
+@rule(DatasetRegistered)
+def _dataset_registered(state: State, event: Event, payload: DatasetRegistered) -> None:
+    require_role(state, event.actor, Role.DATA_OWNER)
+    if dataset(state, payload.dataset_id) is not None:
+        raise DuplicateRegistration(f"dataset {payload.dataset_id} is registered already")
+    _require_known(state, "datasets", payload.parents, "parent dataset")
+    state.put(
+        "datasets",
+        payload.dataset_id,
+        DatasetRecord(
+            dataset_id=payload.dataset_id,
+            owner=event.actor,
+            name=payload.name,
+            uri=payload.uri,
+            license=payload.license,
+            consent_note=payload.consent_note,
+            parents=tuple(payload.parents),
+            registered_by=event.id,
+            time=event.time,
+        ),
+    )
+
+
+@rule(ModelRegistered)
+def _model_registered(state: State, event: Event, payload: ModelRegistered) -> None:
+    require_role(state, event.actor, Role.TRAINER, Role.AGGREGATOR)
+    if model(state, payload.model_id) is not None:
+        raise DuplicateRegistration(f"model {payload.model_id} is registered already")
+    _require_known(state, "models", payload.parents, "parent model")
+    _require_known(state, "datasets", payload.datasets, "dataset")
+    state.put(
+        "models",
+        payload.model_id,
+        ModelRecord(
+            model_id=payload.model_id,
+            owner=event.actor,
+            name=payload.name,
+            uri=payload.uri,
+            parents=tuple(payload.parents),
+            datasets=tuple(payload.datasets),
+            metrics_digest=payload.metrics_digest,
+            attestation_digest=payload.attestation_digest,
+            task=payload.task,
+            round=payload.round,
+            registered_by=event.id,
+            time=event.time,
+        ),
+    )
+
+
+def registered_kinds() -> list[str]:
+    """Event kinds that have a rule."""
+    return sorted(_RULES)
+
+
+__all__ = [
+    "DatasetRecord",
+    "LedgerInfo",
+    "ModelRecord",
+    "State",
+    "apply",
+    "dataset",
+    "fold",
+    "holders_of",
+    "ledger_info",
+    "model",
+    "next_nonce",
+    "registered_kinds",
+    "require_role",
+    "roles_of",
+    "rule",
+]
