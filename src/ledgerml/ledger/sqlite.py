@@ -156,7 +156,10 @@ class SqliteLedger:
         _check_options(synchronous, block_size, block_interval)
         if not target.is_file():
             raise NotFound(f"no ledger at {target}")
-        conn = _connect(target, synchronous)
+        try:
+            conn = _connect(target, synchronous)
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"{target} is not a ledger database: {exc}") from None
         try:
             return cls(target, conn, validator=validator, block_size=block_size, block_interval=block_interval)
         except sqlite3.DatabaseError as exc:

@@ -1,0 +1,5 @@
+"""``python -m ledgerml``: the same as the ``ledgerml`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,315 @@
+"""The conformance suite: every scenario and rejection, written once, run against every ledger backend.
+
+A backend's test module subclasses :class:`LedgerConformance` and implements ``make_ledger`` (and
+``raw_snapshot`` to prove rejected input leaves storage byte-for-byte unchanged).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledgerml import (
+    ConsistencyProof,
+    DatasetRegistered,
+    Event,
+    Identity,
+    InclusionProof,
+    LedgerBackend,
+    ModelRegistered,
+    RoleGranted,
+    RoleRevoked,
+    fold,
+    sign_event,
+    verify_consistency_proof,
+    verify_inclusion_proof,
+)
+from ledgerml.errors import (
+    DuplicateRegistration,
+    InvalidProof,
+    InvalidSignature,
+    InvalidTransition,
+    MalformedEvent,
+    NonceGap,
+    NotFound,
+    RejectedEvent,
+    ReplayedNonce,
+    SignerMismatch,
+    Unauthorized,
+    UnknownEventKind,
+    UnknownReference,
+    WrongLedger,
+)
+from ledgerml.state import roles_of
+from ledgerml.types import Role
+
+D1, D2, M1, M2 = ("sha256:" + c * 64 for c in "1234")
+BLOCK_SIZE = 4
+
+
+def _signed_raw(who: Identity, ledger_id: str, kind: str, payload: dict[str, Any], nonce: int) -> Event:
+    unsigned = Event(ledger=ledger_id, kind=kind, actor=who.address, nonce=nonce, time=1, payload=payload)
+    return Event(
+        ledger=ledger_id,
+        kind=kind,
+        actor=who.address,
+        nonce=nonce,
+        time=1,
+        payload=payload,
+        signature=who.sign_digest(unsigned.digest),
+    )
+
+
+class LedgerConformance:
+    """Subclass per backend; the ledger has block size 4 and admin/validator ``admin``."""
+
+    def make_ledger(self, tmp_path: Path, admin: Identity) -> LedgerBackend:
+        raise NotImplementedError
+
+    def raw_snapshot(self, ledger: LedgerBackend) -> Any:
+        """Everything the backend stores, for byte-for-byte comparisons (None if not inspectable)."""
+        return None
+
+    @pytest.fixture
+    def ledger(self, tmp_path: Path, admin: Identity) -> Iterator[LedgerBackend]:
+        backend = self.make_ledger(tmp_path, admin)
+        yield backend
+        backend.close()
+
+    @pytest.fixture
+    def populated(self, ledger: LedgerBackend, admin: Identity, alice: Identity, bob: Identity) -> LedgerBackend:
+        ledger.submit_batch(
+            admin,
+            [
+                RoleGranted(subject=alice.address, role=Role.DATA_OWNER),
+                RoleGranted(subject=bob.address, role=Role.TRAINER),
+            ],
+        )
+        ledger.submit(alice, DatasetRegistered(dataset_id=D1, name="d1", license="CC-BY-4.0"))
+        ledger.submit(bob, ModelRegistered(model_id=M1, name="m1", datasets=[D1]))
+        return ledger
+
+    # -- helpers --
+
+    def assert_rejected_without_change(
+        self, ledger: LedgerBackend, action: Callable[[], Any], error: type[Exception]
+    ) -> Exception:
+        state_before = ledger.state().snapshot()
+        size_before = ledger.size
+        raw_before = self.raw_snapshot(ledger)
+        with pytest.raises(error) as info:
+            action()
+        assert ledger.size == size_before
+        assert ledger.state().snapshot() == state_before
+        assert self.raw_snapshot(ledger) == raw_before
+        return info.value
+
+    # -- scenarios --
+
+    def test_genesis(self, ledger: LedgerBackend, admin: Identity) -> None:
+        assert ledger.size == 1
+        genesis = ledger.block(0)
+        assert genesis.height == 0 and genesis.log_size == 1 and genesis.prev_hash == bytes(32)
+        assert roles_of(ledger.state(), admin.address) == {Role.ADMIN, Role.VALIDATOR}
+        assert ledger.get_event(0).event.kind == "LedgerCreated"
+
+    def test_append_read_back(self, populated: LedgerBackend, alice: Identity, bob: Identity) -> None:
+        ledger = populated
+        assert ledger.size == 5
+        stored = ledger.get_event(3)
+        assert stored.event.kind == "DatasetRegistered" and stored.event.actor == alice.address
+        assert ledger.get_event(stored.event.id).seq == 3
+        assert [s.seq for s in ledger.events(1, 4)] == [1, 2, 3]
+        assert ledger.next_nonce(alice.address) == 1 and ledger.next_nonce(bob.address) == 1
+        assert ledger.state().get("models", M1).datasets == (D1,)
+        with pytest.raises(NotFound):
+            ledger.get_event(99)
+        with pytest.raises(NotFound):
+            ledger.get_event("sha256:" + "0" * 64)
+
+    def test_state_is_the_fold_of_the_log(self, populated: LedgerBackend) -> None:
+        events = [s.event for s in populated.events()]
+        assert fold(events).snapshot() == populated.state().snapshot()
+
+    def test_presigned_append(self, ledger: LedgerBackend, admin: Identity, alice: Identity) -> None:
+        event = sign_event(
+            admin,
+            ledger.ledger_id,
+            RoleGranted(subject=alice.address, role=Role.AUDITOR),
+            ledger.next_nonce(admin.address),
+        )
+        receipt = ledger.append(event)
+        assert receipt.event_id == event.id and ledger.get_event(receipt.seq).event == event
+
+    def test_batch_is_all_or_nothing(self, ledger: LedgerBackend, admin: Identity, alice: Identity) -> None:
+        n = ledger.next_nonce(admin.address)
+        good = [
+            sign_event(admin, ledger.ledger_id, RoleGranted(subject=alice.address, role=r), n + i)
+            for i, r in enumerate((Role.TRAINER, Role.AUDITOR))
+        ]
+        bad = sign_event(admin, ledger.ledger_id, RoleGranted(subject=alice.address, role=Role.TRAINER), n + 2)
+        error = self.assert_rejected_without_change(
+            ledger, lambda: ledger.append_batch([*good, bad]), DuplicateRegistration
+        )
+        assert isinstance(error, RejectedEvent) and error.index == 2 and "batch event 2" in str(error)
+        assert ledger.append_batch(good)[-1].seq == 2
+
+    @pytest.mark.parametrize(
+        ("case", "error"),
+        [
+            ("bad_signature", InvalidSignature),
+            ("wrong_signer", SignerMismatch),
+            ("replayed_nonce", ReplayedNonce),
+            ("skipped_nonce", NonceGap),
+            ("missing_role", Unauthorized),
+            ("unknown_kind", UnknownEventKind),
+            ("malformed_payload", MalformedEvent),
+            ("duplicate_dataset", DuplicateRegistration),
+            ("duplicate_role", DuplicateRegistration),
+            ("unknown_dataset", UnknownReference),
+            ("unknown_parent_model", UnknownReference),
+            ("revoke_last_admin", InvalidTransition),
+            ("wrong_ledger", WrongLedger),
+        ],
+    )
+    def test_every_rejection(
+        self,
+        populated: LedgerBackend,
+        admin: Identity,
+        alice: Identity,
+        bob: Identity,
+        case: str,
+        error: type[RejectedEvent],
+    ) -> None:
+        ledger = populated
+        lid = ledger.ledger_id
+
+        def nonce(who: Identity) -> int:
+            return ledger.next_nonce(who.address)
+
+        good = sign_event(alice, lid, DatasetRegistered(dataset_id=D2, name="d2"), nonce(alice))
+        events: dict[str, Callable[[], Event]] = {
+            "bad_signature": lambda: Event(
+                ledger=lid,
+                kind=good.kind,
+                actor=good.actor,
+                nonce=good.nonce,
+                time=good.time,
+                payload=good.payload,
+                signature=good.signature[:32] + bytes(32) + good.signature[64:],
+            ),
+            "wrong_signer": lambda: Event(
+                ledger=lid,
+                kind=good.kind,
+                actor=bob.address,
+                nonce=nonce(bob),
+                time=good.time,
+                payload=good.payload,
+                signature=good.signature,
+            ),
+            "replayed_nonce": lambda: ledger.get_event(3).event,
+            "skipped_nonce": lambda: sign_event(
+                alice, lid, DatasetRegistered(dataset_id=D2, name="d2"), nonce(alice) + 1
+            ),
+            "missing_role": lambda: sign_event(bob, lid, DatasetRegistered(dataset_id=D2, name="d2"), nonce(bob)),
+            "unknown_kind": lambda: _signed_raw(alice, lid, "Teleported", {}, nonce(alice)),
+            "malformed_payload": lambda: _signed_raw(
+                alice, lid, "DatasetRegistered", {"dataset_id": "x"}, nonce(alice)
+            ),
+            "duplicate_dataset": lambda: sign_event(
+                alice, lid, DatasetRegistered(dataset_id=D1, name="d1"), nonce(alice)
+            ),
+            "duplicate_role": lambda: sign_event(
+                admin, lid, RoleGranted(subject=alice.address, role=Role.DATA_OWNER), nonce(admin)
+            ),
+            "unknown_dataset": lambda: sign_event(
+                bob, lid, ModelRegistered(model_id=M2, name="m", datasets=[D2]), nonce(bob)
+            ),
+            "unknown_parent_model": lambda: sign_event(
+                bob, lid, ModelRegistered(model_id=M2, name="m", parents=[M2]), nonce(bob)
+            ),
+            "revoke_last_admin": lambda: sign_event(
+                admin, lid, RoleRevoked(subject=admin.address, role=Role.ADMIN), nonce(admin)
+            ),
+            "wrong_ledger": lambda: sign_event(
+                alice, "f" * 32, DatasetRegistered(dataset_id=D2, name="d2"), nonce(alice)
+            ),
+        }
+        event = events[case]()
+        self.assert_rejected_without_change(ledger, lambda: ledger.append(event), error)
+        # the same event inside a batch names its position and still changes nothing
+        filler = sign_event(admin, lid, RoleGranted(subject=bob.address, role=Role.AUDITOR), nonce(admin))
+        if event.actor != admin.address:
+            batch_error = self.assert_rejected_without_change(
+                ledger, lambda: ledger.append_batch([filler, event]), error
+            )
+            assert isinstance(batch_error, RejectedEvent) and batch_error.index == 1
+
+    def test_blocks_cut_by_size(self, ledger: LedgerBackend, admin: Identity, alice: Identity) -> None:
+        roles = [Role.TRAINER, Role.AUDITOR, Role.DATA_OWNER, Role.AGGREGATOR]
+        ledger.submit_batch(admin, [RoleGranted(subject=alice.address, role=r) for r in roles])
+        sizes = [b.log_size for b in ledger.blocks()]
+        assert sizes == [1, 1 + BLOCK_SIZE]
+        assert ledger.seal() is None  # nothing pending
+        ledger.submit(admin, RoleGranted(subject=alice.address, role=Role.VALIDATOR))
+        sealed = ledger.seal()
+        assert sealed is not None and sealed.log_size == 6 and sealed.prev_hash == ledger.block(1).hash
+
+    def test_inclusion_proofs_for_every_event_and_block(self, populated: LedgerBackend, admin: Identity) -> None:
+        ledger = populated
+        ledger.seal()
+        for block in ledger.blocks():
+            for seq in range(block.log_size):
+                proof = ledger.inclusion_proof(seq, block.height)
+                carried = InclusionProof.from_dict(json.loads(json.dumps(proof.to_dict())))
+                event = verify_inclusion_proof(carried, {admin.address})
+                assert event == ledger.get_event(seq).event
+        with pytest.raises(InvalidProof, match="not sealed"):
+            ledger.inclusion_proof(4, 0)
+
+    def test_forged_inclusion_proofs_fail(self, populated: LedgerBackend, admin: Identity, bob: Identity) -> None:
+        ledger = populated
+        ledger.seal()
+        data = ledger.inclusion_proof(3).to_dict()
+        with pytest.raises(InvalidProof, match="trusted"):
+            verify_inclusion_proof(InclusionProof.from_dict(data), {bob.address})
+        other = ledger.get_event(4).event.to_dict()
+        with pytest.raises(InvalidProof):
+            verify_inclusion_proof(InclusionProof.from_dict({**data, "event": other}))
+        with pytest.raises(InvalidProof):
+            verify_inclusion_proof(InclusionProof.from_dict({**data, "leaf_index": 2}))
+        block = dict(data["block"], log_root="00" * 32)
+        block.pop("hash")
+        with pytest.raises(InvalidProof):
+            verify_inclusion_proof(InclusionProof.from_dict({**data, "block": block}))
+        with pytest.raises(InvalidProof):
+            InclusionProof.from_dict({"format": "something else"})
+
+    def test_consistency_proofs_between_all_blocks(
+        self, ledger: LedgerBackend, admin: Identity, alice: Identity
+    ) -> None:
+        for role in (Role.TRAINER, Role.AUDITOR, Role.DATA_OWNER):
+            ledger.submit(admin, RoleGranted(subject=alice.address, role=role))
+            ledger.seal()
+        heights = [b.height for b in ledger.blocks()]
+        assert len(heights) == 4
+        for old in heights:
+            for new in heights[old:]:
+                proof = ConsistencyProof.from_dict(ledger.consistency_proof(old, new).to_dict())
+                verify_consistency_proof(proof, {admin.address})
+        with pytest.raises(InvalidProof):
+            ledger.consistency_proof(3, 1)
+        proof = ledger.consistency_proof(1, 3)
+        forged = ConsistencyProof(proof.old, proof.new, [bytes(32)] * len(proof.path))
+        with pytest.raises(InvalidProof):
+            verify_consistency_proof(forged)
+
+    def test_verify_clean_ledger(self, populated: LedgerBackend) -> None:
+        populated.seal()
+        report = populated.verify()
+        assert report.ok and report.problem is None
+        assert report.events_checked == populated.size and report.unsealed_events == 0

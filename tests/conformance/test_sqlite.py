@@ -1,0 +1,29 @@
+"""The conformance suite against the embedded SQLite backend."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from ledgerml import Identity, Ledger, LedgerBackend, sqlite_url
+from ledgerml.ledger.sqlite import SqliteLedger
+
+from .suite import BLOCK_SIZE, LedgerConformance
+
+
+class TestSqliteConformance(LedgerConformance):
+    def make_ledger(self, tmp_path: Path, admin: Identity) -> LedgerBackend:
+        return Ledger.create(
+            sqlite_url(tmp_path / "ledger.db", block_size=BLOCK_SIZE, block_interval=3600),
+            admin=admin,
+            name="conformance",
+        )
+
+    def raw_snapshot(self, ledger: LedgerBackend) -> Any:
+        assert isinstance(ledger, SqliteLedger)
+        conn = sqlite3.connect(ledger.path)
+        try:
+            return list(conn.iterdump())
+        finally:
+            conn.close()

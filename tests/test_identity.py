@@ -1,0 +1,102 @@
+"""Identities: EIP-191 signatures any Ethereum tool checks, keystores, bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledgerml.errors import AlreadyExists, ConfigError, InvalidSignature, KeystoreError, NotFound
+from ledgerml.identity import Identity, KeyStore, recover_signer
+
+
+def test_signature_is_standard_eip191(alice: Identity) -> None:
+    digest = hashlib.sha256(b"hello").digest()
+    signature = alice.sign_digest(digest)
+    # eth-account (what web3.py and wallets use) recovers the same address from our signature
+    assert Account.recover_message(encode_defunct(primitive=digest), signature=signature) == alice.address
+    # and our recovery accepts eth-account's signature
+    theirs = Account.sign_message(encode_defunct(primitive=digest), alice.private_key).signature
+    assert recover_signer(digest, bytes(theirs)) == alice.address
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.binary(min_size=32, max_size=32), st.integers(min_value=1, max_value=2**200))
+def test_sign_recover_roundtrip(digest: bytes, secret: int) -> None:
+    ident = Identity.from_private_key("x", secret.to_bytes(32, "big"))
+    assert recover_signer(digest, ident.sign_digest(digest)) == ident.address
+
+
+def test_address_matches_eth_account(alice: Identity) -> None:
+    assert Account.from_key(alice.private_key).address == alice.address
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda s: s[:64],  # too short
+        lambda s: s[:64] + bytes([29]),  # bad v
+        lambda s: bytes(32) + s[32:],  # r = 0
+        lambda s: s[:32] + (2**256 - 1).to_bytes(32, "big") + s[64:],  # s out of range
+    ],
+)
+def test_malformed_signatures_are_rejected(alice: Identity, mutate) -> None:  # type: ignore[no-untyped-def]
+    digest = hashlib.sha256(b"m").digest()
+    with pytest.raises(InvalidSignature):
+        recover_signer(digest, mutate(alice.sign_digest(digest)))
+
+
+def test_other_digest_recovers_other_address(alice: Identity) -> None:
+    signature = alice.sign_digest(hashlib.sha256(b"a").digest())
+    assert recover_signer(hashlib.sha256(b"b").digest(), signature) != alice.address
+
+
+def test_encrypted_keystore_roundtrip(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path)
+    created = store.create("carol", "s3cret", kdf="pbkdf2")
+    document = json.loads((tmp_path / "carol.json").read_text())
+    assert document["version"] == 3 and "crypto" in document  # Web3 Secret Storage V3
+    assert created.private_key.hex() not in (tmp_path / "carol.json").read_text()
+    assert store.load("carol", "s3cret").address == created.address
+    with pytest.raises(KeystoreError, match="wrong password"):
+        store.load("carol", "nope")
+    with pytest.raises(KeystoreError, match="encrypted"):
+        store.load("carol", None)
+    # any Ethereum tool opens it
+    assert Account.decrypt(document, "s3cret") == created.private_key
+    assert (tmp_path / "carol.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_unencrypted_keystore_is_labelled(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path)
+    created = store.create("demo", None, unencrypted=True)
+    document = json.loads((tmp_path / "demo.json").read_text())
+    assert document["ledgerml_unencrypted"] is True and "UNENCRYPTED" in document["warning"]
+    assert store.load("demo", None).address == created.address
+    assert [i.name for i in store.list()] == ["demo"] and not store.list()[0].encrypted
+
+
+def test_keystore_bad_input_changes_nothing(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path)
+    store.create("dave", None, unencrypted=True)
+    before = (tmp_path / "dave.json").read_bytes()
+    with pytest.raises(AlreadyExists):
+        store.create("dave", None, unencrypted=True)
+    assert (tmp_path / "dave.json").read_bytes() == before
+    with pytest.raises(KeystoreError, match="password"):
+        store.create("erin", None)
+    assert not (tmp_path / "erin.json").exists()
+    with pytest.raises(ConfigError, match="invalid identity name"):
+        store.create("../escape", None, unencrypted=True)
+    with pytest.raises(NotFound):
+        store.load("nobody", None)
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(KeystoreError, match="unreadable"):
+        store.load("broken", "x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.json", "dave.json"]

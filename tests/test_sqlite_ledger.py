@@ -1,0 +1,104 @@
+"""SQLite specifics: opening, URL options, time-cut blocks, two handles on one file, bad files."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from ledgerml import DatasetRegistered, Identity, Ledger, RoleGranted, sqlite_url
+from ledgerml.errors import AlreadyExists, ConfigError, NotFound, Unauthorized
+from ledgerml.ledger.base import parse_ledger_url
+from ledgerml.types import Role
+
+
+def test_url_parsing() -> None:
+    assert parse_ledger_url("sqlite:///rel/l.db").path == "rel/l.db"
+    assert parse_ledger_url("sqlite:////abs/l.db?synchronous=full").options == {"synchronous": "full"}
+    for bad in ("postgres://x/y", "sqlite://host/l.db", "sqlite:///"):
+        with pytest.raises(ConfigError):
+            parse_ledger_url(bad)
+
+
+def test_bad_options_are_refused(tmp_path: Path, admin: Identity) -> None:
+    for query in ("synchronous=sometimes", "block_size=0", "block_size=x", "colour=blue"):
+        with pytest.raises(ConfigError):
+            Ledger.create(f"sqlite:///{tmp_path}/l.db?{query}", admin=admin)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_create_refuses_existing_and_open_refuses_missing(tmp_path: Path, admin: Identity) -> None:
+    url = sqlite_url(tmp_path / "l.db")
+    Ledger.create(url, admin=admin).close()
+    before = (tmp_path / "l.db").read_bytes()
+    with pytest.raises(AlreadyExists):
+        Ledger.create(url, admin=admin)
+    assert (tmp_path / "l.db").read_bytes() == before
+    with pytest.raises(NotFound):
+        Ledger.open(sqlite_url(tmp_path / "missing.db"))
+    (tmp_path / "junk.db").write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(ConfigError):
+        Ledger.open(sqlite_url(tmp_path / "junk.db"))
+
+
+def test_blocks_cut_by_time(tmp_path: Path, admin: Identity, alice: Identity) -> None:
+    ledger = Ledger.create(sqlite_url(tmp_path / "l.db", block_size=1000, block_interval=0.2), admin=admin)
+    ledger.submit(admin, RoleGranted(subject=alice.address, role=Role.AUDITOR))
+    assert ledger.block().height == 0  # interval not yet passed, size not reached
+    time.sleep(0.25)
+    ledger.submit(admin, RoleGranted(subject=alice.address, role=Role.TRAINER))
+    assert ledger.block().height == 1 and ledger.block().log_size == 3
+    ledger.close()
+
+
+def test_two_handles_see_each_other(tmp_path: Path, admin: Identity, alice: Identity) -> None:
+    url = sqlite_url(tmp_path / "l.db", block_size=3, block_interval=3600)
+    first = Ledger.create(url, admin=admin)
+    second = Ledger.open(url, validator=admin)
+    first.submit(admin, RoleGranted(subject=alice.address, role=Role.DATA_OWNER))
+    # the second handle catches up before writing: nonce and roles are current
+    second.submit(alice, DatasetRegistered(dataset_id="sha256:" + "1" * 64, name="d"))
+    first.submit(admin, RoleGranted(subject=alice.address, role=Role.AUDITOR))
+    assert first.size == second.size == 4
+    assert first.state().snapshot() == second.state().snapshot()
+    assert [b.log_size for b in first.blocks()] == [1, 4]
+    assert first.verify().ok
+    first.close()
+    second.close()
+
+
+def test_appends_without_validator_key_wait_for_a_block(tmp_path: Path, admin: Identity, alice: Identity) -> None:
+    url = sqlite_url(tmp_path / "l.db", block_size=1)
+    Ledger.create(url, admin=admin).close()
+    writer = Ledger.open(url)  # no validator key
+    writer.submit(admin, RoleGranted(subject=alice.address, role=Role.AUDITOR))
+    assert writer.block().log_size == 1
+    with pytest.raises(ConfigError, match="validator"):
+        writer.seal()
+    writer.close()
+    sealer = Ledger.open(url, validator=admin)
+    assert sealer.seal() is not None and sealer.verify().unsealed_events == 0
+    sealer.close()
+
+
+def test_non_validator_cannot_cut_blocks(tmp_path: Path, admin: Identity, alice: Identity) -> None:
+    url = sqlite_url(tmp_path / "l.db")
+    Ledger.create(url, admin=admin).close()
+    ledger = Ledger.open(url, validator=alice)
+    with pytest.raises(Unauthorized):
+        ledger.submit(admin, RoleGranted(subject=alice.address, role=Role.AUDITOR))
+        ledger.seal()
+    ledger.close()
+
+
+def test_revoked_validator_blocks_fail_verify_if_forged(tmp_path: Path, admin: Identity, alice: Identity) -> None:
+    """A block is only valid if its proposer held the validator role at that point of the log."""
+    url = sqlite_url(tmp_path / "l.db", block_size=1000, block_interval=3600)
+    ledger = Ledger.create(url, admin=admin)
+    ledger.submit_batch(admin, [RoleGranted(subject=alice.address, role=Role.VALIDATOR)])
+    ledger.close()
+    as_alice = Ledger.open(url, validator=alice)
+    assert as_alice.seal() is not None  # alice is a validator now
+    assert as_alice.verify().ok
+    as_alice.close()
