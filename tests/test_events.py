@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledgerml._canonical import canonical_json
 from ledgerml.errors import MalformedEvent, UnknownEventKind
@@ -122,3 +124,22 @@ def test_event_equality_is_by_body(alice: Identity) -> None:
         ledger=a.ledger, kind=a.kind, actor=a.actor, nonce=a.nonce, time=6, payload=a.payload, signature=a.signature
     )
     assert a != c and a.digest != c.digest
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.text(max_size=12)
+    | st.sampled_from([',"time":', '"signature":"0x', "}", ',"v":1}']),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(metadata=st.dictionaries(st.text(max_size=10), json_values, max_size=4), name=st.text(max_size=20),
+       nonce=st.integers(0, 2**40), when=st.integers(0, 2**45))
+def test_body_is_exactly_the_canonical_encoding(metadata: dict, name: str, nonce: int, when: int) -> None:  # type: ignore[type-arg]
+    alice = Identity.from_private_key("alice", (5).to_bytes(32, "big"))
+    payload = DatasetRegistered(dataset_id=DIGEST, name=name, metadata=metadata)
+    event = sign_event(alice, LEDGER, payload, nonce, time_ms=when)
+    assert event.body == canonical_json(event.to_dict())
+    assert parse_event(event.body) == event

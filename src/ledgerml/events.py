@@ -153,10 +153,13 @@ class Event:
         self.time = time
         self.payload = payload
         self.signature = signature
-        unsigned = self.unsigned_dict()
-        self.digest: bytes = hashlib.sha256(canonical_json(unsigned)).digest()
-        unsigned["signature"] = "0x" + signature.hex()
-        self.body: bytes = canonical_json(unsigned)
+        signing_bytes = canonical_json(self.unsigned_dict())
+        self.digest: bytes = hashlib.sha256(signing_bytes).digest()
+        # The body is the same object plus "signature", which sorts between "payload" and "time"; splice it
+        # in before the top-level "time" key (searched from the right: nothing after it holds a string).
+        cut = signing_bytes.rindex(b',"time":')
+        self.body: bytes = b"%s,\"signature\":\"0x%s\"%s" % (signing_bytes[:cut], signature.hex().encode(),
+                                                           signing_bytes[cut:])
         self._typed: Payload | None = None
 
     def unsigned_dict(self) -> dict[str, Any]:

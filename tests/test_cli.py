@@ -1,0 +1,184 @@
+"""The command line, run in-process through its real entry point: output, --json, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ledgerml.cli import main
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> object:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("LEDGERML_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("LEDGERML_PASSWORD", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def run(*args: str) -> Result:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["ledgerml", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.err
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def home(cli, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    result = cli("init", "--unencrypted", "--block-size", "3", "--block-interval", "3600", "--json")
+    assert result.code == 0, result
+    for name in ("alice", "bob"):
+        assert cli("identity", "create", name, "--unencrypted").code == 0
+    return tmp_path / "home"
+
+
+def snapshot(home: Path) -> list[str]:
+    import sqlite3
+
+    conn = sqlite3.connect(home / "ledger.db")
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()
+
+
+def test_init_creates_home(cli, home: Path) -> None:  # type: ignore[no-untyped-def]
+    assert (home / "ledger.db").is_file() and (home / "keys" / "admin.json").is_file()
+    assert (home / "artifacts").is_dir() and (home / "config.json").is_file()
+    again = cli("init", "--unencrypted")
+    assert again.code == 4 and "home exists at" in again.err
+
+
+def test_init_without_password_leaves_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = cli("init")
+    assert result.code == 5 and "LEDGERML_PASSWORD" in result.err
+    assert not (tmp_path / "home").exists()
+
+
+def test_encrypted_init_and_sign(cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("LEDGERML_PASSWORD", "correct horse")
+    assert cli("init").code == 0
+    keystore = json.loads((tmp_path / "home" / "keys" / "admin.json").read_text())
+    assert keystore["version"] == 3
+    assert cli("identity", "create", "carol").code == 0
+    assert cli("role", "grant", "auditor", "carol").code == 0
+    monkeypatch.setenv("LEDGERML_PASSWORD", "wrong")
+    wrong = cli("role", "grant", "trainer", "carol")
+    assert wrong.code == 5 and "wrong password" in wrong.err
+
+
+def test_missing_home_is_a_clear_error(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("verify")
+    assert result.code == 3 and "ledgerml init" in result.err
+
+
+def test_identity_commands(cli, home: Path) -> None:  # type: ignore[no-untyped-def]
+    listed = cli("identity", "list", "--json").json()
+    assert [i["name"] for i in listed] == ["admin", "alice", "bob"]  # type: ignore[index]
+    shown = cli("identity", "show", "admin", "--json").json()
+    assert shown["roles"] == ["admin", "validator"] and shown["next_nonce"] == 1  # type: ignore[index]
+    assert cli("identity", "show", "nobody").code == 3
+    assert cli("identity", "create", "bad/name", "--unencrypted").code == 2
+
+
+def test_roles_and_rejections(cli, home: Path) -> None:  # type: ignore[no-untyped-def]
+    granted = cli("role", "grant", "data_owner", "alice", "--json")
+    assert granted.code == 0 and granted.json()["kind"] == "RoleGranted"  # type: ignore[index]
+    before = snapshot(home)
+    forbidden = cli("role", "grant", "admin", "bob", "--as", "alice")
+    assert forbidden.code == 14 and "needs the admin role" in forbidden.err
+    twice = cli("role", "grant", "data_owner", "alice")
+    assert twice.code == 17
+    last_admin = cli("role", "revoke", "admin", "admin")
+    assert last_admin.code == 19
+    assert snapshot(home) == before
+    assert cli("role", "grant", "emperor", "bob").code == 2  # typer rejects the choice
+
+
+def test_append_single_and_batch(cli, home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("role", "grant", "data_owner", "alice")
+    payload = {"dataset_id": "sha256:" + "a" * 64, "name": "d", "uri": "", "license": "", "consent_note": "",
+               "parents": [], "metadata": {}}
+    one = cli("chain", "append", "--as", "alice", "--kind", "DatasetRegistered", "--payload", json.dumps(payload),
+              "--json")
+    assert one.code == 0, one
+    batch = tmp_path / "batch.jsonl"
+    lines = [{"kind": "DatasetRegistered", "payload": payload | {"dataset_id": f"sha256:{i:064x}"}} for i in range(5)]
+    batch.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    assert len(cli("chain", "append", "--as", "alice", "--file", str(batch), "--json").json()) == 5  # type: ignore[arg-type]
+    before = snapshot(home)
+    lines.append({"kind": "DatasetRegistered", "payload": payload})  # duplicate of the single one
+    lines.insert(0, {"kind": "DatasetRegistered", "payload": payload | {"dataset_id": f"sha256:{99:064x}"}})
+    batch.write_text("\n".join(json.dumps(line) for line in lines))
+    bad = cli("chain", "append", "--as", "alice", "--file", str(batch))
+    assert bad.code == 17 and "batch event" in bad.err
+    assert snapshot(home) == before
+    malformed = cli("chain", "append", "--as", "alice", "--kind", "DatasetRegistered", "--payload", "{}")
+    assert malformed.code == 16
+    unknown = cli("chain", "append", "--as", "alice", "--kind", "Teleported", "--payload", "{}")
+    assert unknown.code == 15
+    assert cli("chain", "append", "--as", "alice", "--kind", "X", "--file", str(batch)).code == 2
+    assert snapshot(home) == before
+
+
+def test_log_blocks_show_proofs_verify(cli, home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for role in ("data_owner", "trainer", "auditor", "aggregator"):
+        cli("role", "grant", role, "alice")
+    log = cli("chain", "log", "--json").json()
+    assert [e["seq"] for e in log] == [0, 1, 2, 3, 4]  # type: ignore[index]
+    assert [e["sealed"] for e in log] == [True, True, True, True, False]  # type: ignore[index]
+    assert cli("chain", "seal", "--json").json()["log_size"] == 5  # type: ignore[index]
+    assert [b["log_size"] for b in cli("chain", "blocks", "--json").json()] == [1, 4, 5]  # type: ignore[union-attr,index]
+    shown = cli("chain", "show", "2", "--json").json()
+    assert shown["kind"] == "RoleGranted" and shown["block"] == 1  # type: ignore[index]
+    assert cli("chain", "show", "--block", "2", "--json").json()["height"] == 2  # type: ignore[index]
+    assert cli("chain", "show", "99").code == 3
+    proof_file = tmp_path / "proof.json"
+    assert cli("chain", "proof", "3", "--out", str(proof_file)).code == 0
+    admin_address = cli("identity", "show", "admin", "--json").json()["address"]  # type: ignore[index]
+    checked = cli("chain", "verify-proof", str(proof_file), "--trust", admin_address, "--json")
+    assert checked.code == 0 and checked.json()["leaf_index"] == 3  # type: ignore[index]
+    bob = cli("identity", "show", "bob", "--json").json()["address"]  # type: ignore[index]
+    assert cli("chain", "verify-proof", str(proof_file), "--trust", bob).code == 30
+    forged = json.loads(proof_file.read_text())
+    forged["event"]["payload"]["role"] = "admin"
+    proof_file.write_text(json.dumps(forged))
+    assert cli("chain", "verify-proof", str(proof_file)).code == 30
+    consistency = tmp_path / "consistency.json"
+    assert cli("chain", "consistency", "0", "2", "--out", str(consistency)).code == 0
+    assert cli("chain", "verify-proof", str(consistency), "--json").json()["new_block"] == 2  # type: ignore[index]
+    verified = cli("verify", "--json")
+    assert verified.code == 0 and verified.json()["ok"] is True  # type: ignore[index]
+
+
+def test_demo_runs_and_keeps_home_when_asked(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = cli("demo", "--json")
+    assert result.code == 0, result.err
+    summary = result.json()
+    assert summary["verified"] and summary["tamper_detected"] and summary["datasets"] == 5  # type: ignore[index]
+    assert {r["error"] for r in summary["rejections"]} == {  # type: ignore[index]
+        "Unauthorized", "DuplicateRegistration", "ReplayedNonce"}
+    kept = tmp_path / "kept"
+    assert cli("demo", "--home", str(kept)).code == 0
+    assert (kept / "ledger.db").is_file() and cli("verify", "--home", str(kept)).code == 0
+    assert cli("demo", "--home", str(kept)).code == 4
