@@ -22,7 +22,6 @@ from typing import Any
 from ledgerml import (
     DatasetRegistered,
     Identity,
-    InclusionProof,
     Ledger,
     RoleGranted,
     recover_signer,
@@ -48,8 +47,9 @@ def payload(i: int) -> DatasetRegistered:
 
 
 def new_ledger(folder: Path, name: str, synchronous: str, block_size: int = 1000) -> SqliteLedger:
-    ledger = Ledger.create(sqlite_url(folder / name, synchronous=synchronous, block_size=block_size,
-                                      block_interval=3600), admin=ADMIN)
+    ledger = Ledger.create(
+        sqlite_url(folder / name, synchronous=synchronous, block_size=block_size, block_interval=3600), admin=ADMIN
+    )
     ledger.submit(ADMIN, RoleGranted(subject=OWNER.address, role=Role.DATA_OWNER))
     assert isinstance(ledger, SqliteLedger)
     return ledger
@@ -89,7 +89,9 @@ def grow(ledger: SqliteLedger, target: int, next_id: list[int]) -> None:
     while ledger.size < target:
         count = min(5000, target - ledger.size)
         base = ledger.next_nonce(OWNER.address)
-        events = [sign_event(OWNER, ledger.ledger_id, payload(next_id[0] + i), base + i, time_ms=1) for i in range(count)]
+        events = [
+            sign_event(OWNER, ledger.ledger_id, payload(next_id[0] + i), base + i, time_ms=1) for i in range(count)
+        ]
         next_id[0] += count
         ledger.append_batch(events)
     ledger.seal()
@@ -121,15 +123,24 @@ def bench_size(path: Path, size: int) -> dict[str, Any]:
     verify_full = timed(lambda: [verify_inclusion_proof(p) for p in proofs], 3) / len(proofs)
     from ledgerml.ledger.merkle import leaf_hash
 
-    verify_path = timed(lambda: [verify_inclusion(leaf_hash(p.event), p.leaf_index, p.block.log_size, p.path,
-                                                  p.block.log_root) for p in proofs], 3) / len(proofs)
+    verify_path = timed(
+        lambda: [
+            verify_inclusion(leaf_hash(p.event), p.leaf_index, p.block.log_size, p.path, p.block.log_root)
+            for p in proofs
+        ],
+        3,
+    ) / len(proofs)
     proof_bytes = statistics.mean(len(json.dumps(p.to_dict())) for p in proofs)
     old_heights = [rng.randrange(head.height) for _ in range(100)]
     cons_gen = timed(lambda: [ledger.consistency_proof(h) for h in old_heights], 3) / len(old_heights)
     cons = [ledger.consistency_proof(h) for h in old_heights]
     cons_verify_full = timed(lambda: [verify_consistency_proof(c) for c in cons], 3) / len(cons)
-    cons_verify_path = timed(lambda: [verify_consistency(c.old.log_size, c.new.log_size, c.old.log_root,
-                                                         c.new.log_root, c.path) for c in cons], 3) / len(cons)
+    cons_verify_path = timed(
+        lambda: [
+            verify_consistency(c.old.log_size, c.new.log_size, c.old.log_root, c.new.log_root, c.path) for c in cons
+        ],
+        3,
+    ) / len(cons)
     cons_bytes = statistics.mean(len(json.dumps(c.to_dict())) for c in cons)
     start = time.perf_counter()
     report = ledger.verify()
@@ -165,8 +176,9 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    results: dict[str, Any] = {"machine": {"python": sys.version.split()[0], "platform": platform.platform(),
-                                           "cpus_used": 1}}
+    results: dict[str, Any] = {
+        "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "cpus_used": 1}
+    }
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         results["recoveries_per_s"] = bench_recover()
@@ -201,15 +213,19 @@ def print_table(r: dict[str, Any]) -> None:
         print(f"| single appends/s, synchronous={mode} (sign + one transaction each) | {a['single_per_s']:,.0f} |")
         print(f"| batched appends/s, synchronous={mode} (1,000 pre-signed per batch) | {a['batched_per_s']:,.0f} |")
     print(f"| client-side signing/s | {r['append_normal']['client_signing_per_s']:,.0f} |")
-    print("\n| events | verify ev/s | open + load tree (s) | incl. gen (ms) | incl. path only (ms) | incl. verify "
-          "(ms) | incl. hashes / JSON bytes | cons. gen (ms) | cons. verify (ms) | cons. hashes / JSON bytes | db MB |")
+    print(
+        "\n| events | verify ev/s | open + load tree (s) | incl. gen (ms) | incl. path only (ms) | incl. verify "
+        "(ms) | incl. hashes / JSON bytes | cons. gen (ms) | cons. verify (ms) | cons. hashes / JSON bytes | db MB |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for s in r["sizes"]:
-        print(f"| {s['events']:,} | {s['verify_events_per_s']:,.0f} | {s['open_and_load_tree_s']:.2f} | "
-              f"{s['inclusion_gen_ms']:.3f} | {s['inclusion_path_only_ms']:.3f} | {s['inclusion_verify_ms']:.3f} | "
-              f"{s['inclusion_hashes']:.1f} / {s['inclusion_json_bytes']:,.0f} | {s['consistency_gen_ms']:.3f} | "
-              f"{s['consistency_verify_ms']:.3f} | {s['consistency_hashes']:.1f} / {s['consistency_json_bytes']:,.0f}"
-              f" | {s['db_mb']:.0f} |")
+        print(
+            f"| {s['events']:,} | {s['verify_events_per_s']:,.0f} | {s['open_and_load_tree_s']:.2f} | "
+            f"{s['inclusion_gen_ms']:.3f} | {s['inclusion_path_only_ms']:.3f} | {s['inclusion_verify_ms']:.3f} | "
+            f"{s['inclusion_hashes']:.1f} / {s['inclusion_json_bytes']:,.0f} | {s['consistency_gen_ms']:.3f} | "
+            f"{s['consistency_verify_ms']:.3f} | {s['consistency_hashes']:.1f} / {s['consistency_json_bytes']:,.0f}"
+            f" | {s['db_mb']:.0f} |"
+        )
 
 
 if __name__ == "__main__":

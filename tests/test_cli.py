@@ -117,10 +117,18 @@ def test_roles_and_rejections(cli, home: Path) -> None:  # type: ignore[no-untyp
 
 def test_append_single_and_batch(cli, home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     cli("role", "grant", "data_owner", "alice")
-    payload = {"dataset_id": "sha256:" + "a" * 64, "name": "d", "uri": "", "license": "", "consent_note": "",
-               "parents": [], "metadata": {}}
-    one = cli("chain", "append", "--as", "alice", "--kind", "DatasetRegistered", "--payload", json.dumps(payload),
-              "--json")
+    payload = {
+        "dataset_id": "sha256:" + "a" * 64,
+        "name": "d",
+        "uri": "",
+        "license": "",
+        "consent_note": "",
+        "parents": [],
+        "metadata": {},
+    }
+    one = cli(
+        "chain", "append", "--as", "alice", "--kind", "DatasetRegistered", "--payload", json.dumps(payload), "--json"
+    )
     assert one.code == 0, one
     batch = tmp_path / "batch.jsonl"
     lines = [{"kind": "DatasetRegistered", "payload": payload | {"dataset_id": f"sha256:{i:064x}"}} for i in range(5)]
@@ -177,7 +185,10 @@ def test_demo_runs_and_keeps_home_when_asked(cli, tmp_path: Path) -> None:  # ty
     summary = result.json()
     assert summary["verified"] and summary["tamper_detected"] and summary["datasets"] == 5  # type: ignore[index]
     assert {r["error"] for r in summary["rejections"]} == {  # type: ignore[index]
-        "Unauthorized", "DuplicateRegistration", "ReplayedNonce"}
+        "Unauthorized",
+        "DuplicateRegistration",
+        "ReplayedNonce",
+    }
     kept = tmp_path / "kept"
     assert cli("demo", "--home", str(kept)).code == 0
     assert (kept / "ledger.db").is_file() and cli("verify", "--home", str(kept)).code == 0

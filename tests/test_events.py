@@ -127,7 +127,10 @@ def test_event_equality_is_by_body(alice: Identity) -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.text(max_size=12)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.text(max_size=12)
     | st.sampled_from([',"time":', '"signature":"0x', "}", ',"v":1}']),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
     max_leaves=10,
@@ -135,8 +138,12 @@ json_values = st.recursive(
 
 
 @settings(max_examples=200, deadline=None)
-@given(metadata=st.dictionaries(st.text(max_size=10), json_values, max_size=4), name=st.text(max_size=20),
-       nonce=st.integers(0, 2**40), when=st.integers(0, 2**45))
+@given(
+    metadata=st.dictionaries(st.text(max_size=10), json_values, max_size=4),
+    name=st.text(max_size=20),
+    nonce=st.integers(0, 2**40),
+    when=st.integers(0, 2**45),
+)
 def test_body_is_exactly_the_canonical_encoding(metadata: dict, name: str, nonce: int, when: int) -> None:  # type: ignore[type-arg]
     alice = Identity.from_private_key("alice", (5).to_bytes(32, "big"))
     payload = DatasetRegistered(dataset_id=DIGEST, name=name, metadata=metadata)

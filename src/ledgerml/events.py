@@ -158,8 +158,11 @@ class Event:
         # The body is the same object plus "signature", which sorts between "payload" and "time"; splice it
         # in before the top-level "time" key (searched from the right: nothing after it holds a string).
         cut = signing_bytes.rindex(b',"time":')
-        self.body: bytes = b"%s,\"signature\":\"0x%s\"%s" % (signing_bytes[:cut], signature.hex().encode(),
-                                                           signing_bytes[cut:])
+        self.body: bytes = b'%s,"signature":"0x%s"%s' % (
+            signing_bytes[:cut],
+            signature.hex().encode(),
+            signing_bytes[cut:],
+        )
         self._typed: Payload | None = None
 
     def unsigned_dict(self) -> dict[str, Any]:
