@@ -40,3 +40,24 @@ def sqlite_ledger(tmp_path: Path, admin: Identity) -> Iterator[SqliteLedger]:
     assert isinstance(ledger, SqliteLedger)
     yield ledger
     ledger.close()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--regen-golden", action="store_true", help="rewrite golden files instead of comparing")
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """Compare text with tests/golden/NAME, or rewrite it when run with --regen-golden."""
+    regen = bool(request.config.getoption("--regen-golden"))
+
+    def check(name: str, text: str) -> None:
+        path = Path(__file__).parent / "golden" / name
+        if regen:
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(text)
+            return
+        assert path.exists(), f"missing golden file {path}; run pytest --regen-golden once and review it"
+        assert text == path.read_text(), f"{name} differs from its golden file (pytest --regen-golden to accept)"
+
+    return check

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from .errors import AlreadyExists, ConfigError, KeystoreError, LedgerMLError, NotFound
 from .identity import Identity, KeyStore, check_identity_name, password_from_env
 from .ledger.base import Ledger, LedgerBackend, sqlite_url
+from .store import ArtifactStore, LocalStore
 from .types import Address
 
 DEFAULT_HOME = ".ledgerml"
@@ -55,6 +56,10 @@ class Home:
     def artifacts_path(self) -> Path:
         """The content-addressed artifact store folder."""
         return self.path / "artifacts"
+
+    def store(self) -> ArtifactStore:
+        """The home's artifact store (``artifacts/``)."""
+        return LocalStore(self.artifacts_path)
 
     @property
     def config_path(self) -> Path:

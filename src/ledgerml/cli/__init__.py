@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import LedgerMLError
-from . import chain, demo, identity, init, role, verify
+from . import chain, data, demo, identity, init, model, role, verify
 from ._common import err_console
 
 app = typer.Typer(
@@ -19,10 +19,12 @@ app = typer.Typer(
 )
 app.command("init")(init.init)
 app.command("demo")(demo.demo)
-app.command("verify")(verify.verify)
 app.add_typer(identity.app, name="identity")
 app.add_typer(role.app, name="role")
 app.add_typer(chain.app, name="chain")
+app.add_typer(data.app, name="data")
+app.add_typer(model.app, name="model")
+app.add_typer(verify.app, name="verify")
 
 
 def main() -> None:

@@ -1,0 +1,168 @@
+"""``ledgerml model register|list|show|lineage|attest``: models with lineage and attestations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.tree import Tree
+
+from ..errors import ConfigError, NotFound
+from ..provenance import attest, lineage, lineage_dot, register_model
+from ..state import model
+from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of, table
+from ._provenance import seal_if_possible, write_json
+
+app = typer.Typer(help="Register models with lineage, show lineage, write attestations.", no_args_is_help=True)
+
+
+@app.command("register")
+def register(
+    path: Annotated[Path, typer.Argument(help="A .safetensors file or a model folder.")],
+    trained_on: Annotated[list[str], typer.Option("--trained-on", help="Dataset id (repeatable).")],
+    parent: Annotated[list[str] | None, typer.Option("--parent", help="Parent model id (repeatable).")] = None,
+    metrics: Annotated[Path | None, typer.Option("--metrics", help="A JSON file of evaluation metrics.")] = None,
+    name: Annotated[str | None, typer.Option(help="Model name [default: file name].")] = None,
+    uri: Annotated[str | None, typer.Option(help="Where the model lives [default: its file:// URI].")] = None,
+    home: HomeOption = None,
+    acting: AsOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Store the model and register it with its training data and parents (needs the trainer role)."""
+    target = home_of(home)
+    trainer = target.identity(acting)
+    ledger = target.open_ledger()
+    try:
+        registration = register_model(
+            ledger,
+            target.store(),
+            trainer,
+            path,
+            trained_on=trained_on,
+            parents=parent or [],
+            metrics=metrics,
+            name=name,
+            uri=uri,
+        )
+        seal_if_possible(ledger)
+    finally:
+        ledger.close()
+    if json_out:
+        emit_json({"model_id": registration.id, "seq": registration.receipt.seq})
+    else:
+        console.print(
+            f"registered model [bold]{registration.id}[/] (event {registration.receipt.seq}), "
+            f"trained on {len(trained_on)} dataset(s), {len(parent or [])} parent(s)"
+        )
+
+
+@app.command("list")
+def list_(home: HomeOption = None, json_out: JsonOption = False) -> None:
+    """List registered models."""
+    ledger = home_of(home).open_ledger(as_validator=False)
+    try:
+        records = sorted(ledger.state().rows("models").values(), key=lambda r: r.time)
+    finally:
+        ledger.close()
+    if json_out:
+        emit_json(
+            [
+                {
+                    "model_id": r.model_id,
+                    "name": r.name,
+                    "owner": r.owner,
+                    "datasets": list(r.datasets),
+                    "parents": list(r.parents),
+                }
+                for r in records
+            ]
+        )
+    else:
+        table(
+            "models",
+            ["id", "name", "owner", "datasets", "parents"],
+            [[r.model_id[:23] + "…", r.name, r.owner, len(r.datasets), len(r.parents)] for r in records],
+        )
+
+
+@app.command("show")
+def show(
+    model_id: Annotated[str, typer.Argument(help="Model id (sha256:...).")],
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Show one model's registration."""
+    ledger = home_of(home).open_ledger(as_validator=False)
+    try:
+        record = model(ledger.state(), model_id)
+        if record is None:
+            raise NotFound(f"model {model_id} is not registered")
+        stored = ledger.get_event(record.registered_by)
+    finally:
+        ledger.close()
+    data = {
+        "model_id": record.model_id,
+        "name": record.name,
+        "owner": record.owner,
+        "uri": record.uri,
+        "datasets": list(record.datasets),
+        "parents": list(record.parents),
+        "metrics_digest": record.metrics_digest,
+        "event": stored.seq,
+        "block": stored.block_height,
+    }
+    if json_out:
+        emit_json(data)
+    else:
+        for key, value in data.items():
+            console.print(f"{key:>14}: {value}", highlight=False)
+
+
+def _tree(node: dict[str, Any], into: Tree | None = None) -> Tree:
+    label = f"[bold]{node['type']}[/] {node.get('name', '?')} [dim]{node['id']}[/]" + (
+        "" if node.get("registered", True) else " [red](not registered)[/]"
+    )
+    branch = Tree(label) if into is None else into.add(label)
+    for child in [*node.get("datasets", []), *node.get("parents", [])]:
+        _tree(child, branch)
+    return branch
+
+
+@app.command("lineage")
+def lineage_cmd(
+    model_id: Annotated[str, typer.Argument(help="Model id (sha256:...).")],
+    fmt: Annotated[str, typer.Option("--format", help="tree, dot or json.")] = "tree",
+    home: HomeOption = None,
+) -> None:
+    """Print a model's lineage: its datasets (and their parents) and parent models, recursively."""
+    if fmt not in ("tree", "dot", "json"):
+        raise ConfigError("--format must be tree, dot or json")
+    ledger = home_of(home).open_ledger(as_validator=False)
+    try:
+        graph = lineage(ledger.state(), model_id)
+    finally:
+        ledger.close()
+    if fmt == "json":
+        emit_json(graph)
+    elif fmt == "dot":
+        typer.echo(lineage_dot(graph), nl=False)
+    else:
+        console.print(_tree(graph))
+
+
+@app.command("attest")
+def attest_cmd(
+    model_id: Annotated[str, typer.Argument(help="Model id (sha256:...).")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+    home: HomeOption = None,
+    acting: AsOption = None,
+) -> None:
+    """Print an in-toto/SLSA attestation (DSSE envelope, one JSON line) signed by the registrant."""
+    target = home_of(home)
+    ledger = target.open_ledger(as_validator=False)
+    try:
+        envelope = attest(ledger, target.identity(acting), model_id)
+    finally:
+        ledger.close()
+    write_json(envelope, out, jsonl=True)
