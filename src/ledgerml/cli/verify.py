@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -61,6 +62,18 @@ def _print(report: VerificationReport, json_out: bool) -> None:
 AttestationOption = Annotated[Path | None, typer.Option("--attestation", help="A .intoto.jsonl file to check.")]
 
 
+def _verify_path(
+    check: Callable[..., VerificationReport], path: Path, attestation: Path | None, home: str | None, json_out: bool
+) -> None:
+    target = home_of(home)
+    ledger = target.open_ledger(as_validator=False)
+    try:
+        report = check(ledger, target.store(), path, attestation)
+    finally:
+        ledger.close()
+    _print(report, json_out)
+
+
 @app.command("model")
 def model_cmd(
     path: Annotated[Path, typer.Argument(help="Model file or folder.")],
@@ -69,13 +82,7 @@ def model_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Check a model: digest registered, stored copy intact, registration signed and included, lineage valid."""
-    target = home_of(home)
-    ledger = target.open_ledger(as_validator=False)
-    try:
-        report = verify_model(ledger, target.store(), path, attestation)
-    finally:
-        ledger.close()
-    _print(report, json_out)
+    _verify_path(verify_model, path, attestation, home, json_out)
 
 
 @app.command("data")
@@ -86,10 +93,4 @@ def data_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Check a dataset: fingerprint registered, manifest stored, registration signed and included, parents."""
-    target = home_of(home)
-    ledger = target.open_ledger(as_validator=False)
-    try:
-        report = verify_dataset(ledger, target.store(), path, attestation)
-    finally:
-        ledger.close()
-    _print(report, json_out)
+    _verify_path(verify_dataset, path, attestation, home, json_out)

@@ -57,31 +57,23 @@ def _position(ledger_id: str, seq: int, event_id: str, block: int | None) -> dic
     }
 
 
+def _dependency(state: State, ref: str, kind: str) -> dict[str, Any]:
+    """A resolvedDependencies entry for a registered dataset or model."""
+    found: DatasetRecord | ModelRecord | None = dataset(state, ref) if kind == "dataset" else model(state, ref)
+    return {
+        "name": found.name if found else ref,
+        "uri": found.uri if found else "",
+        "digest": {"sha256": _hex(ref)},
+        "annotations": {"kind": kind},
+    }
+
+
 def model_statement(
     state: State, record: ModelRecord, *, ledger_id: str, seq: int, block: int | None
 ) -> dict[str, Any]:
     """The in-toto statement for a registered model."""
-    dependencies = []
-    for dataset_id in record.datasets:
-        found = dataset(state, dataset_id)
-        dependencies.append(
-            {
-                "name": found.name if found else dataset_id,
-                "uri": found.uri if found else "",
-                "digest": {"sha256": _hex(dataset_id)},
-                "annotations": {"kind": "dataset"},
-            }
-        )
-    for parent_id in record.parents:
-        found_model = model(state, parent_id)
-        dependencies.append(
-            {
-                "name": found_model.name if found_model else parent_id,
-                "uri": found_model.uri if found_model else "",
-                "digest": {"sha256": _hex(parent_id)},
-                "annotations": {"kind": "model"},
-            }
-        )
+    dependencies = [_dependency(state, d, "dataset") for d in record.datasets]
+    dependencies += [_dependency(state, m, "model") for m in record.parents]
     external: dict[str, Any] = {"name": record.name, "uri": record.uri}
     if record.task is not None:
         external.update(task=record.task, round=record.round)
@@ -106,17 +98,7 @@ def dataset_statement(
     state: State, record: DatasetRecord, *, ledger_id: str, seq: int, block: int | None
 ) -> dict[str, Any]:
     """The in-toto statement for a registered dataset (its manifest digest is the subject)."""
-    dependencies = []
-    for parent_id in record.parents:
-        found = dataset(state, parent_id)
-        dependencies.append(
-            {
-                "name": found.name if found else parent_id,
-                "uri": found.uri if found else "",
-                "digest": {"sha256": _hex(parent_id)},
-                "annotations": {"kind": "dataset"},
-            }
-        )
+    dependencies = [_dependency(state, d, "dataset") for d in record.parents]
     external = {"name": record.name, "uri": record.uri, "license": record.license, "consent_note": record.consent_note}
     return _statement(
         record.name,

@@ -6,15 +6,17 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from .._canonical import canonical_json
-from ..errors import InvalidProof, LedgerMLError, NotFound
+from ..errors import InvalidProof, LedgerMLError, NotFound, Unauthorized
+from ..identity import Identity
 from ..ledger.base import LedgerBackend
 from ..ledger.merkle import verify_inclusion
 from ..ledger.proofs import InclusionProof, verify_inclusion_proof
-from ..state import State, dataset, holders_of, ledger_info, model
+from ..state import DatasetRecord, ModelRecord, State, dataset, holders_of, ledger_info, model
 from ..store import ArtifactStore
 from ..types import Digest, Role
 from .attest import dataset_statement, model_statement, open_envelope, sign_statement, subject_digests
@@ -151,15 +153,7 @@ def verify_model(
     report.add("registration", *_registration_check(ledger, state, record.registered_by, "model"))
     report.add("lineage", *_lineage_checks(ledger, state, record.datasets, record.parents))
     if attestation is not None:
-        seq = ledger.get_event(record.registered_by).seq
-        info = ledger_info(state)
-        assert info is not None
-
-        def expected() -> dict[str, Any]:
-            return model_statement(
-                state, record, ledger_id=info.ledger_id, seq=seq, block=ledger.get_event(seq).block_height
-            )
-
+        expected = partial(statement_for, ledger, state, model_id)
         report.add("attestation", *_attestation_check(attestation, model_id, record.owner, expected))
     return report
 
@@ -193,15 +187,7 @@ def verify_dataset(
     report.add("registration", *_registration_check(ledger, state, record.registered_by, "dataset"))
     report.add("lineage", *_lineage_checks(ledger, state, (), record.parents))
     if attestation is not None:
-        seq = ledger.get_event(record.registered_by).seq
-        info = ledger_info(state)
-        assert info is not None
-
-        def expected() -> dict[str, Any]:
-            return dataset_statement(
-                state, record, ledger_id=info.ledger_id, seq=seq, block=ledger.get_event(seq).block_height
-            )
-
+        expected = partial(statement_for, ledger, state, dataset_id)
         report.add("attestation", *_attestation_check(attestation, dataset_id, record.owner, expected))
     return report
 
@@ -219,21 +205,27 @@ def _stored_check(store: ArtifactStore, artifact_id: str, folder: bool) -> tuple
     return True, f"{len(data):,} bytes intact in the artifact store"
 
 
-def attest(ledger: LedgerBackend, signer: Any, subject_id: str) -> dict[str, Any]:
-    """A signed DSSE envelope for a registered model or dataset; ``signer`` must be its registrant."""
-    state = ledger.state()
+def statement_for(ledger: LedgerBackend, state: State, subject_id: str) -> dict[str, Any]:
+    """The in-toto statement the ledger's records give for a registered model or dataset."""
     info = ledger_info(state)
     assert info is not None
-    record: Any = model(state, subject_id) or dataset(state, subject_id)
+    found_model = model(state, subject_id)
+    record: ModelRecord | DatasetRecord | None = found_model or dataset(state, subject_id)
     if record is None:
         raise NotFound(f"{subject_id} is neither a registered model nor a registered dataset")
-    if signer.address != record.owner:
-        from ..errors import Unauthorized
-
-        raise Unauthorized(f"only the registrant {record.owner} can attest {subject_id}")
     stored = ledger.get_event(record.registered_by)
-    builder = model_statement if model(state, subject_id) is not None else dataset_statement
-    statement = builder(state, record, ledger_id=info.ledger_id, seq=stored.seq, block=stored.block_height)
+    if isinstance(record, ModelRecord):
+        return model_statement(state, record, ledger_id=info.ledger_id, seq=stored.seq, block=stored.block_height)
+    return dataset_statement(state, record, ledger_id=info.ledger_id, seq=stored.seq, block=stored.block_height)
+
+
+def attest(ledger: LedgerBackend, signer: Identity, subject_id: str) -> dict[str, Any]:
+    """A signed DSSE envelope for a registered model or dataset; ``signer`` must be its registrant."""
+    state = ledger.state()
+    statement = statement_for(ledger, state, subject_id)
+    registrant = statement["predicate"]["buildDefinition"]["internalParameters"]["registrant"]
+    if signer.address != registrant:
+        raise Unauthorized(f"only the registrant {registrant} can attest {subject_id}")
     return sign_statement(statement, signer)
 
 
