@@ -388,3 +388,7 @@ __all__ = [
     "roles_of",
     "rule",
 ]
+
+# Later vocabularies register their kinds and rules on import; importing them here keeps the state machine
+# complete wherever it runs (a backend, an audit, a standalone replay).
+from . import tasks as _tasks  # noqa: E402,F401

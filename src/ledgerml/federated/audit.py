@@ -1,0 +1,159 @@
+"""The round auditor: replay every round of a task from the ledger and the stored updates, and report
+each place where what the aggregator recorded is not what the rules give."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import LedgerMLError, NotFound
+from ..identity import recover_signer
+from ..ledger.base import LedgerBackend
+from ..store import ArtifactStore
+from ..tasks import commits, progress, round_record, task
+from ..types import Address, Digest
+from .coordinator import MISMATCH, new_global, run_rule, update_verdict
+from .serialization import Weights, from_bytes, to_bytes
+
+
+@dataclass
+class RoundAudit:
+    """The replay of one round."""
+
+    round: int
+    status: str
+    committed: int
+    accepted: int
+    rejected: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True if the replay matched the record."""
+        return not self.problems
+
+
+@dataclass
+class TaskAudit:
+    """The replay of a whole task."""
+
+    task_id: str
+    rounds: list[RoundAudit] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True only if every round replayed exactly as recorded."""
+        return not self.problems and all(r.ok for r in self.rounds)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON data."""
+        return {
+            "task": self.task_id,
+            "ok": self.ok,
+            "problems": self.problems,
+            "rounds": [
+                {
+                    "round": r.round,
+                    "status": r.status,
+                    "committed": r.committed,
+                    "accepted": r.accepted,
+                    "rejected": r.rejected,
+                    "ok": r.ok,
+                    "problems": r.problems,
+                }
+                for r in self.rounds
+            ],
+        }
+
+
+def _justified(recorded: str, verdict: str, store: ArtifactStore, committed_digest: str) -> bool:
+    if recorded == verdict:
+        return True
+    if recorded.startswith(MISMATCH) and verdict == "update bytes are not in the store":
+        received = recorded.removeprefix(MISMATCH)
+        return received != committed_digest and store.has(received) and _intact(store, received)
+    return False
+
+
+def _intact(store: ArtifactStore, digest: str) -> bool:
+    try:
+        store.get(digest)
+    except LedgerMLError:
+        return False
+    return True
+
+
+def audit_task(ledger: LedgerBackend, store: ArtifactStore, task_id: str) -> TaskAudit:
+    """Replay every finalized round of ``task_id``."""
+    state = ledger.state()
+    record = task(state, task_id)
+    if record is None:
+        raise NotFound(f"task {task_id!r} does not exist")
+    report = TaskAudit(task_id)
+    base_digest = record.initial_model
+    finalized = progress(state, task_id).finalized
+    for round_ in range(1, finalized + 1):
+        recorded = round_record(state, task_id, round_)
+        assert recorded is not None
+        round_commits = commits(state, task_id, round_)
+        audit = RoundAudit(round_, recorded.status, len(round_commits), len(recorded.accepted), len(recorded.rejected))
+        report.rounds.append(audit)
+        try:
+            template: Weights = from_bytes(store.get(base_digest))
+        except LedgerMLError as exc:
+            audit.problems.append(f"base model {base_digest} unavailable: {exc}")
+            break
+        usable: dict[Address, Weights] = {}
+        reasons = dict(recorded.rejected)
+        for participant, commit in sorted(round_commits.items()):
+            try:
+                event = ledger.get_event(commit.event_id).event
+                signer = recover_signer(event.digest, event.signature)
+            except LedgerMLError as exc:
+                audit.problems.append(f"{participant}: commitment unreadable or badly signed: {exc}")
+                continue
+            if signer != participant or event.actor != participant:
+                audit.problems.append(f"{participant}: commitment is signed by {signer}, not by the participant")
+            if event.payload.get("update_digest") != commit.update_digest or commit.base_digest != base_digest:
+                audit.problems.append(f"{participant}: commitment does not match the recorded update or base model")
+            weights, verdict = update_verdict(store, commit, template, record.max_update_norm)
+            if weights is None:
+                assert verdict is not None
+                if participant not in reasons:
+                    audit.problems.append(f"{participant}: update is unusable ({verdict}) but was not rejected")
+                elif not _justified(reasons[participant], verdict, store, commit.update_digest):
+                    audit.problems.append(
+                        f"{participant}: rejected for {reasons[participant]!r}, replay says {verdict!r}"
+                    )
+            else:
+                usable[participant] = weights
+        result, order = run_rule(record, template, usable, {a: c.num_examples for a, c in round_commits.items()})
+        expected_accepted = sorted(order[i] for i in result.accepted) if result else []
+        expected_rule_rejections = {order[i]: r for i, r in result.rejected.items()} if result else {}
+        if expected_accepted != sorted(recorded.accepted):
+            audit.problems.append(f"accepted {sorted(recorded.accepted)} but the rule accepts {expected_accepted}")
+        for participant in usable:
+            if participant in reasons and reasons[participant] != expected_rule_rejections.get(participant):
+                audit.problems.append(
+                    f"{participant}: rejection {reasons[participant]!r} is not what the rule "
+                    f"gives ({expected_rule_rejections.get(participant)!r})"
+                )
+        if recorded.status == "ok":
+            if result is None or len(expected_accepted) < record.min_participants:
+                audit.problems.append("round marked ok without enough usable updates")
+            else:
+                digest = str(Digest.sha256(to_bytes(new_global(template, result))))
+                if digest != recorded.aggregate_digest:
+                    audit.problems.append(
+                        f"aggregate digest {recorded.aggregate_digest} differs from the replay's {digest}"
+                    )
+                elif not _intact(store, digest):
+                    audit.problems.append(f"stored aggregate {digest} is missing or changed")
+            base_digest = recorded.aggregate_digest or base_digest
+        elif len(expected_accepted) >= record.min_participants:
+            audit.problems.append("round marked failed although enough updates were usable")
+        audit.accepted, audit.rejected = len(recorded.accepted), len(recorded.rejected)
+    if base_digest != progress(state, task_id).global_digest:
+        report.problems.append("the task's current global model is not the last round's aggregate")
+    return report

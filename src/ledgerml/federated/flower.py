@@ -1,0 +1,268 @@
+"""The one module that imports Flower 1.42 (Message API): a strategy wrapper that records every round on the
+ledger, a ClientApp helper for participants, and an in-process Grid that runs the real ServerApp/ClientApp
+in one process without Ray. Flower's simulation and deployment engines run the same apps."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Error, Message, MetricRecord, RecordDict
+from flwr.clientapp import ClientApp
+from flwr.common.constant import SUPERLINK_NODE_ID
+from flwr.serverapp import Grid
+from flwr.serverapp.strategy import FedAvg, Strategy
+from flwr.supercore.task_identity import TaskIdentity
+
+from ..errors import RejectedEvent
+from ..events import event_from_dict
+from ..state import State, holders_of, next_nonce
+from ..types import Role
+from .coordinator import Reply, RoundOutcome, TaskCoordinator
+from .participant import Participant
+from .serialization import Weights, to_bytes
+
+KEY = "ledgerml"
+log = logging.getLogger("ledgerml.federated")
+
+
+def _arrays(weights: Weights) -> ArrayRecord:
+    return ArrayRecord({name: Array(weights[name]) for name in sorted(weights)})
+
+
+def _bytes(value: object) -> bytes:
+    if not isinstance(value, bytes):
+        raise TypeError("expected bytes in the ledgerml config record")
+    return value
+
+
+def _metric_record(metrics: dict[str, float]) -> MetricRecord:
+    return MetricRecord({key: float(value) for key, value in metrics.items()})
+
+
+def _nonces(state: State) -> str:
+    people = set(holders_of(state, Role.DATA_OWNER)) | set(holders_of(state, Role.TRAINER))
+    return json.dumps({a: next_nonce(state, a) for a in sorted(people)})
+
+
+class LedgerStrategy(Strategy):
+    """Wraps any Flower strategy (sampling, evaluation) and replaces its aggregation with the ledger's:
+    commitments appended, updates validated and stored, the task's rule applied, the round finalized."""
+
+    def __init__(
+        self,
+        coordinator: TaskCoordinator,
+        inner: Strategy | None = None,
+        *,
+        evaluate: Callable[[Weights], dict[str, float]] | None = None,
+        on_round: Callable[[RoundOutcome], None] | None = None,
+    ) -> None:
+        self.coordinator = coordinator
+        self.inner = inner or FedAvg(fraction_evaluate=0.0, min_available_nodes=1, min_train_nodes=1)
+        self.evaluate = evaluate
+        self.on_round = on_round
+        self.history: list[RoundOutcome] = []
+        self.join_problems: list[str] = []
+
+    def _ledger_config(self) -> ConfigRecord:
+        config = self.coordinator.train_config()
+        state = self.coordinator.ledger.state()
+        config["nonces"] = _nonces(state)
+        config["global"] = to_bytes(self.coordinator.global_weights())
+        config["spec"] = json.dumps(self.coordinator.model_spec())
+        config["dp"] = json.dumps(self.coordinator.record.dp_params())
+        return ConfigRecord(config)
+
+    def join(self, grid: Grid, timeout: float = 600) -> None:
+        """Ask every node to join the task with a signed ``ParticipantJoined``; append what arrives."""
+        record = self._ledger_config()
+        messages = [
+            Message(RecordDict({KEY: record}), dst_node_id=node, message_type="query.join")
+            for node in grid.get_node_ids()
+        ]
+        joined = set(self.coordinator.participants())
+        for reply in grid.send_and_receive(messages, timeout=timeout):
+            if reply.has_error():
+                self.join_problems.append(f"node {reply.metadata.src_node_id}: {reply.error.reason}")
+                continue
+            try:
+                event = event_from_dict(json.loads(str(reply.content[KEY]["event"])))
+                if event.actor not in joined:
+                    self.coordinator.ledger.append(event)
+            except (RejectedEvent, ValueError, KeyError) as exc:
+                self.join_problems.append(f"node {reply.metadata.src_node_id}: join refused: {exc}")
+
+    def configure_train(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        messages = list(self.inner.configure_train(server_round, arrays, config, grid))
+        ledger_config = self._ledger_config()
+        for message in messages:
+            message.content[KEY] = ledger_config
+        return messages
+
+    def aggregate_train(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        collected = []
+        for reply in replies:
+            node = str(reply.metadata.src_node_id)
+            if reply.has_error():
+                collected.append(Reply(node, error=f"client error: {reply.error.reason}"))
+                continue
+            try:
+                record = reply.content[KEY]
+                collected.append(Reply(node, event=json.loads(str(record["event"])), update=bytes(record["update"])))  # type: ignore[arg-type]
+            except (KeyError, ValueError, TypeError) as exc:
+                collected.append(Reply(node, error=f"reply without a ledgerml commitment: {exc}"))
+        outcome = self.coordinator.process_round(collected, evaluate=self.evaluate)
+        self.history.append(outcome)
+        if self.on_round is not None:
+            self.on_round(outcome)
+        return _arrays(outcome.global_weights), _metric_record(outcome.metrics)
+
+    def configure_evaluate(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        messages = list(self.inner.configure_evaluate(server_round, arrays, config, grid))
+        if messages:
+            ledger_config = self._ledger_config()
+            for message in messages:
+                message.content[KEY] = ledger_config
+        return messages
+
+    def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
+        return self.inner.aggregate_evaluate(server_round, replies)
+
+    def summary(self) -> None:
+        self.inner.summary()
+
+    def run(self, grid: Grid, timeout: float = 3600) -> list[RoundOutcome]:
+        """Join, then run the task's remaining rounds (a restarted aggregator resumes the open round)."""
+        self.join(grid, timeout)
+        first = self.coordinator.open_round()
+        if first is None:
+            return self.history
+        remaining = self.coordinator.record.rounds - first + 1
+        self.start(grid, _arrays(self.coordinator.global_weights()), num_rounds=remaining, timeout=timeout)
+        return self.history
+
+
+def make_client_app(load: Callable[[Context], Participant]) -> ClientApp:
+    """A ClientApp whose participant (key, data, behaviour) comes from ``load(context)``, cached per node."""
+    app = ClientApp()
+    cache: dict[tuple[str, int], Participant] = {}
+
+    def participant(context: Context) -> Participant:
+        key = (json.dumps(context.run_config, sort_keys=True), context.node_id)
+        if key not in cache:
+            cache[key] = load(context)
+        return cache[key]
+
+    def config(message: Message) -> dict[str, Any]:
+        return dict(message.content[KEY])
+
+    @app.query("join")
+    def _join(message: Message, context: Context) -> Message:
+        cfg = config(message)
+        me = participant(context)
+        event = me.join(str(cfg["ledger"]), str(cfg["task"]), json.loads(str(cfg["nonces"])).get(me.address, 0))
+        return Message(RecordDict({KEY: ConfigRecord({"event": json.dumps(event.to_dict())})}), reply_to=message)
+
+    @app.train()
+    def _train(message: Message, context: Context) -> Message:
+        cfg = config(message)
+        data, event, metrics = participant(context).train(
+            _bytes(cfg["global"]), cfg, json.loads(str(cfg["spec"])), json.loads(str(cfg["dp"])) or None
+        )
+        content = RecordDict(
+            {
+                KEY: ConfigRecord({"event": json.dumps(event.to_dict()), "update": data}),
+                "metrics": _metric_record(metrics),
+            }
+        )
+        return Message(content, reply_to=message)
+
+    @app.evaluate()
+    def _evaluate(message: Message, context: Context) -> Message:
+        cfg = config(message)
+        metrics = participant(context).evaluate(_bytes(cfg["global"]), json.loads(str(cfg["spec"])))
+        return Message(RecordDict({"metrics": _metric_record(metrics)}), reply_to=message)
+
+    return app
+
+
+class LocalGrid(Grid):
+    """A Grid that delivers each message straight to a ClientApp in this process (no Ray, no network).
+
+    ``drop`` lets tests make chosen nodes fail to answer, as a participant dropping out would.
+    """
+
+    def __init__(self, client_app: ClientApp, contexts: dict[int, Context], run_id: int = 1) -> None:
+        self.client_app = client_app
+        self.contexts = contexts
+        self._inbox: dict[str, Message] = {}
+        self.drop: set[int] = set()
+        TaskIdentity.run_id = run_id
+        TaskIdentity.node_id = SUPERLINK_NODE_ID  # the ServerApp's messages come from the SuperLink
+        TaskIdentity.task_id = run_id
+
+    def set_run(self, run: Any) -> None:
+        self._run = run
+
+    @property
+    def run(self) -> Any:
+        return getattr(self, "_run", None)
+
+    def create_message(
+        self, content: RecordDict, message_type: str, dst_node_id: int, group_id: str, ttl: float | None = None
+    ) -> Message:
+        return Message(content, dst_node_id=dst_node_id, message_type=message_type, ttl=ttl, group_id=group_id)
+
+    def get_node_ids(self) -> Iterable[int]:
+        return sorted(self.contexts)
+
+    def get_nodes(self) -> Iterable[Any]:
+        return []
+
+    def push_messages(self, messages: Iterable[Message]) -> Iterable[str]:
+        ids = []
+        for message in messages:
+            message_id = uuid.uuid4().hex
+            message.metadata.__dict__["_message_id"] = message_id
+            self._inbox[message_id] = message
+            ids.append(message_id)
+        return ids
+
+    def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:
+        replies = []
+        for message_id in message_ids:
+            message = self._inbox.pop(message_id)
+            node = message.metadata.dst_node_id
+            if node in self.drop:
+                continue  # no reply: the node dropped out
+            try:
+                replies.append(self.client_app(message, self.contexts[node]))
+            except Exception as exc:  # a crashing client is a failed reply, as in Flower's runtimes
+                replies.append(Message(Error(code=1, reason=f"{type(exc).__name__}: {exc}"), reply_to=message))
+        return replies
+
+    def send_and_receive(self, messages: Iterable[Message], *, timeout: float | None = None) -> Iterable[Message]:
+        return self.pull_messages(self.push_messages(messages))
+
+
+def local_contexts(count: int, run_config: dict[str, Any] | None = None) -> dict[int, Context]:
+    """Contexts for ``count`` in-process nodes, with ``partition-id`` in their node config."""
+    return {
+        node: Context(
+            run_id=1,
+            node_id=node,
+            node_config={"partition-id": node - 1, "num-partitions": count},
+            state=RecordDict(),
+            run_config=dict(run_config or {}),
+        )
+        for node in range(1, count + 1)
+    }

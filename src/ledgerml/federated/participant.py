@@ -1,0 +1,104 @@
+"""A participant's side of a round, without Flower: train on local data, (optionally) attack or add DP
+noise, encode the update as safetensors, and sign the ``UpdateCommitted`` commitment to its digest."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..events import Event, sign_event
+from ..identity import Identity
+from ..tasks import ParticipantJoined, UpdateCommitted
+from ..types import Digest
+from . import attacks
+from .dp import clip_and_noise
+from .models import build_model
+from .serialization import from_bytes, to_bytes
+
+
+@dataclass
+class Participant:
+    """One organisation in a federation: its key, its data and how it trains (or attacks)."""
+
+    identity: Identity
+    X: np.ndarray = field(repr=False)
+    y: np.ndarray = field(repr=False)
+    n_classes: int
+    datasets: list[str] = field(default_factory=list)
+    attack: str = "none"
+    epochs: int = 1
+    lr: float = 0.1
+    batch_size: int = 32
+    seed: int = 0
+    stake: int = 0
+    attack_params: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.attack not in attacks.ATTACKS:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"unknown attack {self.attack!r}; known: {list(attacks.ATTACKS)}")
+
+    @property
+    def address(self) -> str:
+        """The participant's address."""
+        return self.identity.address
+
+    def join(self, ledger_id: str, task_id: str, nonce: int) -> Event:
+        """The signed ``ParticipantJoined`` event."""
+        payload = ParticipantJoined(task_id=task_id, datasets=self.datasets, stake=self.stake)
+        return sign_event(self.identity, ledger_id, payload, nonce)
+
+    def train(
+        self, global_bytes: bytes, config: dict[str, Any], spec: dict[str, Any], dp: dict[str, Any] | None = None
+    ) -> tuple[bytes, Event, dict[str, float]]:
+        """One round: returns the update bytes, the signed commitment and training metrics."""
+        round_ = int(config["round"])
+        rng = np.random.default_rng([self.seed, round_])
+        base = from_bytes(global_bytes)
+        model = build_model(spec)
+        model.set_weights(base)
+        y = self.y
+        if self.attack in ("label_flip", "scaling"):
+            y = attacks.flip_labels(y, self.n_classes)
+        loss = model.fit(self.X, y, epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, rng=rng)
+        update = model.get_weights()
+        if self.attack in ("sign_flip", "sybil"):
+            update = attacks.sign_flip(update, base, float(self.attack_params.get("scale", 4.0)))
+        elif self.attack == "scaling":
+            update = attacks.scale_update(update, base, float(self.attack_params.get("boost", 10.0)))
+        elif self.attack == "gaussian_noise":
+            update = attacks.gaussian_noise(base, float(self.attack_params.get("sigma", 1.0)), rng)
+        elif self.attack == "free_ride":
+            update = attacks.free_ride(base)
+        if dp:
+            update = clip_and_noise(update, base, float(dp["clip"]), float(dp["noise_multiplier"]), rng)
+        data = to_bytes(update)
+        nonce = (
+            json.loads(config["nonces"])[self.address]
+            if isinstance(config["nonces"], str)
+            else config["nonces"][self.address]
+        )
+        event = sign_event(
+            self.identity,
+            str(config["ledger"]),
+            UpdateCommitted(
+                task_id=str(config["task"]),
+                round=round_,
+                update_digest=str(Digest.sha256(data)),
+                base_digest=str(config["base"]),
+                num_examples=len(self.X),
+            ),
+            int(nonce),
+        )
+        return data, event, {"train_loss": float(loss), "num-examples": float(len(self.X))}
+
+    def evaluate(self, global_bytes: bytes, spec: dict[str, Any]) -> dict[str, float]:
+        """Loss and accuracy of the global model on local data."""
+        model = build_model(spec)
+        model.set_weights(from_bytes(global_bytes))
+        loss, accuracy = model.evaluate(self.X, self.y)
+        return {"loss": loss, "accuracy": accuracy, "num-examples": float(len(self.X))}

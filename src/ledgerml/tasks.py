@@ -1,0 +1,339 @@
+"""Federated task and round events and their rules in the state machine (no ML here: digests and lists).
+
+``TaskCreated`` (by an aggregator) fixes the model, rule, rounds and limits; ``ParticipantJoined`` (by a
+data owner or trainer, naming datasets they own); ``UpdateCommitted`` (signed by the participant, so the
+aggregator can neither forge nor silently drop it); ``RoundFinalized`` (by the task's aggregator) names every
+committed update as accepted or rejected with a reason. Rounds finalize in order, each exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import Field, JsonValue, model_validator
+
+from .errors import DuplicateRegistration, InvalidTransition, Unauthorized, UnknownReference
+from .events import AddressField, DigestField, Event, Payload, ShortText, event_kind
+from .state import State, dataset, require_role, rule
+from .types import Address, Role
+
+TaskId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+Reason = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class Rejection(Payload):
+    """A participant whose update was not used, and why."""
+
+    participant: AddressField
+    reason: Reason
+
+
+@event_kind("TaskCreated")
+class TaskCreated(Payload):
+    """An aggregator opens a federated task."""
+
+    task_id: TaskId
+    name: ShortText
+    model_spec: DigestField
+    initial_model: DigestField
+    rounds: int = Field(ge=1, le=100_000)
+    rule: ShortText
+    rule_params: dict[str, JsonValue] = Field(default_factory=dict)
+    max_update_norm: float | None = Field(default=None, gt=0)
+    dp: dict[str, JsonValue] = Field(default_factory=dict)
+    min_participants: int = Field(default=1, ge=1)
+    reward_pool: int = Field(default=0, ge=0)
+    min_stake: int = Field(default=0, ge=0)
+    validation_dataset: DigestField | None = None
+
+
+@event_kind("ParticipantJoined")
+class ParticipantJoined(Payload):
+    """A data owner or trainer joins a task with the datasets it will train on."""
+
+    task_id: TaskId
+    datasets: list[DigestField] = Field(default_factory=list, max_length=64)
+    stake: int = Field(default=0, ge=0)
+
+
+@event_kind("UpdateCommitted")
+class UpdateCommitted(Payload):
+    """A participant commits to the digest of its update for one round."""
+
+    task_id: TaskId
+    round: int = Field(ge=1)
+    update_digest: DigestField
+    base_digest: DigestField
+    num_examples: int = Field(ge=0)
+
+
+@event_kind("RoundFinalized")
+class RoundFinalized(Payload):
+    """The task's aggregator closes a round: the aggregate and the fate of every committed update."""
+
+    task_id: TaskId
+    round: int = Field(ge=1)
+    status: Literal["ok", "failed"]
+    aggregate_digest: DigestField | None
+    accepted: list[AddressField] = Field(default_factory=list)
+    rejected: list[Rejection] = Field(default_factory=list)
+    invalid: list[Rejection] = Field(default_factory=list)
+    metrics: dict[str, float | int] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _status_matches_aggregate(self) -> RoundFinalized:
+        if (self.status == "ok") != (self.aggregate_digest is not None):
+            raise ValueError("status 'ok' needs an aggregate_digest and 'failed' must have none")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """A task as created."""
+
+    task_id: str
+    aggregator: Address
+    name: str
+    model_spec: str
+    initial_model: str
+    rounds: int
+    rule: str
+    rule_params: str  # canonical JSON
+    max_update_norm: float | None
+    dp: str  # canonical JSON
+    min_participants: int
+    reward_pool: int
+    min_stake: int
+    validation_dataset: str | None
+    created_by: str
+
+    def params(self) -> dict[str, JsonValue]:
+        """The rule's parameters."""
+        value: dict[str, JsonValue] = json.loads(self.rule_params)
+        return value
+
+    def dp_params(self) -> dict[str, JsonValue]:
+        """The differential-privacy parameters (empty when DP is off)."""
+        value: dict[str, JsonValue] = json.loads(self.dp)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class TaskProgress:
+    """How far a task is: rounds finalized and the current global model."""
+
+    finalized: int
+    global_digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantRecord:
+    """A participant of a task."""
+
+    datasets: tuple[str, ...]
+    stake: int
+    joined_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommitRecord:
+    """A committed update."""
+
+    update_digest: str
+    base_digest: str
+    num_examples: int
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoundRecord:
+    """A finalized round."""
+
+    status: str
+    aggregate_digest: str | None
+    accepted: tuple[str, ...]
+    rejected: tuple[tuple[str, str], ...]
+    invalid: tuple[tuple[str, str], ...]
+    metrics: str  # canonical JSON
+    event_id: str
+
+
+def task(state: State, task_id: str) -> TaskRecord | None:
+    """The task ``task_id``, if created."""
+    record: TaskRecord | None = state.get("tasks", task_id)
+    return record
+
+
+def progress(state: State, task_id: str) -> TaskProgress:
+    """Rounds finalized so far and the current global model digest."""
+    record: TaskProgress = state.get("task_progress", task_id)
+    return record
+
+
+def participants(state: State, task_id: str) -> list[Address]:
+    """Joined participants, sorted by address."""
+    return sorted(Address(address) for (tid, address) in state.rows("participants") if tid == task_id)
+
+
+def commits(state: State, task_id: str, round_: int) -> dict[Address, CommitRecord]:
+    """Committed updates of one round, by participant."""
+    return {Address(a): c for (tid, r, a), c in state.rows("commits").items() if tid == task_id and r == round_}
+
+
+def round_record(state: State, task_id: str, round_: int) -> RoundRecord | None:
+    """A finalized round, if finalized."""
+    record: RoundRecord | None = state.get("rounds", (task_id, round_))
+    return record
+
+
+def _require_task(state: State, task_id: str) -> TaskRecord:
+    found = task(state, task_id)
+    if found is None:
+        raise UnknownReference(f"task {task_id!r} does not exist")
+    return found
+
+
+def _require_open_round(state: State, record: TaskRecord, round_: int) -> TaskProgress:
+    current = progress(state, record.task_id)
+    if current.finalized >= record.rounds:
+        raise InvalidTransition(f"task {record.task_id!r} is finished ({record.rounds} rounds)")
+    if round_ != current.finalized + 1:
+        raise InvalidTransition(
+            f"round {round_} of task {record.task_id!r} is not open; the open round is {current.finalized + 1}"
+        )
+    return current
+
+
+@rule(TaskCreated)
+def _task_created(state: State, event: Event, payload: TaskCreated) -> None:
+    require_role(state, event.actor, Role.AGGREGATOR)
+    if task(state, payload.task_id) is not None:
+        raise DuplicateRegistration(f"task {payload.task_id!r} exists already")
+    if payload.validation_dataset is not None and dataset(state, payload.validation_dataset) is None:
+        raise UnknownReference(f"validation dataset {payload.validation_dataset} is not registered")
+    state.put(
+        "tasks",
+        payload.task_id,
+        TaskRecord(
+            task_id=payload.task_id,
+            aggregator=event.actor,
+            name=payload.name,
+            model_spec=payload.model_spec,
+            initial_model=payload.initial_model,
+            rounds=payload.rounds,
+            rule=payload.rule,
+            rule_params=json.dumps(payload.rule_params, sort_keys=True),
+            max_update_norm=payload.max_update_norm,
+            dp=json.dumps(payload.dp, sort_keys=True),
+            min_participants=payload.min_participants,
+            reward_pool=payload.reward_pool,
+            min_stake=payload.min_stake,
+            validation_dataset=payload.validation_dataset,
+            created_by=event.id,
+        ),
+    )
+    state.put("task_progress", payload.task_id, TaskProgress(0, payload.initial_model))
+
+
+@rule(ParticipantJoined)
+def _participant_joined(state: State, event: Event, payload: ParticipantJoined) -> None:
+    record = _require_task(state, payload.task_id)
+    require_role(state, event.actor, Role.DATA_OWNER, Role.TRAINER)
+    if state.get("participants", (payload.task_id, event.actor)) is not None:
+        raise DuplicateRegistration(f"{event.actor} has joined task {payload.task_id!r} already")
+    if progress(state, payload.task_id).finalized >= record.rounds:
+        raise InvalidTransition(f"task {payload.task_id!r} is finished")
+    if payload.stake < record.min_stake:
+        raise InvalidTransition(f"stake {payload.stake} is below the task's minimum {record.min_stake}")
+    for dataset_id in payload.datasets:
+        found = dataset(state, dataset_id)
+        if found is None:
+            raise UnknownReference(f"dataset {dataset_id} is not registered")
+        if found.owner != event.actor:
+            raise Unauthorized(f"dataset {dataset_id} is owned by {found.owner}, not by {event.actor}")
+    state.put(
+        "participants",
+        (payload.task_id, event.actor),
+        ParticipantRecord(tuple(payload.datasets), payload.stake, event.id),
+    )
+
+
+@rule(UpdateCommitted)
+def _update_committed(state: State, event: Event, payload: UpdateCommitted) -> None:
+    record = _require_task(state, payload.task_id)
+    if state.get("participants", (payload.task_id, event.actor)) is None:
+        raise Unauthorized(f"{event.actor} has not joined task {payload.task_id!r}")
+    current = _require_open_round(state, record, payload.round)
+    key = (payload.task_id, payload.round, event.actor)
+    if state.get("commits", key) is not None:
+        raise DuplicateRegistration(f"{event.actor} committed an update for round {payload.round} already")
+    if payload.base_digest != current.global_digest:
+        raise InvalidTransition(
+            f"the update was trained on {payload.base_digest}, not on the current global model {current.global_digest}"
+        )
+    state.put("commits", key, CommitRecord(payload.update_digest, payload.base_digest, payload.num_examples, event.id))
+
+
+@rule(RoundFinalized)
+def _round_finalized(state: State, event: Event, payload: RoundFinalized) -> None:
+    record = _require_task(state, payload.task_id)
+    if event.actor != record.aggregator:
+        raise Unauthorized(f"only the task's aggregator {record.aggregator} finalizes its rounds")
+    current = _require_open_round(state, record, payload.round)
+    committed = set(commits(state, payload.task_id, payload.round))
+    accepted = set(payload.accepted)
+    rejected = {r.participant for r in payload.rejected}
+    if len(accepted) != len(payload.accepted) or len(rejected) != len(payload.rejected) or accepted & rejected:
+        raise InvalidTransition("a participant is listed twice in accepted/rejected")
+    if not (accepted | rejected) <= committed:
+        raise InvalidTransition(
+            f"the round names updates that were never committed: {sorted((accepted | rejected) - committed)}"
+        )
+    if committed - accepted - rejected:
+        raise InvalidTransition(
+            f"committed updates are neither accepted nor rejected: {sorted(committed - accepted - rejected)}"
+        )
+    if payload.status == "ok" and len(accepted) < record.min_participants:
+        raise InvalidTransition(
+            f"{len(accepted)} accepted updates are fewer than the task's minimum "
+            f"{record.min_participants}; finalize the round as failed"
+        )
+    state.put(
+        "rounds",
+        (payload.task_id, payload.round),
+        RoundRecord(
+            status=payload.status,
+            aggregate_digest=payload.aggregate_digest,
+            accepted=tuple(sorted(accepted)),
+            rejected=tuple((r.participant, r.reason) for r in payload.rejected),
+            invalid=tuple((r.participant, r.reason) for r in payload.invalid),
+            metrics=json.dumps(payload.metrics, sort_keys=True),
+            event_id=event.id,
+        ),
+    )
+    state.put(
+        "task_progress",
+        payload.task_id,
+        TaskProgress(current.finalized + 1, payload.aggregate_digest or current.global_digest),
+    )
+
+
+__all__ = [
+    "CommitRecord",
+    "ParticipantJoined",
+    "ParticipantRecord",
+    "Rejection",
+    "RoundFinalized",
+    "RoundRecord",
+    "TaskCreated",
+    "TaskProgress",
+    "TaskRecord",
+    "UpdateCommitted",
+    "commits",
+    "participants",
+    "progress",
+    "round_record",
+    "task",
+]
