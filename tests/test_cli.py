@@ -179,19 +179,23 @@ def test_log_blocks_show_proofs_verify(cli, home: Path, tmp_path: Path) -> None:
     assert verified.code == 0 and verified.json()["ok"] is True  # type: ignore[index]
 
 
-def test_demo_runs_and_keeps_home_when_asked(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    result = cli("demo", "--json")
+def test_demo_runs_and_keeps_home_when_asked(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    result = cli("demo", "--rounds", "6", "--json")
     assert result.code == 0, result.err
     summary = result.json()
-    assert summary["verified"] and summary["tamper_detected"] and summary["datasets"] == 5  # type: ignore[index]
-    assert {r["error"] for r in summary["rejections"]} == {  # type: ignore[index]
-        "Unauthorized",
-        "DuplicateRegistration",
-        "ReplayedNonce",
-    }
+    accuracy = summary["final_accuracy"]  # type: ignore[index]
+    assert accuracy["robust"] > accuracy["attacked"] + 0.2  # robust aggregation beats the attacked baseline
+    assert summary["attacker_rejected_rounds"] == 6  # type: ignore[index]
+    assert all(c["result"] == "PASS" for c in summary["checks"])  # type: ignore[index]
+    assert (tmp_path / "ledgerml-demo-report.html").read_text().count("data:image/png;base64,") == 3
     kept = tmp_path / "kept"
-    assert cli("demo", "--home", str(kept)).code == 0
-    assert (kept / "ledger.db").is_file() and cli("verify", "--home", str(kept)).code == 0
+    assert cli("demo", "--home", str(kept), "--rounds", "3").code == 0
+    assert (kept / "ledger.db").is_file() and (kept / "report.html").is_file()
+    assert cli("verify", "--home", str(kept)).code == 0
+    tasks = cli("fl", "tasks", "--home", str(kept), "--json").json()
+    assert {t["task"] for t in tasks} == {"clean-fedavg", "attacked-fedavg", "attacked-multikrum"}  # type: ignore[union-attr,index]
+    assert cli("audit", "task", "attacked-multikrum", "--home", str(kept)).code == 0
     assert cli("demo", "--home", str(kept)).code == 4
 
 

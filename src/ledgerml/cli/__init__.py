@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import LedgerMLError
-from . import chain, data, demo, identity, init, model, role, verify
+from . import audit, chain, data, demo, fl, identity, init, model, role, verify
 from ._common import err_console
 
 app = typer.Typer(
@@ -25,6 +25,8 @@ app.add_typer(chain.app, name="chain")
 app.add_typer(data.app, name="data")
 app.add_typer(model.app, name="model")
 app.add_typer(verify.app, name="verify")
+app.add_typer(fl.app, name="fl")
+app.add_typer(audit.app, name="audit")
 
 
 def main() -> None:

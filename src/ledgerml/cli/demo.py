@@ -1,235 +1,209 @@
-"""``ledgerml demo``: the core ledger scenario end to end on the embedded SQLite ledger.
-
-Five hospitals register datasets, a trainer registers a model with lineage, forbidden actions are
-rejected, proofs are made and checked offline, the ledger is audited, and a tampered copy is caught.
-(The federated-learning scenario builds on this once ``ledgerml.federated`` lands.)
-"""
+"""``ledgerml demo``: five hospitals train one model together on the embedded ledger while one of them
+poisons its updates; robust aggregation keeps the model good, a FedAvg baseline shows what the attack would
+have done, and an auditor checks the ledger, every round and the final model. Writes an HTML report."""
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import json
-import random
 import shutil
-import sqlite3
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ..errors import AlreadyExists, RejectedEvent
-from ..events import DatasetRegistered, ModelRegistered, RoleGranted
+from ..errors import AlreadyExists, TamperDetected
+from ..events import RoleGranted
 from ..home import Home
-from ..identity import Identity
-from ..ledger.base import Ledger, LedgerBackend, sqlite_url
-from ..ledger.proofs import ConsistencyProof, InclusionProof, verify_consistency_proof, verify_inclusion_proof
 from ..types import Role
 from ._common import HomeOption, JsonOption, console, emit_json, err_console, table
 
 HOSPITALS = ["st-mary", "north-general", "riverside", "lakeview", "hillcrest"]
-
-
-def _file_digest(path: Path) -> str:
-    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _write_partition(path: Path, rng: random.Random, rows: int, shift: float) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["age", "systolic_bp", "cholesterol", "label"])
-        for _ in range(rows):
-            label = int(rng.random() < 0.3 + shift / 10)
-            writer.writerow(
-                [
-                    rng.randint(20, 90),
-                    round(rng.gauss(120 + 15 * label + shift, 12), 1),
-                    round(rng.gauss(190 + 30 * label, 25), 1),
-                    label,
-                ]
-            )
-
-
-def _train_centroids(paths: list[Path]) -> dict[str, Any]:
-    """A tiny nearest-centroid model in pure Python, enough to have a real artifact with real lineage."""
-    sums: dict[int, list[float]] = {0: [0.0, 0.0, 0.0], 1: [0.0, 0.0, 0.0]}
-    counts = {0: 0, 1: 0}
-    for path in paths:
-        with path.open() as handle:
-            for row in csv.DictReader(handle):
-                label = int(row["label"])
-                for i, key in enumerate(("age", "systolic_bp", "cholesterol")):
-                    sums[label][i] += float(row[key])
-                counts[label] += 1
-    return {
-        "type": "nearest-centroid",
-        "features": ["age", "systolic_bp", "cholesterol"],
-        "centroids": {str(k): [round(v / max(counts[k], 1), 6) for v in sums[k]] for k in sums},
-    }
+ATTACKER = 2  # riverside
 
 
 def demo(
     home: HomeOption = None,
-    seed: Annotated[int, typer.Option(help="Random seed for the synthetic hospital data.")] = 7,
+    rounds: Annotated[int, typer.Option(help="Training rounds per run.")] = 15,
+    attack: Annotated[
+        str,
+        typer.Option(
+            help="What the poisoning hospital does: sign_flip, scaling, gaussian_noise, label_flip, free_ride."
+        ),
+    ] = "sign_flip",
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write the HTML report [default: HOME/report.html, "
+            "or ./ledgerml-demo-report.html for a temporary home]."
+        ),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Run the core scenario on a fresh embedded ledger (a temporary folder unless --home is given)."""
+    """Run the federated scenario end to end in a fresh ledger home (temporary unless --home is given)."""
+    from ..federated.apps import run_in_process
+    from ..federated.audit import audit_task
+    from ..federated.report import write_report
+    from ..federated.runner import FederationConfig, register_final_model, round_history, setup_federation
+    from ..provenance import verify_model
+
     started = time.perf_counter()
-    keep = home is not None
     root = Path(home) if home is not None else Path(tempfile.mkdtemp(prefix="ledgerml-demo-"))
     target = Home(root)
     if target.exists():
         raise AlreadyExists(f"{target.path} holds a ledger home already; the demo needs a fresh folder")
+    report_path = report or (target.path / "report.html" if home is not None else Path("ledgerml-demo-report.html"))
     say = (lambda *a, **k: None) if json_out else console.print
-    say("[bold]ledgerml demo[/] - core ledger scenario (embedded SQLite ledger)")
-    say(f"  home: {target.path}" + ("" if keep else " (temporary; pass --home DIR to keep it)"))
     err_console.print("[yellow]note[/]: demo identities are stored UNENCRYPTED; never do this with real keys")
-
-    _, admin = target.init(admin_name="admin", unencrypted=True, ledger_name="demo", block_size=8)
-    store = target.keys
-    hospitals = [store.create(name, None, unencrypted=True) for name in HOSPITALS]
-    trainer = store.create("trainer", None, unencrypted=True)
-    auditor = store.create("auditor", None, unencrypted=True)
-    ledger = Ledger.open(target.ledger_url(), validator=admin)
-    summary: dict[str, Any] = {"home": str(target.path)}
     try:
-        grants = [RoleGranted(subject=h.address, role=Role.DATA_OWNER) for h in hospitals]
-        grants += [
-            RoleGranted(subject=trainer.address, role=Role.TRAINER),
-            RoleGranted(subject=auditor.address, role=Role.AUDITOR),
-        ]
-        ledger.submit_batch(admin, grants)
-        say(f"1. admin granted {len(grants)} roles in one batch")
+        _, admin = target.init(admin_name="admin", unencrypted=True, ledger_name="hospital-consortium")
+        auditor = target.keys.create("auditor", None, unencrypted=True)
+        ledger = target.open_ledger()
+        try:
+            ledger.submit(admin, RoleGranted(subject=auditor.address, role=Role.AUDITOR))
+        finally:
+            ledger.close()
+        say(
+            f"[bold]ledgerml demo[/]: 5 hospitals, hospital '{HOSPITALS[ATTACKER]}' attacks ({attack}); "
+            f"home {target.path}"
+        )
+        common: dict[str, Any] = {
+            "dataset": "digits",
+            "participants": 5,
+            "names": HOSPITALS,
+            "partition": "dirichlet",
+            "alpha": 1.0,
+            "rounds": rounds,
+            "epochs": 2,
+            "lr": 0.5,
+            "min_participants": 2,
+        }
+        plans = {
+            "clean": FederationConfig(task_id="clean-fedavg", rule="fedavg", **common),
+            "attacked": FederationConfig(
+                task_id="attacked-fedavg", rule="fedavg", attack=attack, attackers=[ATTACKER], **common
+            ),
+            "robust": FederationConfig(
+                task_id="attacked-multikrum",
+                rule="multi_krum",
+                rule_params={"f": 1},
+                attack=attack,
+                attackers=[ATTACKER],
+                **common,
+            ),
+        }
+        labels = {
+            "clean": "FedAvg, no attacker (reference)",
+            "attacked": "FedAvg under attack (baseline)",
+            "robust": "Multi-Krum under attack (robust)",
+        }
+        histories: dict[str, list[dict[str, Any]]] = {}
+        for key, plan in plans.items():
+            setup_federation(target, plan, unencrypted=True)
+            run_in_process(target, plan.task_id, on_round=_ticker(say, labels[key], rounds, json_out))
+            histories[key] = round_history(target, plan.task_id)
+        model_id, attestation = register_final_model(target, plans["robust"].task_id)
+        say(f"final robust model registered: {model_id[:23]}… with lineage; attestation {attestation.name}")
 
-        data_dir = target.path / "demo-data"
-        data_dir.mkdir()
-        rng = random.Random(seed)
-        dataset_ids, paths = [], []
-        for index, hospital in enumerate(hospitals):
-            path = data_dir / f"{hospital.name}.csv"
-            _write_partition(path, rng, rows=200 + 40 * index, shift=float(index))
-            dataset_id = _file_digest(path)
-            ledger.submit(
-                hospital,
-                DatasetRegistered(
-                    dataset_id=dataset_id,
-                    name=f"{hospital.name} cohort",
-                    uri=path.as_uri(),
-                    license="research-only",
-                    consent_note="synthetic demo data",
-                ),
+        checks: list[list[Any]] = []
+        ledger = target.open_ledger(as_validator=False)
+        try:
+            verified = ledger.verify()
+            checks.append(
+                [
+                    "ledger",
+                    "PASS" if verified.ok else "FAIL",
+                    f"{verified.events_checked} events, {verified.blocks_checked} blocks",
+                ]
             )
-            dataset_ids.append(dataset_id)
-            paths.append(path)
-        say(
-            f"2. five hospitals registered their datasets ({sum(p.stat().st_size for p in paths)} bytes, "
-            "digests only on the ledger)"
+            for key, plan in plans.items():
+                audit = audit_task(ledger, target.store(), plan.task_id)
+                checks.append(
+                    [
+                        f"rounds of {plan.task_id}",
+                        "PASS" if audit.ok else "FAIL",
+                        f"{len(audit.rounds)} rounds replayed from stored updates",
+                    ]
+                )
+            model_report = verify_model(
+                ledger,
+                target.store(),
+                target.path / "federations" / plans["robust"].task_id / "final-model.safetensors",
+                attestation,
+            )
+            for check in model_report.checks:
+                checks.append([f"model: {check.name}", "PASS" if check.ok else "FAIL", check.detail])
+            kinds = Counter(stored.event.kind for stored in ledger.events())
+            names = {target.keys.info(n).address: n for n in HOSPITALS}
+        finally:
+            ledger.close()
+        for name, result, detail in checks:
+            say(f"  auditor: {result} {name}: {detail}", highlight=False)
+        final = {key: h[-1]["metrics"]["val_accuracy"] for key, h in histories.items()}
+        attacker_address = next(a for a, n in names.items() if n == HOSPITALS[ATTACKER])
+        robust_rejections = sum(attacker_address in r["rejected"] for r in histories["robust"])
+        summary = [
+            ["validation accuracy, no attacker", f"{final['clean']:.3f}"],
+            ["validation accuracy, FedAvg under attack", f"{final['attacked']:.3f}"],
+            ["validation accuracy, Multi-Krum under attack", f"{final['robust']:.3f}"],
+            [
+                f"rounds in which {HOSPITALS[ATTACKER]}'s update was rejected (robust run)",
+                f"{robust_rejections} of {rounds}",
+            ],
+            ["events on the ledger", sum(kinds.values())],
+            ["all audit checks pass", all(c[1] == "PASS" for c in checks)],
+            ["seconds", f"{time.perf_counter() - started:.1f}"],
+        ]
+        write_report(
+            report_path,
+            title="ledgerml demo: federated training among five hospitals",
+            runs={labels[k]: v for k, v in histories.items()},
+            names=names,
+            robust=labels["robust"],
+            kinds=kinds,
+            summary=summary,
+            checks=checks,
         )
-
-        model_path = target.path / "demo-model.json"
-        model_path.write_text(json.dumps(_train_centroids(paths), sort_keys=True, indent=2))
-        model_id = _file_digest(model_path)
-        model_receipt = ledger.submit(
-            trainer,
-            ModelRegistered(model_id=model_id, name="cardio-risk v1", uri=model_path.as_uri(), datasets=dataset_ids),
-        )
-        say(f"3. trainer registered model {model_id[:23]}... trained on all five datasets")
-
-        rejections = _show_rejections(ledger, hospitals[0], model_id, dataset_ids[0])
-        for what, error in rejections:
-            say(f"4. rejected as expected: {what} -> [red]{error}[/]")
-
-        block = ledger.seal() or ledger.block()
-        proof = InclusionProof.from_dict(json.loads(json.dumps(ledger.inclusion_proof(model_receipt.seq).to_dict())))
-        event = verify_inclusion_proof(proof, {admin.address})
-        consistency = ledger.consistency_proof(0)
-        verify_consistency_proof(ConsistencyProof.from_dict(consistency.to_dict()), {admin.address})
-        say(
-            f"5. inclusion proof of the model registration against block {block.height} "
-            f"({len(proof.path)} hashes) and consistency proof block 0 -> {block.height} verified offline"
-        )
-
-        report = ledger.verify()
-        say(
-            f"6. auditor verified the ledger: {report.events_checked} events, {report.blocks_checked} blocks, "
-            f"{'OK' if report.ok else 'FAILED: ' + str(report.problem)}"
-        )
-
-        tampered_report = _tampered_copy_report(target.ledger_path, model_receipt.seq)
-        say(
-            f"7. a copy with one payload edited in SQL is caught: {tampered_report.location}: {tampered_report.problem}"
-        )
-        summary.update(
+    finally:
+        if home is None:
+            shutil.rmtree(target.path, ignore_errors=True)
+    ok = all(c[1] == "PASS" for c in checks)
+    if json_out:
+        emit_json(
             {
-                "events": report.events_checked,
-                "blocks": report.blocks_checked,
-                "verified": report.ok,
+                "final_accuracy": final,
+                "attacker_rejected_rounds": robust_rejections,
+                "rounds": rounds,
+                "checks": [{"check": c[0], "result": c[1], "detail": c[2]} for c in checks],
+                "events": sum(kinds.values()),
+                "report": str(report_path),
                 "model_id": model_id,
-                "model_event": event.id,
-                "datasets": len(dataset_ids),
-                "rejections": [{"attempt": w, "error": e} for w, e in rejections],
-                "tamper_detected": not tampered_report.ok,
-                "tamper_location": tampered_report.location,
                 "seconds": round(time.perf_counter() - started, 2),
+                "home": str(target.path) if home else None,
             }
         )
-    finally:
-        ledger.close()
-        if not keep:
-            shutil.rmtree(target.path, ignore_errors=True)
-    ok = summary["verified"] and summary["tamper_detected"]
-    if json_out:
-        emit_json(summary)
     else:
-        table("demo summary", ["what", "value"], [[k, v] for k, v in summary.items() if k != "rejections"])
+        table("demo summary", ["what", "value"], summary)
+        console.print(f"report: {report_path}")
     if not ok:
-        raise typer.Exit(1)
+        raise TamperDetected("an audit check failed; see the report")
 
 
-def _show_rejections(
-    ledger: LedgerBackend, hospital: Identity, model_id: str, dataset_id: str
-) -> list[tuple[str, str]]:
-    """Try three forbidden things; each must be rejected with its specific error and change nothing."""
-    attempts: list[tuple[str, Any]] = [
-        (
-            "a hospital registers a model",
-            lambda: ledger.submit(hospital, ModelRegistered(model_id="sha256:" + "0" * 64, name="rogue")),
-        ),
-        (
-            "a dataset is registered twice",
-            lambda: ledger.submit(hospital, DatasetRegistered(dataset_id=dataset_id, name="again")),
-        ),
-        ("an old event is replayed", lambda: ledger.append(ledger.get_event(1).event)),
-    ]
-    seen = []
-    for what, attempt in attempts:
-        before = ledger.size
-        try:
-            attempt()
-        except RejectedEvent as exc:
-            seen.append((what, type(exc).__name__))
-        else:  # pragma: no cover - would be a bug in the state machine
-            raise AssertionError(f"{what} was accepted")
-        assert ledger.size == before
-    return seen
+def _ticker(say: Any, label: str, rounds: int, quiet: bool) -> Any:
+    """A per-round progress line (a rich bar when on a terminal)."""
+    if quiet or not err_console.is_terminal:
+        return lambda outcome: None
+    from rich.progress import Progress
 
+    progress = Progress(console=err_console, transient=True)
+    task = progress.add_task(label, total=rounds)
+    progress.start()
 
-def _tampered_copy_report(db_path: Path, seq: int) -> Any:
-    """Copy the ledger, change one stored payload with plain SQL, and audit the copy."""
-    copy = db_path.with_name("tampered.db")
-    source = sqlite3.connect(db_path)
-    dest = sqlite3.connect(copy)
-    source.backup(dest)
-    source.close()
-    dest.execute("UPDATE events SET body = replace(body, 'cardio-risk v1', 'cardio-risk v2') WHERE seq = ?", (seq,))
-    dest.commit()
-    dest.close()
-    tampered = Ledger.open(sqlite_url(copy))
-    try:
-        return tampered.verify()
-    finally:
-        tampered.close()
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(copy) + suffix).unlink(missing_ok=True)
+    def tick(outcome: Any) -> None:
+        progress.advance(task)
+        if progress.finished:
+            progress.stop()
+            say(f"{label}: {rounds} rounds, final validation accuracy {outcome.metrics.get('val_accuracy', 0):.3f}")
+
+    return tick

@@ -1,0 +1,58 @@
+"""``ledgerml audit task TASK_ID``: replay every round from the ledger and the stored updates."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..errors import TamperDetected
+from ._common import HomeOption, JsonOption, console, emit_json, home_of, table
+
+app = typer.Typer(help="Audit federated tasks by replaying their rounds.", no_args_is_help=True)
+
+
+class AuditFailed(TamperDetected):
+    """A round does not replay as recorded."""
+
+    exit_code = 34
+
+
+@app.command("task")
+def task(
+    task_id: Annotated[str, typer.Argument(help="Task id (see 'ledgerml fl tasks').")],
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Check every commitment's signature, re-run every validation and the recorded rule, compare aggregates."""
+    from ..federated.audit import audit_task
+
+    target = home_of(home)
+    ledger = target.open_ledger(as_validator=False)
+    try:
+        report = audit_task(ledger, target.store(), task_id)
+    finally:
+        ledger.close()
+    if json_out:
+        emit_json(report.to_dict())
+    else:
+        table(
+            f"audit of task {task_id}",
+            ["round", "status", "committed", "accepted", "rejected", "replay"],
+            [
+                [
+                    r.round,
+                    r.status,
+                    r.committed,
+                    r.accepted,
+                    r.rejected,
+                    "matches" if r.ok else "MISMATCH: " + "; ".join(r.problems),
+                ]
+                for r in report.rounds
+            ],
+        )
+        for problem in report.problems:
+            console.print(f"[red]problem[/]: {problem}")
+    if not report.ok:
+        first = next((p for r in report.rounds for p in r.problems), None) or report.problems[0]
+        raise AuditFailed(f"task {task_id} does not replay as recorded: {first}")
