@@ -188,7 +188,8 @@ def test_demo_runs_and_keeps_home_when_asked(cli, tmp_path: Path, monkeypatch: p
     assert accuracy["robust"] > accuracy["attacked"] + 0.2  # robust aggregation beats the attacked baseline
     assert summary["attacker_rejected_rounds"] == 6  # type: ignore[index]
     assert all(c["result"] == "PASS" for c in summary["checks"])  # type: ignore[index]
-    assert (tmp_path / "ledgerml-demo-report.html").read_text().count("data:image/png;base64,") == 3
+    # LEDGERML_HOME is set by the fixture, so the demo keeps its home there and writes the report into it
+    assert (tmp_path / "home" / "report.html").read_text().count("data:image/png;base64,") == 3
     kept = tmp_path / "kept"
     assert cli("demo", "--home", str(kept), "--rounds", "3").code == 0
     assert (kept / "ledger.db").is_file() and (kept / "report.html").is_file()

@@ -117,7 +117,7 @@ def demo(
                     f"{verified.events_checked} events, {verified.blocks_checked} blocks",
                 ]
             )
-            for key, plan in plans.items():
+            for plan in plans.values():
                 audit = audit_task(ledger, target.store(), plan.task_id)
                 checks.append(
                     [
@@ -135,7 +135,7 @@ def demo(
             for check in model_report.checks:
                 checks.append([f"model: {check.name}", "PASS" if check.ok else "FAIL", check.detail])
             kinds = Counter(stored.event.kind for stored in ledger.events())
-            names = {target.keys.info(n).address: n for n in HOSPITALS}
+            names: dict[str, str] = {target.keys.info(n).address: n for n in HOSPITALS}
         finally:
             ledger.close()
         for name, result, detail in checks:
@@ -143,7 +143,7 @@ def demo(
         final = {key: h[-1]["metrics"]["val_accuracy"] for key, h in histories.items()}
         attacker_address = next(a for a, n in names.items() if n == HOSPITALS[ATTACKER])
         robust_rejections = sum(attacker_address in r["rejected"] for r in histories["robust"])
-        summary = [
+        summary: list[list[Any]] = [
             ["validation accuracy, no attacker", f"{final['clean']:.3f}"],
             ["validation accuracy, FedAvg under attack", f"{final['attacked']:.3f}"],
             ["validation accuracy, Multi-Krum under attack", f"{final['robust']:.3f}"],
