@@ -1,0 +1,147 @@
+"""Aggregation rules, validation, attacks, DP and partitions as plain functions (no Flower, no ledger)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledgerml.errors import ConfigError
+from ledgerml.federated import attacks
+from ledgerml.federated.aggregation import RULES, aggregate, check_rule, krum_scores, pairwise_sq_distances
+from ledgerml.federated.data import partition_dirichlet, partition_iid
+from ledgerml.federated.dp import clip_and_noise, gaussian_epsilon
+from ledgerml.federated.serialization import digest_of, flatten, from_bytes, to_bytes, unflatten
+from ledgerml.federated.validation import check_update
+
+
+def honest_and_outliers(rng: np.random.Generator, honest: int, outliers: int, dim: int = 12) -> np.ndarray:
+    good = rng.normal(0.0, 0.1, size=(honest, dim)) + 1.0
+    bad = rng.normal(0.0, 0.1, size=(outliers, dim)) - 50.0
+    return np.vstack([good, bad])
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_every_rule_is_bitwise_deterministic(rule: str) -> None:
+    rng = np.random.default_rng(1)
+    deltas, weights = rng.normal(size=(9, 40)), rng.integers(1, 50, size=9).astype(float)
+    a = aggregate(rule, deltas, weights)
+    b = aggregate(rule, deltas.copy(), weights.copy())
+    assert a.delta.tobytes() == b.delta.tobytes() and a.accepted == b.accepted and a.rejected == b.rejected
+
+
+def test_fedavg_is_the_weighted_mean() -> None:
+    deltas = np.array([[1.0, 2.0], [3.0, 6.0]])
+    result = aggregate("fedavg", deltas, np.array([1.0, 3.0]))
+    assert np.allclose(result.delta, [2.5, 5.0]) and result.accepted == (0, 1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31), st.integers(5, 12), st.integers(1, 2))
+def test_krum_family_rejects_far_outliers(seed: int, honest: int, outliers: int) -> None:
+    deltas = honest_and_outliers(np.random.default_rng(seed), honest, outliers)
+    weights = np.ones(len(deltas))
+    bad = set(range(honest, honest + outliers))
+    for rule, params in [("krum", {"f": outliers}), ("multi_krum", {"f": outliers})]:
+        result = aggregate(rule, deltas, weights, params)
+        assert bad.isdisjoint(result.accepted) and bad <= set(result.rejected)
+        assert np.all(np.abs(result.delta - 1.0) < 1.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31), st.integers(7, 12))
+def test_coordinate_rules_stay_within_honest_range(seed: int, honest: int) -> None:
+    outliers = 1 if honest < 9 else 2
+    deltas = honest_and_outliers(np.random.default_rng(seed), honest, outliers)
+    low, high = deltas[:honest].min(axis=0), deltas[:honest].max(axis=0)
+    for rule, params in [("median", {}), ("trimmed_mean", {"beta": 0.2}), ("bulyan", {"f": outliers})]:
+        result = aggregate(rule, deltas, np.ones(len(deltas)), params)
+        assert np.all(result.delta >= low - 1e-12) and np.all(result.delta <= high + 1e-12), rule
+
+
+def test_norm_clipped_mean_bounds_every_contribution() -> None:
+    deltas = np.array([[3.0, 4.0], [300.0, 400.0]])
+    result = aggregate("norm_clipped_mean", deltas, np.ones(2), {"clip": 1.0})
+    assert np.linalg.norm(result.delta) <= 1.0 + 1e-12 and result.info["clipped"] == 2.0
+
+
+def test_krum_scores_by_hand() -> None:
+    deltas = np.array([[0.0], [1.0], [2.0], [10.0], [11.0]])
+    distances = pairwise_sq_distances(deltas)
+    assert distances[0, 3] == 100.0
+    assert list(krum_scores(distances, 1)) == [5.0, 2.0, 5.0, 65.0, 82.0]  # 2 nearest each
+
+
+def test_f_is_clamped_to_what_few_updates_tolerate() -> None:
+    deltas = np.array([[0.0], [0.1], [9.0], [0.2]])
+    result = aggregate("multi_krum", deltas, np.ones(4), {"f": 3})
+    assert result.info["f"] == 0.0 and len(result.accepted) == 4
+
+
+def test_rule_and_parameter_errors() -> None:
+    with pytest.raises(ConfigError, match="unknown aggregation rule"):
+        check_rule("average", {})
+    with pytest.raises(ConfigError, match="takes no parameter"):
+        check_rule("median", {"beta": 0.1})
+    with pytest.raises(ConfigError):
+        aggregate("trimmed_mean", np.ones((3, 2)), np.ones(3), {"beta": 0.5})
+    with pytest.raises(ConfigError):
+        aggregate("fedavg", np.ones((0, 2)), np.ones(0))
+
+
+def test_serialization_roundtrip_and_stable_digest() -> None:
+    weights = {"W": np.arange(6, dtype=np.float64).reshape(2, 3), "b": np.zeros(3)}
+    data = to_bytes(weights)
+    assert to_bytes(from_bytes(data)) == data and digest_of(weights) == digest_of({"b": np.zeros(3), **weights})
+    assert np.array_equal(unflatten(flatten(weights), weights)["W"], weights["W"])
+    with pytest.raises(Exception, match="safetensors"):
+        from_bytes(b"\x00garbage")
+
+
+def test_validation_reasons() -> None:
+    template = {"W": np.zeros((2, 2)), "b": np.zeros(2)}
+    assert check_update({"W": np.ones((2, 2)), "b": np.ones(2)}, template, 10.0) is None
+    assert "non-finite" in check_update({"W": np.full((2, 2), np.nan), "b": np.zeros(2)}, template, None)  # type: ignore[operator]
+    assert "shape" in check_update({"W": np.zeros((3, 2)), "b": np.zeros(2)}, template, None)  # type: ignore[operator]
+    assert "dtype" in check_update({"W": np.zeros((2, 2), np.float32), "b": np.zeros(2)}, template, None)  # type: ignore[operator]
+    assert "arrays" in check_update({"W": np.zeros((2, 2))}, template, None)  # type: ignore[operator]
+    assert "exceeds the bound" in check_update({"W": np.full((2, 2), 100.0), "b": np.zeros(2)}, template, 1.0)  # type: ignore[operator]
+
+
+def test_attacks() -> None:
+    base = {"w": np.zeros(3)}
+    honest = {"w": np.array([1.0, 0.0, -1.0])}
+    assert np.array_equal(attacks.sign_flip(honest, base, 2.0)["w"], [-2.0, 0.0, 2.0])
+    assert np.array_equal(attacks.scale_update(honest, base, 3.0)["w"], [3.0, 0.0, -3.0])
+    assert np.array_equal(attacks.free_ride(base)["w"], base["w"])
+    assert np.array_equal(attacks.flip_labels(np.array([0, 9, 3]), 10), [9, 0, 6])
+    noisy = attacks.gaussian_noise(base, 1.0, np.random.default_rng(0))
+    assert noisy["w"].dtype == base["w"].dtype and not np.array_equal(noisy["w"], base["w"])
+
+
+def test_dp_clipping_noise_and_accounting() -> None:
+    base = {"w": np.zeros(100)}
+    update = {"w": np.full(100, 10.0)}
+    clipped = clip_and_noise(update, base, 1.0, 0.0, np.random.default_rng(0))
+    assert math.isclose(float(np.linalg.norm(clipped["w"])), 1.0)
+    noisy = clip_and_noise(update, base, 1.0, 1.0, np.random.default_rng(0))
+    assert float(np.linalg.norm(noisy["w"])) > 5.0  # noise of std 1 in 100 dimensions
+    eps = [gaussian_epsilon(2.0, r, 1e-5) for r in (1, 5, 20)]
+    assert eps == sorted(eps) and gaussian_epsilon(4.0, 5, 1e-5) < eps[1]
+    assert gaussian_epsilon(0.0, 1, 1e-5) == math.inf
+    # closed form equals a fine numeric minimisation over alpha
+    a, b = 5 * 2.0 / 2.0**2, math.log(1e5)
+    numeric = min(a * alpha + b / (alpha - 1) for alpha in np.linspace(1.001, 200, 400000))
+    assert abs(eps[1] - numeric) < 1e-3
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31), st.integers(2, 8), st.floats(0.1, 5.0))
+def test_partitions_cover_every_row_once(seed: int, parts: int, alpha: float) -> None:
+    y = np.random.default_rng(seed).integers(0, 5, size=400)
+    for shards in (partition_iid(len(y), parts, seed), partition_dirichlet(y, parts, alpha, seed, min_size=1)):
+        combined = np.concatenate(shards)
+        assert len(shards) == parts and sorted(combined.tolist()) == list(range(len(y)))
