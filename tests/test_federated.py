@@ -345,3 +345,20 @@ def test_bad_federation_configs(tmp_path: Path) -> None:
     (tmp_path / "broken.toml").write_text("[federation\n")
     with pytest.raises(ConfigError, match="TOML"):
         FederationConfig.from_toml(tmp_path / "broken.toml")
+
+
+@pytest.mark.parametrize(
+    "example", sorted((Path(__file__).parent.parent / "examples" / "federations").glob("*.toml")), ids=lambda p: p.stem
+)
+def test_example_federations_run(tmp_path: Path, example: Path) -> None:
+    import dataclasses
+
+    home = Home(tmp_path / "home")
+    home.init(unencrypted=True)
+    config = dataclasses.replace(FederationConfig.from_toml(example), rounds=2)
+    setup_federation(home, config, unencrypted=True)
+    strategy = run_in_process(home, config.task_id)
+    assert len(strategy.history) == 2
+    ledger = home.open_ledger()
+    assert audit_task(ledger, home.store(), config.task_id).ok
+    ledger.close()

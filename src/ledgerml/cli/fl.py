@@ -18,7 +18,12 @@ app = typer.Typer(help="Run federated training recorded on the ledger; list task
 @app.command("run")
 def run(
     config: Annotated[Path, typer.Argument(help="A federation TOML file (see examples/).")],
-    mode: Annotated[str, typer.Option(help="local (one process), simulation (Flower + Ray).")] = "local",
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="local (one process), simulation (Flower + Ray) or deployment (SuperLink + SuperNodes on localhost)."
+        ),
+    ] = "local",
     unencrypted: Annotated[
         bool, typer.Option("--unencrypted", help="Create missing participant keys in PLAINTEXT (demos and tests only).")
     ] = False,
@@ -29,8 +34,8 @@ def run(
     from ..federated.audit import audit_task
     from ..federated.runner import FederationConfig, register_final_model, round_history, setup_federation
 
-    if mode not in ("local", "simulation"):
-        raise ConfigError("--mode must be local or simulation (deployment: see docs/federated.md)")
+    if mode not in ("local", "simulation", "deployment"):
+        raise ConfigError("--mode must be local, simulation or deployment")
     settings = FederationConfig.from_toml(config)
     target = home_of(home)
     setup_federation(target, settings, unencrypted=unencrypted)
@@ -39,10 +44,17 @@ def run(
 
         with _round_progress(settings.rounds, not json_out) as on_round:
             run_in_process(target, settings.task_id, on_round=on_round)
-    else:
+    elif mode == "simulation":
         from ..federated.apps import run_simulation
 
         run_simulation(target, settings.task_id)
+    else:
+        from ..federated.deploy import LocalDeployment
+
+        with LocalDeployment(target, settings.task_id) as deployment:
+            finished = deployment.run()
+        if finished.returncode != 0:
+            raise ConfigError(f"flwr run failed: {finished.stderr[-2000:] or finished.stdout[-2000:]}")
     model_id, attestation = register_final_model(target, settings.task_id)
     ledger = target.open_ledger(as_validator=False)
     try:
@@ -100,6 +112,27 @@ class _round_progress:
     def __exit__(self, *exc: object) -> None:
         if self.enabled:
             self._progress.__exit__(None, None, None)
+
+
+@app.command("setup")
+def setup(
+    config: Annotated[Path, typer.Argument(help="A federation TOML file.")],
+    unencrypted: Annotated[
+        bool, typer.Option("--unencrypted", help="Create missing participant keys in PLAINTEXT (demos and tests only).")
+    ] = False,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Only set up a federation (identities, roles, registered partitions, task and plan), e.g. before
+    starting SuperNodes on other machines."""
+    from ..federated.runner import FederationConfig, setup_federation
+
+    settings = FederationConfig.from_toml(config)
+    plan = setup_federation(home_of(home), settings, unencrypted=unencrypted)
+    if json_out:
+        emit_json({"task": settings.task_id, "plan": str(plan)})
+    else:
+        console.print(f"task {settings.task_id} created; plan {plan}")
 
 
 @app.command("tasks")
