@@ -7,6 +7,7 @@ Across machines the same pieces run on different hosts: see docs/federated.md.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -135,10 +136,8 @@ class LocalDeployment:
         """Stop every started process (and its children) by process group; wait for each."""
         for process in self.processes:
             if process.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         for process in self.processes:
             try:
                 process.wait(timeout=20)
