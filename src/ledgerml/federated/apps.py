@@ -65,9 +65,9 @@ def run_in_process(
 ) -> LedgerStrategy:
     """Run the task's remaining rounds with the real ServerApp/ClientApp code in this process."""
     count = len(load_plan(home, task_id)["participants"])
-    grid = LocalGrid(client_app, local_contexts(count, {"home": str(home.path), "task": task_id}))
-    grid.drop = {node + 1 for node in (drop or set())}
-    return run_server(grid, home, task_id, on_round)
+    with LocalGrid(client_app, local_contexts(count, {"home": str(home.path), "task": task_id})) as grid:
+        grid.drop = {node + 1 for node in (drop or set())}
+        return run_server(grid, home, task_id, on_round)
 
 
 def run_simulation(home: Home, task_id: str) -> None:

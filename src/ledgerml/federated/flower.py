@@ -151,16 +151,24 @@ class LedgerStrategy(Strategy):
         return self.history
 
 
+_PARTICIPANTS: dict[tuple[str, str, int], Participant] = {}
+
+
+def _cached_participant(load: Callable[[Context], Participant], context: Context) -> Participant:
+    """One participant per (loader, run config, node), kept in this process. A module-level function, so that
+    pickling the ClientApp (Ray does) takes it by reference and never the keys it holds."""
+    key = (getattr(load, "__qualname__", repr(load)), json.dumps(context.run_config, sort_keys=True), context.node_id)
+    if key not in _PARTICIPANTS:
+        _PARTICIPANTS[key] = load(context)
+    return _PARTICIPANTS[key]
+
+
 def make_client_app(load: Callable[[Context], Participant]) -> ClientApp:
     """A ClientApp whose participant (key, data, behaviour) comes from ``load(context)``, cached per node."""
     app = ClientApp()
-    cache: dict[tuple[str, int], Participant] = {}
 
     def participant(context: Context) -> Participant:
-        key = (json.dumps(context.run_config, sort_keys=True), context.node_id)
-        if key not in cache:
-            cache[key] = load(context)
-        return cache[key]
+        return _cached_participant(load, context)
 
     def config(message: Message) -> dict[str, Any]:
         return dict(message.content[KEY])
@@ -206,9 +214,18 @@ class LocalGrid(Grid):
         self.contexts = contexts
         self._inbox: dict[str, Message] = {}
         self.drop: set[int] = set()
-        TaskIdentity.run_id = run_id
+        self.run_id = run_id
+
+    def __enter__(self) -> LocalGrid:
+        """Set Flower's process-wide task identity as its own runtimes do; restored on exit."""
+        self._saved = (TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id)
+        TaskIdentity.run_id = self.run_id
         TaskIdentity.node_id = SUPERLINK_NODE_ID  # the ServerApp's messages come from the SuperLink
-        TaskIdentity.task_id = run_id
+        TaskIdentity.task_id = self.run_id
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id = self._saved
 
     def set_run(self, run: Any) -> None:
         self._run = run
