@@ -262,3 +262,27 @@ def test_readme_provenance_walkthrough_runs_as_written(tmp_path: Path) -> None:
     assert result.returncode == 33, result.stdout[-3000:] + result.stderr[-3000:]  # the final, tampered verify
     assert result.stdout.count("PASS") == 5 and "FAIL digest" in result.stdout
     assert "valid: row 42 of cancer.csv" in " ".join(result.stdout.split())
+
+
+def test_every_command_takes_json_and_home() -> None:
+    import typer.main
+
+    from ledgerml.cli import app
+
+    root = typer.main.get_command(app)
+
+    def leaves(command, path):  # type: ignore[no-untyped-def]
+        subcommands = getattr(command, "commands", None)
+        if subcommands:
+            for name, sub in subcommands.items():
+                yield from leaves(sub, [*path, name])
+        else:
+            yield path, command
+
+    found = list(leaves(root, []))
+    assert len(found) > 30
+    for path, command in found:
+        options = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        assert "--json" in options, f"ledgerml {' '.join(path)} lacks --json"
+        if path != ["chain", "verify-proof"] and path != ["data", "check-record"]:  # offline checks need no home
+            assert "--home" in options, f"ledgerml {' '.join(path)} lacks --home"

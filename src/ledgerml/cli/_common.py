@@ -25,7 +25,12 @@ HomeOption = Annotated[
     str | None,
     typer.Option("--home", envvar="LEDGERML_HOME", help="Ledger home folder [default: ./.ledgerml]."),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+JsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="Print machine-readable JSON (commands whose output is a JSON document print it either way)."
+    ),
+]
 AsOption = Annotated[
     str | None, typer.Option("--as", help="Identity to act as [default: the home's default identity].")
 ]

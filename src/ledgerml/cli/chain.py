@@ -138,6 +138,7 @@ def proof(
     block: Annotated[int | None, typer.Option("--block", help="Prove against this block [default: latest].")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the proof here instead of stdout.")] = None,
     home: HomeOption = None,
+    json_out: JsonOption = True,
 ) -> None:
     """Write an inclusion proof (event + RFC 9162 audit path + signed block header) as JSON."""
     ledger = home_of(home).open_ledger(as_validator=False)
@@ -154,6 +155,7 @@ def consistency(
     new: Annotated[int | None, typer.Argument(help="Newer block height [default: latest].")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the proof here instead of stdout.")] = None,
     home: HomeOption = None,
+    json_out: JsonOption = True,
 ) -> None:
     """Write a consistency proof between two blocks (both signed headers + RFC 9162 path) as JSON."""
     ledger = home_of(home).open_ledger(as_validator=False)

@@ -142,6 +142,7 @@ def prove(
     file: Annotated[str | None, typer.Option("--file", help="Which table, for a folder.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the proof here instead of stdout.")] = None,
     home: HomeOption = None,
+    json_out: JsonOption = True,
 ) -> None:
     """Write a proof that one record is part of the registered dataset (with its ledger inclusion proof)."""
     ledger = home_of(home).open_ledger(as_validator=False)
@@ -184,6 +185,7 @@ def attest_cmd(
     out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
     home: HomeOption = None,
     acting: AsOption = None,
+    json_out: JsonOption = True,
 ) -> None:
     """Print an in-toto/SLSA attestation (DSSE envelope, one JSON line) signed by the registrant."""
     target = home_of(home)

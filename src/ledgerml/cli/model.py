@@ -134,8 +134,10 @@ def lineage_cmd(
     model_id: Annotated[str, typer.Argument(help="Model id (sha256:...).")],
     fmt: Annotated[str, typer.Option("--format", help="tree, dot or json.")] = "tree",
     home: HomeOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Print a model's lineage: its datasets (and their parents) and parent models, recursively."""
+    fmt = "json" if json_out else fmt
     if fmt not in ("tree", "dot", "json"):
         raise ConfigError("--format must be tree, dot or json")
     ledger = home_of(home).open_ledger(as_validator=False)
@@ -157,6 +159,7 @@ def attest_cmd(
     out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
     home: HomeOption = None,
     acting: AsOption = None,
+    json_out: JsonOption = True,
 ) -> None:
     """Print an in-toto/SLSA attestation (DSSE envelope, one JSON line) signed by the registrant."""
     target = home_of(home)
