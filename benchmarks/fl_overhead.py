@@ -5,7 +5,7 @@ returns its arrays. With: ledgerml's LedgerStrategy and ClientApp (safetensors e
 commitments, validation, artifact store with fsync, the rule, RoundFinalized, all on the SQLite ledger).
 Both run through the same in-process Grid with the same server-side evaluation, alternating, 3 times each.
 
-Usage: python benchmarks/fl_overhead.py [--participants 10 --rounds 20 --hidden 64 --epochs 2]
+Usage: python benchmarks/fl_overhead.py [--participants 10 --rounds 20 --workloads 64x2,256x5,256x40]
 """
 
 from __future__ import annotations
@@ -79,60 +79,81 @@ def plain_run(home: Home, task_id: str, spec: dict[str, Any], rounds: int) -> fl
         return time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--participants", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--hidden", type=int, default=64)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "fl_overhead.json"))
-    args = parser.parse_args()
-    logging.getLogger("flwr").setLevel(logging.ERROR)
+def measure(
+    home: Home, tag: str, participants: int, rounds: int, hidden: int, epochs: int, repeat: int
+) -> dict[str, Any]:
     with_ledger, without = [], []
-    with tempfile.TemporaryDirectory() as tmp:
-        home = Home(Path(tmp) / "home")
-        home.init(unencrypted=True)
-        for i in range(args.repeat):
-            config = FederationConfig(
-                task_id=f"bench{i}",
-                participants=args.participants,
-                rounds=args.rounds,
-                partition="iid",
-                rule="fedavg",
-                model={"type": "mlp", "hidden": args.hidden},
-                epochs=args.epochs,
-                lr=0.1,
-                max_update_norm=None,
-                min_participants=1,
-            )
-            setup_federation(home, config, unencrypted=True)
-            spec = {"type": "mlp", "hidden": args.hidden, "n_features": 64, "n_classes": 10, "seed": 0}
-            without.append(plain_run(home, config.task_id, spec, args.rounds))
-            started = time.perf_counter()
-            run_in_process(home, config.task_id)
-            with_ledger.append(time.perf_counter() - started)
-            print(f"repeat {i}: without ledger {without[-1]:.2f}s, with ledger {with_ledger[-1]:.2f}s", flush=True)
+    for i in range(repeat):
+        config = FederationConfig(
+            task_id=f"{tag}-{i}",
+            participants=participants,
+            rounds=rounds,
+            partition="iid",
+            rule="fedavg",
+            model={"type": "mlp", "hidden": hidden},
+            epochs=epochs,
+            lr=0.1,
+            max_update_norm=None,
+            min_participants=1,
+        )
+        setup_federation(home, config, unencrypted=True)
+        spec = {"type": "mlp", "hidden": hidden, "n_features": 64, "n_classes": 10, "seed": 0}
+        without.append(plain_run(home, config.task_id, spec, rounds))
+        started = time.perf_counter()
+        run_in_process(home, config.task_id)
+        with_ledger.append(time.perf_counter() - started)
     a, b = statistics.median(without), statistics.median(with_ledger)
-    result = {
-        "participants": args.participants,
-        "rounds": args.rounds,
-        "model": f"mlp hidden={args.hidden}",
-        "epochs": args.epochs,
+    return {
+        "participants": participants,
+        "rounds": rounds,
+        "model": f"mlp hidden={hidden}",
+        "epochs": epochs,
         "without_ledger_s": without,
         "with_ledger_s": with_ledger,
         "median_without_s": a,
         "median_with_s": b,
         "overhead_pct": 100 * (b - a) / a,
-        "ledger_ms_per_round": 1000 * (b - a) / args.rounds,
+        "ledger_ms_per_round": 1000 * (b - a) / rounds,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
-    print(
-        f"\n| setting | median wall time (s) |\n|---|---|\n| Flower FedAvg, no ledger | {a:.2f} |\n"
-        f"| ledgerml (recorded on the SQLite ledger) | {b:.2f} |\n\noverhead {result['overhead_pct']:+.1f}% "
-        f"({result['ledger_ms_per_round']:.1f} ms per round of {args.participants} updates)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--participants", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument(
+        "--workloads", default="64x2,256x5,256x40", help="comma-separated HIDDENxEPOCHS local-training workloads"
     )
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "fl_overhead.json"))
+    args = parser.parse_args()
+    logging.getLogger("flwr").setLevel(logging.ERROR)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # one BLAS thread and one core: both variants compete for nothing
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n, workload in enumerate(args.workloads.split(",")):
+            hidden, epochs = (int(v) for v in workload.split("x"))
+            home = Home(Path(tmp) / f"home{n}")
+            home.init(unencrypted=True)
+            rows.append(measure(home, f"w{n}", args.participants, args.rounds, hidden, epochs, args.repeat))
+            print(json.dumps(rows[-1]), flush=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(rows, indent=2))
+    print(
+        f"\n{args.participants} participants, {args.rounds} rounds, median of {args.repeat}; durability: "
+        "synchronous=normal (no per-object fsync); pinned to one core, one BLAS thread\n"
+    )
+    print("| local training | Flower FedAvg, no ledger (s) | ledgerml, recorded (s) | overhead | ledger ms per round |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['model']}, {r['epochs']} epochs | {r['median_without_s']:.2f} | {r['median_with_s']:.2f} | "
+            f"{r['overhead_pct']:+.1f}% | {r['ledger_ms_per_round']:.1f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -69,11 +69,12 @@ def main() -> None:
     results: dict[str, Any] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        home = Home(Path(tmp) / "home")
-        home.init(unencrypted=True, block_size=100000)
         count = 0
         for partition in ("iid", "dirichlet"):
             for rule in RULES:
+                # one ledger home per rule row: ledgers replay their log when opened, keep them small
+                home = Home(Path(tmp) / f"{partition}-{rule}")
+                home.init(unencrypted=True, block_size=100000)
                 key = f"{partition}/{rule}"
                 results[key] = {"clean": run(home, f"r{count}", partition, rule, "none", 0.0, args.rounds)}
                 count += 1

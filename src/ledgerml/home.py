@@ -58,8 +58,8 @@ class Home:
         return self.path / "artifacts"
 
     def store(self) -> ArtifactStore:
-        """The home's artifact store (``artifacts/``)."""
-        return LocalStore(self.artifacts_path)
+        """The home's artifact store (``artifacts/``), as durable as the ledger (fsync with ``synchronous=full``)."""
+        return LocalStore(self.artifacts_path, fsync=self.config().synchronous == "full")
 
     @property
     def config_path(self) -> Path:

@@ -68,14 +68,19 @@ class RoundOutcome:
 
 
 def update_verdict(
-    store: ArtifactStore, commit: CommitRecord, template: Weights, max_norm: float | None
+    store: ArtifactStore,
+    commit: CommitRecord,
+    template: Weights,
+    max_norm: float | None,
+    received: dict[str, bytes] | None = None,
 ) -> tuple[Weights | None, str | None]:
     """Load a committed update and check it: ``(weights, None)`` if usable, else ``(None, reason)``.
 
-    The auditor calls exactly this, so an aggregator's rejection reasons can be recomputed.
+    The auditor calls exactly this, so an aggregator's rejection reasons can be recomputed. ``received``
+    holds bytes the aggregator hashed on arrival (by digest), so it need not read them back from the store.
     """
     try:
-        data = store.get(commit.update_digest)
+        data = (received or {}).get(commit.update_digest) or store.get(commit.update_digest)
     except NotFound:
         return None, "update bytes are not in the store"
     except LedgerMLError as exc:
@@ -208,9 +213,10 @@ class TaskCoordinator:
 
     def _accept_commitments(
         self, round_: int, replies: list[Reply]
-    ) -> tuple[list[tuple[str, str]], dict[Address, str]]:
+    ) -> tuple[list[tuple[str, str]], dict[Address, str], dict[str, bytes]]:
         invalid: list[tuple[str, str]] = []
         mismatches: dict[Address, str] = {}
+        received_bytes: dict[str, bytes] = {}
         already = commits(self.ledger.state(), self.task_id, round_)
         for reply in sorted(replies, key=lambda r: r.node):
             if reply.error is not None or reply.event is None or reply.update is None:
@@ -231,15 +237,17 @@ class TaskCoordinator:
                 continue
             if event.actor in already:
                 continue  # committed before an interruption; that commitment stands
+            received = self.store.put(reply.update)  # bytes first: a commitment never outlives its update
             try:
                 self.ledger.append(event)
             except RejectedEvent as exc:
                 invalid.append((event.actor, f"commitment refused ({type(exc).__name__}): {exc}"))
                 continue
-            received = self.store.put(reply.update)
             if str(received) != payload["update_digest"]:
                 mismatches[event.actor] = f"{MISMATCH}{received}"
-        return invalid, mismatches
+            else:
+                received_bytes[str(received)] = reply.update
+        return invalid, mismatches, received_bytes
 
     def process_round(
         self, replies: list[Reply], *, evaluate: Callable[[Weights], dict[str, float]] | None = None
@@ -249,12 +257,12 @@ class TaskCoordinator:
         if round_ is None:
             raise ConfigError(f"task {self.task_id!r} is finished")
         template = self.global_weights()
-        invalid, mismatches = self._accept_commitments(round_, replies)
+        invalid, mismatches, received = self._accept_commitments(round_, replies)
         committed = commits(self.ledger.state(), self.task_id, round_)
         rejected: dict[Address, str] = {}
         usable: dict[Address, Weights] = {}
         for participant, commit in sorted(committed.items()):
-            weights, reason = update_verdict(self.store, commit, template, self.record.max_update_norm)
+            weights, reason = update_verdict(self.store, commit, template, self.record.max_update_norm, received)
             if weights is None:
                 rejected[participant] = mismatches.get(participant, reason or "unusable")
             else:

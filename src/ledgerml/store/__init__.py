@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,24 +112,33 @@ class ArtifactStore(ABC):
 
 
 class LocalStore(ArtifactStore):
-    """A store in a local folder; atomic writes (temporary file, fsync, ``os.replace``)."""
+    """A store in a local folder; atomic writes (temporary file, ``os.replace``).
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    ``fsync=True`` also flushes every object to disk before it is renamed into place, so it survives power
+    loss; without it an object survives a killed process but not an OS crash (as SQLite's ``synchronous``
+    ``normal`` vs ``full``). A ledger home uses the same setting for both.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
         self.root = Path(root)
+        self.fsync = fsync
 
     def _path(self, key: str) -> Path:
         return self.root / key
 
     def _write_atomic(self, key: str, source: BinaryIO) -> None:
         target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        if not target.parent.is_dir():
+            target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = str(target.parent / f".tmp-{os.getpid()}-{os.urandom(6).hex()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "wb") as handle:
                 while chunk := source.read(CHUNK):
                     handle.write(chunk)
                 handle.flush()
-                os.fsync(handle.fileno())
+                if self.fsync:
+                    os.fsync(handle.fileno())
             os.chmod(tmp, 0o444)
             os.replace(tmp, target)  # concurrent writers of one digest write identical bytes: last one wins
         except BaseException:
