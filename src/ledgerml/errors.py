@@ -117,6 +117,12 @@ class WrongLedger(RejectedEvent, ValueError):
     exit_code = 20
 
 
+class InsufficientFunds(RejectedEvent, ValueError):
+    """A balance, stake or reward pool is smaller than the amount the event moves."""
+
+    exit_code = 21
+
+
 class InvalidProof(LedgerMLError, ValueError):
     """An inclusion or consistency proof, or a signed block header, does not verify."""
 
@@ -133,6 +139,7 @@ __all__ = [
     "AlreadyExists",
     "ConfigError",
     "DuplicateRegistration",
+    "InsufficientFunds",
     "InvalidProof",
     "InvalidSignature",
     "InvalidTransition",

@@ -392,3 +392,4 @@ __all__ = [
 # Later vocabularies register their kinds and rules on import; importing them here keeps the state machine
 # complete wherever it runs (a backend, an audit, a standalone replay).
 from . import tasks as _tasks  # noqa: E402,F401
+from . import tokens as _tokens  # noqa: E402,F401

@@ -17,6 +17,7 @@ from pydantic import Field, JsonValue, model_validator
 from .errors import DuplicateRegistration, InvalidTransition, Unauthorized, UnknownReference
 from .events import AddressField, DigestField, Event, Payload, ShortText, event_kind
 from .state import State, dataset, require_role, rule
+from .tokens import move_balance, move_pool, move_stake, pool, stake
 from .types import Address, Role
 
 TaskId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
@@ -47,6 +48,9 @@ class TaskCreated(Payload):
     reward_pool: int = Field(default=0, ge=0)
     min_stake: int = Field(default=0, ge=0)
     validation_dataset: DigestField | None = None
+    slash_on: list[Reason] = Field(default_factory=list, max_length=32)
+    slash_amount: int = Field(default=0, ge=0)
+    valuation: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 @event_kind("ParticipantJoined")
@@ -89,6 +93,51 @@ class RoundFinalized(Payload):
         return self
 
 
+@event_kind("RewardPaid")
+class RewardPaid(Payload):
+    """The aggregator pays a finalized round's reward: ``contributions`` (micro-units of utility, one per
+    accepted participant) and the payments the rule gives for them, exactly."""
+
+    task_id: TaskId
+    round: int = Field(ge=1)
+    contributions: dict[AddressField, int] = Field(default_factory=dict)
+    payments: dict[AddressField, int] = Field(default_factory=dict)
+
+
+@event_kind("StakeSlashed")
+class StakeSlashed(Payload):
+    """The aggregator slashes a participant whose update was rejected for a reason the task names."""
+
+    task_id: TaskId
+    round: int = Field(ge=1)
+    participant: AddressField
+    amount: int = Field(gt=0)
+    reason: Reason
+    update_digest: DigestField
+
+
+@event_kind("TaskSettled")
+class TaskSettled(Payload):
+    """After the last round, every remaining stake goes back to its participant."""
+
+    task_id: TaskId
+
+
+def round_budget(record: TaskRecord) -> int:
+    """Tokens a round pays out at most: the reward pool as created, split evenly over the rounds."""
+    return record.reward_pool // record.rounds
+
+
+def expected_payments(budget: int, contributions: dict[str, int]) -> dict[str, int]:
+    """``budget * c / sum(c)`` (floored) for every positive contribution; integer arithmetic only."""
+    positive = {a: c for a, c in contributions.items() if c > 0}
+    total = sum(positive.values())
+    if total == 0 or budget == 0:
+        return {}
+    payments = {a: budget * c // total for a, c in positive.items()}
+    return {a: p for a, p in payments.items() if p > 0}
+
+
 @dataclass(frozen=True, slots=True)
 class TaskRecord:
     """A task as created."""
@@ -108,6 +157,9 @@ class TaskRecord:
     min_stake: int
     validation_dataset: str | None
     created_by: str
+    slash_on: tuple[str, ...] = ()
+    slash_amount: int = 0
+    valuation: str = "{}"  # canonical JSON
 
     def params(self) -> dict[str, JsonValue]:
         """The rule's parameters."""
@@ -232,6 +284,9 @@ def _task_created(state: State, event: Event, payload: TaskCreated) -> None:
             min_stake=payload.min_stake,
             validation_dataset=payload.validation_dataset,
             created_by=event.id,
+            slash_on=tuple(payload.slash_on),
+            slash_amount=payload.slash_amount,
+            valuation=json.dumps(payload.valuation, sort_keys=True),
         ),
     )
     state.put("task_progress", payload.task_id, TaskProgress(0, payload.initial_model))
@@ -253,6 +308,9 @@ def _participant_joined(state: State, event: Event, payload: ParticipantJoined) 
             raise UnknownReference(f"dataset {dataset_id} is not registered")
         if found.owner != event.actor:
             raise Unauthorized(f"dataset {dataset_id} is owned by {found.owner}, not by {event.actor}")
+    if payload.stake:
+        move_balance(state, event.actor, -payload.stake)
+        move_stake(state, payload.task_id, event.actor, payload.stake)
     state.put(
         "participants",
         (payload.task_id, event.actor),
@@ -320,20 +378,99 @@ def _round_finalized(state: State, event: Event, payload: RoundFinalized) -> Non
     )
 
 
+def _require_aggregator(state: State, event: Event, task_id: str) -> TaskRecord:
+    record = _require_task(state, task_id)
+    if event.actor != record.aggregator:
+        raise Unauthorized(f"only the task's aggregator {record.aggregator} does this")
+    return record
+
+
+def _require_round(state: State, task_id: str, round_: int) -> RoundRecord:
+    found = round_record(state, task_id, round_)
+    if found is None:
+        raise InvalidTransition(f"round {round_} of task {task_id!r} is not finalized")
+    return found
+
+
+@rule(RewardPaid)
+def _reward_paid(state: State, event: Event, payload: RewardPaid) -> None:
+    record = _require_aggregator(state, event, payload.task_id)
+    finalized = _require_round(state, payload.task_id, payload.round)
+    if state.get("rewards", (payload.task_id, payload.round)) is not None:
+        raise DuplicateRegistration(f"round {payload.round} of task {payload.task_id!r} is paid already")
+    if finalized.status != "ok":
+        raise InvalidTransition("a failed round pays no reward")
+    if set(payload.contributions) != set(finalized.accepted):
+        raise InvalidTransition("contributions must name exactly the round's accepted participants")
+    budget = min(round_budget(record), pool(state, payload.task_id))
+    expected = expected_payments(budget, dict(payload.contributions))
+    if dict(payload.payments) != expected:
+        raise InvalidTransition(f"payments {dict(payload.payments)} are not what the contributions give: {expected}")
+    move_pool(state, payload.task_id, -sum(expected.values()))
+    for address, amount in sorted(expected.items()):
+        move_balance(state, address, amount)
+    state.put(
+        "rewards",
+        (payload.task_id, payload.round),
+        (tuple(sorted(payload.contributions.items())), tuple(sorted(expected.items())), event.id),
+    )
+
+
+@rule(StakeSlashed)
+def _stake_slashed(state: State, event: Event, payload: StakeSlashed) -> None:
+    record = _require_aggregator(state, event, payload.task_id)
+    finalized = _require_round(state, payload.task_id, payload.round)
+    if dict(finalized.rejected).get(payload.participant) != payload.reason:
+        raise InvalidTransition(f"{payload.participant} was not rejected in round {payload.round} for that reason")
+    if not any(payload.reason.startswith(prefix) for prefix in record.slash_on):
+        raise InvalidTransition(f"the task does not slash for {payload.reason!r} (it slashes for {record.slash_on})")
+    commit = state.get("commits", (payload.task_id, payload.round, payload.participant))
+    if commit is None or commit.update_digest != payload.update_digest:
+        raise InvalidTransition("the evidence names another update than the one committed")
+    if state.get("slashes", (payload.task_id, payload.round, payload.participant)) is not None:
+        raise DuplicateRegistration(f"{payload.participant} was slashed for round {payload.round} already")
+    due = min(stake(state, payload.task_id, payload.participant), record.slash_amount)
+    if due == 0 or payload.amount != due:
+        raise InvalidTransition(f"the slash must be {due} (the task's slash amount, at most the remaining stake)")
+    move_stake(state, payload.task_id, payload.participant, -due)
+    move_pool(state, payload.task_id, due)
+    state.put("slashes", (payload.task_id, payload.round, payload.participant), (due, payload.reason, event.id))
+
+
+@rule(TaskSettled)
+def _task_settled(state: State, event: Event, payload: TaskSettled) -> None:
+    record = _require_aggregator(state, event, payload.task_id)
+    if progress(state, payload.task_id).finalized < record.rounds:
+        raise InvalidTransition(f"task {payload.task_id!r} still has rounds to run")
+    if state.get("settled", payload.task_id) is not None:
+        raise DuplicateRegistration(f"task {payload.task_id!r} is settled already")
+    for address in participants(state, payload.task_id):
+        held = stake(state, payload.task_id, address)
+        if held:
+            move_stake(state, payload.task_id, address, -held)
+            move_balance(state, address, held)
+    state.put("settled", payload.task_id, event.id)
+
+
 __all__ = [
     "CommitRecord",
     "ParticipantJoined",
     "ParticipantRecord",
     "Rejection",
+    "RewardPaid",
     "RoundFinalized",
     "RoundRecord",
+    "StakeSlashed",
     "TaskCreated",
     "TaskProgress",
     "TaskRecord",
+    "TaskSettled",
     "UpdateCommitted",
     "commits",
+    "expected_payments",
     "participants",
     "progress",
+    "round_budget",
     "round_record",
     "task",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,16 +22,31 @@ class AuditFailed(TamperDetected):
 @app.command("task")
 def task(
     task_id: Annotated[str, typer.Argument(help="Task id (see 'ledgerml fl tasks').")],
+    validation: Annotated[
+        Path | None,
+        typer.Option(help="The task's validation set, to recompute contributions [default: the federation plan's]."),
+    ] = None,
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Check every commitment's signature, re-run every validation and the recorded rule, compare aggregates."""
+    """Check every commitment's signature, re-run every validation and the recorded rule, compare aggregates;
+    for tasks with rewards, also recompute every contribution, payout and slash."""
     from ..federated.audit import audit_task
+    from ..incentives import RoundSettler, audit_rewards, load_validation
+    from ..tasks import task as task_record
 
     target = home_of(home)
     ledger = target.open_ledger(as_validator=False)
     try:
         report = audit_task(ledger, target.store(), task_id)
+        record = task_record(ledger.state(), task_id)
+        if record is not None and RoundSettler.wanted(record):
+            if validation is None:
+                from ..federated.runner import load_plan
+
+                validation = Path(load_plan(target, task_id)["validation"])
+            checked = load_validation(validation, record)
+            report.problems += [f"rewards: {p}" for p in audit_rewards(ledger, target.store(), task_id, checked)]
     finally:
         ledger.close()
     if json_out:

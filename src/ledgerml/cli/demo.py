@@ -45,8 +45,10 @@ def demo(
     from ..federated.apps import run_in_process
     from ..federated.audit import audit_task
     from ..federated.report import write_report
-    from ..federated.runner import FederationConfig, register_final_model, round_history, setup_federation
+    from ..federated.runner import FederationConfig, load_plan, register_final_model, round_history, setup_federation
+    from ..incentives import audit_rewards, load_validation
     from ..provenance import verify_model
+    from ..tasks import task
 
     started = time.perf_counter()
     root = Path(home) if home is not None else Path(tempfile.mkdtemp(prefix="ledgerml-demo-"))
@@ -90,6 +92,11 @@ def demo(
                 rule_params={"f": 1},
                 attack=attack,
                 attackers=[ATTACKER],
+                reward_pool=1000 * rounds,
+                stake=100,
+                initial_tokens=100,
+                slash_on=["not selected by", "update norm", "non-finite"],
+                slash_amount=25,
                 **common,
             ),
         }
@@ -134,6 +141,18 @@ def demo(
             )
             for check in model_report.checks:
                 checks.append([f"model: {check.name}", "PASS" if check.ok else "FAIL", check.detail])
+            record = task(ledger.state(), plans["robust"].task_id)
+            assert record is not None
+            validation = load_validation(load_plan(target, plans["robust"].task_id)["validation"], record)
+            reward_problems = audit_rewards(ledger, target.store(), plans["robust"].task_id, validation)
+            checks.append(
+                [
+                    "rewards of attacked-multikrum",
+                    "FAIL" if reward_problems else "PASS",
+                    "; ".join(reward_problems) or "every contribution, payout and slash recomputed",
+                ]
+            )
+            payouts = _payouts(ledger.state(), plans["robust"].task_id)
             kinds = Counter(stored.event.kind for stored in ledger.events())
             names: dict[str, str] = {target.keys.info(n).address: n for n in HOSPITALS}
         finally:
@@ -151,6 +170,10 @@ def demo(
                 f"rounds in which {HOSPITALS[ATTACKER]}'s update was rejected (robust run)",
                 f"{robust_rejections} of {rounds}",
             ],
+            *[
+                [f"{names.get(a, a)}: reward / slashed / balance", f"{p['reward']} / {p['slashed']} / {p['balance']}"]
+                for a, p in sorted(payouts.items(), key=lambda item: names.get(item[0], item[0]))
+            ],
             ["events on the ledger", sum(kinds.values())],
             ["all audit checks pass", all(c[1] == "PASS" for c in checks)],
             ["seconds", f"{time.perf_counter() - started:.1f}"],
@@ -164,6 +187,10 @@ def demo(
             kinds=kinds,
             summary=summary,
             checks=checks,
+            payouts=[
+                [names.get(a, a), p["contribution"], p["reward"], p["slashed"], p["balance"]]
+                for a, p in sorted(payouts.items(), key=lambda item: names.get(item[0], item[0]))
+            ],
         )
     finally:
         if home is None:
@@ -172,6 +199,7 @@ def demo(
     if json_out:
         emit_json(
             {
+                "payouts": payouts,
                 "final_accuracy": final,
                 "attacker_rejected_rounds": robust_rejections,
                 "rounds": rounds,
@@ -207,3 +235,25 @@ def _ticker(say: Any, label: str, rounds: int, quiet: bool) -> Any:
             say(f"{label}: {rounds} rounds, final validation accuracy {outcome.metrics.get('val_accuracy', 0):.3f}")
 
     return tick
+
+
+def _payouts(state: Any, task_id: str) -> dict[str, dict[str, int]]:
+    """Per participant: summed contribution (micro-accuracy), reward, slashed tokens, balance."""
+    from ..tasks import participants
+    from ..tokens import balance
+
+    result: dict[str, dict[str, int]] = {}
+    for address in participants(state, task_id):
+        contribution = reward = 0
+        for (t, _), (contributions, payments, _) in state.rows("rewards").items():
+            if t == task_id:
+                contribution += dict(contributions).get(address, 0)
+                reward += dict(payments).get(address, 0)
+        slashed = sum(v[0] for (t, _, a), v in state.rows("slashes").items() if t == task_id and a == address)
+        result[address] = {
+            "contribution": contribution,
+            "reward": reward,
+            "slashed": slashed,
+            "balance": balance(state, address),
+        }
+    return result

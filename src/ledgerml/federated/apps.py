@@ -33,12 +33,22 @@ def run_server(
     grid: Grid, home: Home, task_id: str, on_round: Callable[[RoundOutcome], None] | None = None
 ) -> LedgerStrategy:
     """The aggregator's whole run: join the nodes, then every remaining round, recorded on the ledger."""
+    from ..incentives import RoundSettler, load_validation
+
     plan = load_plan(home, task_id)
     ledger = home.open_ledger()
     try:
-        coordinator = TaskCoordinator(ledger, home.store(), home.identity(plan["aggregator"]), task_id)
+        aggregator = home.identity(plan["aggregator"])
+        coordinator = TaskCoordinator(ledger, home.store(), aggregator, task_id)
+        settler = None
+        if RoundSettler.wanted(coordinator.record):
+            validation = load_validation(plan["validation"], coordinator.record)
+            settler = RoundSettler(ledger, home.store(), aggregator, task_id, validation)
+            on_round = settler.callback(on_round)
         strategy = LedgerStrategy(coordinator, evaluate=validation_evaluator(home, task_id), on_round=on_round)
         strategy.run(grid)
+        if settler is not None:
+            settler.finish()
         return strategy
     finally:
         ledger.close()

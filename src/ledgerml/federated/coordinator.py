@@ -144,6 +144,9 @@ class TaskCoordinator:
         reward_pool: int = 0,
         min_stake: int = 0,
         validation_dataset: str | None = None,
+        slash_on: list[str] | None = None,
+        slash_amount: int = 0,
+        valuation: dict[str, Any] | None = None,
     ) -> TaskCoordinator:
         """Store the model spec and initial weights, then register ``TaskCreated``."""
         check_rule(rule, rule_params or {})
@@ -167,6 +170,9 @@ class TaskCoordinator:
             reward_pool=reward_pool,
             min_stake=min_stake,
             validation_dataset=validation_dataset,
+            slash_on=slash_on or [],
+            slash_amount=slash_amount,
+            valuation=valuation or {},
         )
         ledger.submit(aggregator, payload)
         store.put(spec_bytes)

@@ -32,6 +32,7 @@ def write_report(
     kinds: Counter[str],
     summary: list[list[Any]],
     checks: list[list[Any]],
+    payouts: list[list[Any]] | None = None,
 ) -> Path:
     """Write the report: accuracy per round for each run, accepted/rejected per participant, ledger stats."""
     import matplotlib
@@ -94,6 +95,11 @@ th{{background:#f3f3f3}}img{{max-width:100%}}</style></head><body>
 <h2>Accepted and rejected updates per participant</h2>
 <img alt="accepted and rejected updates" src="data:image/png;base64,{participation_png}">
 {_table(["round", "participant", "rejected because"], reasons)}
+<h2>Contributions and payouts (robust run)</h2>
+<p>Contribution: the participant's Shapley value summed over rounds, in millionths of validation accuracy;
+reward: tokens paid from the task's pool in proportion to positive contributions; slashed: stake taken for
+rejected updates the task names.</p>
+{_table(["participant", "contribution (x1e-6)", "reward", "slashed", "balance"], payouts or [])}
 <h2>Ledger</h2><img alt="events by kind" src="data:image/png;base64,{ledger_png}">
 </body></html>
 """

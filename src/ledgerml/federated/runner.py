@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..events import RoleGranted
+from ..events import Payload, RoleGranted
 from ..home import Home
 from ..identity import Identity, KeyStore, password_from_env
 from ..provenance import register_dataset, register_model
 from ..provenance.verify import attest
 from ..state import dataset, roles_of
 from ..tasks import progress, round_record, task
+from ..tokens import TokensMinted
 from ..types import Role
 from . import data as data_module
 from .aggregation import check_rule
@@ -59,6 +60,12 @@ class FederationConfig:
     attack_params: dict[str, float] = field(default_factory=dict)
     dp: dict[str, float] = field(default_factory=dict)
     aggregator: str = "aggregator"
+    reward_pool: int = 0
+    stake: int = 0
+    initial_tokens: int = 0
+    slash_on: list[str] = field(default_factory=list)
+    slash_amount: int = 0
+    valuation: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.dataset not in data_module.DATASETS:
@@ -95,6 +102,10 @@ class FederationConfig:
             )
         if "dp" in raw:
             values["dp"] = raw["dp"]
+        rewards = raw.get("rewards", {})
+        for key in ("reward_pool", "stake", "initial_tokens", "slash_on", "slash_amount", "valuation"):
+            if key in rewards:
+                values[key] = rewards[key]
         unknown = set(values) - set(cls.__dataclass_fields__)
         if unknown:
             raise ConfigError(f"unknown setting(s) in {path}: {sorted(unknown)}")
@@ -212,7 +223,19 @@ def setup_federation(home: Home, config: FederationConfig, *, unencrypted: bool 
                 dp=config.dp or None,
                 min_participants=config.min_participants,
                 validation_dataset=validation_id,
+                reward_pool=config.reward_pool,
+                min_stake=config.stake,
+                slash_on=config.slash_on,
+                slash_amount=config.slash_amount,
+                valuation=config.valuation,
             )
+            mints: list[Payload] = []
+            if config.reward_pool:
+                mints.append(TokensMinted(amount=config.reward_pool, task_id=config.task_id))
+            if config.initial_tokens:
+                mints += [TokensMinted(amount=config.initial_tokens, to=p.address) for p in people]
+            if mints:
+                ledger.submit_batch(admin, mints)
         ledger.seal() if ledger.validator is not None else None
     finally:
         ledger.close()
@@ -255,6 +278,7 @@ def load_participant(home: Home, task_id: str, index: int) -> Participant:
         batch_size=config["batch_size"],
         seed=entry["seed"],
         attack_params=config["attack_params"],
+        stake=config.get("stake", 0),
     )
 
 

@@ -1,0 +1,165 @@
+"""``ledgerml rewards show`` and ``ledgerml token balance|transfer|mint``: the incentive ledger."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from ..errors import ConfigError, NotFound
+from ..tasks import participants, progress, task
+from ..tokens import TokensMinted, TokensTransferred, balance, stake, supply
+from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of, table
+
+rewards_app = typer.Typer(help="Contributions, rewards and slashes of federated tasks.", no_args_is_help=True)
+token_app = typer.Typer(help="The reward token: balances, transfers, minting (admin).", no_args_is_help=True)
+
+
+def _names(home: Any) -> dict[str, str]:
+    return {info.address: info.name for info in home.keys.list()}
+
+
+@rewards_app.command("show")
+def show(
+    task_id: Annotated[str, typer.Argument(help="Task id.")], home: HomeOption = None, json_out: JsonOption = False
+) -> None:
+    """Per participant: contribution per round, reward, slashed, stake held, balance."""
+    target = home_of(home)
+    ledger = target.open_ledger(as_validator=False)
+    try:
+        state = ledger.state()
+        record = task(state, task_id)
+        if record is None:
+            raise NotFound(f"task {task_id!r} does not exist")
+        rounds = progress(state, task_id).finalized
+        rows = []
+        for address in participants(state, task_id):
+            contributions, reward = [], 0
+            for r in range(1, rounds + 1):
+                paid = state.get("rewards", (task_id, r))
+                contributions.append(None if paid is None else dict(paid[0]).get(address))
+                reward += 0 if paid is None else dict(paid[1]).get(address, 0)
+            slashed = sum(v[0] for (t, _, a), v in state.rows("slashes").items() if t == task_id and a == address)
+            rows.append(
+                {
+                    "participant": address,
+                    "contributions_micro": contributions,
+                    "reward": reward,
+                    "slashed": slashed,
+                    "stake_held": stake(state, task_id, address),
+                    "balance": balance(state, address),
+                }
+            )
+        pool_left = state.get("pools", task_id, 0)
+    finally:
+        ledger.close()
+    if json_out:
+        emit_json(
+            {
+                "task": task_id,
+                "reward_pool": record.reward_pool,
+                "pool_left": pool_left,
+                "participants": rows,
+                "rounds": rounds,
+            }
+        )
+        return
+    names = _names(target)
+    table(
+        f"rewards of {task_id} (pool {record.reward_pool}, left {pool_left}, {rounds} rounds)",
+        ["participant", "contribution per round (accuracy, x1e-6)", "reward", "slashed", "stake", "balance"],
+        [
+            [
+                names.get(r["participant"], r["participant"]),
+                " ".join("-" if c is None else str(c) for c in r["contributions_micro"]),
+                r["reward"],
+                r["slashed"],
+                r["stake_held"],
+                r["balance"],
+            ]
+            for r in rows
+        ],
+    )
+
+
+@token_app.command("balance")
+def balance_cmd(
+    who: Annotated[str | None, typer.Argument(help="Identity name or address [default: all].")] = None,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Token balances (and the supply check: minted = balances + pools + stakes)."""
+    target = home_of(home)
+    ledger = target.open_ledger(as_validator=False)
+    try:
+        state = ledger.state()
+        addresses = [target.resolve_address(who)] if who else sorted(state.rows("balances"))
+        rows: list[dict[str, Any]] = [{"address": a, "balance": balance(state, a)} for a in addresses]
+        totals = supply(state)
+    finally:
+        ledger.close()
+    if json_out:
+        emit_json(
+            {
+                "balances": rows,
+                "minted": totals.minted,
+                "pools": totals.pools,
+                "stakes": totals.stakes,
+                "balanced": totals.balanced,
+            }
+        )
+        return
+    names = _names(target)
+    table("balances", ["account", "balance"], [[names.get(r["address"], r["address"]), r["balance"]] for r in rows])
+    console.print(
+        f"minted {totals.minted} = balances {totals.balances} + pools {totals.pools} + stakes "
+        f"{totals.stakes}: {'balanced' if totals.balanced else 'NOT BALANCED'}"
+    )
+
+
+@token_app.command("transfer")
+def transfer(
+    to: Annotated[str, typer.Argument(help="Identity name or address.")],
+    amount: Annotated[int, typer.Argument(help="Whole tokens.")],
+    home: HomeOption = None,
+    acting: AsOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Send tokens from the acting identity."""
+    target = home_of(home)
+    ledger = target.open_ledger()
+    try:
+        receipt = ledger.submit(
+            target.identity(acting), TokensTransferred(to=target.resolve_address(to), amount=amount)
+        )
+    finally:
+        ledger.close()
+    if json_out:
+        emit_json({"seq": receipt.seq, "id": receipt.event_id})
+    else:
+        console.print(f"transferred {amount} (event {receipt.seq})")
+
+
+@token_app.command("mint")
+def mint(
+    amount: Annotated[int, typer.Argument(help="Whole tokens.")],
+    to: Annotated[str | None, typer.Option("--to", help="Identity name or address.")] = None,
+    task_id: Annotated[str | None, typer.Option("--task", help="Fund this task's reward pool.")] = None,
+    home: HomeOption = None,
+    acting: AsOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Create tokens on an account or in a task's reward pool (admin only)."""
+    if (to is None) == (task_id is None):
+        raise ConfigError("give either --to ACCOUNT or --task TASK_ID")
+    target = home_of(home)
+    ledger = target.open_ledger()
+    try:
+        payload = TokensMinted(amount=amount, to=target.resolve_address(to) if to else None, task_id=task_id)
+        receipt = ledger.submit(target.identity(acting), payload)
+    finally:
+        ledger.close()
+    if json_out:
+        emit_json({"seq": receipt.seq, "id": receipt.event_id})
+    else:
+        console.print(f"minted {amount} (event {receipt.seq})")

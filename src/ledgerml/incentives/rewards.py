@@ -1,0 +1,256 @@
+"""Per-round contributions, rewards, slashing and settlement, all as ledger events; and their audit.
+
+Utility of a coalition S of a round's accepted updates: validation accuracy of the round's base model plus
+``sum over i in S of (n_i / N) * change_i``, with n_i the examples behind update i and N those of all accepted
+updates - the round's FedAvg aggregate as if everyone outside S had sent no change (rebuilt from the stored
+updates, no retraining). v(N) is the aggregate itself, v(empty) the base model. A participant that returns the
+model unchanged (a free rider) is therefore a null player: Shapley value exactly 0, no reward.
+
+Updates with the same digest are one player whose value their submitters share, so duplicating an update
+(sybils) earns nothing extra. The validation set is the task's registered validation dataset, held by the
+aggregator; the auditor needs a copy and checks it against the registered digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, LedgerMLError
+from ..identity import Identity
+from ..ledger.base import LedgerBackend
+from ..state import State
+from ..store import ArtifactStore
+from ..tasks import (
+    RewardPaid,
+    StakeSlashed,
+    TaskRecord,
+    TaskSettled,
+    commits,
+    expected_payments,
+    progress,
+    round_budget,
+    round_record,
+    task,
+)
+from ..tokens import pool, stake
+from .valuation import Valuation, exact_shapley, leave_one_out, monte_carlo_shapley
+
+MICRO = 1_000_000
+EXACT_UP_TO = 10
+
+
+@dataclass(frozen=True)
+class RoundValue:
+    """A round's valuation: per-address contributions (micro-units of accuracy) and how they were computed."""
+
+    contributions: dict[str, int]
+    valuation: Valuation
+    players: list[list[str]]  # addresses sharing each distinct update
+
+
+def load_validation(path: str | Path, record: TaskRecord) -> tuple[np.ndarray, np.ndarray]:
+    """The task's validation set from ``path``, checked against the registered dataset digest."""
+    from ..federated.data import read_csv
+    from ..provenance import build_manifest
+
+    if record.validation_dataset is None:
+        raise ConfigError(f"task {record.task_id!r} names no validation dataset, so contributions cannot be valued")
+    if str(build_manifest(path).digest) != record.validation_dataset:
+        raise ConfigError(f"{path} is not the task's registered validation dataset {record.validation_dataset}")
+    return read_csv(Path(path))
+
+
+def _round_seed(task_id: str, round_: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"{task_id}:{round_}".encode()).digest()[:8], "big")
+
+
+def value_round(
+    state: State,
+    store: ArtifactStore,
+    record: TaskRecord,
+    round_: int,
+    spec: dict[str, Any],
+    validation: tuple[np.ndarray, np.ndarray],
+) -> RoundValue:
+    """Value the accepted updates of one finalized round with the method the task names."""
+    from ..federated.models import build_model
+    from ..federated.serialization import flatten, from_bytes, unflatten
+
+    finalized = round_record(state, record.task_id, round_)
+    if finalized is None or finalized.status != "ok":
+        raise ConfigError(f"round {round_} of {record.task_id!r} is not a finalized, successful round")
+    base_digest = _base_digest(state, record, round_)
+    base = from_bytes(store.get(base_digest))
+    round_commits: dict[str, Any] = {str(k): v for k, v in commits(state, record.task_id, round_).items()}
+    by_digest: dict[str, list[str]] = {}
+    for address in sorted(finalized.accepted):
+        by_digest.setdefault(round_commits[address].update_digest, []).append(address)
+    digests = sorted(by_digest)
+    base_vec = flatten(base)
+    deltas = [flatten(from_bytes(store.get(d))) - base_vec for d in digests]
+    examples = [float(round_commits[by_digest[d][0]].num_examples) for d in digests]
+    X, y = validation
+    model = build_model(spec)
+
+    total = sum(examples) or float(len(examples))
+    shares = [(e if sum(examples) else 1.0) / total for e in examples]
+
+    def utility(coalition: frozenset[int]) -> float:
+        # The round's aggregate as if the players outside the coalition had sent no change: weights stay the
+        # round's shares, so an unchanged model (a free rider) never moves any coalition's utility.
+        change = sum((shares[i] * deltas[i] for i in sorted(coalition)), np.zeros_like(base_vec))
+        model.set_weights(unflatten(base_vec + change, base))
+        return model.evaluate(X, y)[1]
+
+    settings = json.loads(record.valuation)
+    method = settings.get("method", "exact" if len(digests) <= EXACT_UP_TO else "monte_carlo")
+    n = len(digests)
+    if method == "exact":
+        valuation = exact_shapley(n, utility)
+    elif method == "leave_one_out":
+        valuation = leave_one_out(n, utility)
+    elif method == "monte_carlo":
+        valuation = monte_carlo_shapley(
+            n,
+            utility,
+            permutations=int(settings.get("permutations", 4 * n)),
+            truncation=float(settings.get("truncation", 0.0)),
+            seed=_round_seed(record.task_id, round_),
+        )
+    else:
+        raise ConfigError(f"unknown valuation method {method!r}: exact, monte_carlo or leave_one_out")
+    contributions: dict[str, int] = {}
+    for value, digest in zip(valuation.values, digests, strict=True):
+        holders = by_digest[digest]
+        share = round(value * MICRO) // len(holders)
+        contributions.update({address: share for address in holders})
+    return RoundValue(contributions, valuation, [by_digest[d] for d in digests])
+
+
+def _base_digest(state: State, record: TaskRecord, round_: int) -> str:
+    digest = record.initial_model
+    for earlier in range(1, round_):
+        found = round_record(state, record.task_id, earlier)
+        if found is not None and found.aggregate_digest:
+            digest = found.aggregate_digest
+    return digest
+
+
+class RoundSettler:
+    """Pays each finalized round, slashes what the task says, and settles stakes at the end (aggregator)."""
+
+    def __init__(
+        self,
+        ledger: LedgerBackend,
+        store: ArtifactStore,
+        aggregator: Identity,
+        task_id: str,
+        validation: tuple[np.ndarray, np.ndarray],
+    ) -> None:
+        self.ledger, self.store, self.aggregator, self.task_id = ledger, store, aggregator, task_id
+        self.validation = validation
+        record = task(ledger.state(), task_id)
+        assert record is not None
+        self.record = record
+        self.spec: dict[str, Any] = json.loads(store.get(record.model_spec))
+
+    @staticmethod
+    def wanted(record: TaskRecord) -> bool:
+        """True if the task has rewards or slashing to run."""
+        return record.reward_pool > 0 or record.slash_amount > 0
+
+    def settle_round(self, round_: int) -> RoundValue | None:
+        """Slash rejected participants the task names, then pay the round (if it succeeded)."""
+        state = self.ledger.state()
+        finalized = round_record(state, self.task_id, round_)
+        if finalized is None:
+            return None
+        round_commits: dict[str, Any] = {str(k): v for k, v in commits(state, self.task_id, round_).items()}
+        for participant, reason in finalized.rejected:
+            if any(reason.startswith(p) for p in self.record.slash_on):
+                due = min(stake(state, self.task_id, participant), self.record.slash_amount)
+                if due > 0 and state.get("slashes", (self.task_id, round_, participant)) is None:
+                    self.ledger.submit(
+                        self.aggregator,
+                        StakeSlashed(
+                            task_id=self.task_id,
+                            round=round_,
+                            participant=participant,
+                            amount=due,
+                            reason=reason,
+                            update_digest=round_commits[participant].update_digest,
+                        ),
+                    )
+        if finalized.status != "ok" or self.record.reward_pool == 0:
+            return None
+        value = value_round(self.ledger.state(), self.store, self.record, round_, self.spec, self.validation)
+        budget = min(round_budget(self.record), pool(self.ledger.state(), self.task_id))
+        self.ledger.submit(
+            self.aggregator,
+            RewardPaid(
+                task_id=self.task_id,
+                round=round_,
+                contributions=value.contributions,
+                payments=expected_payments(budget, value.contributions),
+            ),
+        )
+        return value
+
+    def finish(self) -> None:
+        """Return the stakes once the last round is finalized."""
+        state = self.ledger.state()
+        if progress(state, self.task_id).finalized >= self.record.rounds and state.get("settled", self.task_id) is None:
+            self.ledger.submit(self.aggregator, TaskSettled(task_id=self.task_id))
+
+    def callback(self, then: Callable[[Any], None] | None = None) -> Callable[[Any], None]:
+        """An ``on_round`` hook for ``LedgerStrategy``: settle the round just finalized, then call ``then``."""
+
+        def on_round(outcome: Any) -> None:
+            self.settle_round(outcome.round)
+            if then is not None:
+                then(outcome)
+
+        return on_round
+
+
+def audit_rewards(
+    ledger: LedgerBackend, store: ArtifactStore, task_id: str, validation: tuple[np.ndarray, np.ndarray]
+) -> list[str]:
+    """Recompute every round's contributions and payments and every slash; return the mismatches."""
+    state = ledger.state()
+    record = task(state, task_id)
+    if record is None:
+        raise ConfigError(f"task {task_id!r} does not exist")
+    spec = json.loads(store.get(record.model_spec))
+    problems: list[str] = []
+    for round_ in range(1, progress(state, task_id).finalized + 1):
+        paid = state.get("rewards", (task_id, round_))
+        finalized = round_record(state, task_id, round_)
+        assert finalized is not None
+        if finalized.status == "ok" and record.reward_pool > 0:
+            if paid is None:
+                problems.append(f"round {round_}: no reward was paid")
+                continue
+            try:
+                value = value_round(state, store, record, round_, spec, validation)
+            except LedgerMLError as exc:
+                problems.append(f"round {round_}: cannot recompute contributions: {exc}")
+                continue
+            if dict(paid[0]) != value.contributions:
+                problems.append(
+                    f"round {round_}: recorded contributions {dict(paid[0])} differ from the "
+                    f"recomputation {value.contributions}"
+                )
+        for (tid, r, participant), (amount, reason, _) in state.rows("slashes").items():
+            if tid == task_id and r == round_ and dict(finalized.rejected).get(participant) != reason:
+                problems.append(
+                    f"round {round_}: {participant} slashed {amount} for a reason the round does not record"
+                )
+    return problems
