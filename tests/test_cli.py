@@ -286,3 +286,26 @@ def test_every_command_takes_json_and_home() -> None:
         assert "--json" in options, f"ledgerml {' '.join(path)} lacks --json"
         if path != ["chain", "verify-proof"] and path != ["data", "check-record"]:  # offline checks need no home
             assert "--home" in options, f"ledgerml {' '.join(path)} lacks --home"
+
+
+def test_rewards_and_token_commands(cli, home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "paid.toml"
+    config.write_text(
+        '[federation]\ntask_id = "paid"\nparticipants = 3\nrounds = 2\nrule = "fedavg"\n'
+        "[rewards]\nreward_pool = 200\nstake = 10\ninitial_tokens = 10\n"
+    )
+    ran = cli("fl", "run", str(config), "--unencrypted", "--json")
+    assert ran.code == 0 and ran.json()["audit_ok"] is True, ran.err  # type: ignore[index]
+    shown = cli("rewards", "show", "paid", "--json").json()
+    people = shown["participants"]  # type: ignore[index]
+    assert len(people) == 3 and sum(p["reward"] for p in people) > 0 and all(p["stake_held"] == 0 for p in people)
+    balances = cli("token", "balance", "--json").json()
+    assert balances["balanced"] is True and balances["minted"] == 230  # type: ignore[index]
+    assert cli("token", "mint", "5", "--to", "bob", "--json").code == 0
+    assert cli("token", "transfer", "alice", "3", "--as", "bob").code == 0
+    assert cli("token", "balance", "alice", "--json").json()["balances"][0]["balance"] == 3  # type: ignore[index]
+    assert cli("token", "transfer", "alice", "50", "--as", "bob").code == 21  # InsufficientFunds
+    assert cli("token", "mint", "5", "--to", "bob", "--as", "alice").code == 14  # only the admin mints
+    assert cli("token", "mint", "5").code == 2
+    assert cli("audit", "task", "paid").code == 0
+    assert cli("rewards", "show", "nope").code == 3

@@ -40,7 +40,7 @@ from ..tasks import (
     task,
 )
 from ..tokens import pool, stake
-from .valuation import Valuation, exact_shapley, leave_one_out, monte_carlo_shapley
+from .valuation import Utility, Valuation, exact_shapley, leave_one_out, monte_carlo_shapley
 
 MICRO = 1_000_000
 EXACT_UP_TO = 10
@@ -71,23 +71,23 @@ def _round_seed(task_id: str, round_: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{task_id}:{round_}".encode()).digest()[:8], "big")
 
 
-def value_round(
+def round_utility(
     state: State,
     store: ArtifactStore,
     record: TaskRecord,
     round_: int,
     spec: dict[str, Any],
     validation: tuple[np.ndarray, np.ndarray],
-) -> RoundValue:
-    """Value the accepted updates of one finalized round with the method the task names."""
+) -> tuple[Utility, list[list[str]]]:
+    """The utility of a finalized round's accepted updates, and the addresses behind each player (one player
+    per distinct update digest)."""
     from ..federated.models import build_model
     from ..federated.serialization import flatten, from_bytes, unflatten
 
     finalized = round_record(state, record.task_id, round_)
     if finalized is None or finalized.status != "ok":
         raise ConfigError(f"round {round_} of {record.task_id!r} is not a finalized, successful round")
-    base_digest = _base_digest(state, record, round_)
-    base = from_bytes(store.get(base_digest))
+    base = from_bytes(store.get(_base_digest(state, record, round_)))
     round_commits: dict[str, Any] = {str(k): v for k, v in commits(state, record.task_id, round_).items()}
     by_digest: dict[str, list[str]] = {}
     for address in sorted(finalized.accepted):
@@ -98,7 +98,6 @@ def value_round(
     examples = [float(round_commits[by_digest[d][0]].num_examples) for d in digests]
     X, y = validation
     model = build_model(spec)
-
     total = sum(examples) or float(len(examples))
     shares = [(e if sum(examples) else 1.0) / total for e in examples]
 
@@ -109,9 +108,22 @@ def value_round(
         model.set_weights(unflatten(base_vec + change, base))
         return model.evaluate(X, y)[1]
 
+    return utility, [by_digest[d] for d in digests]
+
+
+def value_round(
+    state: State,
+    store: ArtifactStore,
+    record: TaskRecord,
+    round_: int,
+    spec: dict[str, Any],
+    validation: tuple[np.ndarray, np.ndarray],
+) -> RoundValue:
+    """Value the accepted updates of one finalized round with the method the task names."""
+    utility, players = round_utility(state, store, record, round_, spec, validation)
     settings = json.loads(record.valuation)
-    method = settings.get("method", "exact" if len(digests) <= EXACT_UP_TO else "monte_carlo")
-    n = len(digests)
+    n = len(players)
+    method = settings.get("method", "exact" if n <= EXACT_UP_TO else "monte_carlo")
     if method == "exact":
         valuation = exact_shapley(n, utility)
     elif method == "leave_one_out":
@@ -127,11 +139,10 @@ def value_round(
     else:
         raise ConfigError(f"unknown valuation method {method!r}: exact, monte_carlo or leave_one_out")
     contributions: dict[str, int] = {}
-    for value, digest in zip(valuation.values, digests, strict=True):
-        holders = by_digest[digest]
+    for value, holders in zip(valuation.values, players, strict=True):
         share = round(value * MICRO) // len(holders)
         contributions.update({address: share for address in holders})
-    return RoundValue(contributions, valuation, [by_digest[d] for d in digests])
+    return RoundValue(contributions, valuation, players)
 
 
 def _base_digest(state: State, record: TaskRecord, round_: int) -> str:

@@ -71,9 +71,19 @@ def leave_one_out(n: int, utility: Utility) -> Valuation:
 
 
 def monte_carlo_shapley(
-    n: int, utility: Utility, *, permutations: int, seed: int = 0, truncation: float = 0.0, guided: bool = True
+    n: int,
+    utility: Utility,
+    *,
+    permutations: int,
+    seed: int = 0,
+    truncation: float = 0.0,
+    guided: bool = True,
+    max_evaluations: int | None = None,
 ) -> Valuation:
-    """Permutation-sampling Shapley estimate with truncation and (by default) GTG-style guided sampling."""
+    """Permutation-sampling Shapley estimate with truncation and (by default) GTG-style guided sampling.
+
+    ``max_evaluations`` caps the distinct utility evaluations: a permutation starts only if it cannot exceed
+    the cap (the estimate averages the permutations completed)."""
     v = CachedUtility(utility)
     rng = np.random.default_rng(seed)
     everyone = frozenset(range(n))
@@ -81,7 +91,11 @@ def monte_carlo_shapley(
     if n == 0 or abs(grand - empty) < truncation:
         return Valuation(tuple(0.0 for _ in range(n)), "monte_carlo", v.evaluations)
     totals = np.zeros(n)
+    done = 0
     for k in range(permutations):
+        if max_evaluations is not None and v.evaluations + n > max_evaluations:
+            break  # a permutation can add up to n new coalitions: never exceed the cap
+        done += 1
         if guided:
             first = k % n
             rest = [j for j in rng.permutation(n).tolist() if j != first]
@@ -97,7 +111,7 @@ def monte_carlo_shapley(
             current = v(prefix)
             totals[player] += current - previous
             previous = current
-    return Valuation(tuple((totals / max(permutations, 1)).tolist()), "monte_carlo", v.evaluations)
+    return Valuation(tuple((totals / max(done, 1)).tolist()), "monte_carlo", v.evaluations)
 
 
 def spearman(a: list[float] | tuple[float, ...], b: list[float] | tuple[float, ...]) -> float:
