@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import LedgerMLError
-from . import audit, chain, data, demo, fl, identity, init, model, rewards, role, verify
+from . import audit, chain, data, demo, fl, fraud, identity, init, model, rewards, role, verify
 from ._common import err_console
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app.add_typer(fl.app, name="fl")
 app.add_typer(audit.app, name="audit")
 app.add_typer(rewards.rewards_app, name="rewards")
 app.add_typer(rewards.token_app, name="token")
+app.add_typer(fraud.app, name="fraud")
 
 
 def main() -> None:

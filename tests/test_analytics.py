@@ -1,0 +1,172 @@
+"""Fraud detection: account tables and their input errors, the detector, features from transactions, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ledgerml.analytics import FraudDetector, cross_validate, read_accounts
+from ledgerml.analytics.features import account_features, pagerank
+from ledgerml.analytics.synthetic import PATTERNS, generate
+from ledgerml.errors import ConfigError, NotFound
+
+
+def labelled_accounts(seed: int = 3) -> pd.DataFrame:
+    world = generate(ordinary_accounts=120, ordinary_transactions=1200, groups_per_pattern=3, seed=seed)
+    frame = account_features(world.transactions)
+    frame["FLAG"] = frame["Address"].map(lambda a: int(a in world.illicit))
+    return frame
+
+
+def test_generator_plants_every_pattern() -> None:
+    world = generate(seed=5)
+    assert set(world.illicit.values()) == set(PATTERNS)
+    assert world.transactions["timestamp"].is_monotonic_increasing
+
+
+def test_features_from_transactions_by_hand() -> None:
+    tx = pd.DataFrame(
+        {
+            "from": ["A", "A", "B", "C"],
+            "to": ["B", "C", "C", "A"],
+            "value": [1.0, 3.0, 2.0, 0.5],
+            "timestamp": [0, 600, 1200, 7200],
+        }
+    )
+    f = account_features(tx).set_index("Address")
+    assert f.loc["a", "Sent tnx"] == 2 and f.loc["c", "Received Tnx"] == 2
+    assert f.loc["a", "avg val sent"] == 2.0 and f.loc["a", "Avg min between sent tnx"] == 10.0
+    assert f.loc["c", "total ether balance"] == 4.5 and f.loc["a", "graph reciprocity"] == 1.0
+    assert f.loc["b", "graph fan-in share"] == 0.5
+    assert np.isclose(f["graph pagerank"].sum(), 3.0)
+
+
+def test_pagerank_matches_a_known_graph() -> None:
+    ranks = pagerank(np.array([0, 1, 2]), np.array([1, 2, 0]), 3)  # a cycle: uniform
+    assert np.allclose(ranks, 1 / 3)
+    star = pagerank(np.array([1, 2, 3]), np.array([0, 0, 0]), 4)
+    assert star.argmax() == 0 and np.isclose(star.sum(), 1.0)
+
+
+def test_detector_learns_patterns_and_roundtrips(tmp_path: Path) -> None:
+    train, test = labelled_accounts(3), labelled_accounts(4)
+    detector = FraudDetector(n_estimators=150).fit(train.drop(columns=["Address", "FLAG"]), train["FLAG"].to_numpy())
+    x_test = test.drop(columns=["Address", "FLAG"])
+    predicted = detector.predict(x_test)
+    truth = test["FLAG"].to_numpy()
+    assert (predicted[truth == 1] == 1).mean() > 0.9 and truth[predicted == 1].mean() > 0.9
+    detector.save(tmp_path / "model")
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["detector.json", "model.txt"]  # no pickle
+    loaded = FraudDetector.load(tmp_path / "model")
+    assert np.array_equal(loaded.predict_proba(x_test), detector.predict_proba(x_test))
+    contributions = detector.explain(x_test.iloc[:3])
+    raw = detector.booster_.predict(x_test.iloc[:3], raw_score=True)
+    assert np.allclose(contributions.sum(axis=1), raw)  # TreeSHAP is exact: contributions add up
+
+
+@pytest.mark.parametrize("missing", ["native", "zero", "indicator"])
+def test_missing_value_policies(missing: str) -> None:
+    frame = labelled_accounts(6)
+    features = frame.drop(columns=["Address", "FLAG"])
+    features.iloc[::5, 3] = np.nan
+    detector = FraudDetector(n_estimators=50, missing=missing).fit(features, frame["FLAG"].to_numpy())
+    assert detector.predict_proba(features).shape == (len(features), 2)
+    assert (len(detector.columns_) > len(features.columns)) == (missing == "indicator")
+
+
+def test_grouped_folds_keep_duplicates_together(tmp_path: Path) -> None:
+    frame = labelled_accounts(7)
+    frame = pd.concat([frame, frame.iloc[:20]])  # duplicated addresses
+    path = tmp_path / "dup.csv"
+    frame.to_csv(path, index=False)
+    table = read_accounts(path, require_label=True)
+    result = cross_validate(table, lambda: FraudDetector(n_estimators=50), folds=3)
+    assert len(result["folds"]) == 3 and result["mean_f1"] > 0.8
+
+
+@pytest.mark.parametrize(
+    ("content", "require_label", "message"),
+    [
+        ("", False, "empty"),
+        ("Address,FLAG,x\n", True, "no rows"),
+        ("address_,FLAG,x\n0x1,1,2\n", True, "no 'Address'"),
+        ("addr,FLAG,x\n0x1,1,2\n", True, "rename it"),
+        ("Address,x\n0x1,2\n0x2,3\n", True, "no 'FLAG'"),
+        ("Address,FLAG,x\n0x1,yes,2\n0x2,0,3\n", True, "only 0 and 1"),
+        ("Address,FLAG,x\n0x1,1,2\n0x2,1,3\n", True, "one class"),
+        ("Address,FLAG,name\n0x1,1,a\n0x2,0,b\n", True, "no numeric"),
+    ],
+)
+def test_bad_account_tables(tmp_path: Path, content: str, require_label: bool, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=message):
+        read_accounts(path, require_label=require_label)
+
+
+def test_bad_transactions_and_models(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="missing"):
+        account_features(pd.DataFrame({"from": ["a"], "to": ["b"], "value": [1.0]}))
+    with pytest.raises(ConfigError, match="numeric"):
+        account_features(pd.DataFrame({"from": ["a"], "to": ["b"], "value": ["lots"], "timestamp": [1]}))
+    with pytest.raises(NotFound):
+        FraudDetector.load(tmp_path)
+    with pytest.raises(NotFound):
+        read_accounts(tmp_path / "none.csv", require_label=False)
+    with pytest.raises(ConfigError, match="missing must be"):
+        FraudDetector(missing="ignore").fit(pd.DataFrame({"x": [1.0, 2.0]}), np.array([0, 1]))
+
+
+def test_fraud_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    from ledgerml.cli import main
+
+    def run(*args: str) -> int:
+        monkeypatch.setattr(sys, "argv", ["ledgerml", *args])
+        try:
+            main()
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        return 0
+
+    monkeypatch.setenv("LEDGERML_HOME", str(tmp_path / "home"))
+    assert run("init", "--unencrypted") == 0
+    assert run("role", "grant", "data_owner", "admin") == 0 and run("role", "grant", "trainer", "admin") == 0
+    train = tmp_path / "train.csv"
+    labelled_accounts(8).to_csv(train, index=False)
+    world = generate(ordinary_accounts=80, ordinary_transactions=600, groups_per_pattern=2, seed=9)
+    transactions = tmp_path / "tx.csv"
+    world.transactions.to_csv(transactions, index=False)
+    accounts = tmp_path / "accounts.csv"
+    capsys.readouterr()
+    assert run("fraud", "features", "--transactions", str(transactions), "--out", str(accounts), "--json") == 0
+    assert json.loads(capsys.readouterr().out)["accounts"] == len(pd.read_csv(accounts))
+    assert run("fraud", "train", "--data", str(train), "--model-out", str(tmp_path / "m"), "--json") == 0
+    trained = json.loads(capsys.readouterr().out)
+    assert trained["model_id"].startswith("sha256:") and trained["mean_f1"] > 0.8
+    assert run("verify", "model", str(tmp_path / "m")) == 0
+    scores = tmp_path / "scores.csv"
+    assert run("fraud", "score", "--model", str(tmp_path / "m"), "--data", str(accounts), "--out", str(scores)) == 0
+    frame = pd.read_csv(scores)
+    assert list(frame.columns) == ["Address", "score", "flagged"]
+    flagged = set(frame.loc[frame["flagged"] == 1, "Address"])
+    assert len(flagged & set(world.illicit)) >= 0.9 * len(world.illicit)
+    some = frame["Address"].iloc[0]
+    capsys.readouterr()
+    assert (
+        run("fraud", "explain", "--model", str(tmp_path / "m"), "--data", str(accounts), "--address", some, "--json")
+        == 0
+    )
+    assert len(json.loads(capsys.readouterr().out)["contributions"]) == 10
+    assert (
+        run("fraud", "explain", "--model", str(tmp_path / "m"), "--data", str(accounts), "--address", "0x" + "0" * 40)
+        == 3
+    )
+    assert run("fraud", "train", "--data", str(train), "--model-out", str(tmp_path / "m")) == 2  # not empty
+    assert run("fraud", "features", "--out", str(accounts)) == 2
+    assert run("fraud", "evaluate", "--data", str(accounts)) == 2  # no FLAG column
