@@ -170,3 +170,39 @@ def test_fraud_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pyte
     assert run("fraud", "train", "--data", str(train), "--model-out", str(tmp_path / "m")) == 2  # not empty
     assert run("fraud", "features", "--out", str(accounts)) == 2
     assert run("fraud", "evaluate", "--data", str(accounts)) == 2  # no FLAG column
+
+
+def test_unsupervised_scores_rank_planted_accounts_high() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from ledgerml.analytics.anomaly import anomaly_scores
+
+    frame = labelled_accounts(10)
+    scores, flagged = anomaly_scores(frame.drop(columns=["Address", "FLAG"]))
+    assert scores.min() == 0.0 and scores.max() == 1.0 and set(np.unique(flagged)) <= {0, 1}
+    auc = roc_auc_score(frame["FLAG"], scores)
+    assert auc > 0.6, auc  # no labels used: better than chance on planted laundering
+
+
+def test_features_from_the_projects_own_ledger(tmp_path: Path) -> None:
+    from ledgerml.analytics.ledger_source import ledger_transactions
+    from ledgerml.federated.apps import run_in_process
+    from ledgerml.federated.runner import FederationConfig, setup_federation
+    from ledgerml.home import Home
+
+    home = Home(tmp_path / "home")
+    home.init(unencrypted=True)
+    setup_federation(
+        home,
+        FederationConfig(task_id="watched", participants=3, rounds=2, reward_pool=300, stake=10, initial_tokens=10),
+        unencrypted=True,
+    )
+    run_in_process(home, "watched")
+    ledger = home.open_ledger()
+    tx = ledger_transactions(ledger)
+    ledger.close()
+    assert {"RoleGranted", "UpdateCommitted", "RewardPaid", "DatasetRegistered"} <= set(tx["kind"])
+    accounts = account_features(tx).set_index("Address")
+    aggregator = str(home.keys.info("aggregator").address).lower()
+    assert accounts.loc[aggregator, "Received Tnx"] >= 6  # three joins and six commitments point at it
+    assert accounts.loc[aggregator, "Sent tnx"] >= 3  # reward payments

@@ -122,21 +122,35 @@ def train(
 
 @app.command("score")
 def score(
-    model: Annotated[Path, typer.Option("--model", help="A folder written by 'fraud train'.")],
     data: Annotated[Path, typer.Option("--data", help="Account table (no label needed).")],
     out: Annotated[Path, typer.Option("--out", help="CSV to write: Address,score,flagged.")],
+    model: Annotated[Path | None, typer.Option("--model", help="A folder written by 'fraud train'.")] = None,
+    unsupervised: Annotated[
+        bool,
+        typer.Option(
+            "--unsupervised", help="No model: flag outliers with an IsolationForest fitted on these accounts."
+        ),
+    ] = False,
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Score accounts: calibrated probability of being illicit and the flag at the chosen threshold."""
-    from ..analytics import FraudDetector, read_accounts
-
-    detector = FraudDetector.load(model)
-    accounts = read_accounts(data, require_label=False)
-    p = detector.predict_proba(accounts.features)[:, 1]
+    """Score accounts: calibrated probability of being illicit and the flag at the chosen threshold (or, with
+    --unsupervised, an anomaly score in [0, 1] and the forest's outlier flag)."""
     import pandas as pd
 
-    frame = pd.DataFrame({"Address": accounts.addresses, "score": p, "flagged": (p >= detector.threshold_).astype(int)})
+    from ..analytics import FraudDetector, read_accounts
+    from ..analytics.anomaly import anomaly_scores
+
+    if (model is None) == (not unsupervised):
+        raise ConfigError("give either --model DIR or --unsupervised")
+    accounts = read_accounts(data, require_label=False)
+    if model is not None:
+        detector = FraudDetector.load(model)
+        p = detector.predict_proba(accounts.features)[:, 1]
+        flags = (p >= detector.threshold_).astype(int)
+    else:
+        p, flags = anomaly_scores(accounts.features)
+    frame = pd.DataFrame({"Address": accounts.addresses, "score": p, "flagged": flags})
     frame.to_csv(out, index=False)
     if json_out:
         emit_json({"accounts": len(frame), "flagged": int(frame["flagged"].sum()), "out": str(out)})
@@ -201,6 +215,7 @@ def features(
         ),
     ] = None,
     rpc: Annotated[str | None, typer.Option("--rpc", help="An EVM node's JSON-RPC URL.")] = None,
+    ledger: Annotated[bool, typer.Option("--ledger", help="This ledger home's own events (actors' activity).")] = False,
     from_block: Annotated[int, typer.Option("--from-block", help="First block (with --rpc).")] = 0,
     to_block: Annotated[int | None, typer.Option("--to-block", help="Last block [default: latest].")] = None,
     home: HomeOption = None,
@@ -213,9 +228,17 @@ def features(
     from ..analytics.rpc import fetch_transactions
     from ._common import progress_bar
 
-    if (transactions is None) == (rpc is None):
-        raise ConfigError("give either --transactions FILE or --rpc URL")
-    if transactions is not None:
+    if sum(x is not None for x in (transactions, rpc)) + int(ledger) != 1:
+        raise ConfigError("give exactly one of --transactions FILE, --rpc URL, --ledger")
+    if ledger:
+        from ..analytics.ledger_source import ledger_transactions
+
+        backend = home_of(home).open_ledger(as_validator=False)
+        try:
+            frame = ledger_transactions(backend)
+        finally:
+            backend.close()
+    elif transactions is not None:
         if not transactions.is_file():
             raise NotFound(f"no file {transactions}")
         try:
