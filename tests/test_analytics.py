@@ -206,3 +206,94 @@ def test_features_from_the_projects_own_ledger(tmp_path: Path) -> None:
     aggregator = str(home.keys.info("aggregator").address).lower()
     assert accounts.loc[aggregator, "Received Tnx"] >= 6  # three joins and six commitments point at it
     assert accounts.loc[aggregator, "Sent tnx"] >= 3  # reward payments
+
+
+def test_token_transfers_feed_the_erc20_statistics() -> None:
+    tx = pd.DataFrame(
+        {
+            "from": ["A", "A", "B", "C"],
+            "to": ["B", "C", "C", "A"],
+            "value": [1.0, 3.0, 2.0, 0.5],
+            "timestamp": [0, 600, 1200, 1800],
+            "token": ["", "0xT1", "0xT1", "0xT2"],
+        }
+    )
+    f = account_features(tx).set_index("Address")
+    assert f.loc["a", "Sent tnx"] == 1  # only the ether transfer counts as an ether transaction
+    assert f.loc["a", "Total ERC20 tnxs"] == 2 and f.loc["c", "ERC20 uniq rec contract addr"] == 1
+    assert f.loc["a", "ERC20 total ether sent"] == 3.0 and f.loc["a", "ERC20 total Ether received"] == 0.5
+    assert f.loc["b", "ERC20 avg val sent"] == 2.0
+    assert np.isnan(tx.assign(token="").pipe(account_features).set_index("Address").loc["a", "Total ERC20 tnxs"])
+
+
+def test_rpc_ingestion_decodes_erc20_logs(tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    from ledgerml.analytics.rpc import TRANSFER_TOPIC, fetch_transactions
+
+    sender, receiver, token = "0x" + "a" * 40, "0x" + "b" * 40, "0x" + "c" * 40
+    blocks = {
+        1: {
+            "timestamp": hex(1000),
+            "transactions": [
+                {"hash": "0x01", "from": sender, "to": receiver, "value": hex(2 * 10**18), "gas": hex(21000)}
+            ],
+        },
+        2: {
+            "timestamp": hex(1060),
+            "transactions": [{"hash": "0x02", "from": sender, "to": None, "value": "0x0", "gas": hex(900000)}],
+        },
+    }
+    logs = {
+        2: [
+            {
+                "address": token,
+                "transactionHash": "0x02",
+                "data": hex(5 * 10**17),
+                "removed": False,
+                "topics": [TRANSFER_TOPIC, "0x" + "0" * 24 + sender[2:], "0x" + "0" * 24 + receiver[2:]],
+            },
+            {
+                "address": token,
+                "transactionHash": "0x02",
+                "data": "0x",
+                "removed": False,  # an ERC-721 transfer
+                "topics": [TRANSFER_TOPIC, "0x00", "0x01", "0x02"],
+            },
+        ]
+    }
+
+    class Node(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            method, params = request["method"], request["params"]
+            if method == "eth_blockNumber":
+                result: object = hex(2)
+            elif method == "eth_getBlockByNumber":
+                result = blocks.get(int(params[0], 16))
+            else:
+                result = logs.get(int(params[0]["fromBlock"], 16), [])
+            body = json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": result}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Node)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        frame = fetch_transactions(f"http://127.0.0.1:{server.server_port}", 1, checkpoint=tmp_path / "c.csv")
+    finally:
+        server.shutdown()
+        thread.join()
+    assert len(frame) == 3  # two transactions and one ERC-20 transfer (the ERC-721 one is skipped)
+    token_rows = frame[frame["token"].fillna("") != ""]
+    assert list(token_rows["value"]) == [0.5] and token_rows.iloc[0]["from"] == sender
+    assert bool(frame[frame["hash"] == "0x02"].iloc[0]["contract_creation"])
+    features = account_features(frame).set_index("Address")
+    assert features.loc[receiver, "ERC20 total Ether received"] == 0.5 and features.loc[sender, "Sent tnx"] == 1

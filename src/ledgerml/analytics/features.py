@@ -1,7 +1,8 @@
 """Account features from raw transactions: the public Ethereum fraud data set's statistics wherever they can
 be derived from transactions (counts, min/max/mean values, time between transactions, unique counterparties,
-contract creations, balance), named as in that data set, plus transaction-graph features (degrees, PageRank,
-reciprocity, burstiness, fan-in/fan-out shares)."""
+contract creations, balance, and the ERC20 statistics from token transfers - token contracts stand in for
+token names), named as in that data set, plus transaction-graph features over ether transfers (PageRank,
+reciprocity, burstiness, fan-in share, pass-through)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def check_transactions(frame: pd.DataFrame) -> pd.DataFrame:
     out["from"] = out["from"].astype(str).str.lower()
     out["to"] = out["to"].fillna("").astype(str).str.lower()
     out["contract_creation"] = out.get("contract_creation", pd.Series(False, index=out.index)).astype(bool)
+    out["token"] = out.get("token", pd.Series("", index=out.index)).fillna("").astype(str).str.lower()
     return out
 
 
@@ -58,11 +60,16 @@ def pagerank(
 
 
 def account_features(transactions: pd.DataFrame) -> pd.DataFrame:
-    """One row per address seen, with an ``Address`` column and numeric features."""
-    tx = check_transactions(transactions)
+    """One row per address seen, with an ``Address`` column and numeric features. Rows with a ``token``
+    (ERC-20 transfers) feed the ERC20 statistics; the rest are ether transactions."""
+    everything = check_transactions(transactions)
+    tx = everything[everything["token"] == ""]
+    tokens = everything[(everything["token"] != "") & (everything["to"] != "")]
     transfers = tx[tx["to"] != ""]
     sent, received = transfers.groupby("from"), transfers.groupby("to")
-    addresses = sorted(set(transfers["from"]) | set(transfers["to"]) | set(tx["from"]))
+    addresses = sorted(
+        set(transfers["from"]) | set(transfers["to"]) | set(tx["from"]) | set(tokens["from"]) | set(tokens["to"])
+    )
     frame = pd.DataFrame(index=pd.Index(addresses, name="Address"))
     frame["Sent tnx"] = sent.size()
     frame["Received Tnx"] = received.size()
@@ -118,4 +125,25 @@ def account_features(transactions: pd.DataFrame) -> pd.DataFrame:
     frame["graph passthrough"] = (
         frame["total Ether sent"] / frame["total ether received"].where(frame["total ether received"] > 0)
     ).fillna(0.0)
+    _token_features(frame, tokens)
     return frame.reset_index()
+
+
+def _token_features(frame: pd.DataFrame, tokens: pd.DataFrame) -> None:
+    """The public data set's ERC20 statistics; accounts without token activity keep them missing, as there."""
+    sent, received = tokens.groupby("from"), tokens.groupby("to")
+    frame["Total ERC20 tnxs"] = sent.size().add(received.size(), fill_value=0)
+    frame["ERC20 total Ether received"] = received["value"].sum()
+    frame["ERC20 total ether sent"] = sent["value"].sum()
+    frame["ERC20 uniq sent addr"] = sent["to"].nunique()
+    frame["ERC20 uniq rec addr"] = received["from"].nunique()
+    frame["ERC20 uniq rec contract addr"] = received["token"].nunique()
+    frame["ERC20 avg time between sent tnx"] = sent["timestamp"].apply(_gap_minutes)
+    frame["ERC20 avg time between rec tnx"] = received["timestamp"].apply(_gap_minutes)
+    for label, group in (("rec", received), ("sent", sent)):
+        stats = group["value"].agg(["min", "max", "mean"])
+        frame[f"ERC20 min val {label}"] = stats["min"]
+        frame[f"ERC20 max val {label}"] = stats["max"]
+        frame[f"ERC20 avg val {label}"] = stats["mean"]
+    frame["ERC20 uniq sent token name"] = sent["token"].nunique()
+    frame["ERC20 uniq rec token name"] = received["token"].nunique()
