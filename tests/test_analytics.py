@@ -297,3 +297,18 @@ def test_rpc_ingestion_decodes_erc20_logs(tmp_path: Path) -> None:
     assert bool(frame[frame["hash"] == "0x02"].iloc[0]["contract_creation"])
     features = account_features(frame).set_index("Address")
     assert features.loc[receiver, "ERC20 total Ether received"] == 0.5 and features.loc[sender, "Sent tnx"] == 1
+
+
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+THRESHOLD_REASON = (
+    "predict applies the threshold chosen on validation data, so it differs from argmax(predict_proba) by design"
+)
+
+
+@parametrize_with_checks(
+    [FraudDetector(n_estimators=10)],
+    expected_failed_checks=lambda estimator: {"check_classifiers_train": THRESHOLD_REASON},
+)
+def test_scikit_learn_compatibility(estimator, check) -> None:  # type: ignore[no-untyped-def]
+    check(estimator)

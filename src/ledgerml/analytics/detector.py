@@ -75,6 +75,22 @@ class FraudDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if self.threshold not in ("f1", "precision"):
             raise ConfigError("threshold must be 'f1' (best F1) or 'precision' (reach target_precision)")
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    def _frame(self, X: Any, *, reset: bool) -> pd.DataFrame:
+        """Validate ``X`` (array or DataFrame; NaN allowed) and return it as a DataFrame with feature names."""
+        from sklearn.utils.validation import validate_data
+
+        names = list(X.columns) if isinstance(X, pd.DataFrame) else None
+        array = validate_data(self, X, reset=reset, ensure_all_finite="allow-nan", dtype=np.float64)
+        if reset:
+            self.features_ = [str(c) for c in names] if names is not None else [f"x{i}" for i in range(array.shape[1])]
+        return pd.DataFrame(array, columns=self.features_, index=X.index if isinstance(X, pd.DataFrame) else None)
+
     def _train(self, x: pd.DataFrame, y: np.ndarray) -> Any:
         import lightgbm as lgb
 
@@ -86,19 +102,34 @@ class FraudDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             "verbose": -1,
             "deterministic": True,
             "num_threads": 1,
+            "min_data_in_leaf": max(1, min(20, len(y) // 10)),
         }
         return lgb.train(params, lgb.Dataset(x, y), num_boost_round=self.n_estimators)
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> FraudDetector:
+    def fit(self, X: Any, y: Any) -> FraudDetector:
         """Train on one part; calibrate and choose the threshold on the held-out part; then (``refit``)
-        retrain the trees on all rows, keeping that calibration and threshold."""
+        retrain the trees on all rows, keeping that calibration and threshold. Two classes only."""
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import validate_data
+
         self._check()
-        self.features_ = list(X.columns)
-        data = prepare(X, self.features_, self.missing)
+        frame = self._frame(X, reset=True)
+        _, y = validate_data(self, frame.to_numpy(), y, ensure_all_finite="allow-nan", reset=False)
+        check_classification_targets(y)
+        self.classes_, encoded = np.unique(y, return_inverse=True)
+        if len(self.classes_) != 2:
+            raise ValueError(
+                f"Only binary classification is supported. FraudDetector got {len(self.classes_)} classes."
+            )
+        y = encoded.astype(np.int64)
+        data = prepare(frame, self.features_, self.missing)
         self.columns_ = list(data.columns)
-        train_x, held_x, train_y, held_y = train_test_split(
-            data, y, test_size=self.validation_fraction, stratify=y, random_state=self.random_state
-        )
+        try:
+            train_x, held_x, train_y, held_y = train_test_split(
+                data, y, test_size=self.validation_fraction, stratify=y, random_state=self.random_state
+            )
+        except ValueError:  # too few rows of a class to hold some out: calibrate on the training rows
+            train_x, held_x, train_y, held_y = data, data, y, y
         self.booster_ = self._train(train_x, np.asarray(train_y))
         margin = self.booster_.predict(held_x, raw_score=True)
         if self.calibration == "sigmoid":
@@ -112,7 +143,6 @@ class FraudDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.threshold_ = self._choose_threshold(self._calibrate(margin), np.asarray(held_y))
         if self.refit:
             self.booster_ = self._train(data, np.asarray(y))
-        self.classes_ = np.array([0, 1])
         return self
 
     def _calibrate(self, margin: np.ndarray) -> np.ndarray:
@@ -137,19 +167,27 @@ class FraudDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 best, best_score = float(t), score
         return best
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Calibrated probabilities of [ordinary, illicit]."""
-        p = self._calibrate(self.booster_.predict(prepare(X, self.features_, self.missing), raw_score=True))
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Calibrated probabilities of [``classes_[0]``, ``classes_[1]``] (ordinary, illicit)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "booster_")
+        frame = self._frame(X, reset=False)
+        p = self._calibrate(self.booster_.predict(prepare(frame, self.features_, self.missing), raw_score=True))
         return np.column_stack([1 - p, p])
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """1 where the calibrated probability reaches the chosen threshold."""
-        return (self.predict_proba(X)[:, 1] >= self.threshold_).astype(np.int64)
+    def predict(self, X: Any) -> np.ndarray:
+        """``classes_[1]`` where the calibrated probability reaches the chosen threshold."""
+        from sklearn.utils.validation import check_is_fitted
 
-    def explain(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self, "booster_")
+        return np.asarray(self.classes_[(self.predict_proba(X)[:, 1] >= self.threshold_).astype(np.int64)])
+
+    def explain(self, X: Any) -> pd.DataFrame:
         """TreeSHAP contributions (log-odds) of every feature for every row; column ``(base)`` is the bias."""
-        contributions = self.booster_.predict(prepare(X, self.features_, self.missing), pred_contrib=True)
-        return pd.DataFrame(contributions, columns=[*self.columns_, "(base)"], index=X.index)
+        frame = self._frame(X, reset=False)
+        contributions = self.booster_.predict(prepare(frame, self.features_, self.missing), pred_contrib=True)
+        return pd.DataFrame(contributions, columns=[*self.columns_, "(base)"], index=frame.index)
 
     def save(self, folder: str | os.PathLike[str], extra: dict[str, Any] | None = None) -> Path:
         """Write ``model.txt`` (LightGBM) and ``detector.json`` into ``folder``."""
@@ -163,6 +201,7 @@ class FraudDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             "columns": self.columns_,
             "calibration": self.calibration_,
             "threshold": self.threshold_,
+            "classes": self.classes_.tolist(),
             **(extra or {}),
         }
         (target / "detector.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
@@ -186,5 +225,8 @@ class FraudDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         detector.booster_ = lgb.Booster(model_str=text)
         detector.calibration_ = meta["calibration"]
         detector.threshold_ = float(meta["threshold"])
-        detector.classes_ = np.array([0, 1])
+        detector.classes_ = np.asarray(meta.get("classes", [0, 1]))
+        detector.n_features_in_ = len(detector.features_)
+        if not all(f.startswith("x") and f[1:].isdigit() for f in detector.features_):
+            detector.feature_names_in_ = np.asarray(detector.features_, dtype=object)
         return detector
