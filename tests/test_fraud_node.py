@@ -3,10 +3,6 @@ generated transaction graph with planted laundering patterns, ingest it over JSO
 
 from __future__ import annotations
 
-import shutil
-import signal
-import socket
-import subprocess
 import time
 from pathlib import Path
 
@@ -16,37 +12,6 @@ from ledgerml.analytics import FraudDetector
 from ledgerml.analytics.features import account_features
 from ledgerml.analytics.rpc import JsonRpc, fetch_transactions
 from ledgerml.analytics.synthetic import generate
-
-ANVIL = Path(__file__).resolve().parent.parent / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
-
-
-@pytest.fixture
-def node():  # type: ignore[no-untyped-def]
-    binary = ANVIL if ANVIL.exists() else shutil.which("anvil")
-    assert binary, "anvil is missing: run 'npm ci' (the README's test command does)"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [str(binary), "--host", "127.0.0.1", "--port", str(port), "--silent"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            JsonRpc(url, timeout=1).call("eth_chainId")
-            break
-        except Exception:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise
-            time.sleep(0.2)
-    yield url
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=20)
 
 
 def _send(url: str, world) -> None:  # type: ignore[no-untyped-def]

@@ -3,15 +3,13 @@ resumable: rows already fetched are kept in a checkpoint CSV and fetching contin
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from .._jsonrpc import JsonRpc
 from ..errors import ConfigError
 
 COLUMNS = ["block", "hash", "from", "to", "value", "timestamp", "gas", "contract_creation", "token"]
@@ -19,29 +17,6 @@ TRANSFER_TOPIC = (
     "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"  # Transfer(address,address,uint256)
 )
 TOKEN_DECIMALS = 18  # token amounts are reported in units of 10^-18, the common ERC-20 choice
-
-
-class JsonRpc:
-    """A minimal JSON-RPC 2.0 client over HTTP."""
-
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"the RPC URL must be http(s)://..., got {url!r}")
-        self.url, self.timeout, self._id = url, timeout, 0
-
-    def call(self, method: str, params: list[Any] | None = None) -> Any:
-        """Call ``method``; ``ConfigError`` on transport or RPC errors."""
-        self._id += 1
-        body = json.dumps({"jsonrpc": "2.0", "id": self._id, "method": method, "params": params or []}).encode()
-        request = urllib.request.Request(self.url, body, {"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                reply = json.loads(response.read())
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise ConfigError(f"cannot reach the node at {self.url}: {exc}") from None
-        if "error" in reply:
-            raise ConfigError(f"{method} failed: {reply['error']}")
-        return reply.get("result")
 
 
 def token_transfers(rpc: JsonRpc, number: int, timestamp: int) -> list[dict[str, Any]]:

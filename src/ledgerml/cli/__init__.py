@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import LedgerMLError
-from . import audit, chain, data, demo, fl, fraud, identity, init, model, rewards, role, verify
+from . import audit, chain, data, demo, fl, fraud, identity, init, model, node, rewards, role, verify
 from ._common import err_console
 
 app = typer.Typer(
@@ -30,6 +30,8 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(rewards.rewards_app, name="rewards")
 app.add_typer(rewards.token_app, name="token")
 app.add_typer(fraud.app, name="fraud")
+app.add_typer(node.app, name="node")
+app.command("anchor")(node.anchor)
 
 
 def main() -> None:

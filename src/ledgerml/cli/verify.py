@@ -28,12 +28,25 @@ def verify(ctx: typer.Context, home: HomeOption = None, json_out: JsonOption = F
     """Check every signature, hash link and Merkle root, and replay the state machine."""
     if ctx.invoked_subcommand is not None:
         return
-    ledger = home_of(home).open_ledger(as_validator=False)
+    from ..anchor import check_anchors, load_anchors
+
+    target = home_of(home)
+    ledger = target.open_ledger(as_validator=False)
     try:
         with progress_bar("verifying", enabled=not json_out) as update:
             report = ledger.verify(progress=update)
+        anchors = load_anchors(target.path / "anchors.jsonl")
+        anchor_problems = check_anchors(ledger, anchors) if report.ok else []
     finally:
         ledger.close()
+    if anchors:
+        report.notes.append(
+            f"{len(anchors)} anchor(s) checked against the chain"
+            if not anchor_problems
+            else f"{len(anchor_problems)} anchor problem(s)"
+        )
+    if anchor_problems:
+        report.ok, report.location, report.problem = False, "anchors", "; ".join(anchor_problems)
     if json_out:
         emit_json(report.to_dict())
     elif report.ok:

@@ -1,0 +1,133 @@
+"""Anchoring: write the embedded ledger's signed head to an EVM chain, and check anchors later.
+
+An anchor is a transaction from the anchoring identity to itself whose calldata is ``ledgerml-anchor/v1``
+followed by the canonical JSON of the head (ledger id, height, log size, log root, block hash and the
+validator's signature). It needs no contract, so it works on any EVM chain, and the transaction is signed
+locally (the node holds no key). ``check_anchors`` then fetches each anchor from the chain and requires the
+local ledger to hold exactly that block - a rewritten or truncated history no longer matches, even if the
+validator re-signed it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+
+from ._canonical import canonical_json
+from ._jsonrpc import JsonRpc
+from .errors import ConfigError, LedgerMLError
+from .identity import Identity
+from .ledger.base import LedgerBackend
+
+PREFIX = b"ledgerml-anchor/v1"
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Where a ledger head was anchored."""
+
+    rpc: str
+    chain_id: int
+    transaction: str
+    ledger: str
+    height: int
+    log_size: int
+    log_root: str
+    block_hash: str
+
+
+def _rpc_url(target: str) -> str:
+    if not target.startswith("evm+"):
+        raise ConfigError(f"anchor targets look like evm+http://HOST:PORT, got {target!r}")
+    return target.removeprefix("evm+")
+
+
+def anchor_head(ledger: LedgerBackend, identity: Identity, target: str, *, timeout: float = 60) -> Anchor:
+    """Send the latest signed block header to the chain at ``target`` and wait until it is mined."""
+    url = _rpc_url(target)
+    rpc = JsonRpc(url)
+    head = ledger.block()
+    document = head.to_dict()
+    data = PREFIX + canonical_json(document)
+    chain_id = int(rpc.call("eth_chainId"), 16)
+    transaction = {
+        "to": identity.address,
+        "value": 0,
+        "data": "0x" + data.hex(),
+        "chainId": chain_id,
+        "nonce": int(rpc.call("eth_getTransactionCount", [identity.address, "pending"]), 16),
+        # asked, not computed: calldata pricing changes between forks (EIP-7623's floor since Prague)
+        "gas": int(
+            int(
+                rpc.call(
+                    "eth_estimateGas", [{"from": identity.address, "to": identity.address, "data": "0x" + data.hex()}]
+                ),
+                16,
+            )
+            * 1.2
+        ),
+        "gasPrice": int(rpc.call("eth_gasPrice"), 16),
+    }
+    signed = Account.sign_transaction(transaction, identity.private_key)
+    tx_hash = rpc.call("eth_sendRawTransaction", ["0x" + bytes(signed.raw_transaction).hex()])
+    deadline = time.monotonic() + timeout
+    while (receipt := rpc.call("eth_getTransactionReceipt", [tx_hash])) is None:
+        if time.monotonic() > deadline:
+            raise ConfigError(f"anchor transaction {tx_hash} was not mined within {timeout:.0f}s")
+        time.sleep(0.05)
+    if int(receipt["status"], 16) != 1:
+        raise ConfigError(f"anchor transaction {tx_hash} failed on chain")
+    return Anchor(url, chain_id, tx_hash, head.ledger, head.height, head.log_size, head.log_root.hex(), head.hash.hex())
+
+
+def save_anchor(path: Path, anchor: Anchor) -> None:
+    """Append an anchor to a JSON Lines file."""
+    with path.open("a") as handle:
+        handle.write(json.dumps(asdict(anchor), sort_keys=True) + "\n")
+
+
+def load_anchors(path: Path) -> list[Anchor]:
+    """Anchors recorded in a JSON Lines file (none if it does not exist)."""
+    if not path.exists():
+        return []
+    try:
+        return [Anchor(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{path} is not an anchors file: {exc}") from None
+
+
+def check_anchors(ledger: LedgerBackend, anchors: list[Anchor]) -> list[str]:
+    """For each anchor: the transaction on chain carries the recorded head, and the local ledger holds exactly
+    that block. Returns the problems (empty when every anchor matches)."""
+    problems = []
+    for anchor in anchors:
+        where = f"anchor {anchor.transaction[:12]}… (block {anchor.height})"
+        try:
+            tx = JsonRpc(anchor.rpc).call("eth_getTransactionByHash", [anchor.transaction])
+        except LedgerMLError as exc:
+            problems.append(f"{where}: cannot read the chain: {exc}")
+            continue
+        if tx is None or tx.get("blockNumber") is None:
+            problems.append(f"{where}: the transaction is not on chain {anchor.chain_id}")
+            continue
+        data = bytes.fromhex(tx["input"].removeprefix("0x"))
+        if not data.startswith(PREFIX):
+            problems.append(f"{where}: the transaction does not carry a ledgerml anchor")
+            continue
+        on_chain: dict[str, Any] = json.loads(data[len(PREFIX) :])
+        if on_chain.get("hash") != anchor.block_hash or on_chain.get("ledger") != ledger.ledger_id:
+            problems.append(f"{where}: the chain holds another head than the anchor record")
+            continue
+        try:
+            local = ledger.block(int(on_chain["height"]))
+        except LedgerMLError:
+            problems.append(f"{where}: the local ledger no longer has block {on_chain['height']} (truncated)")
+            continue
+        if local.hash.hex() != on_chain["hash"]:
+            problems.append(f"{where}: local block {local.height} differs from the anchored head (history rewritten)")
+    return problems

@@ -1,0 +1,140 @@
+"""Anchoring the embedded ledger's signed head on a real EVM node: rewrites and truncations are caught."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from ledgerml._jsonrpc import JsonRpc
+from ledgerml.anchor import anchor_head, check_anchors, load_anchors, save_anchor
+from ledgerml.events import RoleGranted
+from ledgerml.home import Home
+from ledgerml.types import Role
+
+from .conftest import make_identity
+
+
+def _home(tmp_path: Path, node: str) -> Home:
+    home = Home(tmp_path / "home")
+    home.init(unencrypted=True, block_size=1000, block_interval=3600)
+    admin = home.identity()
+    JsonRpc(node).call("anvil_setBalance", [admin.address, hex(10**20)])  # gas for the anchors
+    ledger = home.open_ledger()
+    for i in range(3):
+        ledger.submit(admin, RoleGranted(subject=make_identity("p", 500 + i).address, role=Role.AUDITOR))
+    ledger.seal()
+    ledger.close()
+    return home
+
+
+def _rewrite_last_block(home: Home) -> None:
+    """What a dishonest validator could do: drop the newest block and its events, write other events, re-seal."""
+    conn = sqlite3.connect(home.ledger_path)
+    height = conn.execute("SELECT MAX(height) FROM blocks").fetchone()[0]
+    previous = conn.execute("SELECT log_size FROM blocks WHERE height = ?", (height - 1,)).fetchone()[0]
+    conn.execute("DELETE FROM blocks WHERE height = ?", (height,))
+    conn.execute("DELETE FROM events WHERE seq >= ?", (previous,))
+    conn.commit()
+    conn.close()
+    ledger = home.open_ledger()
+    ledger.submit(home.identity(), RoleGranted(subject=make_identity("q", 900).address, role=Role.TRAINER))
+    ledger.seal()
+    ledger.close()
+
+
+@pytest.mark.slow
+def test_anchor_catches_a_rewritten_history(node: str, tmp_path: Path) -> None:
+    home = _home(tmp_path, node)
+    ledger = home.open_ledger()
+    anchor = anchor_head(ledger, home.identity(), f"evm+{node}")
+    save_anchor(home.path / "anchors.jsonl", anchor)
+    assert check_anchors(ledger, load_anchors(home.path / "anchors.jsonl")) == []
+    ledger.close()
+    _rewrite_last_block(home)
+    ledger = home.open_ledger()
+    assert ledger.verify().ok  # the rewritten ledger is self-consistent: only the anchor can tell
+    problems = check_anchors(ledger, [anchor])
+    ledger.close()
+    assert problems and "history rewritten" in problems[0]
+
+
+@pytest.mark.slow
+def test_cli_anchor_and_verify_catch_truncation(
+    node: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ledgerml.cli import main
+
+    home = _home(tmp_path, node)
+
+    def run(*args: str) -> int:
+        monkeypatch.setattr(sys, "argv", ["ledgerml", *args, "--home", str(home.path)])
+        try:
+            main()
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        return 0
+
+    assert run("anchor", "--to", f"evm+{node}") == 0
+    assert run("verify") == 0
+    conn = sqlite3.connect(home.ledger_path)
+    height, previous = conn.execute(
+        "SELECT MAX(height), (SELECT log_size FROM blocks WHERE height = "
+        "(SELECT MAX(height) - 1 FROM blocks)) FROM blocks"
+    ).fetchone()
+    conn.execute("DELETE FROM blocks WHERE height = ?", (height,))
+    conn.execute("DELETE FROM events WHERE seq >= ?", (previous,))
+    conn.commit()
+    conn.close()
+    capsys.readouterr()
+    assert run("verify") == 31
+    assert "truncated" in capsys.readouterr().err
+    assert run("anchor", "--to", "http://nope") == 2
+
+
+@pytest.mark.slow
+def test_node_start_status_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import os
+    import socket
+
+    from ledgerml.cli import main
+
+    home = Home(tmp_path / "home")
+    home.init(unencrypted=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+    def run(*args: str) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "argv", ["ledgerml", *args, "--home", str(home.path), "--json"])
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        return code, capsys.readouterr().out
+
+    code, out = run("node", "start", "--port", str(port))
+    assert code == 0, out
+    pid = json.loads(out)["pid"]
+    try:
+        assert run("node", "start", "--port", str(port))[0] == 2  # one node per home
+        status = json.loads(run("node", "status")[1])
+        assert status["running"] and status["chain_id"] == 31337
+        JsonRpc(status["rpc"]).call("anvil_setBalance", [home.identity().address, hex(10**20)])
+        assert run("anchor", "--to", f"evm+{status['rpc']}")[0] == 0
+    finally:
+        code, _ = run("node", "stop")
+    assert code == 0
+    from ledgerml.cli.node import _alive
+
+    assert not _alive(pid)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # reaped, not merely a zombie
+    assert json.loads(run("node", "status")[1]) == {"running": False}
