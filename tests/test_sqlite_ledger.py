@@ -102,3 +102,60 @@ def test_revoked_validator_blocks_fail_verify_if_forged(tmp_path: Path, admin: I
     assert as_alice.seal() is not None  # alice is a validator now
     assert as_alice.verify().ok
     as_alice.close()
+
+
+def test_state_checkpoints_roundtrip_and_are_used(tmp_path: Path, admin: Identity) -> None:
+    import sqlite3
+
+    from ledgerml.events import RoleGranted as Grant
+    from ledgerml.federated.apps import run_in_process
+    from ledgerml.federated.runner import FederationConfig, setup_federation
+    from ledgerml.home import Home
+    from ledgerml.state import decode_state, encode_state, fold
+
+    home = Home(tmp_path / "home")
+    home.init(unencrypted=True)
+    setup_federation(
+        home,
+        FederationConfig(task_id="cp", participants=3, rounds=2, reward_pool=300, stake=10, initial_tokens=10),
+        unencrypted=True,
+    )
+    run_in_process(home, "cp")
+    ledger = home.open_ledger()
+    state = ledger.state()
+    assert decode_state(encode_state(state)).tables == state.tables  # every table, key and record type
+    ledger.checkpoint_every = 5  # type: ignore[attr-defined]
+    ledger.submit(home.identity(), Grant(subject=admin.address, role=Role.AUDITOR))
+    size = ledger.size
+    ledger.close()
+    conn = sqlite3.connect(home.ledger_path)
+    assert conn.execute("SELECT log_size FROM checkpoints").fetchall() == [(size,)]
+    conn.close()
+    fresh = home.open_ledger()
+    fresh._load_checkpoint()  # type: ignore[attr-defined]
+    assert fresh._state_size == size  # type: ignore[attr-defined]  # starts from the checkpoint, not genesis
+    assert fresh.state().snapshot() == fold([s.event for s in fresh.events()]).snapshot()
+    assert fresh.verify().ok
+    fresh.close()
+
+
+def test_forged_checkpoint_is_caught_by_verify(tmp_path: Path, admin: Identity, alice: Identity) -> None:
+    import sqlite3
+
+    from ledgerml.state import encode_state
+
+    url = sqlite_url(tmp_path / "l.db")
+    ledger = Ledger.create(url, admin=admin)
+    ledger.checkpoint_every = 1  # type: ignore[attr-defined]
+    ledger.submit(admin, RoleGranted(subject=alice.address, role=Role.AUDITOR))
+    forged = ledger.state()
+    forged.tables["roles"][alice.address] = frozenset({Role.ADMIN})  # a checkpoint that makes alice admin
+    conn = sqlite3.connect(tmp_path / "l.db")
+    conn.execute("UPDATE checkpoints SET state = ?", (encode_state(forged),))
+    conn.commit()
+    conn.close()
+    ledger.close()
+    reopened = Ledger.open(url)
+    report = reopened.verify()
+    reopened.close()
+    assert not report.ok and report.location is not None and report.location.startswith("checkpoint")

@@ -111,6 +111,64 @@ class State:
         }
 
 
+_RECORD_TYPES: dict[str, type] = {}
+RecordT = TypeVar("RecordT", bound=type)
+
+
+def record_type(cls: RecordT) -> RecordT:
+    """Class decorator: a frozen dataclass stored in state tables, so checkpoints can rebuild it by name."""
+    _RECORD_TYPES[cls.__name__] = cls
+    return cls
+
+
+def _encode(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, Role):
+        return {"$role": value.value}
+    if isinstance(value, str):
+        return value
+    if type(value).__name__ in _RECORD_TYPES:
+        return {"$r": type(value).__name__, "v": [_encode(getattr(value, n)) for n in type(value).__dataclass_fields__]}
+    if isinstance(value, frozenset):
+        return {"$fs": sorted((_encode(v) for v in value), key=repr)}
+    if isinstance(value, tuple):
+        return {"$t": [_encode(v) for v in value]}
+    raise TypeError(f"cannot checkpoint a {type(value).__name__} in the state")
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "$role" in value:
+            return Role(value["$role"])
+        if "$r" in value:
+            return _RECORD_TYPES[value["$r"]](*(_decode(v) for v in value["v"]))
+        if "$fs" in value:
+            return frozenset(_decode(v) for v in value["$fs"])
+        if "$t" in value:
+            return tuple(_decode(v) for v in value["$t"])
+        raise ValueError(f"unknown checkpoint value {value!r}")
+    return value
+
+
+def encode_state(state: State) -> bytes:
+    """The whole state as tagged JSON (records by type name, tuples, frozensets, roles), for checkpoints."""
+    import json
+
+    tables = {t: [[_encode(k), _encode(v)] for k, v in rows.items()] for t, rows in sorted(state.tables.items())}
+    return json.dumps(tables, sort_keys=True, separators=(",", ":")).encode()
+
+
+def decode_state(data: bytes) -> State:
+    """Rebuild a state written by :func:`encode_state`."""
+    import json
+
+    state = State()
+    for table, rows in json.loads(data).items():
+        state.tables[table] = {_decode(k): _decode(v) for k, v in rows}
+    return state
+
+
 def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float):
         return value
@@ -129,6 +187,7 @@ def _jsonable(value: Any) -> Any:
 # -- records kept in the core tables -------------------------------------------------------------------
 
 
+@record_type
 @dataclass(frozen=True, slots=True)
 class LedgerInfo:
     """The ``meta`` table's ``ledger`` row: who created the ledger and what it is called."""
@@ -139,6 +198,7 @@ class LedgerInfo:
     created: int
 
 
+@record_type
 @dataclass(frozen=True, slots=True)
 class DatasetRecord:
     """A registered dataset."""
@@ -154,6 +214,7 @@ class DatasetRecord:
     time: int
 
 
+@record_type
 @dataclass(frozen=True, slots=True)
 class ModelRecord:
     """A registered model and its lineage."""

@@ -16,7 +16,7 @@ from pydantic import Field, JsonValue, model_validator
 
 from .errors import DuplicateRegistration, InvalidTransition, Unauthorized, UnknownReference
 from .events import AddressField, DigestField, Event, Payload, ShortText, event_kind
-from .state import State, dataset, require_role, rule
+from .state import State, dataset, record_type, require_role, rule
 from .tokens import move_balance, move_pool, move_stake, pool, stake
 from .types import Address, Role
 
@@ -138,6 +138,7 @@ def expected_payments(budget: int, contributions: dict[str, int]) -> dict[str, i
     return {a: p for a, p in payments.items() if p > 0}
 
 
+@record_type
 @dataclass(frozen=True, slots=True)
 class TaskRecord:
     """A task as created."""
@@ -172,6 +173,7 @@ class TaskRecord:
         return value
 
 
+@record_type
 @dataclass(frozen=True, slots=True)
 class TaskProgress:
     """How far a task is: rounds finalized and the current global model."""
@@ -180,6 +182,7 @@ class TaskProgress:
     global_digest: str
 
 
+@record_type
 @dataclass(frozen=True, slots=True)
 class ParticipantRecord:
     """A participant of a task."""
@@ -189,6 +192,7 @@ class ParticipantRecord:
     joined_by: str
 
 
+@record_type
 @dataclass(frozen=True, slots=True)
 class CommitRecord:
     """A committed update."""
@@ -199,6 +203,7 @@ class CommitRecord:
     event_id: str
 
 
+@record_type
 @dataclass(frozen=True, slots=True)
 class RoundRecord:
     """A finalized round."""

@@ -30,7 +30,7 @@ from ..errors import (
 )
 from ..events import Event, LedgerCreated, Payload, now_ms, parse_event, sign_event
 from ..identity import Identity
-from ..state import State, apply, next_nonce, roles_of
+from ..state import State, apply, decode_state, encode_state, next_nonce, roles_of
 from ..types import Address, Role
 from .base import ProgressCallback, Receipt, StoredEvent, VerifyReport
 from .blocks import GENESIS_PREV_HASH, BlockHeader, sign_block, verify_block_signature
@@ -63,6 +63,8 @@ _SCHEMA = (
     )""",
     "CREATE INDEX blocks_log_size ON blocks (log_size)",
 )
+_CHECKPOINTS = "CREATE TABLE IF NOT EXISTS checkpoints (log_size INTEGER PRIMARY KEY, state BLOB NOT NULL)"
+CHECKPOINT_EVERY = 10_000
 _BLOCK_COLUMNS = "height, hash, prev_hash, log_size, log_root, time, proposer, signature"
 _SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL", "off": "OFF"}
 T = TypeVar("T")
@@ -93,6 +95,8 @@ class SqliteLedger:
         if meta.get("schema") != SCHEMA_VERSION:
             raise ConfigError(f"{path} is not a ledgerml ledger of schema {SCHEMA_VERSION} (meta: {meta})")
         self._ledger_id = str(meta["ledger_id"])
+        self.checkpoint_every = CHECKPOINT_EVERY
+        conn.execute(_CHECKPOINTS)
 
     # -- opening ------------------------------------------------------------------------------------
 
@@ -199,6 +203,8 @@ class SqliteLedger:
             self._tree.append(_blob(leaf, "leaf_hash"))
 
     def _catch_up_state(self) -> None:
+        if self._state_size == 0:
+            self._load_checkpoint()
         rows = self._conn.execute("SELECT seq, body FROM events WHERE seq >= ? ORDER BY seq", (self._state_size,))
         for seq, body in rows:
             if seq != self._state_size:
@@ -208,6 +214,36 @@ class SqliteLedger:
             except RejectedEvent as exc:
                 raise TamperDetected(f"stored event {seq} is rejected on replay ({exc}); run ledgerml verify") from None
             self._state_size += 1
+
+    def _load_checkpoint(self) -> None:
+        """Start from the newest state checkpoint instead of genesis (``verify`` never trusts it: it replays
+        from genesis and checks the checkpoint against the result)."""
+        row = self._conn.execute(
+            "SELECT log_size, state FROM checkpoints WHERE log_size <= (SELECT COUNT(*) FROM events) "
+            "ORDER BY log_size DESC LIMIT 1"
+        ).fetchone()
+        if row is not None:
+            try:
+                self._state = decode_state(_blob(row[1], "state"))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise TamperDetected(
+                    f"the state checkpoint at {row[0]} is unreadable ({exc}); run ledgerml verify"
+                ) from None
+            self._state_size = int(row[0])
+
+    def _write_checkpoint(self) -> None:
+        """Keep one checkpoint of the state after this transaction, at most every ``checkpoint_every`` events."""
+        last = self._conn.execute("SELECT COALESCE(MAX(log_size), 0) FROM checkpoints").fetchone()[0]
+        if self._state_size - int(last) < self.checkpoint_every:
+            return
+        try:
+            data = encode_state(self._state)
+        except TypeError:
+            return  # a table holds a value checkpoints cannot encode: keep replaying from genesis
+        self._conn.execute(
+            "INSERT OR REPLACE INTO checkpoints (log_size, state) VALUES (?, ?)", (self._state_size, data)
+        )
+        self._conn.execute("DELETE FROM checkpoints WHERE log_size < ?", (self._state_size,))
 
     def _latest_block(self) -> BlockHeader | None:
         row = self._conn.execute(f"SELECT {_BLOCK_COLUMNS} FROM blocks ORDER BY height DESC LIMIT 1").fetchone()
@@ -250,6 +286,7 @@ class SqliteLedger:
                 with self._state.atomic():
                     result = work()
                     self._cut_due_blocks()
+                    self._write_checkpoint()
                     self._conn.execute("COMMIT")
                 return result
             except BaseException:
@@ -543,6 +580,7 @@ def _audit(conn: sqlite3.Connection, ledger_id: str, progress: ProgressCallback 
         report.blocks_checked += 1
         return None
 
+    checkpoints = dict(conn.execute("SELECT log_size, state FROM checkpoints").fetchall())
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     if meta.get("ledger_id") != ledger_id or meta.get("schema") != SCHEMA_VERSION:
         return fail("meta", "ledger id or schema version changed")
@@ -566,6 +604,8 @@ def _audit(conn: sqlite3.Connection, ledger_id: str, progress: ProgressCallback 
         if seq == 0 and event.ledger != ledger_id:
             return fail(location, "genesis event belongs to another ledger")
         tree.append(leaf)
+        if tree.size in checkpoints and _blob(checkpoints.pop(tree.size), "state") != encode_state(state):
+            return fail(f"checkpoint at {tree.size}", "the stored state checkpoint differs from the replayed state")
         while pending_block is not None and pending_block[3] <= tree.size:
             problem = check_block(pending_block)
             if problem:
@@ -575,6 +615,8 @@ def _audit(conn: sqlite3.Connection, ledger_id: str, progress: ProgressCallback 
             progress(tree.size, total)
     if pending_block is not None:
         return fail(f"block {pending_block[0]}", "block commits to more events than the log holds")
+    if checkpoints:
+        return fail(f"checkpoint at {min(checkpoints)}", "a state checkpoint lies beyond the log")
     if tree.size == 0:
         return fail("event 0", "the ledger holds no events (genesis missing)")
     report.events_checked = tree.size
