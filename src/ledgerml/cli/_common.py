@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -54,6 +55,20 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     for row in rows:
         out.add_row(*[str(cell) for cell in row])
     console.print(out)
+
+
+def read_proof_file(path: Path, trust: list[str] | None) -> tuple[Any, set[str] | None]:
+    """A proof document from ``path`` and the trusted validator set from ``--trust`` options."""
+    from ..errors import InvalidProof, NotFound
+    from ..types import to_address
+
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise NotFound(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise InvalidProof(f"{path} is not JSON: {exc}") from None
+    return data, ({to_address(a) for a in trust} if trust else None)
 
 
 def ask_password(confirm: bool, purpose: str) -> str:

@@ -17,8 +17,7 @@ from ..ledger.proofs import (
     verify_consistency_proof,
     verify_inclusion_proof,
 )
-from ..types import to_address
-from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of, progress_bar, table
+from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of, progress_bar, read_proof_file, table
 
 app = typer.Typer(help="Append events, inspect the log and blocks, make and check proofs.", no_args_is_help=True)
 
@@ -176,13 +175,7 @@ def verify_proof(
     json_out: JsonOption = False,
 ) -> None:
     """Check a proof file on its own: no ledger or network needed."""
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise NotFound(f"cannot read {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise InvalidProof(f"{path} is not JSON: {exc}") from None
-    trusted = {to_address(a) for a in trust} if trust else None
+    data, trusted = read_proof_file(path, trust)
     kind = data.get("type") if isinstance(data, dict) else None
     if kind == "inclusion":
         event = verify_inclusion_proof(InclusionProof.from_dict(data), trusted)

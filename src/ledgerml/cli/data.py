@@ -8,11 +8,10 @@ from typing import Annotated
 
 import typer
 
-from ..errors import InvalidProof, NotFound
+from ..errors import NotFound
 from ..provenance import attest, check_record_proof, prove_record, register_dataset
 from ..state import dataset
-from ..types import to_address
-from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of, progress_bar, table
+from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of, progress_bar, read_proof_file, table
 from ._provenance import seal_if_possible, write_json
 
 app = typer.Typer(help="Register datasets, show them, prove single records.", no_args_is_help=True)
@@ -160,13 +159,8 @@ def check_record(
     json_out: JsonOption = False,
 ) -> None:
     """Verify a record proof without the dataset or the ledger."""
-    try:
-        proof = json.loads(proof_file.read_text())
-    except OSError as exc:
-        raise NotFound(f"cannot read {proof_file}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise InvalidProof(f"{proof_file} is not JSON: {exc}") from None
-    summary = check_record_proof(proof, {to_address(a) for a in trust} if trust else None)
+    proof, trusted = read_proof_file(proof_file, trust)
+    summary = check_record_proof(proof, trusted)
     if json_out:
         emit_json({"ok": True, **summary})
         return
