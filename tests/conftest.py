@@ -99,3 +99,16 @@ def node():  # type: ignore[no-untyped-def]
     yield url
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=20)
+
+
+@pytest.fixture(autouse=True)
+def _flower_logs_follow_capture() -> Iterator[None]:
+    """Flower's log handler keeps the stream it was created with; a test's capsys stream is closed afterwards,
+    and later tests' logging would then print 'Logging error' tracebacks. Point it at the live stderr."""
+    import logging
+    import sys
+
+    for handler in logging.getLogger("flwr").handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.stream = sys.stderr  # not setStream(): it would flush the old, closed stream
+    yield
