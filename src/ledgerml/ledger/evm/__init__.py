@@ -1,0 +1,1 @@
+"""The EVM side: Vyper contracts, their compiled artifacts, and (to come) the ``evm+http`` ledger backend."""
