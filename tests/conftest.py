@@ -18,6 +18,12 @@ from ledgerml.ledger.sqlite import SqliteLedger
 
 os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
 
+# Hypothesis: no time-based health check on data generation (CI shares two cores); examples and assertions unchanged
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("ledgerml", suppress_health_check=[HealthCheck.too_slow], deadline=None)
+settings.load_profile("ledgerml")
+
 
 def make_identity(name: str, seed: int) -> Identity:
     """A fixed identity so failures are reproducible."""
