@@ -71,6 +71,18 @@ def read_proof_file(path: Path, trust: list[str] | None) -> tuple[Any, set[str] 
     return data, ({to_address(a) for a in trust} if trust else None)
 
 
+def write_json(data: Any, out: Path | None, *, jsonl: bool = False) -> None:
+    """Print JSON (one line for ``jsonl``) to stdout or write it to ``out``."""
+    text = (
+        json.dumps(data, sort_keys=True, separators=(",", ":")) if jsonl else json.dumps(data, indent=2, sort_keys=True)
+    ) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text)
+        console.print(f"wrote {out}")
+
+
 def ask_password(confirm: bool, purpose: str) -> str:
     """The keystore password: ``LEDGERML_PASSWORD`` or an interactive prompt."""
     from_env = password_from_env()

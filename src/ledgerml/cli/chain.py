@@ -17,7 +17,18 @@ from ..ledger.proofs import (
     verify_consistency_proof,
     verify_inclusion_proof,
 )
-from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of, progress_bar, read_proof_file, table
+from ._common import (
+    AsOption,
+    HomeOption,
+    JsonOption,
+    console,
+    emit_json,
+    home_of,
+    progress_bar,
+    read_proof_file,
+    table,
+    write_json,
+)
 
 app = typer.Typer(help="Append events, inspect the log and blocks, make and check proofs.", no_args_is_help=True)
 
@@ -29,15 +40,6 @@ def _when(ms: int) -> str:
 def _ref(text: str) -> int | str:
     """An event reference: a sequence number or an id (``sha256:<hex>`` or bare hex)."""
     return int(text) if text.isdigit() else text
-
-
-def _write_or_print(data: dict[str, Any], out: Path | None) -> None:
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    if out is None:
-        typer.echo(text, nl=False)
-    else:
-        out.write_text(text)
-        console.print(f"wrote {out}")
 
 
 @app.command("log")
@@ -145,7 +147,7 @@ def proof(
         result = ledger.inclusion_proof(_ref(ref), block)
     finally:
         ledger.close()
-    _write_or_print(result.to_dict(), out)
+    write_json(result.to_dict(), out)
 
 
 @app.command("consistency")
@@ -162,7 +164,7 @@ def consistency(
         result = ledger.consistency_proof(old, new)
     finally:
         ledger.close()
-    _write_or_print(result.to_dict(), out)
+    write_json(result.to_dict(), out)
 
 
 @app.command("verify-proof")

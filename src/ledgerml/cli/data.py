@@ -11,8 +11,19 @@ import typer
 from ..errors import NotFound
 from ..provenance import attest, check_record_proof, prove_record, register_dataset
 from ..state import dataset
-from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of, progress_bar, read_proof_file, table
-from ._provenance import seal_if_possible, write_json
+from ._common import (
+    AsOption,
+    HomeOption,
+    JsonOption,
+    console,
+    emit_json,
+    home_of,
+    progress_bar,
+    read_proof_file,
+    table,
+    write_json,
+)
+from ._provenance import seal_if_possible
 
 app = typer.Typer(help="Register datasets, show them, prove single records.", no_args_is_help=True)
 

@@ -11,8 +11,8 @@ from rich.tree import Tree
 from ..errors import ConfigError, NotFound
 from ..provenance import attest, lineage, lineage_dot, register_model
 from ..state import model
-from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of, table
-from ._provenance import seal_if_possible, write_json
+from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of, table, write_json
+from ._provenance import seal_if_possible
 
 app = typer.Typer(help="Register models with lineage, show lineage, write attestations.", no_args_is_help=True)
 
