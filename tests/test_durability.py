@@ -26,7 +26,7 @@ def _spawn(url: str, writer_seed: int, count: int) -> subprocess.Popen[str]:
         [sys.executable, "-m", "tests._appender", url, str(writer_seed), str(ADMIN_SEED), str(count)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # one stream to read: ACK lines and any error output
         text=True,
     )
 
@@ -59,10 +59,11 @@ def test_kill_9_loses_no_acknowledged_event(tmp_path: Path, admin: Identity) -> 
         child = _spawn(url, 7, 0)
         assert child.stdout is not None
         first = child.stdout.readline()  # wait until it is really appending
-        assert first.startswith("ACK"), child.stderr.read() if child.stderr else first
+        assert first.startswith("ACK"), first + (child.stdout.read() if child.stdout else "")
         time.sleep(rng.uniform(0.05, 0.4))
         os.kill(child.pid, signal.SIGKILL)
-        rest, _ = child.communicate(timeout=30)
+        rest = child.stdout.read()  # through the same buffer readline() filled; EOF once the child is dead
+        child.wait(timeout=30)
         assert child.returncode == -signal.SIGKILL
         acknowledged += _acks(first + rest)
     ledger = Ledger.open(url, validator=admin)
@@ -86,8 +87,8 @@ def test_four_processes_500_appends_each(tmp_path: Path, admin: Identity) -> Non
     url = _ledger_with_writers(tmp_path, admin, seeds, block_size=100, block_interval=0.5)
     children = [_spawn(url, seed, 500) for seed in seeds]
     outputs = [child.communicate(timeout=600) for child in children]
-    for child, (_, err) in zip(children, outputs, strict=True):
-        assert child.returncode == 0, err
+    for child, (out, _) in zip(children, outputs, strict=True):
+        assert child.returncode == 0, out[-2000:]
     acks = [ack for out, _ in outputs for ack in _acks(out)]
     assert len(acks) == 2000
     assert len({seq for seq, _ in acks}) == 2000 and len({event_id for _, event_id in acks}) == 2000
