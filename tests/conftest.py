@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -77,34 +78,46 @@ def golden(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
 ANVIL = Path(__file__).resolve().parent.parent / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
 
 
-@pytest.fixture
-def node():  # type: ignore[no-untyped-def]
-    """A real anvil 1.7.1 node on a free loopback port, stopped by PID afterwards."""
+@contextlib.contextmanager
+def start_anvil(*extra: str) -> Iterator[str]:
+    """Run a real anvil 1.7.1 node on a free loopback port; stop it by PID on exit."""
     binary = ANVIL if ANVIL.exists() else shutil.which("anvil")
     assert binary, "anvil is missing: run 'npm ci' (the README's test command does)"
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     process = subprocess.Popen(
-        [str(binary), "--host", "127.0.0.1", "--port", str(port), "--silent"],
+        [str(binary), "--host", "127.0.0.1", "--port", str(port), "--silent", *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                __import__("ledgerml._jsonrpc", fromlist=["JsonRpc"]).JsonRpc(url, timeout=1).call("eth_chainId")
+                break
+            except Exception:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
         try:
-            __import__("ledgerml._jsonrpc", fromlist=["JsonRpc"]).JsonRpc(url, timeout=1).call("eth_chainId")
-            break
-        except Exception:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise
-            time.sleep(0.2)
-    yield url
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=20)
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def node() -> Iterator[str]:
+    """A real anvil 1.7.1 node on a free loopback port, stopped by PID afterwards."""
+    with start_anvil() as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

@@ -19,12 +19,14 @@ from ledgerml import (
     Event,
     Identity,
     InclusionProof,
+    Ledger,
     LedgerBackend,
     ModelRegistered,
     RoleGranted,
     RoleRevoked,
     fold,
     sign_event,
+    sqlite_url,
     verify_consistency_proof,
     verify_inclusion_proof,
 )
@@ -44,8 +46,12 @@ from ledgerml.errors import (
     UnknownReference,
     WrongLedger,
 )
+from ledgerml.ledger.evm.view import project
 from ledgerml.state import roles_of
+from ledgerml.tokens import supply
 from ledgerml.types import Role
+
+from .scenario import REJECTIONS, Cast, full_task
 
 D1, D2, M1, M2 = ("sha256:" + c * 64 for c in "1234")
 BLOCK_SIZE = 4
@@ -72,6 +78,10 @@ class LedgerConformance:
 
     def raw_snapshot(self, ledger: LedgerBackend) -> Any:
         """Everything the backend stores, for byte-for-byte comparisons (None if not inspectable)."""
+        return None
+
+    def storage_view(self, ledger: LedgerBackend) -> dict[str, Any] | None:
+        """What the backend's own storage says of the state (``view.project`` shape), if it keeps one."""
         return None
 
     @pytest.fixture
@@ -313,3 +323,39 @@ class LedgerConformance:
         report = populated.verify()
         assert report.ok and report.problem is None
         assert report.events_checked == populated.size and report.unsealed_events == 0
+
+    # -- federated tasks, rewards, slashing, tokens --
+
+    def test_task_lifecycle_reaches_the_reference_state(
+        self, tmp_path: Path, ledger: LedgerBackend, admin: Identity, alice: Identity, bob: Identity
+    ) -> None:
+        cast = Cast.make(admin, alice, bob)
+        full_task(ledger, cast)
+        state = ledger.state()
+        assert supply(state).balanced and supply(state).minted == 1305
+        reference = Ledger.create(sqlite_url(tmp_path / "reference.db"), admin=admin)
+        full_task(reference, cast)
+        expected = project(reference.state())
+        reference.close()
+        assert project(state) == expected
+        assert expected["balances"][alice.address] == 100 - 10 + 375 + 10 - 50
+        assert expected["tasks"]["hospital-ct"]["pool"] == 1000 - 500 + 5
+        stored = self.storage_view(ledger)
+        if stored is not None:
+            assert stored == expected
+        assert fold(s.event for s in ledger.events()).snapshot() == state.snapshot()
+        assert ledger.verify().ok
+
+    @pytest.mark.parametrize("case", sorted(REJECTIONS))
+    def test_task_rejections(
+        self, ledger: LedgerBackend, admin: Identity, alice: Identity, bob: Identity, case: str
+    ) -> None:
+        stage, actor, make_payload, error = REJECTIONS[case]
+        cast = Cast.make(admin, alice, bob)
+        stage(ledger, cast)
+        who: Identity = getattr(cast, actor)
+        event = sign_event(who, ledger.ledger_id, make_payload(cast), ledger.next_nonce(who.address))
+        self.assert_rejected_without_change(ledger, lambda: ledger.append(event), error)
+        stored = self.storage_view(ledger)
+        if stored is not None:
+            assert stored == project(ledger.state())

@@ -109,7 +109,8 @@ class LedgerBackend(Protocol):
 
 @dataclass(frozen=True)
 class LedgerURL:
-    """A parsed ledger URL: ``sqlite:///path/to/ledger.db?synchronous=full&block_size=1000``."""
+    """A parsed ledger URL: ``sqlite:///path/to/ledger.db?synchronous=full&block_size=1000``, or
+    ``evm+http://127.0.0.1:8545?deployment=deployment.json`` (``path`` is then the node's RPC URL)."""
 
     scheme: str
     path: str
@@ -119,8 +120,16 @@ class LedgerURL:
 def parse_ledger_url(url: str) -> LedgerURL:
     """Split a ledger URL into scheme, path and options; raise ``ConfigError`` on a bad one."""
     parsed = urlparse(url)
+    if parsed.scheme in ("evm+http", "evm+https"):
+        options = {key: values[-1] for key, values in parse_qs(parsed.query, keep_blank_values=True).items()}
+        if not parsed.netloc:
+            raise ConfigError(f"ledger URL {url!r} names no node: evm+http://HOST:PORT?deployment=FILE")
+        rpc = f"{parsed.scheme[4:]}://{parsed.netloc}{parsed.path}"
+        return LedgerURL(parsed.scheme, rpc, options)
     if parsed.scheme != "sqlite":
-        raise ConfigError(f"unsupported ledger URL {url!r}: expected sqlite:///PATH (evm+http:// arrives later)")
+        raise ConfigError(
+            f"unsupported ledger URL {url!r}: expected sqlite:///PATH or evm+http://HOST:PORT?deployment=FILE"
+        )
     if parsed.netloc not in ("", "localhost"):
         raise ConfigError(f"sqlite URLs name a local file: sqlite:///PATH, got host {parsed.netloc!r}")
     if not parsed.path or parsed.path == "/":
@@ -140,22 +149,58 @@ class Ledger:
     """Entry point: ``Ledger.create(url, ...)`` makes a new ledger, ``Ledger.open(url)`` opens one."""
 
     @staticmethod
-    def open(url: str, *, validator: Identity | None = None) -> LedgerBackend:
-        """Open an existing ledger. ``validator`` (a validator's key) lets this process cut blocks."""
+    def open(url: str, *, validator: Identity | None = None, signers: Sequence[Identity] = ()) -> LedgerBackend:
+        """Open an existing ledger. ``validator`` (a validator's key) lets this process cut blocks;
+        ``signers`` are the keys an EVM ledger may send transactions with (``submit`` adds its identity)."""
+        parsed = parse_ledger_url(url)
+        if parsed.scheme.startswith("evm+"):
+            from .evm.backend import EvmLedger
+
+            deployment, options = _evm_options(parsed.options)
+            return EvmLedger.open(parsed.path, deployment, validator=validator, signers=signers, **options)
         from .sqlite import SqliteLedger
 
-        parsed = parse_ledger_url(url)
         return SqliteLedger.open(parsed.path, validator=validator, **_sqlite_options(parsed.options))
 
     @staticmethod
     def create(url: str, *, admin: Identity, validator: Identity | None = None, name: str = "ledger") -> LedgerBackend:
-        """Create a new ledger whose genesis event makes ``admin`` the admin and ``validator`` the validator."""
+        """Create a new ledger whose genesis event makes ``admin`` the admin and ``validator`` the validator.
+
+        For ``evm+http://...?deployment=FILE`` this deploys the contracts and writes FILE.
+        """
+        parsed = parse_ledger_url(url)
+        if parsed.scheme.startswith("evm+"):
+            from .evm.backend import EvmLedger
+
+            deployment, options = _evm_options(parsed.options)
+            return EvmLedger.create(parsed.path, deployment, admin=admin, validator=validator, name=name, **options)
         from .sqlite import SqliteLedger
 
-        parsed = parse_ledger_url(url)
         return SqliteLedger.create(
             parsed.path, admin=admin, validator=validator or admin, name=name, **_sqlite_options(parsed.options)
         )
+
+
+def _evm_options(options: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    known = {"deployment", "block_size", "precheck", "timeout"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(f"unknown ledger URL option(s) {unknown}; known: {sorted(known)}")
+    if not options.get("deployment"):
+        raise ConfigError("an EVM ledger URL names its deployment file: evm+http://HOST:PORT?deployment=FILE")
+    result: dict[str, Any] = {}
+    try:
+        if "block_size" in options:
+            result["block_size"] = int(options["block_size"])
+        if "timeout" in options:
+            result["timeout"] = float(options["timeout"])
+    except ValueError as exc:
+        raise ConfigError(f"bad ledger URL option: {exc}") from None
+    if "precheck" in options:
+        if options["precheck"] not in ("0", "1", "true", "false"):
+            raise ConfigError("precheck is 1/true or 0/false")
+        result["precheck"] = options["precheck"] in ("1", "true")
+    return options["deployment"], result
 
 
 def _sqlite_options(options: dict[str, str]) -> dict[str, Any]:

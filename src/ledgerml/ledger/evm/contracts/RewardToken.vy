@@ -25,3 +25,29 @@ exports: erc20.__interface__
 def __init__():
     ow.__init__()
     erc20.__init__("ledgerml reward token", "LMLR", 0, "ledgerml", "1")
+
+
+# The ledger contract that holds stakes and reward pools: it mints and moves tokens for the events it
+# accepts (a stake into escrow, a reward out of a pool). Set once by the owner, who then hands it minting.
+ledger: public(address)
+
+
+@external
+def set_ledger(ledger: address):
+    """
+    @notice Make `ledger` this token's ledger (once): it may mint and move tokens for ledger events.
+    """
+    ow._check_owner()
+    assert self.ledger == empty(address), "ledger is set already"
+    assert ledger != empty(address), "ledger is the zero address"
+    self.ledger = ledger
+    erc20.is_minter[ledger] = True
+
+
+@external
+def ledger_transfer(owner: address, to: address, amount: uint256):
+    """
+    @notice Move `amount` from `owner` to `to` for an accepted ledger event; only the ledger calls this.
+    """
+    assert msg.sender == self.ledger, "only the ledger moves tokens"
+    erc20._transfer(owner, to, amount)

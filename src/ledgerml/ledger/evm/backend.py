@@ -1,0 +1,751 @@
+"""The EVM ledger: the Vyper contracts on any Ethereum node, driven through web3.py.
+
+Each event is one transaction from its actor's own key (signed here with eth-account and sent raw, so the
+node holds no keys). The contract enforces the rules and emits the signed event body; this class rebuilds the
+log, the RFC 9162 Merkle tree, the validator-signed blocks (also recorded on chain) and the state from the
+contract's logs, so proofs and audits work exactly as on the embedded ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+
+from ... import errors
+from ...events import Event, LedgerCreated, Payload, now_ms, parse_event, sign_event
+from ...identity import Identity, recover_signer
+from ...state import State, apply, next_nonce, roles_of
+from ...types import Address, Role
+from ..base import ProgressCallback, Receipt, StoredEvent, VerifyReport
+from ..blocks import GENESIS_PREV_HASH, BlockHeader, sign_block, verify_block_signature
+from ..merkle import MerkleTree, leaf_hash
+from ..proofs import ConsistencyProof, InclusionProof
+from .build import DEFAULT_EVM_VERSION, load_artifact
+from .calls import ROLE_BITS, event_call, revert_error, task_key
+from .view import addresses_of, project
+
+DEPLOYMENT_FORMAT = "ledgerml-evm-deployment/1"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where a ledger's contracts live: written by ``ledgerml chain deploy``, read by ``Ledger.open``."""
+
+    chain_id: int
+    ledger: str
+    token: str
+    block: int
+    ledger_id: str
+    name: str
+    evm_version: str
+    format: str = DEPLOYMENT_FORMAT
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the deployment file (refuses to overwrite one)."""
+        target = Path(path)
+        if target.exists():
+            raise errors.AlreadyExists(f"{target} exists already: it names another deployment")
+        target.write_text(json.dumps(asdict(self), indent=1, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Deployment:
+        """Read a deployment file; ``ConfigError`` if it is missing or not one."""
+        source = Path(path)
+        if not source.is_file():
+            raise errors.NotFound(f"no deployment file at {source} (write one with: ledgerml chain deploy)")
+        try:
+            data = json.loads(source.read_text())
+            if data.get("format") != DEPLOYMENT_FORMAT:
+                raise ValueError(f"format is {data.get('format')!r}, expected {DEPLOYMENT_FORMAT!r}")
+            return cls(**data)
+        except (ValueError, TypeError) as exc:
+            raise errors.ConfigError(f"{source} is not a ledgerml deployment file: {exc}") from None
+
+
+def connect(rpc_url: str, timeout: float = 30.0) -> Any:
+    """A web3 connection to an HTTP JSON-RPC node; ``ConfigError`` if it does not answer."""
+    from web3 import HTTPProvider, Web3
+
+    w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    try:
+        w3.eth.chain_id  # noqa: B018 - a cheap call that proves the node answers
+    except Exception as exc:  # requests and web3 raise many types for an unreachable node
+        raise errors.ConfigError(f"cannot reach an EVM node at {rpc_url}: {exc}") from None
+    return w3
+
+
+class _Sender:
+    """Signs and sends transactions for identities; reverts become the embedded ledger's errors."""
+
+    def __init__(self, w3: Any, gas_limit: int | None, timeout: float) -> None:
+        self.w3 = w3
+        self.gas_limit = gas_limit
+        self.timeout = timeout
+        self.chain_id = int(w3.eth.chain_id)
+
+    def _preflight(self, transaction: dict[str, Any]) -> int:
+        from web3.exceptions import ContractLogicError
+
+        probe = {key: transaction[key] for key in ("from", "to", "data") if key in transaction}
+        try:
+            if self.gas_limit is not None:
+                self.w3.eth.call(probe)
+                return self.gas_limit
+            return int(self.w3.eth.estimate_gas(probe) * 1.25) + 20_000
+        except ContractLogicError as exc:
+            raise revert_error(str(exc.message or exc)) from None
+        except Exception as exc:  # py-evm's TransactionFailed, transport errors
+            if "revert" in str(exc):
+                raise revert_error(str(exc)) from None
+            raise errors.ConfigError(f"the node could not run the transaction: {exc}") from None
+
+    def send(self, identity: Identity, transaction: dict[str, Any]) -> Any:
+        """Send ``transaction`` (to/data) from ``identity`` and wait for its receipt."""
+        transaction = {"from": identity.address, "value": 0, **transaction}
+        if not transaction.get("to"):
+            transaction.pop("to", None)  # a contract creation
+        gas = self._preflight(transaction)
+        transaction.update(
+            gas=gas,
+            gasPrice=int(self.w3.eth.gas_price),
+            nonce=int(self.w3.eth.get_transaction_count(identity.address, "pending")),
+            chainId=self.chain_id,
+        )
+        transaction.pop("from")
+        signed = Account.sign_transaction(transaction, identity.private_key)
+        try:
+            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        except ValueError as exc:  # the node refused it: funds for gas, nonce, fee
+            raise errors.ConfigError(f"the node refused the transaction from {identity.address}: {exc}") from None
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout, poll_latency=0.02)
+        if int(receipt["status"]) != 1:
+            # lost a race after the pre-flight: ask again for the reason at the new state
+            self._preflight({"from": identity.address, **{k: v for k, v in transaction.items() if k in ("to", "data")}})
+            raise errors.RejectedEvent(f"transaction {tx_hash.hex()} failed on chain (out of gas or a lost race)")
+        return receipt
+
+
+def deploy(
+    w3: Any,
+    admin: Identity,
+    *,
+    validator: Identity | str | None = None,
+    name: str = "ledger",
+    gas_limit: int | None = None,
+    timeout: float = 120.0,
+) -> Deployment:
+    """Deploy the token and the ledger contract with ``admin``'s genesis event; returns the deployment.
+
+    ``validator`` (default: the admin) seals blocks; when its key is given here it seals the genesis block.
+    """
+    validator_address = admin.address if validator is None else getattr(validator, "address", validator)
+    sender = _Sender(w3, gas_limit, timeout)
+    ledger_id = secrets.token_hex(16)
+    genesis = sign_event(
+        admin, ledger_id, LedgerCreated(name=name, admin=admin.address, validator=validator_address), 0
+    )
+    apply(State(), genesis)
+    token_artifact, ledger_artifact = load_artifact("RewardToken"), load_artifact("Ledger")
+    token_factory = w3.eth.contract(abi=token_artifact["abi"], bytecode=token_artifact["bytecode"])
+    receipt = sender.send(admin, {"data": token_factory.constructor().data_in_transaction, "to": b""})
+    token_address = receipt["contractAddress"]
+    ledger_factory = w3.eth.contract(abi=ledger_artifact["abi"], bytecode=ledger_artifact["bytecode"])
+    data = ledger_factory.constructor(
+        token_address, bytes.fromhex(ledger_id), validator_address, genesis.body
+    ).data_in_transaction
+    receipt = sender.send(admin, {"data": data, "to": b""})
+    ledger_address = receipt["contractAddress"]
+    token = w3.eth.contract(address=token_address, abi=token_artifact["abi"])
+    sender.send(admin, {"to": token_address, "data": token.encode_abi("set_ledger", [ledger_address])})
+    deployment = Deployment(
+        chain_id=sender.chain_id,
+        ledger=ledger_address,
+        token=token_address,
+        block=int(receipt["blockNumber"]),
+        ledger_id=ledger_id,
+        name=name,
+        evm_version=ledger_artifact["evm_version"],
+    )
+    if isinstance(validator, Identity) or validator is None:
+        key = admin if validator is None else validator
+        assert isinstance(key, Identity)
+        with EvmLedger(w3, deployment, validator=key, gas_limit=gas_limit) as ledger:
+            ledger.seal()
+    return deployment
+
+
+class EvmLedger:
+    """A ledger whose rules run in the Ledger contract. Implements ``LedgerBackend``.
+
+    ``signers`` are the identities whose events this process may send (``submit`` adds its identity);
+    ``validator`` seals a block every ``block_size`` events; ``precheck`` runs the state machine before
+    sending, so a doomed event costs no gas (the contract enforces the rules either way).
+    """
+
+    def __init__(
+        self,
+        w3: Any,
+        deployment: Deployment,
+        *,
+        validator: Identity | None = None,
+        signers: Sequence[Identity] = (),
+        precheck: bool = True,
+        block_size: int = 1000,
+        gas_limit: int | None = None,
+        timeout: float = 120.0,
+    ) -> None:
+        if block_size < 1:
+            raise errors.ConfigError("block_size must be at least 1")
+        self.w3 = w3
+        self.deployment = deployment
+        self.block_size = block_size
+        self.precheck = precheck
+        self._validator = validator
+        self._signers = {identity.address: identity for identity in signers}
+        if validator is not None:
+            self._signers.setdefault(validator.address, validator)
+        self._sender = _Sender(w3, gas_limit, timeout)
+        if self._sender.chain_id != deployment.chain_id:
+            raise errors.ConfigError(
+                f"the node serves chain {self._sender.chain_id}, the deployment is on chain {deployment.chain_id}"
+            )
+        if not w3.eth.get_code(deployment.ledger):
+            raise errors.ConfigError(f"no contract at {deployment.ledger} on chain {deployment.chain_id}")
+        self.contract = w3.eth.contract(address=deployment.ledger, abi=load_artifact("Ledger")["abi"])
+        self.token = w3.eth.contract(address=deployment.token, abi=load_artifact("RewardToken")["abi"])
+        self._appended = self.contract.events.Appended()
+        self._sealed = self.contract.events.Sealed()
+        self._topics = {
+            bytes(self.w3.keccak(text=_signature(self._appended.abi))): "Appended",
+            bytes(self.w3.keccak(text=_signature(self._sealed.abi))): "Sealed",
+        }
+        self._lock = threading.RLock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._state = State()
+        self._tree = MerkleTree()
+        self._bodies: list[bytes] = []
+        self._events: list[Event] = []
+        self._ids: dict[str, int] = {}
+        self._blocks: list[BlockHeader] = []
+        self._synced = self.deployment.block - 1
+
+    # -- opening --------------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, rpc_url: str, deployment_file: str | os.PathLike[str], **options: Any) -> EvmLedger:
+        """Open the deployment in ``deployment_file`` through the node at ``rpc_url``."""
+        deployment = Deployment.load(deployment_file)
+        return cls(connect(rpc_url), deployment, **options)
+
+    @classmethod
+    def create(
+        cls,
+        rpc_url: str,
+        deployment_file: str | os.PathLike[str],
+        *,
+        admin: Identity,
+        validator: Identity | None = None,
+        name: str = "ledger",
+        **options: Any,
+    ) -> EvmLedger:
+        """Deploy a new ledger through ``rpc_url`` and write its deployment file."""
+        if Path(deployment_file).exists():
+            raise errors.AlreadyExists(f"{deployment_file} exists already: it names another deployment")
+        w3 = connect(rpc_url)
+        deployment = deploy(w3, admin, validator=validator, name=name, gas_limit=options.get("gas_limit"))
+        deployment.save(deployment_file)
+        return cls(w3, deployment, validator=validator or admin, signers=[admin], **options)
+
+    def close(self) -> None:
+        """Nothing to release: the node holds the ledger."""
+
+    def __enter__(self) -> EvmLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def ledger_id(self) -> str:
+        """The 32-hex-digit id every event of this ledger is signed for."""
+        return self.deployment.ledger_id
+
+    @property
+    def validator(self) -> Identity | None:
+        """The validator key this process seals blocks with, if any."""
+        return self._validator
+
+    def add_signer(self, identity: Identity) -> None:
+        """Let this process send ``identity``'s transactions."""
+        self._signers[identity.address] = identity
+
+    # -- reading the chain ----------------------------------------------------------------------------
+
+    def _logs(self, start: int, stop: int) -> list[tuple[str, Any]]:
+        raw = self.w3.eth.get_logs({"address": self.deployment.ledger, "fromBlock": start, "toBlock": stop})
+        decoded = []
+        for log in sorted(raw, key=lambda entry: (entry["blockNumber"], entry["logIndex"])):
+            topics = log["topics"]
+            name = self._topics.get(bytes(topics[0])) if topics else None
+            if name == "Appended":
+                decoded.append((name, self._appended.process_log(log)))
+            elif name == "Sealed":
+                decoded.append((name, self._sealed.process_log(log)))
+        return decoded
+
+    def _sync(self) -> None:
+        """Fold every log since the last sync into memory; ``TamperDetected`` if one does not replay."""
+        with self._lock:
+            head = int(self.w3.eth.block_number)
+            if head <= self._synced:
+                return
+            for name, log in self._logs(self._synced + 1, head):
+                if name == "Appended":
+                    self._take_event(log)
+                else:
+                    self._blocks.append(self._header(log))
+            self._synced = head
+
+    def _take_event(self, log: Any) -> None:
+        seq = len(self._events)
+        try:
+            event = _event_of(log)
+            apply(self._state, event)
+        except errors.LedgerMLError as exc:
+            raise errors.TamperDetected(
+                f"event {seq} on chain (transaction {log['transactionHash'].hex()}) does not replay: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+        body = bytes(log["args"]["body"])
+        self._bodies.append(body)
+        self._events.append(event)
+        self._ids[event.id] = seq
+        self._tree.append(leaf_hash(body))
+
+    def _header(self, log: Any) -> BlockHeader:
+        args = log["args"]
+        return BlockHeader(
+            self.ledger_id,
+            int(args["height"]),
+            bytes(args["prev_hash"]),
+            int(args["log_size"]),
+            bytes(args["log_root"]),
+            int(args["time"]),
+            Address(args["proposer"]),
+            bytes(args["signature"]),
+        )
+
+    def state(self) -> State:
+        """The state replayed from the contract's logs. Treat it as read-only."""
+        self._sync()
+        return self._state
+
+    @property
+    def size(self) -> int:
+        """Number of events in the log."""
+        self._sync()
+        return len(self._events)
+
+    def next_nonce(self, address: str) -> int:
+        """The nonce ``address`` must sign its next event with."""
+        return next_nonce(self.state(), address)
+
+    # -- appending ------------------------------------------------------------------------------------
+
+    def _check_envelope(self, event: Event) -> None:
+        signer = recover_signer(event.digest, event.signature)
+        if signer != event.actor:
+            raise errors.SignerMismatch(f"event says actor {event.actor} but was signed by {signer}")
+        if event.ledger != self.ledger_id:
+            raise errors.WrongLedger(f"event is for ledger {event.ledger}, this is ledger {self.ledger_id}")
+
+    def _prepare(self, events: Sequence[Event], *, batch: bool) -> list[tuple[str, list[Any]]]:
+        """Check every event (and, with precheck or in a batch, run the rules) without changing state."""
+        calls = []
+        rules = self.precheck or (batch and len(events) > 1)
+        with self._lock:
+            state = self._state
+            try:
+                with state.atomic():
+                    for index, event in enumerate(events):
+                        try:
+                            self._check_envelope(event)
+                            if event.actor not in self._signers:
+                                raise errors.ConfigError(
+                                    f"this process holds no key for {event.actor}: on the EVM ledger every actor "
+                                    "sends its own transaction (open the ledger with signers=[...])"
+                                )
+                            calls.append(event_call(event, state))
+                            if rules:
+                                apply(state, event, check_signature=False)
+                        except errors.RejectedEvent as exc:
+                            raise (exc.in_batch(index) if batch else exc) from None
+                    raise _DryRun
+            except _DryRun:
+                pass
+        return calls
+
+    def _send_events(self, events: Sequence[Event], *, batch: bool) -> list[Receipt]:
+        self._sync()
+        calls = self._prepare(events, batch=batch)
+        for index, (event, (function, args)) in enumerate(zip(events, calls, strict=True)):
+            data = self.contract.encode_abi(function, args)
+            try:
+                self._sender.send(self._signers[event.actor], {"to": self.deployment.ledger, "data": data})
+            except errors.RejectedEvent as exc:
+                if index:
+                    exc.args = (f"{exc.args[0]} ({index} earlier event(s) of the batch are on chain)",)
+                raise (exc.in_batch(index) if batch else exc) from None
+        self._sync()
+        receipts = [Receipt(self._ids[event.id], event.id) for event in events]
+        self._seal_due()
+        return receipts
+
+    def append(self, event: Event) -> Receipt:
+        """Send one signed event as its actor's transaction, or raise the specific rejection."""
+        return self._send_events([event], batch=False)[0]
+
+    def append_batch(self, events: Sequence[Event]) -> list[Receipt]:
+        """Send several events, checked all together first; one transaction each, in order.
+
+        Transactions are not atomic as a group: a concurrent writer that changes state between the check and
+        the last transaction can make a later event fail after earlier ones landed (the error says so).
+        """
+        events = list(events)
+        return self._send_events(events, batch=True) if events else []
+
+    def submit(self, identity: Identity, payload: Payload) -> Receipt:
+        """Sign ``payload`` as ``identity`` with its next nonce and send it."""
+        self.add_signer(identity)
+        event = sign_event(identity, self.ledger_id, payload, self.next_nonce(identity.address))
+        return self.append(event)
+
+    def submit_batch(self, identity: Identity, payloads: Sequence[Payload]) -> list[Receipt]:
+        """Sign and send several payloads as ``identity``."""
+        self.add_signer(identity)
+        first = self.next_nonce(identity.address)
+        events = [sign_event(identity, self.ledger_id, p, first + i) for i, p in enumerate(payloads)]
+        return self.append_batch(events)
+
+    # -- blocks ---------------------------------------------------------------------------------------
+
+    def _seal_upto(self, log_size: int) -> BlockHeader:
+        if self._validator is None:
+            raise errors.ConfigError("this process holds no validator key, so it cannot seal blocks")
+        if Role.VALIDATOR not in roles_of(self._state, self._validator.address):
+            raise errors.Unauthorized(f"{self._validator.address} is not a validator of this ledger")
+        previous = self._blocks[-1] if self._blocks else None
+        header = sign_block(
+            self._validator,
+            ledger=self.ledger_id,
+            height=len(self._blocks),
+            prev_hash=GENESIS_PREV_HASH if previous is None else previous.hash,
+            log_size=log_size,
+            log_root=self._tree.root(log_size),
+            time=max(now_ms(), 0 if previous is None else previous.time),
+        )
+        data = self.contract.encode_abi(
+            "seal",
+            [
+                header.height,
+                header.log_size,
+                header.log_root,
+                header.time,
+                header.prev_hash,
+                header.hash,
+                header.signature,
+            ],
+        )
+        self._sender.send(self._validator, {"to": self.deployment.ledger, "data": data})
+        self._sync()
+        return header
+
+    def _seal_due(self) -> None:
+        if self._validator is None or not self._blocks:
+            return
+        while len(self._events) - self._blocks[-1].log_size >= self.block_size:
+            self._seal_upto(self._blocks[-1].log_size + self.block_size)
+
+    def seal(self) -> BlockHeader | None:
+        """Seal a block now over every pending event; None if nothing is pending."""
+        self._sync()
+        sealed = self._blocks[-1].log_size if self._blocks else 0
+        return self._seal_upto(len(self._events)) if len(self._events) > sealed else None
+
+    def block(self, height: int | None = None) -> BlockHeader:
+        """Block ``height`` (default: the latest)."""
+        self._sync()
+        if not self._blocks:
+            raise errors.NotFound("the ledger has no block yet")
+        if height is None:
+            return self._blocks[-1]
+        if not 0 <= height < len(self._blocks):
+            raise errors.NotFound(f"no block at height {height}")
+        return self._blocks[height]
+
+    def blocks(self, start: int = 0, stop: int | None = None) -> Iterator[BlockHeader]:
+        """Blocks with ``start <= height < stop``, in order."""
+        self._sync()
+        return iter(self._blocks[max(start, 0) : stop])
+
+    # -- reading events -------------------------------------------------------------------------------
+
+    def _seq(self, ref: int | str) -> int:
+        self._sync()
+        if isinstance(ref, int):
+            if 0 <= ref < len(self._events):
+                return ref
+        else:
+            seq = self._ids.get(ref if ref.startswith("sha256:") else "sha256:" + ref)
+            if seq is not None:
+                return seq
+        raise errors.NotFound(f"no event {ref!r} in this ledger")
+
+    def get_event(self, ref: int | str) -> StoredEvent:
+        """An event by sequence number or id (``sha256:<hex>``)."""
+        seq = self._seq(ref)
+        height = next((b.height for b in self._blocks if b.log_size > seq), None)
+        return StoredEvent(seq, self._events[seq], height)
+
+    def events(self, start: int = 0, stop: int | None = None) -> Iterator[StoredEvent]:
+        """Events with ``start <= seq < stop``, in log order (block heights not filled in)."""
+        self._sync()
+        first = max(start, 0)
+        return (StoredEvent(first + i, e, None) for i, e in enumerate(self._events[first:stop]))
+
+    # -- proofs ---------------------------------------------------------------------------------------
+
+    def _checked_tree(self, block: BlockHeader) -> MerkleTree:
+        if self._tree.size < block.log_size:
+            raise errors.TamperDetected(f"block {block.height} commits to more events than the chain holds")
+        if self._tree.root(block.log_size) != block.log_root:
+            raise errors.TamperDetected(f"the chain's events do not match block {block.height}'s log root")
+        return self._tree
+
+    def inclusion_proof(self, ref: int | str, height: int | None = None) -> InclusionProof:
+        """Prove an event is in the log committed to by block ``height`` (default: the latest block)."""
+        seq = self._seq(ref)
+        block = self.block(height)
+        if seq >= block.log_size:
+            raise errors.InvalidProof(
+                f"event {seq} is not sealed by block {block.height} (log size {block.log_size}); "
+                "seal a later block first (ledgerml chain seal)"
+            )
+        tree = self._checked_tree(block)
+        return InclusionProof(self._bodies[seq], seq, tree.inclusion_path(seq, block.log_size), block)
+
+    def consistency_proof(self, old_height: int, new_height: int | None = None) -> ConsistencyProof:
+        """Prove block ``old_height``'s log is a prefix of block ``new_height``'s (default: latest)."""
+        old, new = self.block(old_height), self.block(new_height)
+        if old.height > new.height:
+            raise errors.InvalidProof(f"block {old.height} is not older than block {new.height}")
+        tree = self._checked_tree(new)
+        if tree.root(old.log_size) != old.log_root:
+            raise errors.TamperDetected(f"the chain's events do not match block {old.height}'s log root")
+        return ConsistencyProof(old, new, tree.consistency_proof(old.log_size, new.log_size))
+
+    # -- contract storage -----------------------------------------------------------------------------
+
+    def chain_view(self, state: State | None = None) -> dict[str, Any]:
+        """What the contract's storage says for every key ``state`` (default: this ledger's) knows.
+
+        Equal to ``view.project(state)`` exactly when the contract reached the same state as the rules.
+        """
+        state = self.state() if state is None else state
+        f = self.contract.functions
+        addresses = addresses_of(state)
+        role_names = {bit: role.value for role, bit in ROLE_BITS.items()}
+        view: dict[str, Any] = {
+            "roles": {},
+            "holders": {role.value: f.holders(bit).call() for role, bit in ROLE_BITS.items()},
+            "nonces": {a: f.nonces(a).call() for a in addresses},
+            "datasets": {},
+            "models": {},
+            "balances": {a: self.token.functions.balanceOf(a).call() for a in addresses},
+            "minted": f.minted().call(),
+            "tasks": {},
+        }
+        for address in addresses:
+            mask = f.roles(address).call()
+            view["roles"][address] = sorted(name for bit, name in role_names.items() if mask & bit)
+        for dataset_id in sorted(state.rows("datasets")):
+            view["datasets"][dataset_id] = f.dataset_owner(bytes.fromhex(dataset_id[7:])).call()
+        for model_id in sorted(state.rows("models")):
+            view["models"][model_id] = f.model_owner(bytes.fromhex(model_id[7:])).call()
+        for task_id in sorted(state.rows("tasks")):
+            key = task_key(task_id)
+            packed = f.progress(key).call()
+            finalized = packed & (2**64 - 1)
+            count = f.participant_count(key).call()
+            joined = sorted(f.participant_at(key, i).call() for i in range(count))
+            rounds = {}
+            for round_ in range(1, finalized + 1):
+                info = f.round_info(key, round_).call()
+                rounds[round_] = {
+                    "ok": bool(info >> 64 & 1),
+                    "accepted": info & (2**64 - 1),
+                    "paid": bool(info >> 66 & 1),
+                }
+            view["tasks"][task_id] = {
+                "aggregator": f.tasks(key).call()[0],
+                "rounds": packed >> 128,
+                "finalized": finalized,
+                "global_model": "sha256:" + bytes(f.global_model(key).call()).hex(),
+                "pool": f.pools(key).call(),
+                "participants": count,
+                "stakes": {a: f.stakes(key, a).call() for a in joined},
+                "settled": f.settled(key).call(),
+                "round_info": rounds,
+            }
+        return view
+
+    # -- audit ----------------------------------------------------------------------------------------
+
+    def verify(self, progress: ProgressCallback | None = None) -> VerifyReport:
+        """Audit the chain: replay every event (signatures, rules), check every block's link, root and
+        signature, and compare the contract's storage with the replayed state."""
+        report = VerifyReport(ok=True)
+        state, tree = State(), MerkleTree()
+        head = int(self.w3.eth.block_number)
+        logs = self._logs(self.deployment.block, head)
+        total = sum(1 for name, _ in logs if name == "Appended")
+        prev_hash, prev_size, height = GENESIS_PREV_HASH, 0, 0
+
+        def fail(location: str, problem: str) -> VerifyReport:
+            report.ok, report.location, report.problem = False, location, problem
+            report.events_checked = tree.size
+            return report
+
+        for name, log in logs:
+            if name == "Appended":
+                location = f"event {tree.size}"
+                try:
+                    event = _event_of(log)
+                    apply(state, event)
+                except errors.LedgerMLError as exc:
+                    return fail(location, f"{type(exc).__name__}: {exc}")
+                if tree.size == 0 and event.ledger != self.ledger_id:
+                    return fail(location, "genesis event belongs to another ledger")
+                tree.append(leaf_hash(bytes(log["args"]["body"])))
+                if progress is not None and (tree.size % 2048 == 0 or tree.size == total):
+                    progress(tree.size, total)
+                continue
+            header = self._header(log)
+            where = f"block {header.height}"
+            if header.height != height:
+                return fail(where, f"block heights skip or repeat: expected {height}")
+            if header.prev_hash != prev_hash:
+                return fail(where, "previous-block hash does not link to the block before")
+            if bytes(log["args"]["block_hash"]) != header.hash:
+                return fail(where, "recorded block hash does not match the header fields")
+            if not prev_size < header.log_size <= tree.size:
+                return fail(where, f"block log size {header.log_size} is not within the log ({tree.size} events)")
+            if tree.root(header.log_size) != header.log_root:
+                return fail(where, "log root does not match the Merkle root of the events it commits to")
+            try:
+                verify_block_signature(header)
+            except errors.InvalidProof as exc:
+                return fail(where, str(exc))
+            if Role.VALIDATOR not in roles_of(state, header.proposer):
+                return fail(where, f"proposer {header.proposer} was not a validator when the block was sealed")
+            prev_hash, prev_size, height = header.hash, header.log_size, height + 1
+            report.blocks_checked += 1
+        if tree.size == 0:
+            return fail("event 0", "the chain holds no ledger events (genesis missing)")
+        expected, found = project(state), self.chain_view(state)
+        differences = [key for key in expected if expected[key] != found[key] and key != "balances"]
+        if differences:
+            return fail(
+                "contract storage", f"the contract's storage disagrees with the replayed events in {differences}"
+            )
+        for address, amount in expected["balances"].items():
+            if found["balances"][address] != amount:
+                report.notes.append(
+                    f"{address} holds {found['balances'][address]} tokens, {amount} by ledger events "
+                    "(direct ERC-20 transfers move tokens outside the ledger)"
+                )
+        held = self.token.functions.balanceOf(self.deployment.ledger).call()
+        escrow = sum(state.rows("pools").values()) + sum(state.rows("stakes").values())
+        if held != escrow:
+            return fail("token", f"the ledger contract holds {held} tokens, its pools and stakes {escrow}")
+        report.events_checked = tree.size
+        report.unsealed_events = tree.size - prev_size
+        if report.unsealed_events:
+            report.notes.append(f"{report.unsealed_events} newest event(s) are not sealed in a block yet")
+        report.notes.append(f"events, blocks and contract storage read from chain {self.deployment.chain_id}")
+        import hashlib
+
+        from ..._canonical import canonical_json
+
+        report.state_digest = "sha256:" + hashlib.sha256(canonical_json(state.snapshot())).hexdigest()
+        return report
+
+
+class _DryRun(Exception):
+    """Raised inside ``State.atomic`` to undo a dry run."""
+
+
+def _signature(abi: Any) -> str:
+    return f"{abi['name']}({','.join(_abi_type(i) for i in abi['inputs'])})"
+
+
+def _abi_type(item: Any) -> str:
+    if item["type"].startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in item["components"]) + ")" + str(item["type"])[5:]
+    return str(item["type"])
+
+
+def _event_of(log: Any) -> Event:
+    """The signed event an ``Appended`` log carries, checked against the log's actor and nonce."""
+    args = log["args"]
+    event = parse_event(bytes(args["body"]))
+    if event.actor != args["actor"] or event.nonce != int(args["nonce"]):
+        raise errors.TamperDetected(
+            f"the event body names actor {event.actor} nonce {event.nonce}, but {args['actor']} sent it with "
+            f"nonce {args['nonce']}"
+        )
+    return event
+
+
+def fund(w3: Any, addresses: Sequence[str], wei: int = 10**19) -> None:
+    """Top each address up to ``wei`` from the node's first unlocked account (dev nodes: anvil, py-evm).
+
+    Real chains have no unlocked accounts: fund the keys from a wallet, or run a zero-gas-price chain.
+    """
+    source = w3.eth.accounts[0] if w3.eth.accounts else None
+    if source is None:
+        raise errors.ConfigError("the node has no unlocked account to fund keys from; fund them from a wallet")
+    hashes = [
+        w3.eth.send_transaction({"from": source, "to": a, "value": wei - held, "gas": 21_000})
+        for a in addresses
+        if (held := int(w3.eth.get_balance(a))) < wei // 2
+    ]
+    for tx_hash in hashes:
+        w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.02)
+
+
+def wait_for_node(rpc_url: str, timeout: float = 30.0) -> None:
+    """Wait until a node answers at ``rpc_url``; ``ConfigError`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            connect(rpc_url, timeout=2.0)
+            return
+        except errors.ConfigError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+__all__ = ["DEFAULT_EVM_VERSION", "Deployment", "EvmLedger", "connect", "deploy", "fund", "wait_for_node"]
