@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
-import pytest
+import re
+from pathlib import Path
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledgerml import DatasetRegistered, Identity, RoleGranted, sign_event
 from ledgerml.ledger.evm.build import load_artifact, stale
+from ledgerml.tasks import (
+    ParticipantJoined,
+    RewardPaid,
+    RoundFinalized,
+    StakeSlashed,
+    TaskCreated,
+    TaskSettled,
+    UpdateCommitted,
+)
+from ledgerml.tokens import TokensMinted, TokensTransferred
+from ledgerml.types import Role
+
+from .conftest import make_identity
+
+D = "sha256:" + "d" * 64
 
 GAS = {"gas": 3_000_000}  # explicit gas: estimation would double the time on py-evm
 
@@ -48,3 +69,168 @@ def test_only_minters_mint_and_balances_bound_transfers(chain) -> None:  # type:
     assert status(token.functions.transfer(alice, 10**6)) == 0  # more than bob's balance
     assert token.functions.totalSupply().call() == 100 and token.functions.balanceOf(bob).call() == 30
     assert status(token.functions.transfer(alice, 10)) == 1
+
+
+# -- the Ledger contract: access control, checks-effects-interactions, token supply -----------------------
+
+CONTRACT = Path(__file__).resolve().parents[1] / "src/ledgerml/ledger/evm/contracts/Ledger.vy"
+OPEN_TO_HOLDERS = {"transfer_tokens"}  # any token holder may transfer; the balance is the only check
+
+
+@pytest.fixture
+def task_ledger(admin: Identity, alice: Identity, bob: Identity):  # type: ignore[no-untyped-def]
+    """A py-evm chain with the conformance scenario's task set up (contracts decide: precheck off)."""
+    from web3 import EthereumTesterProvider, Web3
+
+    from ledgerml.ledger.evm.backend import EvmLedger, deploy, fund
+
+    from .conformance.scenario import Cast, setup_task
+
+    w3 = Web3(EthereumTesterProvider())
+    cast = Cast.make(admin, alice, bob)
+    eve = make_identity("eve", 9001)
+    fund(w3, [p.address for p in [*cast.all(), eve]])
+    deployment = deploy(w3, admin, gas_limit=8_000_000)
+    ledger = EvmLedger(w3, deployment, validator=admin, signers=[*cast.all(), eve], precheck=False, gas_limit=8_000_000)
+    setup_task(ledger, cast)
+    return ledger, cast, eve
+
+
+def test_every_state_changing_function_rejects_callers_without_the_role(task_ledger) -> None:  # type: ignore[no-untyped-def]
+    from ledgerml.errors import Unauthorized
+    from ledgerml.events import ModelRegistered, RoleRevoked
+    from ledgerml.ledger.evm.calls import event_call
+
+    from .conformance.scenario import A1, D_ALICE, M0, TASK, U, digest
+
+    ledger, cast, eve = task_ledger
+    payloads = {
+        "grant_role": RoleGranted(subject=eve.address, role=Role.TRAINER),
+        "revoke_role": RoleRevoked(subject=cast.alice.address, role=Role.DATA_OWNER),
+        "register_dataset": DatasetRegistered(dataset_id=digest("eve"), name="eve"),
+        "register_model": ModelRegistered(model_id=digest("eve-m"), name="m", datasets=[D_ALICE]),
+        "create_task": TaskCreated(task_id="eve", name="e", model_spec=M0, initial_model=M0, rounds=1, rule="x"),
+        "join": ParticipantJoined(task_id=TASK),
+        "commit_update": UpdateCommitted(
+            task_id=TASK, round=1, update_digest=U["alice"], base_digest=M0, num_examples=1
+        ),
+        "finalize_round": RoundFinalized(task_id=TASK, round=1, status="ok", aggregate_digest=A1),
+        "pay_rewards": RewardPaid(task_id=TASK, round=1),
+        "slash": StakeSlashed(
+            task_id=TASK, round=1, participant=cast.carol.address, amount=5, reason="norm bound", update_digest=A1
+        ),
+        "settle": TaskSettled(task_id=TASK),
+        "mint": TokensMinted(amount=1, to=eve.address),
+    }
+    abi = ledger.contract.abi
+    changing = {f["name"] for f in abi if f["type"] == "function" and f["stateMutability"] == "nonpayable"}
+    assert changing == set(payloads) | {"seal"} | OPEN_TO_HOLDERS  # a new function must be added here
+    before = ledger.chain_view()
+    for name, payload in payloads.items():
+        event = sign_event(eve, ledger.ledger_id, payload, ledger.next_nonce(eve.address))
+        function, args = event_call(event, ledger.state())
+        assert function == name
+        with pytest.raises(Unauthorized, match="ledger contract"):
+            ledger.append(event)
+    ledger._validator = eve  # eve is no validator: the contract refuses her block
+    with pytest.raises(Unauthorized):
+        ledger.seal()
+    assert ledger.chain_view() == before
+    # the token: only its owner sets the ledger, only the ledger moves tokens for events, only minters mint
+    w3, token = ledger.w3, ledger.token
+    for call in (
+        token.functions.set_ledger(eve.address),
+        token.functions.ledger_transfer(cast.alice.address, eve.address, 1),
+        token.functions.mint(eve.address, 1),
+    ):
+        data = call._encode_transaction_data()
+        with pytest.raises(Exception, match="revert"):
+            w3.eth.call({"from": eve.address, "to": token.address, "data": data})
+
+
+def _functions(source: str) -> dict[str, list[str]]:
+    bodies: dict[str, list[str]] = {}
+    name = None
+    for line in source.splitlines():
+        match = re.match(r"^def (\w+)\(", line)
+        if match:
+            name = match.group(1)
+            bodies[name] = []
+        elif name and line and not line.startswith((" ", "\t", ")")):
+            name = None
+        elif name:
+            bodies[name].append(line)
+    return bodies
+
+
+def test_no_state_change_after_an_external_call() -> None:
+    """Checks-effects-interactions: in every function, storage writes all come before the first extcall."""
+    bodies = _functions(CONTRACT.read_text())
+    assert {"join", "pay_rewards", "settle", "mint", "transfer_tokens"} <= set(bodies)
+    write = re.compile(r"^\s*self\.\w+(\[[^\]]*\])*\s*(=|\+=|-=)|self\._(grant|event)\(")
+    with_calls = 0
+    for name, lines in bodies.items():
+        first_call = next((i for i, line in enumerate(lines) if "extcall" in line), None)
+        if first_call is None:
+            continue
+        with_calls += 1
+        late = [line.strip() for line in lines[first_call:] if write.search(line)]
+        assert not late, f"{name} changes storage after an external call: {late}"
+    assert with_calls == 5
+    # and the check itself catches a late write
+    assert write.search("        self.pools[task] -= paid")
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["mint", "pool", "transfer", "burn", "join"]), st.integers(1, 60), st.integers(0, 2)),
+        min_size=1,
+        max_size=10,
+    )
+)
+def test_token_supply_is_mints_minus_burns(steps: list[tuple[str, int, int]]) -> None:
+    from web3 import EthereumTesterProvider, Web3
+
+    from ledgerml.errors import RejectedEvent
+    from ledgerml.ledger.evm.backend import EvmLedger, deploy, fund
+
+    w3 = Web3(EthereumTesterProvider())
+    admin = make_identity("admin", 1000)
+    people = [make_identity(f"p{i}", 8000 + i) for i in range(3)]
+    fund(w3, [p.address for p in [admin, *people]])
+    ledger = EvmLedger(w3, deploy(w3, admin, gas_limit=8_000_000), validator=admin, signers=people, gas_limit=8_000_000)
+    ledger.submit_batch(
+        admin,
+        [RoleGranted(subject=admin.address, role=Role.AGGREGATOR)]
+        + [RoleGranted(subject=p.address, role=Role.TRAINER) for p in people],
+    )
+    ledger.submit(
+        admin, TaskCreated(task_id="t", name="t", model_spec=D, initial_model=D, rounds=1, rule="fedavg", min_stake=1)
+    )
+    minted = burned = 0
+    for action, amount, who in steps:
+        person = people[who]
+        try:
+            if action == "mint":
+                ledger.submit(admin, TokensMinted(amount=amount, to=person.address))
+                minted += amount
+            elif action == "pool":
+                ledger.submit(admin, TokensMinted(amount=amount, task_id="t"))
+                minted += amount
+            elif action == "transfer":
+                ledger.submit(person, TokensTransferred(to=people[(who + 1) % 3].address, amount=amount))
+            elif action == "join":
+                ledger.submit(person, ParticipantJoined(task_id="t", stake=amount))
+            else:
+                data = ledger.token.functions.burn(amount)._encode_transaction_data()
+                ledger._sender.send(person, {"to": ledger.token.address, "data": data})  # a holder burns directly
+                burned += amount
+        except RejectedEvent:
+            pass  # refused (too little balance, joined already): nothing moved
+        assert ledger.token.functions.totalSupply().call() == minted - burned
+        assert ledger.contract.functions.minted().call() == minted
+    if any(a == "burn" for a, _, _ in steps):
+        assert ledger.verify().ok  # burns move tokens outside the ledger: noted, not a failure
+    escrow = sum(ledger.state().rows("pools").values()) + sum(ledger.state().rows("stakes").values())
+    assert ledger.token.functions.balanceOf(ledger.deployment.ledger).call() == escrow

@@ -229,6 +229,8 @@ class EvmLedger:
             bytes(self.w3.keccak(text=_signature(self._sealed.abi))): "Sealed",
         }
         self._lock = threading.RLock()
+        self.last_gas: list[int] = []
+        """Gas used by each transaction of the last append (or seal)."""
         self._reset()
 
     def _reset(self) -> None:
@@ -399,10 +401,13 @@ class EvmLedger:
     def _send_events(self, events: Sequence[Event], *, batch: bool) -> list[Receipt]:
         self._sync()
         calls = self._prepare(events, batch=batch)
+        gas: list[int] = []
+        self.last_gas = gas
         for index, (event, (function, args)) in enumerate(zip(events, calls, strict=True)):
             data = self.contract.encode_abi(function, args)
             try:
-                self._sender.send(self._signers[event.actor], {"to": self.deployment.ledger, "data": data})
+                receipt = self._sender.send(self._signers[event.actor], {"to": self.deployment.ledger, "data": data})
+                gas.append(int(receipt["gasUsed"]))
             except errors.RejectedEvent as exc:
                 if index:
                     exc.args = (f"{exc.args[0]} ({index} earlier event(s) of the batch are on chain)",)
@@ -410,6 +415,7 @@ class EvmLedger:
         self._sync()
         receipts = [Receipt(self._ids[event.id], event.id) for event in events]
         self._seal_due()
+        self.last_gas = gas
         return receipts
 
     def append(self, event: Event) -> Receipt:
@@ -467,7 +473,8 @@ class EvmLedger:
                 header.signature,
             ],
         )
-        self._sender.send(self._validator, {"to": self.deployment.ledger, "data": data})
+        receipt = self._sender.send(self._validator, {"to": self.deployment.ledger, "data": data})
+        self.last_gas = [int(receipt["gasUsed"])]
         self._sync()
         return header
 

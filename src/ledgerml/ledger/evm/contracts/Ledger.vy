@@ -305,9 +305,10 @@ def commit_update(
     @notice UpdateCommitted: a participant commits the digest of its update for the open round.
     """
     self._event(nonce, body)
-    assert self.tasks[task].aggregator != empty(address), "UnknownReference: task does not exist"
     joined: uint256 = self.member[task][msg.sender]
-    assert joined != 0, "Unauthorized: the actor has not joined the task"
+    if joined == 0:  # only members of existing tasks pass, so the task is read on this path alone
+        self._task(task)
+        raise "Unauthorized: the actor has not joined the task"
     state: uint256 = self.progress[task]
     self._open_round(state, round)
     assert joined >> 1 != round, "DuplicateRegistration: committed an update for this round already"
