@@ -26,8 +26,16 @@ from typing import Any
 from ledgerml import DatasetRegistered, Identity, ModelRegistered, RoleGranted
 from ledgerml.anchor import anchor_head
 from ledgerml.ledger.evm.backend import EvmLedger, connect, deploy, fund
-from ledgerml.tasks import ParticipantJoined, Rejection, RewardPaid, RoundFinalized, StakeSlashed, TaskCreated
-from ledgerml.tasks import TaskSettled, UpdateCommitted
+from ledgerml.tasks import (
+    ParticipantJoined,
+    Rejection,
+    RewardPaid,
+    RoundFinalized,
+    StakeSlashed,
+    TaskCreated,
+    TaskSettled,
+    UpdateCommitted,
+)
 from ledgerml.tokens import TokensMinted, TokensTransferred
 from ledgerml.types import Role
 
@@ -128,7 +136,7 @@ def measure_round(w3: Any, n: int, gas_limit: int | None) -> dict[str, Any]:
         for i, person in enumerate(people):
             record(
                 f"commit update (round {rnd})",
-                lambda p=person, i=i: ledger.submit(
+                lambda p=person, i=i, rnd=rnd, base=base: ledger.submit(
                     p,
                     UpdateCommitted(
                         task_id="t", round=rnd, update_digest=digest(f"u{rnd}-{i}"), base_digest=base, num_examples=100
@@ -139,7 +147,7 @@ def measure_round(w3: Any, n: int, gas_limit: int | None) -> dict[str, Any]:
         accepted = [p for p in people if p not in rejected]
         record(
             f"finalize round {rnd}",
-            lambda a=accepted, r=rejected: ledger.submit(
+            lambda a=accepted, r=rejected, rnd=rnd: ledger.submit(
                 admin,
                 RoundFinalized(
                     task_id="t",
@@ -157,7 +165,7 @@ def measure_round(w3: Any, n: int, gas_limit: int | None) -> dict[str, Any]:
         payments = {a: budget * c // total for a, c in contributions.items()}
         record(
             f"pay rewards round {rnd}",
-            lambda c=contributions, pay=payments: ledger.submit(
+            lambda c=contributions, pay=payments, rnd=rnd: ledger.submit(
                 admin, RewardPaid(task_id="t", round=rnd, contributions=c, payments=pay)
             ),
         )

@@ -309,3 +309,40 @@ def test_rewards_and_token_commands(cli, home: Path, tmp_path: Path) -> None:  #
     assert cli("token", "mint", "5").code == 2
     assert cli("audit", "task", "paid").code == 0
     assert cli("rewards", "show", "nope").code == 3
+
+
+def test_demo_on_the_evm_ledger_starts_and_stops_its_node(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    kept = tmp_path / "evm-demo"
+    result = cli("demo", "--ledger", "evm", "--home", str(kept), "--rounds", "2", "--json")
+    assert result.code == 0, result.err
+    summary = result.json()
+    assert all(c["result"] == "PASS" for c in summary["checks"])  # type: ignore[index]
+    config = json.loads((kept / "config.json").read_text())
+    assert config["ledger"].startswith("evm+http://127.0.0.1:") and (kept / "deployment.json").is_file()
+    assert not (kept / "node" / "anvil.pid").exists()  # stopped by PID
+    assert not (kept / "ledger.db").exists()  # the contracts were the ledger
+    assert cli("demo", "--ledger", "chain", "--home", str(tmp_path / "x")).code == 2
+    assert not (tmp_path / "x").exists()
+
+
+def test_chain_deploy_makes_the_home_use_the_contracts(cli, home: Path, node: str) -> None:  # type: ignore[no-untyped-def]
+    deployed = cli("chain", "deploy", "--rpc", node, "--key", "admin", "--use", "--dev-funding", "--json")
+    assert deployed.code == 0, deployed.err
+    info = deployed.json()
+    assert info["ledger_url"].startswith(f"evm+{node}?deployment=")  # type: ignore[index]
+    assert json.loads((home / "deployment.json").read_text())["ledger"] == info["ledger"]  # type: ignore[index]
+    assert cli("role", "grant", "auditor", "alice").code == 0
+    assert cli("chain", "seal").code == 0
+    log = cli("chain", "log", "--json").json()
+    assert [e["kind"] for e in log] == ["LedgerCreated", "RoleGranted"]  # type: ignore[index]
+    assert cli("verify").code == 0
+    # a second deploy to the same file is refused and changes nothing; so is a node that does not answer
+    before = (home / "deployment.json").read_bytes()
+    assert cli("chain", "deploy", "--rpc", node, "--key", "admin").code == 4
+    assert (
+        cli(
+            "chain", "deploy", "--rpc", "http://127.0.0.1:9", "--key", "admin", "--deployment", str(home / "other.json")
+        ).code
+        == 2
+    )
+    assert (home / "deployment.json").read_bytes() == before and not (home / "other.json").exists()

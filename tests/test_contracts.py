@@ -128,7 +128,7 @@ def test_every_state_changing_function_rejects_callers_without_the_role(task_led
     before = ledger.chain_view()
     for name, payload in payloads.items():
         event = sign_event(eve, ledger.ledger_id, payload, ledger.next_nonce(eve.address))
-        function, args = event_call(event, ledger.state())
+        function, _args = event_call(event, ledger.state())
         assert function == name
         with pytest.raises(Unauthorized, match="ledger contract"):
             ledger.append(event)

@@ -29,6 +29,10 @@ class HomeConfig:
     block_size: int = 1000
     block_interval: float = 5.0
     synchronous: str = "normal"
+    ledger: str = ""
+    """A ledger URL that replaces the home's SQLite file (``evm+http://...?deployment=FILE``)."""
+    dev_funding: bool = False
+    """Top up keys with gas money from the node's unlocked account (local dev nodes only)."""
 
 
 class Home:
@@ -91,8 +95,14 @@ class Home:
         block_interval: float = 5.0,
         synchronous: str = "normal",
         kdf: Literal["scrypt", "pbkdf2"] = "scrypt",
+        evm_rpc: str | None = None,
+        dev_funding: bool = False,
     ) -> tuple[HomeConfig, Identity]:
-        """Create the home, the admin identity (who is also validator) and the ledger; all or nothing."""
+        """Create the home, the admin identity (who is also validator) and the ledger; all or nothing.
+
+        With ``evm_rpc`` the ledger is deployed on that chain (deployment file ``HOME/deployment.json``)
+        instead of the SQLite file; ``dev_funding`` pays gas from the node's unlocked account (anvil).
+        """
         check_identity_name(admin_name)
         if self.exists() or self.ledger_path.exists():
             raise AlreadyExists(f"a ledger home exists at {self.path} already")
@@ -109,6 +119,14 @@ class Home:
             url = sqlite_url(
                 self.ledger_path, synchronous=synchronous, block_size=block_size, block_interval=block_interval
             )
+            chain_url = ""
+            if evm_rpc is not None:
+                chain_url = f"evm+{evm_rpc}?deployment={self.path / 'deployment.json'}&block_size={block_size}"
+                url = chain_url
+                if dev_funding:
+                    from .ledger.evm.backend import connect, fund
+
+                    fund(connect(evm_rpc), [admin.address])
             ledger = Ledger.create(url, admin=admin, name=ledger_name)
             ledger.close()
             config = HomeConfig(
@@ -118,12 +136,15 @@ class Home:
                 block_size=block_size,
                 block_interval=block_interval,
                 synchronous=synchronous,
+                ledger=chain_url,
+                dev_funding=dev_funding,
             )
             self.config_path.write_text(json.dumps(asdict(config), indent=2) + "\n")
         except BaseException:
             if created_folder:
                 shutil.rmtree(self.path, ignore_errors=True)
             else:
+                (self.path / "deployment.json").unlink(missing_ok=True)
                 for leftover in (self.ledger_path, self.config_path):
                     for suffix in ("", "-wal", "-shm"):
                         Path(str(leftover) + suffix).unlink(missing_ok=True)
@@ -135,6 +156,8 @@ class Home:
     def ledger_url(self) -> str:
         """The ledger URL with this home's block and durability settings."""
         config = self.config()
+        if config.ledger:
+            return config.ledger
         return sqlite_url(
             self.ledger_path,
             synchronous=config.synchronous,
@@ -156,7 +179,27 @@ class Home:
                 validator = self.keys.load(config.validator, password or password_from_env())
             except (KeystoreError, NotFound):
                 validator = None  # appends still land; blocks wait for a process holding the key
-        return Ledger.open(self.ledger_url(), validator=validator)
+        if not config.ledger:
+            return Ledger.open(self.ledger_url(), validator=validator)
+        signers = self.loadable_identities(password)
+        ledger = Ledger.open(self.ledger_url(), validator=validator, signers=signers)
+        if config.dev_funding:
+            from .ledger.evm.backend import EvmLedger, fund
+
+            assert isinstance(ledger, EvmLedger)
+            fund(ledger.w3, [identity.address for identity in signers])
+        return ledger
+
+    def loadable_identities(self, password: str | None = None) -> list[Identity]:
+        """Every stored identity that opens without a prompt (unencrypted, or with the password given or in the
+        environment): on an EVM ledger these are the keys this process may send transactions with."""
+        found = []
+        for info in self.keys.list():
+            try:
+                found.append(self.keys.load(info.name, password or password_from_env()))
+            except (KeystoreError, NotFound):
+                continue
+        return found
 
     def resolve_address(self, name_or_address: str) -> Address:
         """An address given directly, or the address of a stored identity of that name."""

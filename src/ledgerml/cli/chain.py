@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import ConfigError, InvalidProof, MalformedEvent, NotFound
+from ..errors import AlreadyExists, ConfigError, InvalidProof, MalformedEvent, NotFound
 from ..events import event_from_dict, validate_payload
 from ..ledger.proofs import (
     ConsistencyProof,
@@ -309,3 +309,48 @@ def seal(home: HomeOption = None, json_out: JsonOption = False) -> None:
         console.print("nothing to seal: every event is in a block")
     else:
         console.print(f"sealed block {header.height}: log size {header.log_size}, root {header.log_root.hex()}")
+
+
+@app.command("deploy")
+def deploy_contracts(
+    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the EVM node, e.g. http://127.0.0.1:8545.")],
+    key: Annotated[str, typer.Option(help="Stored identity that deploys: the new ledger's admin and validator.")],
+    deployment: Annotated[
+        Path | None, typer.Option(help="Where to write the deployment file [default: HOME/deployment.json].")
+    ] = None,
+    name: Annotated[str, typer.Option(help="The ledger's name (in its genesis event).")] = "ledger",
+    use: Annotated[bool, typer.Option("--use", help="Make this home's ledger the deployed one.")] = False,
+    dev_funding: Annotated[
+        bool, typer.Option("--dev-funding", help="Pay gas from the node's unlocked account (anvil only).")
+    ] = False,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Deploy the ledger and reward-token contracts and write the deployment file (chain id, addresses, block)."""
+    import dataclasses
+
+    from ..ledger.evm.backend import Deployment, connect, deploy, fund
+
+    target = home_of(home)
+    identity = target.identity(key)
+    path = deployment or target.path / "deployment.json"
+    if path.exists():
+        raise AlreadyExists(f"{path} exists already: it names another deployment")
+    if not path.parent.is_dir():
+        raise NotFound(f"folder {path.parent} does not exist")
+    w3 = connect(rpc)
+    if dev_funding:
+        fund(w3, [identity.address])
+    result: Deployment = deploy(w3, identity, name=name)
+    result.save(path)
+    url = f"evm+{rpc}?deployment={path.resolve()}"
+    if use:
+        config = dataclasses.replace(target.config(), ledger=url, dev_funding=dev_funding)
+        target.config_path.write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+    if json_out:
+        emit_json({**dataclasses.asdict(result), "file": str(path), "ledger_url": url, "used": use})
+    else:
+        console.print(
+            f"deployed ledger {result.ledger_id} on chain {result.chain_id} at block {result.block}: "
+            f"ledger contract {result.ledger}, token {result.token}\ndeployment file: {path}\nledger URL: {url}"
+        )

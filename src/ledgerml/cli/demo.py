@@ -5,6 +5,7 @@ have done, and an auditor checks the ledger, every round and the final model. Wr
 from __future__ import annotations
 
 import shutil
+import socket
 import tempfile
 import time
 from collections import Counter
@@ -13,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import AlreadyExists, TamperDetected
+from ..errors import AlreadyExists, ConfigError, TamperDetected
 from ..events import RoleGranted
 from ..home import Home
 from ..types import Role
@@ -39,9 +40,19 @@ def demo(
             "or ./ledgerml-demo-report.html for a temporary home]."
         ),
     ] = None,
+    ledger_kind: Annotated[
+        str,
+        typer.Option(
+            "--ledger",
+            help="sqlite: the embedded ledger; evm: the Vyper contracts on a local anvil node the demo starts "
+            "(state in HOME/node) and stops.",
+        ),
+    ] = "sqlite",
     json_out: JsonOption = False,
 ) -> None:
     """Run the federated scenario end to end in a fresh ledger home (temporary unless --home is given)."""
+    if ledger_kind not in ("sqlite", "evm"):
+        raise ConfigError(f"--ledger is sqlite or evm, not {ledger_kind!r}")
     from ..federated.apps import run_in_process
     from ..federated.audit import audit_task
     from ..federated.report import write_report
@@ -58,8 +69,25 @@ def demo(
     report_path = report or (target.path / "report.html" if home is not None else Path("ledgerml-demo-report.html"))
     say = (lambda *a, **k: None) if json_out else console.print
     err_console.print("[yellow]note[/]: demo identities are stored UNENCRYPTED; never do this with real keys")
+    node_started = False
     try:
-        _, admin = target.init(admin_name="admin", unencrypted=True, ledger_name="hospital-consortium")
+        evm_rpc = None
+        if ledger_kind == "evm":
+            from .node import launch
+
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            pid, evm_rpc, chain_id = launch(target.path, port)
+            node_started = True
+            say(f"anvil started (pid {pid}) at {evm_rpc}, chain id {chain_id}; the ledger runs in its contracts")
+        _, admin = target.init(
+            admin_name="admin",
+            unencrypted=True,
+            ledger_name="hospital-consortium",
+            evm_rpc=evm_rpc,
+            dev_funding=evm_rpc is not None,
+        )
         auditor = target.keys.create("auditor", None, unencrypted=True)
         ledger = target.open_ledger()
         try:
@@ -193,6 +221,10 @@ def demo(
             ],
         )
     finally:
+        if node_started:
+            from .node import shutdown
+
+            shutdown(target.path)
         if home is None:
             shutil.rmtree(target.path, ignore_errors=True)
     ok = all(c[1] == "PASS" for c in checks)

@@ -47,14 +47,9 @@ def _alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
 
 
-@app.command("start")
-def start(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8545,
-    home: HomeOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    """Start anvil bound to 127.0.0.1 with its state in HOME/node/state.json (survives kill -9)."""
-    pid_file = _pid_file(home)
+def launch(home_path: Path, port: int) -> tuple[int, str, int]:
+    """Start anvil on 127.0.0.1:``port`` with its state in ``home_path/node``; returns (pid, rpc URL, chain id)."""
+    pid_file = home_path / "node" / "anvil.pid"
     if pid_file.exists() and _alive(int(pid_file.read_text().split()[0])):
         raise ConfigError(
             f"a node is running already (pid {pid_file.read_text().split()[0]}); 'ledgerml node stop' first"
@@ -87,19 +82,16 @@ def start(
         except Exception:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
+                process.wait()
                 raise ConfigError(f"anvil did not start; see {pid_file.parent / 'anvil.log'}") from None
             time.sleep(0.2)
     pid_file.write_text(f"{process.pid} {port}\n")
-    if json_out:
-        emit_json({"pid": process.pid, "rpc": f"http://127.0.0.1:{port}", "chain_id": chain})
-    else:
-        console.print(f"anvil running (pid {process.pid}) at http://127.0.0.1:{port}, chain id {chain}")
+    return process.pid, f"http://127.0.0.1:{port}", chain
 
 
-@app.command("stop")
-def stop(home: HomeOption = None, json_out: JsonOption = False) -> None:
-    """Stop the node started by 'node start' (by its PID)."""
-    pid_file = _pid_file(home)
+def shutdown(home_path: Path) -> int:
+    """Stop the node started from ``home_path`` by its PID; returns the PID."""
+    pid_file = home_path / "node" / "anvil.pid"
     if not pid_file.exists():
         raise NotFound("no node was started from this home")
     pid = int(pid_file.read_text().split()[0])
@@ -109,7 +101,30 @@ def stop(home: HomeOption = None, json_out: JsonOption = False) -> None:
             if not _alive(pid):
                 break
             time.sleep(0.1)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
     pid_file.unlink()
+    return pid
+
+
+@app.command("start")
+def start(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8545,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Start anvil bound to 127.0.0.1 with its state in HOME/node/state.json (survives kill -9)."""
+    pid, rpc, chain = launch(home_of(home).path, port)
+    if json_out:
+        emit_json({"pid": pid, "rpc": rpc, "chain_id": chain})
+    else:
+        console.print(f"anvil running (pid {pid}) at {rpc}, chain id {chain}")
+
+
+@app.command("stop")
+def stop(home: HomeOption = None, json_out: JsonOption = False) -> None:
+    """Stop the node started by 'node start' (by its PID)."""
+    pid = shutdown(home_of(home).path)
     if json_out:
         emit_json({"stopped": pid})
     else:
