@@ -8,11 +8,13 @@ nothing here or in the backends changes. No I/O happens in this module.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ._canonical import canonical_json
 from .errors import (
     DuplicateRegistration,
     InvalidTransition,
@@ -101,6 +103,10 @@ class State:
                 rows.pop(key, None)
             else:
                 rows[key] = old
+
+    def digest(self) -> str:
+        """``sha256:<hex>`` of the canonical JSON of :meth:`snapshot`: equal states, equal digests."""
+        return "sha256:" + hashlib.sha256(canonical_json(self.snapshot())).hexdigest()
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """The whole state as JSON data with sorted keys: equal snapshots mean equal states."""
@@ -284,12 +290,8 @@ def next_nonce(state: State, address: str) -> int:
     return nonce
 
 
-def apply(state: State, event: Event, *, check_signature: bool = True) -> None:
-    """Fold ``event`` into ``state`` or raise the specific rejection; a rejection changes nothing.
-
-    ``check_signature=False`` is only for re-applying events already verified (a writer catching up
-    with rows another process appended); audits always check.
-    """
+def check_envelope(state: State, event: Event, *, check_signature: bool = True) -> None:
+    """Raise unless ``event`` is signed by its actor and belongs to this state's ledger (no rule runs)."""
     if check_signature:
         signer = recover_signer(event.digest, event.signature)
         if signer != event.actor:
@@ -297,6 +299,16 @@ def apply(state: State, event: Event, *, check_signature: bool = True) -> None:
     info = ledger_info(state)
     if info is not None and event.ledger != info.ledger_id:
         raise WrongLedger(f"event is for ledger {event.ledger}, this is ledger {info.ledger_id}")
+
+
+def apply(state: State, event: Event, *, check_signature: bool = True) -> None:
+    """Fold ``event`` into ``state`` or raise the specific rejection; a rejection changes nothing.
+
+    ``check_signature=False`` is only for re-applying events already verified (a writer catching up
+    with rows another process appended); audits always check.
+    """
+    check_envelope(state, event, check_signature=check_signature)
+    info = ledger_info(state)
     expected = next_nonce(state, event.actor)
     if event.nonce < expected:
         raise ReplayedNonce(f"nonce {event.nonce} of {event.actor} was used already (next is {expected})")
@@ -438,6 +450,7 @@ __all__ = [
     "ModelRecord",
     "State",
     "apply",
+    "check_envelope",
     "dataset",
     "fold",
     "holders_of",

@@ -8,7 +8,6 @@ across a killed process; ``synchronous=full`` also across power loss.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import sqlite3
@@ -17,7 +16,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .._canonical import canonical_json
 from ..errors import (
     AlreadyExists,
     ConfigError,
@@ -624,7 +622,7 @@ def _audit(conn: sqlite3.Connection, ledger_id: str, progress: ProgressCallback 
     if report.unsealed_events:
         report.notes.append(f"{report.unsealed_events} newest event(s) are not sealed in a block yet")
     report.notes.append("a single-authority ledger cannot show that newest unsealed or unanchored data was not dropped")
-    report.state_digest = "sha256:" + hashlib.sha256(canonical_json(state.snapshot())).hexdigest()
+    report.state_digest = state.digest()
     return report
 
 

@@ -22,8 +22,8 @@ from eth_account import Account
 
 from ... import errors
 from ...events import Event, LedgerCreated, Payload, now_ms, parse_event, sign_event
-from ...identity import Identity, recover_signer
-from ...state import State, apply, next_nonce, roles_of
+from ...identity import Identity
+from ...state import State, apply, check_envelope, next_nonce, roles_of
 from ...types import Address, Role
 from ..base import ProgressCallback, Receipt, StoredEvent, VerifyReport
 from ..blocks import GENESIS_PREV_HASH, BlockHeader, sign_block, verify_block_signature
@@ -365,13 +365,6 @@ class EvmLedger:
 
     # -- appending ------------------------------------------------------------------------------------
 
-    def _check_envelope(self, event: Event) -> None:
-        signer = recover_signer(event.digest, event.signature)
-        if signer != event.actor:
-            raise errors.SignerMismatch(f"event says actor {event.actor} but was signed by {signer}")
-        if event.ledger != self.ledger_id:
-            raise errors.WrongLedger(f"event is for ledger {event.ledger}, this is ledger {self.ledger_id}")
-
     def _prepare(self, events: Sequence[Event], *, batch: bool) -> list[tuple[str, list[Any]]]:
         """Check every event (and, with precheck or in a batch, run the rules) without changing state."""
         calls = []
@@ -382,7 +375,7 @@ class EvmLedger:
                 with state.atomic():
                     for index, event in enumerate(events):
                         try:
-                            self._check_envelope(event)
+                            check_envelope(state, event)
                             if event.actor not in self._signers:
                                 raise errors.ConfigError(
                                     f"this process holds no key for {event.actor}: on the EVM ledger every actor "
@@ -691,11 +684,7 @@ class EvmLedger:
         if report.unsealed_events:
             report.notes.append(f"{report.unsealed_events} newest event(s) are not sealed in a block yet")
         report.notes.append(f"events, blocks and contract storage read from chain {self.deployment.chain_id}")
-        import hashlib
-
-        from ..._canonical import canonical_json
-
-        report.state_digest = "sha256:" + hashlib.sha256(canonical_json(state.snapshot())).hexdigest()
+        report.state_digest = state.digest()
         return report
 
 
