@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from ._json import loads_bounded
 from .errors import ConfigError
 
 
@@ -26,7 +27,7 @@ class JsonRpc:
         request = urllib.request.Request(self.url, body, {"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                reply = json.loads(response.read())
+                reply = loads_bounded(response.read())
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise ConfigError(f"cannot reach the node at {self.url}: {exc}") from None
         if "error" in reply:

@@ -19,6 +19,7 @@ from typing import Any
 from eth_account import Account
 
 from ._canonical import canonical_json
+from ._json import loads_bounded
 from ._jsonrpc import JsonRpc
 from .errors import ConfigError, LedgerMLError
 from .identity import Identity
@@ -96,7 +97,7 @@ def load_anchors(path: Path) -> list[Anchor]:
     if not path.exists():
         return []
     try:
-        return [Anchor(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+        return [Anchor(**loads_bounded(line)) for line in path.read_text().splitlines() if line.strip()]
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{path} is not an anchors file: {exc}") from None
 
@@ -119,7 +120,7 @@ def check_anchors(ledger: LedgerBackend, anchors: list[Anchor]) -> list[str]:
         if not data.startswith(PREFIX):
             problems.append(f"{where}: the transaction does not carry a ledgerml anchor")
             continue
-        on_chain: dict[str, Any] = json.loads(data[len(PREFIX) :])
+        on_chain: dict[str, Any] = loads_bounded(data[len(PREFIX) :])
         if on_chain.get("hash") != anchor.block_hash or on_chain.get("ledger") != ledger.ledger_id:
             problems.append(f"{where}: the chain holds another head than the anchor record")
             continue

@@ -33,6 +33,12 @@ class KeystoreError(LedgerMLError, PermissionError):
     exit_code = 5
 
 
+class StorageError(LedgerMLError, OSError):
+    """A file cannot be read or written: disk full, no permission, a missing folder, a folder where a file goes."""
+
+    exit_code = 6
+
+
 class RejectedEvent(LedgerMLError):
     """Base for every reason the state machine refuses an event; nothing changes when it is raised.
 
@@ -152,6 +158,7 @@ __all__ = [
     "RejectedEvent",
     "ReplayedNonce",
     "SignerMismatch",
+    "StorageError",
     "TamperDetected",
     "Unauthorized",
     "UnknownEventKind",

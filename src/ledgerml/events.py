@@ -10,7 +10,6 @@ backends never need to change.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time as _time
 from collections.abc import Callable
@@ -19,11 +18,20 @@ from typing import Annotated, Any, ClassVar, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from ._canonical import canonical_json
+from ._json import loads_bounded
 from .errors import MalformedEvent, UnknownEventKind
 from .identity import Identity
 from .types import Address, Digest, Role, is_checksum_address
 
 EVENT_FORMAT_VERSION = 1
+MAX_EVENT_BYTES = 16384
+"""Largest event body (canonical JSON, signature included) any backend accepts; the EVM contract's ``MAX_BODY``."""
+MAX_EVENT_DEPTH = 32
+"""Deepest JSON nesting of an event body."""
+MAX_EVENT_TIME = 253_402_300_799_999
+"""Latest event time accepted: 9999-12-31T23:59:59.999Z in UNIX milliseconds."""
+MAX_NONCE = 2**63 - 1
+"""Largest nonce (SQLite's INTEGER range)."""
 _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _LEDGER_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _ENVELOPE_KEYS = frozenset({"v", "ledger", "kind", "actor", "nonce", "time", "payload", "signature"})
@@ -219,7 +227,7 @@ def validate_payload(kind: str, payload: dict[str, Any]) -> Payload:
             f"{'.'.join(str(p) for p in err['loc']) or '(payload)'}: {err['msg']}" for err in exc.errors()
         )
         raise MalformedEvent(f"{kind} payload is malformed: {problems}") from None
-    if typed.model_dump(mode="json") != payload:
+    if canonical_json(typed.model_dump(mode="json")) != canonical_json(payload):
         raise MalformedEvent(
             f"{kind} payload is not in canonical form: give every field with its exact JSON type "
             "(build payloads with the pydantic model and model_dump(mode='json'))"
@@ -235,14 +243,25 @@ def sign_event(
     *,
     time_ms: int | None = None,
 ) -> Event:
-    """Build and sign an event carrying ``payload`` as ``identity``."""
+    """Build and sign an event carrying ``payload`` as ``identity``; the payload is validated first.
+
+    The caller's object is not trusted as it is (``model_construct`` skips validation): its JSON form is
+    validated against the kind's schema, so an invalid payload is ``MalformedEvent`` before anything is signed.
+    """
+    if not isinstance(payload, Payload) or not payload.kind:
+        raise MalformedEvent(f"a payload must be a registered event payload, got {type(payload).__name__}")
+    try:
+        data = payload.model_dump(mode="json")
+    except Exception as exc:  # a model_construct object with missing or unserialisable fields
+        raise MalformedEvent(f"{payload.kind} payload cannot be serialised: {str(exc).splitlines()[0]}") from None
+    typed = validate_payload(payload.kind, data)
     unsigned = Event(
         ledger=ledger_id,
         kind=payload.kind,
         actor=identity.address,
         nonce=nonce,
         time=now_ms() if time_ms is None else time_ms,
-        payload=payload.model_dump(mode="json"),
+        payload=data,
     )
     signed = Event(
         ledger=ledger_id,
@@ -253,7 +272,7 @@ def sign_event(
         payload=unsigned.payload,
         signature=identity.sign_digest(unsigned.digest),
     )
-    signed._typed = payload
+    signed._typed = typed
     return signed
 
 
@@ -280,9 +299,9 @@ def event_from_dict(data: Any) -> Event:
         raise MalformedEvent("kind must be a non-empty string")
     if not is_checksum_address(actor):
         raise MalformedEvent(f"actor must be an EIP-55 checksummed address, got {actor!r}")
-    for field in ("nonce", "time"):
-        if type(data[field]) is not int or data[field] < 0:
-            raise MalformedEvent(f"{field} must be a non-negative integer")
+    for field, largest in (("nonce", MAX_NONCE), ("time", MAX_EVENT_TIME)):
+        if type(data[field]) is not int or not 0 <= data[field] <= largest:
+            raise MalformedEvent(f"{field} must be an integer from 0 to {largest}")
     if not isinstance(data["payload"], dict):
         raise MalformedEvent("payload must be a JSON object")
     signature = data["signature"]
@@ -302,10 +321,7 @@ def event_from_dict(data: Any) -> Event:
 def parse_event(body: bytes | str) -> Event:
     """Parse a stored or transmitted event; it must be valid JSON in canonical form."""
     raw = body.encode() if isinstance(body, str) else body
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedEvent(f"event is not valid JSON: {exc}") from None
+    data = loads_bounded(raw, what="event", max_bytes=MAX_EVENT_BYTES, max_depth=MAX_EVENT_DEPTH)
     event = event_from_dict(data)
     if event.body != raw:
         raise MalformedEvent("event is not in canonical form (sorted keys, no whitespace)")
@@ -314,6 +330,10 @@ def parse_event(body: bytes | str) -> Event:
 
 __all__ = [
     "EVENT_FORMAT_VERSION",
+    "MAX_EVENT_BYTES",
+    "MAX_EVENT_DEPTH",
+    "MAX_EVENT_TIME",
+    "MAX_NONCE",
     "DatasetRegistered",
     "Event",
     "LedgerCreated",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ._json import loads_bounded
 from .errors import AlreadyExists, ConfigError, KeystoreError, LedgerMLError, NotFound
 from .identity import Identity, KeyStore, check_identity_name, password_from_env
 from .ledger.base import Ledger, LedgerBackend, sqlite_url
@@ -33,6 +35,54 @@ class HomeConfig:
     """A ledger URL that replaces the home's SQLite file (``evm+http://...?deployment=FILE``)."""
     dev_funding: bool = False
     """Top up keys with gas money from the node's unlocked account (local dev nodes only)."""
+
+
+_CONFIG_TYPES: dict[str, tuple[type, ...]] = {
+    "admin": (str,),
+    "validator": (str,),
+    "default_identity": (str,),
+    "block_size": (int,),
+    "block_interval": (int, float),
+    "synchronous": (str,),
+    "ledger": (str,),
+    "dev_funding": (bool,),
+}
+HOME_SYNCHRONOUS = ("normal", "full")
+"""Durability settings a home accepts: ``off`` can lose acknowledged events, so a home refuses it."""
+MAX_BLOCK_SIZE = 1_000_000
+MAX_BLOCK_INTERVAL = 86_400.0
+
+
+def parse_config(data: object, where: str) -> HomeConfig:
+    """Check ``config.json``'s content field by field (exact JSON types, ranges); ``ConfigError`` names the setting."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must hold a JSON object")
+    unknown = sorted(set(data) - set(_CONFIG_TYPES))
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting {unknown[0]!r}")
+    for key in ("admin", "validator", "default_identity"):
+        if key not in data:
+            raise ConfigError(f"{where}: setting {key!r} is missing")
+    for key, value in data.items():
+        allowed = _CONFIG_TYPES[key]
+        if type(value) not in allowed:
+            names = " or ".join(t.__name__ for t in allowed)
+            raise ConfigError(f"{where}: setting {key!r} must be {names}, got {json.dumps(value)[:60]}")
+    config = HomeConfig(**data)
+    for key in ("admin", "validator", "default_identity"):
+        try:
+            check_identity_name(getattr(config, key))
+        except LedgerMLError as exc:
+            raise ConfigError(f"{where}: setting {key!r}: {exc}") from None
+    if not 1 <= config.block_size <= MAX_BLOCK_SIZE:
+        raise ConfigError(f"{where}: setting 'block_size' must be from 1 to {MAX_BLOCK_SIZE}")
+    if not (math.isfinite(config.block_interval) and 0 < config.block_interval <= MAX_BLOCK_INTERVAL):
+        raise ConfigError(f"{where}: setting 'block_interval' must be seconds above 0 and at most {MAX_BLOCK_INTERVAL}")
+    if config.synchronous not in HOME_SYNCHRONOUS:
+        raise ConfigError(f"{where}: setting 'synchronous' must be one of {', '.join(HOME_SYNCHRONOUS)}")
+    if config.ledger and not config.ledger.startswith("evm+"):
+        raise ConfigError(f"{where}: setting 'ledger' must be empty (the home's ledger.db) or an evm+http(s):// URL")
+    return config
 
 
 class Home:
@@ -79,10 +129,11 @@ class Home:
         if not self.exists():
             raise NotFound(f"no ledger home at {self.path}: run 'ledgerml init' (or pass --home / LEDGERML_HOME)")
         try:
-            data: dict[str, Any] = json.loads(self.config_path.read_text())
-            return HomeConfig(**data)
-        except (OSError, ValueError, TypeError) as exc:
-            raise ConfigError(f"{self.config_path} is damaged: {exc}") from None
+            raw = self.config_path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read {self.config_path}: {exc.strerror}") from None
+        data: Any = loads_bounded(raw, what=str(self.config_path), max_bytes=1 << 20, error=ConfigError)
+        return parse_config(data, str(self.config_path))
 
     def init(
         self,
@@ -174,21 +225,47 @@ class Home:
         """Open the home's ledger; with the validator key when it can be loaded, so blocks get cut."""
         config = self.config()
         validator = None
+        validator_address: Address | None = None
+        try:
+            validator_address = self.keys.info(config.validator).address
+        except NotFound:
+            if as_validator:  # a read-only audit needs no keys at all; a writing process needs the validator's
+                raise ConfigError(
+                    f"{self.config_path}: setting 'validator' names {config.validator!r}, "
+                    f"which is not a key in {self.keys.folder}"
+                ) from None
+        except LedgerMLError as exc:
+            raise ConfigError(f"{self.config_path}: setting 'validator': {exc}") from None
         if as_validator:
             try:
                 validator = self.keys.load(config.validator, password or password_from_env())
             except (KeystoreError, NotFound):
                 validator = None  # appends still land; blocks wait for a process holding the key
         if not config.ledger:
-            return Ledger.open(self.ledger_url(), validator=validator)
+            ledger = Ledger.open(self.ledger_url(), validator=validator)
+            self._check_validator(ledger, validator_address)
+            return ledger
         signers = self.loadable_identities(password)
         ledger = Ledger.open(self.ledger_url(), validator=validator, signers=signers)
+        self._check_validator(ledger, validator_address)
         if config.dev_funding:
             from .ledger.evm.backend import EvmLedger, fund
 
             assert isinstance(ledger, EvmLedger)
             fund(ledger.w3, [identity.address for identity in signers])
         return ledger
+
+    def _check_validator(self, ledger: LedgerBackend, address: Address | None) -> None:
+        """Refuse a home whose configured validator does not hold the validator role on its ledger."""
+        from .state import roles_of
+        from .types import Role
+
+        if address is not None and Role.VALIDATOR not in roles_of(ledger.state(), address):
+            ledger.close()
+            raise ConfigError(
+                f"{self.config_path}: setting 'validator' names a key ({address}) "
+                "that is not a validator of this ledger"
+            )
 
     def loadable_identities(self, password: str | None = None) -> list[Identity]:
         """Every stored identity that opens without a prompt (unencrypted, or with the password given or in the

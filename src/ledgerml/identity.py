@@ -21,6 +21,7 @@ from typing import Any, Literal
 import coincurve
 from eth_account import Account
 
+from ._json import loads_bounded
 from ._keccak import checksum_hex, keccak256
 from .errors import AlreadyExists, ConfigError, InvalidSignature, KeystoreError, NotFound
 from .types import Address, to_address
@@ -209,7 +210,7 @@ class KeyStore:
         if not path.exists():
             raise NotFound(f"no identity named {name!r} in {self.folder}")
         try:
-            document = json.loads(path.read_text())
+            document = loads_bounded(path.read_text())
         except (OSError, ValueError) as exc:
             raise KeystoreError(f"keystore {path} is unreadable: {exc}") from exc
         if not isinstance(document, dict):

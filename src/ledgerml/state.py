@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ._canonical import canonical_json
+from ._json import loads_bounded
 from .errors import (
     DuplicateRegistration,
     InvalidTransition,
+    MalformedEvent,
     NonceGap,
     ReplayedNonce,
     SignerMismatch,
@@ -27,6 +29,7 @@ from .errors import (
     WrongLedger,
 )
 from .events import (
+    MAX_EVENT_BYTES,
     DatasetRegistered,
     Event,
     LedgerCreated,
@@ -39,6 +42,12 @@ from .identity import recover_signer
 from .types import Address, Role
 
 _MISSING = object()
+MAX_BACKDATE_MS = 5 * 60 * 1000
+"""How far (ms) an event's time may lie before the latest accepted event's time (writers' clocks differ)."""
+MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
+"""How far (ms) an event's time may lie ahead of the accepting backend's clock."""
+MAX_RECORDS = 2**53
+"""Largest record count a dataset may declare (``metadata["records"]``)."""
 
 
 class State:
@@ -167,10 +176,9 @@ def encode_state(state: State) -> bytes:
 
 def decode_state(data: bytes) -> State:
     """Rebuild a state written by :func:`encode_state`."""
-    import json
 
     state = State()
-    for table, rows in json.loads(data).items():
+    for table, rows in loads_bounded(data, what="state checkpoint", max_bytes=1 << 34).items():
         state.tables[table] = {_decode(k): _decode(v) for k, v in rows}
     return state
 
@@ -218,6 +226,7 @@ class DatasetRecord:
     parents: tuple[str, ...]
     registered_by: str  # id of the registering event
     time: int
+    records: int | None = None  # metadata["records"]: bounds the num_examples of updates trained on it
 
 
 @record_type
@@ -307,6 +316,8 @@ def apply(state: State, event: Event, *, check_signature: bool = True) -> None:
     ``check_signature=False`` is only for re-applying events already verified (a writer catching up
     with rows another process appended); audits always check.
     """
+    if len(event.body) > MAX_EVENT_BYTES:
+        raise MalformedEvent(f"the event body is {len(event.body):,} bytes; at most {MAX_EVENT_BYTES:,} are accepted")
     check_envelope(state, event, check_signature=check_signature)
     info = ledger_info(state)
     expected = next_nonce(state, event.actor)
@@ -320,9 +331,32 @@ def apply(state: State, event: Event, *, check_signature: bool = True) -> None:
         raise UnknownEventKind(f"no rule for event kind {event.kind!r}")
     if info is None and event.kind != LedgerCreated.kind:
         raise InvalidTransition(f"the first event of a ledger must be LedgerCreated, got {event.kind}")
+    latest = latest_time(state)
+    if latest is not None and event.time < latest - MAX_BACKDATE_MS:
+        raise InvalidTransition(
+            f"event time {event.time} is {latest - event.time} ms before the ledger's latest event time {latest}; "
+            f"at most {MAX_BACKDATE_MS} ms of backdating is accepted"
+        )
     with state.atomic():
         handler(state, event, payload)
         state.put("nonces", event.actor, expected + 1)
+        if latest is None or event.time > latest:
+            state.put("meta", "clock", event.time)
+
+
+def latest_time(state: State) -> int | None:
+    """The latest time of any accepted event (``meta``/``clock``), or None before genesis."""
+    value: int | None = state.get("meta", "clock")
+    return value
+
+
+def check_clock(event: Event, now: int) -> None:
+    """Raise unless ``event.time`` is at most :data:`MAX_CLOCK_SKEW_MS` ahead of the accepting backend's ``now``."""
+    if event.time > now + MAX_CLOCK_SKEW_MS:
+        raise InvalidTransition(
+            f"event time {event.time} is {event.time - now} ms ahead of this ledger's clock; "
+            f"at most {MAX_CLOCK_SKEW_MS} ms is accepted"
+        )
 
 
 def fold(events: Iterable[Event], state: State | None = None, *, check_signature: bool = True) -> State:
@@ -395,6 +429,9 @@ def _dataset_registered(state: State, event: Event, payload: DatasetRegistered) 
     if dataset(state, payload.dataset_id) is not None:
         raise DuplicateRegistration(f"dataset {payload.dataset_id} is registered already")
     _require_known(state, "datasets", payload.parents, "parent dataset")
+    records = payload.metadata.get("records")
+    if records is not None and (type(records) is not int or not 0 <= records <= MAX_RECORDS):
+        raise MalformedEvent(f"metadata.records must be an integer from 0 to {MAX_RECORDS}, got {records!r}")
     state.put(
         "datasets",
         payload.dataset_id,
@@ -408,6 +445,7 @@ def _dataset_registered(state: State, event: Event, payload: DatasetRegistered) 
             parents=tuple(payload.parents),
             registered_by=event.id,
             time=event.time,
+            records=records,
         ),
     )
 
@@ -445,15 +483,20 @@ def registered_kinds() -> list[str]:
 
 
 __all__ = [
+    "MAX_BACKDATE_MS",
+    "MAX_CLOCK_SKEW_MS",
+    "MAX_RECORDS",
     "DatasetRecord",
     "LedgerInfo",
     "ModelRecord",
     "State",
     "apply",
+    "check_clock",
     "check_envelope",
     "dataset",
     "fold",
     "holders_of",
+    "latest_time",
     "ledger_info",
     "model",
     "next_nonce",

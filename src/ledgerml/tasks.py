@@ -14,10 +14,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field, JsonValue, model_validator
 
+from ._json import loads_bounded
 from .errors import DuplicateRegistration, InvalidTransition, Unauthorized, UnknownReference
 from .events import AddressField, DigestField, Event, Payload, ShortText, event_kind
-from .state import State, dataset, record_type, require_role, rule
-from .tokens import move_balance, move_pool, move_stake, pool, stake
+from .state import MAX_RECORDS, State, dataset, record_type, require_role, rule
+from .tokens import MAX_AMOUNT, move_balance, move_pool, move_stake, pool, stake
 from .types import Address, Role
 
 TaskId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
@@ -42,14 +43,14 @@ class TaskCreated(Payload):
     rounds: int = Field(ge=1, le=100_000)
     rule: ShortText
     rule_params: dict[str, JsonValue] = Field(default_factory=dict)
-    max_update_norm: float | None = Field(default=None, gt=0)
+    max_update_norm: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     dp: dict[str, JsonValue] = Field(default_factory=dict)
-    min_participants: int = Field(default=1, ge=1)
-    reward_pool: int = Field(default=0, ge=0)
-    min_stake: int = Field(default=0, ge=0)
+    min_participants: int = Field(default=1, ge=1, le=100_000)
+    reward_pool: int = Field(default=0, ge=0, le=MAX_AMOUNT)
+    min_stake: int = Field(default=0, ge=0, le=MAX_AMOUNT)
     validation_dataset: DigestField | None = None
     slash_on: list[Reason] = Field(default_factory=list, max_length=32)
-    slash_amount: int = Field(default=0, ge=0)
+    slash_amount: int = Field(default=0, ge=0, le=MAX_AMOUNT)
     valuation: dict[str, JsonValue] = Field(default_factory=dict)
 
 
@@ -59,7 +60,7 @@ class ParticipantJoined(Payload):
 
     task_id: TaskId
     datasets: list[DigestField] = Field(default_factory=list, max_length=64)
-    stake: int = Field(default=0, ge=0)
+    stake: int = Field(default=0, ge=0, le=MAX_AMOUNT)
 
 
 @event_kind("UpdateCommitted")
@@ -70,7 +71,7 @@ class UpdateCommitted(Payload):
     round: int = Field(ge=1)
     update_digest: DigestField
     base_digest: DigestField
-    num_examples: int = Field(ge=0)
+    num_examples: int = Field(ge=0, le=MAX_RECORDS)
 
 
 @event_kind("RoundFinalized")
@@ -164,12 +165,12 @@ class TaskRecord:
 
     def params(self) -> dict[str, JsonValue]:
         """The rule's parameters."""
-        value: dict[str, JsonValue] = json.loads(self.rule_params)
+        value: dict[str, JsonValue] = loads_bounded(self.rule_params)
         return value
 
     def dp_params(self) -> dict[str, JsonValue]:
         """The differential-privacy parameters (empty when DP is off)."""
-        value: dict[str, JsonValue] = json.loads(self.dp)
+        value: dict[str, JsonValue] = loads_bounded(self.dp)
         return value
 
 
@@ -336,7 +337,25 @@ def _update_committed(state: State, event: Event, payload: UpdateCommitted) -> N
         raise InvalidTransition(
             f"the update was trained on {payload.base_digest}, not on the current global model {current.global_digest}"
         )
+    bound = example_bound(state, payload.task_id, event.actor)
+    if payload.num_examples > bound:
+        raise InvalidTransition(
+            f"num_examples {payload.num_examples} exceeds the {bound} records of the datasets "
+            f"{event.actor} joined task {payload.task_id!r} with"
+        )
     state.put("commits", key, CommitRecord(payload.update_digest, payload.base_digest, payload.num_examples, event.id))
+
+
+def example_bound(state: State, task_id: str, participant: str) -> int:
+    """Most examples ``participant`` may claim per update: the declared records of the datasets it joined with."""
+    joined: ParticipantRecord | None = state.get("participants", (task_id, participant))
+    if joined is None:
+        return 0
+    total = 0
+    for dataset_id in joined.datasets:
+        found = dataset(state, dataset_id)
+        total += 0 if found is None or found.records is None else found.records
+    return total
 
 
 @rule(RoundFinalized)
@@ -472,6 +491,7 @@ __all__ = [
     "TaskSettled",
     "UpdateCommitted",
     "commits",
+    "example_bound",
     "expected_payments",
     "participants",
     "progress",

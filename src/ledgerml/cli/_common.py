@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .._json import loads_bounded
 from ..errors import KeystoreError
 from ..home import Home
 from ..identity import password_from_env
@@ -63,7 +64,7 @@ def read_proof_file(path: Path, trust: list[str] | None) -> tuple[Any, set[str] 
     from ..types import to_address
 
     try:
-        data = json.loads(path.read_text())
+        data = loads_bounded(path.read_text())
     except OSError as exc:
         raise NotFound(f"cannot read {path}: {exc.strerror}") from None
     except ValueError as exc:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .._json import loads_bounded
 from ..errors import AlreadyExists, ConfigError, InvalidProof, MalformedEvent, NotFound
 from ..events import event_from_dict, validate_payload
 from ..ledger.proofs import (
@@ -39,7 +40,7 @@ def _when(ms: int) -> str:
 
 def _ref(text: str) -> int | str:
     """An event reference: a sequence number or an id (``sha256:<hex>`` or bare hex)."""
-    return int(text) if text.isdigit() else text
+    return int(text) if text.isascii() and text.isdigit() else text
 
 
 @app.command("log")
@@ -263,7 +264,7 @@ def append(
 
 def _json_object(text: str) -> dict[str, Any]:
     try:
-        value = json.loads(text)
+        value = loads_bounded(text)
     except ValueError as exc:
         raise MalformedEvent(f"--payload is not JSON: {exc}") from None
     if not isinstance(value, dict):
@@ -281,7 +282,7 @@ def _load_items(path: Path) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
+            item = loads_bounded(line)
         except ValueError as exc:
             raise MalformedEvent(f"{path}:{number}: not JSON: {exc}") from None
         if not isinstance(item, dict):

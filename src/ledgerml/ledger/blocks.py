@@ -15,7 +15,11 @@ from ..types import Address, is_checksum_address
 
 BLOCK_FORMAT_VERSION = 1
 GENESIS_PREV_HASH = bytes(32)
-_HEX32 = re.compile(r"^[0-9a-f]{64}$")
+_HEX32 = re.compile(r"[0-9a-f]{64}")
+_LEDGER_ID = re.compile(r"[0-9a-f]{32}")
+_SIGNATURE = re.compile(r"0x[0-9a-f]{130}")
+MAX_BLOCK_NUMBER = 2**62
+"""Largest height, log size or time a parsed header may state (SQLite's INTEGER range, with room)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +61,24 @@ class BlockHeader:
     def from_dict(cls, data: Any) -> BlockHeader:
         """Parse a header written by :meth:`to_dict`; raise ``InvalidProof`` if it is malformed."""
         try:
-            if data["v"] != BLOCK_FORMAT_VERSION:
+            if not isinstance(data, dict):
+                raise InvalidProof("a block header must be a JSON object")
+            if type(data["v"]) is not int or data["v"] != BLOCK_FORMAT_VERSION:
                 raise InvalidProof(f"unsupported block format {data['v']!r}")
             for name in ("prev_hash", "log_root"):
-                if not _HEX32.match(data[name]):
+                if not isinstance(data[name], str) or not _HEX32.fullmatch(data[name]):
                     raise InvalidProof(f"block {name} must be 64 lowercase hex digits")
+            if not isinstance(data["ledger"], str) or not _LEDGER_ID.fullmatch(data["ledger"]):
+                raise InvalidProof("block ledger must be a 32-hex-digit ledger id")
+            if not isinstance(data["signature"], str) or not _SIGNATURE.fullmatch(data["signature"]):
+                raise InvalidProof("block signature must be 0x followed by 130 lowercase hex digits")
+            if "hash" in data and (not isinstance(data["hash"], str) or not _HEX32.fullmatch(data["hash"])):
+                raise InvalidProof("block hash must be 64 lowercase hex digits")
             if not is_checksum_address(data["proposer"]):
                 raise InvalidProof("block proposer must be a checksummed address")
             for name in ("height", "log_size", "time"):
-                if type(data[name]) is not int or data[name] < 0:
-                    raise InvalidProof(f"block {name} must be a non-negative integer")
+                if type(data[name]) is not int or not 0 <= data[name] <= MAX_BLOCK_NUMBER:
+                    raise InvalidProof(f"block {name} must be an integer from 0 to {MAX_BLOCK_NUMBER}")
             header = cls(
                 ledger=str(data["ledger"]),
                 height=data["height"],
@@ -75,7 +87,7 @@ class BlockHeader:
                 log_root=bytes.fromhex(data["log_root"]),
                 time=data["time"],
                 proposer=Address(data["proposer"]),
-                signature=bytes.fromhex(str(data["signature"]).removeprefix("0x")),
+                signature=bytes.fromhex(data["signature"][2:]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, InvalidProof):

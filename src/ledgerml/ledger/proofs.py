@@ -6,12 +6,13 @@ no database, no network.
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from .._canonical import canonical_json
+from .._json import loads_bounded
 from ..errors import InvalidProof, LedgerMLError
 from ..events import Event, parse_event
 from ..identity import recover_signer
@@ -19,6 +20,7 @@ from .blocks import BlockHeader, verify_block_signature
 from .merkle import leaf_hash, verify_consistency, verify_inclusion
 
 PROOF_FORMAT = "ledgerml-proof/v1"
+_HEX32 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class InclusionProof:
         return {
             "format": PROOF_FORMAT,
             "type": "inclusion",
-            "event": json.loads(self.event),
+            "event": loads_bounded(self.event),
             "leaf_index": self.leaf_index,
             "tree_size": self.block.log_size,
             "path": [h.hex() for h in self.path],
@@ -48,10 +50,13 @@ class InclusionProof:
         try:
             _check_header(data, "inclusion")
             block = BlockHeader.from_dict(data["block"])
-            if data["tree_size"] != block.log_size:
+            if type(data["tree_size"]) is not int or data["tree_size"] != block.log_size:
                 raise InvalidProof("proof tree_size differs from the block's log size")
+            leaf_index = data["leaf_index"]
+            if type(leaf_index) is not int or not 0 <= leaf_index < block.log_size:
+                raise InvalidProof(f"proof leaf_index must be an integer from 0 to {block.log_size - 1}")
             event = parse_event(canonical_json(data["event"]))
-            return cls(event.body, int(data["leaf_index"]), _hashes(data["path"]), block)
+            return cls(event.body, leaf_index, _hashes(data["path"]), block)
         except InvalidProof:
             raise
         except (LedgerMLError, KeyError, TypeError, ValueError) as exc:
@@ -98,7 +103,7 @@ def _check_header(data: Any, kind: str) -> None:
 
 
 def _hashes(items: Any) -> list[bytes]:
-    if not isinstance(items, list) or not all(isinstance(h, str) and len(h) == 64 for h in items):
+    if not isinstance(items, list) or not all(isinstance(h, str) and _HEX32.fullmatch(h) for h in items):
         raise InvalidProof("proof path must be a list of 64-hex-digit hashes")
     return [bytes.fromhex(h) for h in items]
 

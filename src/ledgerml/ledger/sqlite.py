@@ -28,7 +28,7 @@ from ..errors import (
 )
 from ..events import Event, LedgerCreated, Payload, now_ms, parse_event, sign_event
 from ..identity import Identity
-from ..state import State, apply, decode_state, encode_state, next_nonce, roles_of
+from ..state import State, apply, check_clock, decode_state, encode_state, next_nonce, roles_of
 from ..types import Address, Role
 from .base import ProgressCallback, Receipt, StoredEvent, VerifyReport
 from .blocks import GENESIS_PREV_HASH, BlockHeader, sign_block, verify_block_signature
@@ -286,6 +286,7 @@ class SqliteLedger:
                     self._cut_due_blocks()
                     self._write_checkpoint()
                     self._conn.execute("COMMIT")
+                _fault_point(self._tree.size - tree_size)
                 return result
             except BaseException:
                 if self._conn.in_transaction:
@@ -299,8 +300,10 @@ class SqliteLedger:
     def _insert(self, events: Sequence[Event], *, batch: bool) -> list[Receipt]:
         rows = []
         receipts = []
+        now = now_ms()
         for index, event in enumerate(events):
             try:
+                check_clock(event, now)
                 apply(self._state, event)
             except RejectedEvent as exc:
                 raise (exc.in_batch(index) if batch else exc) from None
@@ -418,7 +421,9 @@ class SqliteLedger:
             if latest is None:
                 raise NotFound("the ledger has no block yet")
             return latest
-        row = self._conn.execute(f"SELECT {_BLOCK_COLUMNS} FROM blocks WHERE height = ?", (height,)).fetchone()
+        row = self._conn.execute(
+            f"SELECT {_BLOCK_COLUMNS} FROM blocks WHERE height = ?", (_index(height, "block height"),)
+        ).fetchone()
         if row is None:
             raise NotFound(f"no block at height {height}")
         return self._block_from_row(row)
@@ -432,7 +437,7 @@ class SqliteLedger:
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT {_BLOCK_COLUMNS} FROM blocks WHERE height >= ? AND height < ? ORDER BY height",
-                (start, 2**62 if stop is None else stop),
+                _range(start, stop),
             ).fetchall()
         return (self._block_from_row(row) for row in rows)
 
@@ -440,7 +445,7 @@ class SqliteLedger:
 
     def _event_row(self, ref: int | str) -> tuple[int, bytes]:
         if isinstance(ref, int):
-            row = self._conn.execute("SELECT seq, body FROM events WHERE seq = ?", (ref,)).fetchone()
+            row = self._conn.execute("SELECT seq, body FROM events WHERE seq = ?", (_index(ref, "event"),)).fetchone()
         else:
             text = ref if ref.startswith("sha256:") else "sha256:" + ref
             row = self._conn.execute("SELECT seq, body FROM events WHERE id = ?", (text,)).fetchone()
@@ -466,7 +471,7 @@ class SqliteLedger:
         with self._lock:
             rows = self._conn.execute(
                 "SELECT seq, body FROM events WHERE seq >= ? AND seq < ? ORDER BY seq",
-                (start, 2**62 if stop is None else stop),
+                _range(start, stop),
             ).fetchall()
         return (StoredEvent(int(seq), parse_event(_blob(body, "body")), None) for seq, body in rows)
 
@@ -624,6 +629,37 @@ def _audit(conn: sqlite3.Connection, ledger_id: str, progress: ProgressCallback 
     report.notes.append("a single-authority ledger cannot show that newest unsealed or unanchored data was not dropped")
     report.state_digest = state.digest()
     return report
+
+
+_LARGEST = 2**62
+
+
+def _index(value: int, what: str) -> int:
+    """A sequence number or height inside SQLite's INTEGER range, else ``NotFound`` (no such row can exist)."""
+    if not 0 <= value <= _LARGEST:
+        raise NotFound(f"no {what} {value}: sequence numbers and heights run from 0")
+    return value
+
+
+def _range(start: int, stop: int | None) -> tuple[int, int]:
+    """``(start, stop)`` clamped into SQLite's INTEGER range (a query outside it finds nothing)."""
+    return max(0, min(start, _LARGEST)), _LARGEST if stop is None else max(0, min(stop, _LARGEST))
+
+
+_KILL_AFTER = "LEDGERML_TEST_KILL_AFTER_EVENTS"
+_committed_in_process = 0
+
+
+def _fault_point(appended: int) -> None:
+    """Test hook: with ``LEDGERML_TEST_KILL_AFTER_EVENTS=K`` the process SIGKILLs itself once it has committed
+    K events (the fault suite kills a run at every event boundary this way). Unset, it does nothing."""
+    global _committed_in_process
+    limit = os.environ.get(_KILL_AFTER)
+    if not limit or appended <= 0:
+        return
+    _committed_in_process += appended
+    if _committed_in_process >= int(limit):
+        os.kill(os.getpid(), 9)
 
 
 def _blob(value: object, column: str) -> bytes:

@@ -1,0 +1,91 @@
+"""Bounded JSON parsing: every JSON text from outside (files, replies, HTTP bodies, stored rows) goes through here.
+
+``json.loads`` recurses once per nesting level in C; with the recursion limit raised (``py_ecc`` sets it to
+100,000 on import) a deeply nested array overflows the C stack and kills the process. Size and depth are
+checked on the raw text before anything is parsed, in linear time and without recursion.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from .errors import LedgerMLError, MalformedEvent
+
+MAX_JSON_BYTES = 64 * 1024 * 1024
+"""Largest JSON text parsed by default (64 MiB); callers that know their format pass a smaller bound."""
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects parsed by default."""
+
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+class JsonTooLarge(MalformedEvent):
+    """A JSON text is larger or nested deeper than its reader allows."""
+
+
+def nesting_depth(raw: bytes, stop_above: int | None = None) -> int:
+    """The deepest nesting of ``[``/``{`` in ``raw``, brackets inside strings not counted (no recursion).
+
+    With ``stop_above``, counting stops as soon as the depth exceeds it (the result is then that depth).
+    """
+    if b"[" not in raw and b"{" not in raw:
+        return 0
+    depth = deepest = 0
+    for match in _BRACKET.finditer(_STRING.sub(b'""', raw)):
+        if match.group() in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+            if stop_above is not None and deepest > stop_above:
+                return deepest
+        else:
+            depth -= 1
+    return deepest
+
+
+def loads_bounded(
+    text: bytes | str,
+    *,
+    what: str = "JSON",
+    max_bytes: int = MAX_JSON_BYTES,
+    max_depth: int = MAX_JSON_DEPTH,
+    error: type[LedgerMLError] = MalformedEvent,
+) -> Any:
+    """Parse ``text`` as JSON after checking its size and nesting; ``error`` (one line) on anything wrong."""
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    if len(raw) > max_bytes:
+        raise _error(error, f"{what} is {len(raw):,} bytes; at most {max_bytes:,} are accepted")
+    depth = nesting_depth(raw, max_depth)
+    if depth > max_depth:
+        raise _error(error, f"{what} is nested more than {max_depth} levels deep; nesting is limited")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise error(f"{what} is not valid JSON: {message}") from None
+
+
+def load_file(path: str | Path, *, what: str | None = None, **bounds: Any) -> Any:
+    """Read and parse a JSON file with :func:`loads_bounded`, refusing files larger than the bound unread."""
+    path = Path(path)
+    label = what or f"{path}"
+    max_bytes = int(bounds.get("max_bytes", MAX_JSON_BYTES))
+    error: type[LedgerMLError] = bounds.get("error", MalformedEvent)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise _error(error, f"{label} is {size:,} bytes; at most {max_bytes:,} are accepted")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise error(f"cannot read {label}: {exc.strerror or exc}") from None
+    return loads_bounded(raw, what=label, **bounds)
+
+
+def _error(error: type[LedgerMLError], message: str) -> LedgerMLError:
+    return JsonTooLarge(message) if error is MalformedEvent else error(message)
+
+
+__all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "JsonTooLarge", "load_file", "loads_bounded", "nesting_depth"]
