@@ -108,3 +108,25 @@ def test_open_store_dispatch(tmp_path: Path) -> None:
     assert isinstance(open_store(tmp_path), LocalStore)
     assert isinstance(open_store(f"file://{tmp_path}"), LocalStore)
     assert isinstance(open_store("memory://x"), FsspecStore)
+
+
+def test_a_failed_write_is_one_error_and_leaves_nothing(tmp_path: Path) -> None:
+    """A full disk (here: a file size limit, writes fail with EFBIG) is StoreWriteError; no torn or temporary file."""
+    import resource
+
+    from ledgerml.errors import StorageError
+    from ledgerml.store import StoreWriteError
+
+    store = LocalStore(tmp_path / "store")
+    source = tmp_path / "big.bin"
+    source.write_bytes(b"y" * 5000)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1000, hard))
+    try:
+        with pytest.raises(StoreWriteError, match="cannot store artifact sha256:"):
+            store.put(b"x" * 5000)
+        with pytest.raises(StorageError, match="File too large"):
+            store.put_file(source)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert store.list() == [] and [p for p in (tmp_path / "store").rglob("*") if p.is_file()] == []

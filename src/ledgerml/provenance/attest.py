@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from .._canonical import canonical_json
+from .._json import loads_bounded
 from ..errors import InvalidSignature, LedgerMLError
 from ..identity import Identity, recover_signer
 from ..state import DatasetRecord, ModelRecord, State, dataset, model
@@ -172,7 +172,7 @@ def open_envelope(envelope: Any) -> tuple[dict[str, Any], list[Address]]:
         if envelope["payloadType"] != PAYLOAD_TYPE:
             raise InvalidAttestation(f"payloadType must be {PAYLOAD_TYPE}")
         payload = base64.b64decode(envelope["payload"], validate=True)
-        statement = json.loads(payload)
+        statement = loads_bounded(payload)
         signatures = envelope["signatures"]
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, InvalidAttestation):

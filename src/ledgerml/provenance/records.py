@@ -10,11 +10,16 @@ processes, split at newlines outside quoted fields.
 from __future__ import annotations
 
 import csv
+import ctypes
 import io
 import json
 import math
 import os
 import re
+import signal
+import sys
+import threading
+import time as time_module
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -29,6 +34,9 @@ LEAF_ENCODING = "json-array/v1"
 TABULAR_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet"}
 _PARALLEL_MIN_BYTES = 8 << 20
 _BLOCK = 4 << 20
+_PARENT_POLL_SECONDS = 0.2
+"""How often a hashing worker checks that the process that started it is still alive (where prctl is missing)."""
+_PR_SET_PDEATHSIG = 1
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
@@ -103,6 +111,30 @@ def _csv_leaves_of_text(text: str, delimiter: str) -> list[bytes]:
     return [sha256(b"\x00" + _encode(row).encode("utf-8")).digest() for row in reader if row]
 
 
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker as soon as the process that started it dies (even by ``kill -9``).
+
+    On Linux the kernel does it (``prctl(PR_SET_PDEATHSIG, SIGKILL)``); everywhere a daemon thread also polls
+    the parent pid, so an orphaned worker never outlives its parent by more than a poll interval.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the thread below still applies
+            pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time_module.sleep(_PARENT_POLL_SECONDS)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="ledgerml-parent-watch", daemon=True).start()
+
+
 def _csv_chunk(path: str, start: int, end: int, delimiter: str) -> bytes:
     with open(path, "rb") as handle:
         handle.seek(start)
@@ -173,7 +205,9 @@ def table_leaves(path: str | os.PathLike[str], fmt: str, workers: int | None = N
             blob = _csv_chunk(name, begin, size, _delimiter(fmt))
         else:
             points = _split_points(name, begin, size, workers)
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            with ProcessPoolExecutor(
+                max_workers=workers, initializer=_die_with_parent, initargs=(os.getpid(),)
+            ) as pool:
                 parts = pool.map(
                     _csv_chunk,
                     [name] * (len(points) - 1),

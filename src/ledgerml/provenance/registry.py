@@ -1,49 +1,86 @@
-"""Register datasets and models on a ledger with their fingerprints, store their artifacts, walk lineage."""
+"""Register datasets and models on a ledger with their fingerprints, store their artifacts, walk lineage.
+
+Order of work: fingerprint, validate the payload, dry-run the event against a copy of the current state (so a
+rejection stores nothing), store the artifacts, and only then append the event. A crash or a full disk between
+the store and the append leaves only content-addressed bytes behind, and a retry by the same registrant of a
+registration whose event landed but whose artifacts did not fills them in.
+"""
 
 from __future__ import annotations
 
-import json
 import os
+import pickletools
+import re
 import struct
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, NotFound
-from ..events import DatasetRegistered, ModelRegistered
+import pydantic
+
+from .._json import loads_bounded
+from ..errors import ConfigError, MalformedEvent, NotFound
+from ..events import DatasetRegistered, ModelRegistered, Payload, sign_event
 from ..identity import Identity
 from ..ledger.base import LedgerBackend, Receipt
-from ..state import State, dataset, model
-from ..store import ArtifactStore
+from ..state import State, apply, dataset, decode_state, encode_state, model, next_nonce
+from ..store import ArtifactStore, sha256_file
 from ..types import Digest
 from .manifest import Manifest, build_manifest
 
 MAX_SAFETENSORS_HEADER = 100 << 20
+"""Largest safetensors JSON header read (100 MiB, as the safetensors library itself allows)."""
+MAX_SAFETENSORS_HEADER_DEPTH = 8
+"""Deepest nesting accepted in a safetensors header (the format itself needs 3 levels)."""
+MAX_METRICS_BYTES = 1 << 20
+"""Largest ``--metrics`` JSON file (1 MiB)."""
+MAX_METRICS_DEPTH = 32
+"""Deepest nesting accepted in a metrics JSON file."""
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".ckpt", ".npz")
+"""File name endings refused in a model folder, compared case-insensitively (the content is checked too)."""
+MAX_PICKLE_SCAN_BYTES = 16 << 20
+"""Files up to this size whose first byte is a protocol 0/1 pickle opcode are parsed (never run) as pickles."""
+
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_PROTO01_OPENERS = frozenset(b"(]}cdl")
 
 
 @dataclass(frozen=True)
 class Registration:
-    """What a registration produced: the id on the ledger, the event that holds it, and its manifest."""
+    """What a registration produced: the id on the ledger, the event that holds it, and its manifest.
+
+    ``completed`` is True when the event was on the ledger already (same registrant, same digest) and this
+    call only stored artifacts that an interrupted earlier registration had not.
+    """
 
     id: str
     receipt: Receipt
     manifest: Manifest | None
+    completed: bool = False
 
 
 def check_safetensors(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Parse and sanity-check a safetensors header without loading tensors; ``ConfigError`` if invalid."""
-    size = os.path.getsize(path)
-    with open(path, "rb") as handle:
-        prefix = handle.read(8)
-        if len(prefix) < 8:
-            raise ConfigError(f"{path} is not a safetensors file (too short)")
-        (length,) = struct.unpack("<Q", prefix)
-        if length > min(MAX_SAFETENSORS_HEADER, size - 8):
-            raise ConfigError(f"{path} is not a safetensors file (header length {length} is impossible)")
-        try:
-            header = json.loads(handle.read(length))
-        except ValueError:
-            raise ConfigError(f"{path} is not a safetensors file (header is not JSON)") from None
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as handle:
+            prefix = handle.read(8)
+            if len(prefix) < 8:
+                raise ConfigError(f"{path} is not a safetensors file (too short)")
+            (length,) = struct.unpack("<Q", prefix)
+            if length > min(MAX_SAFETENSORS_HEADER, size - 8):
+                raise ConfigError(f"{path} is not a safetensors file (header length {length} is impossible)")
+            raw = handle.read(length)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    header = loads_bounded(
+        raw,
+        what=f"{path}: safetensors header",
+        max_bytes=MAX_SAFETENSORS_HEADER,
+        max_depth=MAX_SAFETENSORS_HEADER_DEPTH,
+        error=ConfigError,
+    )
     if not isinstance(header, dict):
         raise ConfigError(f"{path} is not a safetensors file (header is not an object)")
     data_size = size - 8 - length
@@ -55,8 +92,82 @@ def check_safetensors(path: str | os.PathLike[str]) -> dict[str, Any]:
             if not (0 <= start <= end <= data_size) or not isinstance(info["dtype"], str):
                 raise ValueError
         except (KeyError, TypeError, ValueError):
-            raise ConfigError(f"{path} is not a valid safetensors file (tensor {name!r} is out of bounds)") from None
+            raise ConfigError(
+                f"{path} is not a valid safetensors file (tensor {_short(name)} is out of bounds)"
+            ) from None
     return header
+
+
+def pickle_kind(path: str | os.PathLike[str]) -> str | None:
+    """What kind of pickle ``path`` holds, judged by content (never unpickled), or None if it is not one.
+
+    Detects protocol 2+ pickles (``0x80`` and a protocol byte), protocol 0/1 pickles that parse to their final
+    ``STOP`` opcode, zip archives holding a pickle (PyTorch / joblib ``data.pkl``), and NumPy ``.npy`` files of
+    object arrays (which embed a pickle).
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(512)
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return f"a protocol {head[1]} pickle"
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return None
+        pickled = [n for n in names if n.lower().endswith((".pkl", ".pickle")) or n.endswith("/data")]
+        return f"a zip archive holding a pickle ({_short(pickled[0])})" if pickled else None
+    if head.startswith(b"\x93NUMPY") and (b"'|O'" in head or b'"|O"' in head):
+        return "a NumPy object array (an embedded pickle)"
+    if head[:1] and head[0] in _PROTO01_OPENERS and size <= MAX_PICKLE_SCAN_BYTES:
+        data = Path(path).read_bytes()
+        try:
+            last = None
+            for opcode, _arg, position in pickletools.genops(data):
+                last = (opcode.name, position)
+        except Exception:  # not a pickle: genops stops at the first byte that is no opcode
+            return None
+        if last is not None and last[0] == "STOP" and last[1] == len(data) - 1:
+            return "a protocol 0/1 pickle"
+    return None
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = str(value)
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+def _check_digests(values: list[str], option: str) -> list[str]:
+    for value in values:
+        if not isinstance(value, str) or not _DIGEST.fullmatch(value):
+            raise MalformedEvent(f"{option} {_short(value)} is not a digest: 'sha256:' and 64 lowercase hex digits")
+    return list(values)
+
+
+def _payload(cls: type[Payload], what: str, **fields: Any) -> Any:
+    """Build an event payload, turning pydantic's multi-line errors into one line."""
+    try:
+        return cls(**fields)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "payload"
+        raise MalformedEvent(f"{what}: {where}: {first.get('msg', 'invalid')}") from None
+
+
+def _preflight(ledger: LedgerBackend, actor: Identity, payload: Payload) -> None:
+    """Run the state machine on a copy of the current state: the exact rejection ``submit`` would give."""
+    state = ledger.state()
+    event = sign_event(actor, ledger.ledger_id, payload, next_nonce(state, actor.address))
+    apply(decode_state(encode_state(state)), event)
+
+
+def _existing_receipt(ledger: LedgerBackend, event_id: str) -> Receipt:
+    stored = ledger.get_event(event_id)
+    return Receipt(seq=stored.seq, event_id=stored.event.id)
 
 
 def register_dataset(
@@ -75,23 +186,65 @@ def register_dataset(
 ) -> Registration:
     """Fingerprint a file or folder and register it as ``DatasetRegistered`` signed by ``owner``.
 
-    The manifest goes to the artifact store only after the ledger accepted the event; the data stays put.
+    The manifest is stored before the event is appended (after a dry run, so a rejection stores nothing); the
+    data stays put. Registering again what ``owner`` registered already completes a missing stored manifest.
     """
     target = Path(path)
+    parents = _check_digests(list(parents or []), "--parent")
     manifest = build_manifest(target, workers=workers)
     records = sum(entry.records.count for entry in manifest.files if entry.records is not None)
-    payload = DatasetRegistered(
+    payload = _payload(
+        DatasetRegistered,
+        "dataset registration",
         dataset_id=str(manifest.digest),
-        name=name or target.name,
+        name=name if name is not None else target.resolve().name,
         uri=uri if uri is not None else target.resolve().as_uri(),
         license=license,
         consent_note=consent_note,
-        parents=list(parents or []),
+        parents=parents,
         metadata={"files": len(manifest.files), "records": records, **(metadata or {})},
     )
-    receipt = ledger.submit(owner, payload)
+    existing = dataset(ledger.state(), payload.dataset_id)
+    if existing is not None and existing.owner == owner.address and not store.has(payload.dataset_id):
+        store.put(manifest.to_bytes())
+        return Registration(payload.dataset_id, _existing_receipt(ledger, existing.registered_by), manifest, True)
+    _preflight(ledger, owner, payload)
     store.put(manifest.to_bytes())
+    receipt = ledger.submit(owner, payload)
     return Registration(payload.dataset_id, receipt, manifest)
+
+
+def _read_metrics(metrics: str | os.PathLike[str] | dict[str, Any]) -> bytes:
+    from .._canonical import canonical_json
+
+    if isinstance(metrics, dict):
+        return canonical_json(metrics)
+    source = Path(metrics)
+    if not source.exists():
+        raise NotFound(f"metrics file {source} does not exist")
+    if not source.is_file():
+        raise ConfigError(f"metrics file {source} is not a regular file")
+    try:
+        size = source.stat().st_size
+        if size > MAX_METRICS_BYTES:
+            raise ConfigError(f"metrics file {source} is {size:,} bytes; at most {MAX_METRICS_BYTES:,} are accepted")
+        raw = source.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read metrics file {source}: {exc.strerror or exc}") from None
+    data = loads_bounded(
+        raw, what=f"metrics file {source}", max_bytes=MAX_METRICS_BYTES, max_depth=MAX_METRICS_DEPTH, error=ConfigError
+    )
+    if not isinstance(data, dict):
+        raise ConfigError(f"metrics file {source} must hold a JSON object")
+    return raw
+
+
+def _check_model_file(path: Path, shown: str) -> None:
+    kind = pickle_kind(path)
+    if kind is not None:
+        raise ConfigError(f"{shown} is {kind}: pickles are never accepted as models; use safetensors")
+    if path.suffix.lower() == ".safetensors":
+        check_safetensors(path)
 
 
 def register_model(
@@ -109,59 +262,76 @@ def register_model(
     round: int | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> Registration:
-    """Register a safetensors file or a model folder as ``ModelRegistered`` with its lineage, and store it."""
+    """Register a safetensors file or a model folder as ``ModelRegistered`` with its lineage, and store it.
+
+    Artifacts (model bytes, folder manifest, metrics) are stored before the event is appended, after a dry
+    run; a retry by the same trainer of a model whose event landed fills in missing artifacts.
+    """
     target = Path(path)
     if not target.exists():
         raise NotFound(f"{target} does not exist")
+    trained_on = _check_digests(list(trained_on), "--trained-on")
+    parents = _check_digests(list(parents or []), "--parent")
     manifest: Manifest | None = None
     if target.is_file():
-        if target.suffix != ".safetensors":
+        kind = pickle_kind(target)
+        if kind is not None:
+            raise ConfigError(f"{target} is {kind}: pickles are never accepted as models; use safetensors")
+        if target.suffix.lower() != ".safetensors":
             raise ConfigError(f"{target}: models are registered as .safetensors files or folders (never pickles)")
         check_safetensors(target)
-        from ..store import sha256_file
-
         model_id = str(sha256_file(target))
     else:
         manifest = build_manifest(target, records=False)
         for entry in manifest.files:
-            if entry.path.endswith((".pkl", ".pickle", ".joblib", ".pt", ".pth")):
+            if entry.path.lower().endswith(PICKLE_SUFFIXES):
                 raise ConfigError(f"{entry.path}: pickled files are not accepted in a model folder; use safetensors")
-            if entry.path.endswith(".safetensors"):
-                check_safetensors(target / entry.path)
+            _check_model_file(target / entry.path, entry.path)
         model_id = str(manifest.digest)
-    metrics_bytes: bytes | None = None
-    if metrics is not None:
-        if isinstance(metrics, dict):
-            from .._canonical import canonical_json
-
-            metrics_bytes = canonical_json(metrics)
-        else:
-            metrics_bytes = Path(metrics).read_bytes()
-            try:
-                json.loads(metrics_bytes)
-            except ValueError:
-                raise ConfigError(f"{metrics} is not a JSON file") from None
-    payload = ModelRegistered(
+    metrics_bytes = None if metrics is None else _read_metrics(metrics)
+    payload = _payload(
+        ModelRegistered,
+        "model registration",
         model_id=model_id,
-        name=name or target.stem,
+        name=name if name is not None else target.resolve().stem,
         uri=uri if uri is not None else target.resolve().as_uri(),
-        parents=list(parents or []),
-        datasets=list(trained_on),
+        parents=parents,
+        datasets=trained_on,
         metrics_digest=None if metrics_bytes is None else str(Digest.sha256(metrics_bytes)),
         task=task,
         round=round,
         metadata=metadata or {},
     )
-    receipt = ledger.submit(trainer, payload)
+    artifacts: list[tuple[str, bytes | Path]] = []
     if manifest is None:
-        store.put_file(target)
+        artifacts.append((model_id, target))
     else:
-        store.put(manifest.to_bytes())
-        for entry in manifest.files:
-            store.put_file(target / entry.path)
+        artifacts.append((model_id, manifest.to_bytes()))
+        artifacts.extend(("sha256:" + entry.sha256, target / entry.path) for entry in manifest.files)
     if metrics_bytes is not None:
-        store.put(metrics_bytes)
+        artifacts.append((str(Digest.sha256(metrics_bytes)), metrics_bytes))
+    existing = model(ledger.state(), model_id)
+    if existing is not None and existing.owner == trainer.address:
+        wanted = [a for a in artifacts if a[1] is not metrics_bytes or existing.metrics_digest == a[0]]
+        if any(not store.has(ref) for ref, _ in wanted):
+            _store_all(store, wanted)
+            return Registration(model_id, _existing_receipt(ledger, existing.registered_by), manifest, True)
+    _preflight(ledger, trainer, payload)
+    _store_all(store, artifacts)
+    receipt = ledger.submit(trainer, payload)
     return Registration(model_id, receipt, manifest)
+
+
+def _store_all(store: ArtifactStore, artifacts: list[tuple[str, bytes | Path]]) -> None:
+    """Store each artifact; a file whose bytes no longer match the digest taken earlier is refused."""
+    for ref, source in artifacts:
+        if store.has(ref):
+            continue
+        stored = store.put(source) if isinstance(source, bytes) else store.put_file(source)
+        if str(stored) != ref:
+            store.delete(stored)
+            what = source if isinstance(source, Path) else "an artifact"
+            raise ConfigError(f"{what} changed while it was being registered; try again")
 
 
 def lineage(state: State, model_id: str) -> dict[str, Any]:

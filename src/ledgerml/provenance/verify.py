@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .._canonical import canonical_json
+from .._json import loads_bounded
 from ..errors import InvalidProof, LedgerMLError, NotFound, Unauthorized
 from ..identity import Identity
 from ..ledger.base import LedgerBackend
@@ -107,7 +107,7 @@ def _attestation_check(
 ) -> tuple[bool, str]:
     try:
         lines = [line for line in Path(path).read_text().splitlines() if line.strip()]
-        envelopes = [json.loads(line) for line in lines]
+        envelopes = [loads_bounded(line) for line in lines]
     except (OSError, ValueError) as exc:
         return False, f"cannot read attestation {path}: {exc}"
     for envelope in envelopes:
@@ -196,7 +196,7 @@ def _stored_check(store: ArtifactStore, artifact_id: str, folder: bool) -> tuple
     try:
         data = store.get(artifact_id)
         if folder:
-            manifest = Manifest.from_dict(json.loads(data))
+            manifest = Manifest.from_dict(loads_bounded(data))
             for entry in manifest.files:
                 store.get(Digest("sha256", bytes.fromhex(entry.sha256)))
             return True, f"manifest and {len(manifest.files)} file(s) intact in the artifact store"

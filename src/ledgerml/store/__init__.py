@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..errors import ConfigError, NotFound, TamperDetected
+from ..errors import ConfigError, NotFound, StorageError, TamperDetected
 from ..types import Digest
 
 CHUNK = 1 << 20
@@ -25,12 +25,25 @@ class ArtifactCorrupted(TamperDetected):
     """A stored artifact's bytes no longer match the digest that names it."""
 
 
+class StoreWriteError(StorageError):
+    """The artifact store could not write an object (disk full, file too large, read-only, ...); nothing is left."""
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
 def sha256_file(path: str | os.PathLike[str]) -> Digest:
-    """SHA-256 of a file, streamed in 1 MiB chunks."""
+    """SHA-256 of a file, streamed in 1 MiB chunks; ``NotFound``/``ConfigError`` (one line) if it cannot be read."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+    except FileNotFoundError:
+        raise NotFound(f"{os.fspath(path)} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {os.fspath(path)}: {_reason(exc)}") from None
     return Digest("sha256", digest.digest())
 
 
@@ -48,6 +61,13 @@ class ArtifactStore(ABC):
 
     @abstractmethod
     def _write_atomic(self, key: str, source: BinaryIO) -> None: ...
+
+    def _write(self, key: str, source: BinaryIO, digest: Digest) -> None:
+        """``_write_atomic`` with OS errors (disk full, ``EFBIG``, permissions) as one-line ``StoreWriteError``."""
+        try:
+            self._write_atomic(key, source)
+        except OSError as exc:
+            raise StoreWriteError(f"cannot store artifact {digest}: {_reason(exc)}") from None
 
     @abstractmethod
     def _read(self, key: str) -> bytes: ...
@@ -67,15 +87,19 @@ class ArtifactStore(ABC):
 
         digest = Digest.sha256(data)
         if not self._exists(self._key(digest)):
-            self._write_atomic(self._key(digest), io.BytesIO(data))
+            self._write(self._key(digest), io.BytesIO(data), digest)
         return digest
 
     def put_file(self, path: str | os.PathLike[str]) -> Digest:
         """Store a file's bytes (streamed); returns its digest."""
         digest = sha256_file(path)
         if not self._exists(self._key(digest)):
-            with open(path, "rb") as handle:
-                self._write_atomic(self._key(digest), handle)
+            try:
+                handle = open(path, "rb")  # noqa: SIM115 - closed below; open errors are the source's, not the store's
+            except OSError as exc:
+                raise ConfigError(f"cannot read {os.fspath(path)}: {_reason(exc)}") from None
+            with handle:
+                self._write(self._key(digest), handle, digest)
             stored = self._read(self._key(digest))  # the file may have changed while we copied it
             if not hmac.compare_digest(hashlib.sha256(stored).digest(), digest.value):
                 self._remove(self._key(digest))
@@ -184,10 +208,15 @@ class FsspecStore(ArtifactStore):
         target = self._path(key)
         tmp = f"{target}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
         self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-        with self.fs.open(tmp, "wb") as handle:
-            while chunk := source.read(CHUNK):
-                handle.write(chunk)
-        self.fs.mv(tmp, target)
+        try:
+            with self.fs.open(tmp, "wb") as handle:
+                while chunk := source.read(CHUNK):
+                    handle.write(chunk)
+            self.fs.mv(tmp, target)
+        except BaseException:
+            if self.fs.exists(tmp):
+                self.fs.rm_file(tmp)
+            raise
 
     def _read(self, key: str) -> bytes:
         data: bytes = self.fs.cat_file(self._path(key))
@@ -219,4 +248,12 @@ def open_store(location: str | os.PathLike[str]) -> ArtifactStore:
     return FsspecStore(text)
 
 
-__all__ = ["ArtifactCorrupted", "ArtifactStore", "FsspecStore", "LocalStore", "open_store", "sha256_file"]
+__all__ = [
+    "ArtifactCorrupted",
+    "ArtifactStore",
+    "FsspecStore",
+    "LocalStore",
+    "StoreWriteError",
+    "open_store",
+    "sha256_file",
+]
