@@ -42,6 +42,10 @@ D_ALICE, D_CAROL, M0, A1 = digest("d-alice"), digest("d-carol"), digest("m0"), d
 U = {name: digest("u1-" + name) for name in ("alice", "bob", "carol")}
 U2 = {name: digest("u2-" + name) for name in ("alice", "bob")}
 REASON = "norm bound exceeded: 41.2 > 10"
+RECORDS = {"alice": 300, "carol": 120}
+"""Records in each dataset (``metadata["records"]``): an update claims at most its owner's records; bob, a
+trainer who joins with no dataset, claims 0 examples."""
+EXAMPLES = {"alice": 100, "bob": 0, "carol": 120}
 
 
 @dataclass
@@ -75,8 +79,12 @@ def setup_task(ledger: LedgerBackend, c: Cast) -> None:
             RoleGranted(subject=c.dave.address, role=Role.DATA_OWNER),
         ],
     )
-    ledger.submit(c.alice, DatasetRegistered(dataset_id=D_ALICE, name="alice's scans"))
-    ledger.submit(c.carol, DatasetRegistered(dataset_id=D_CAROL, name="carol's scans"))
+    ledger.submit(
+        c.alice, DatasetRegistered(dataset_id=D_ALICE, name="alice's scans", metadata={"records": RECORDS["alice"]})
+    )
+    ledger.submit(
+        c.carol, DatasetRegistered(dataset_id=D_CAROL, name="carol's scans", metadata={"records": RECORDS["carol"]})
+    )
     ledger.submit(
         c.admin,
         TaskCreated(
@@ -111,7 +119,10 @@ def commit_round_one(ledger: LedgerBackend, c: Cast) -> None:
     for name in ("alice", "bob", "carol"):
         who: Identity = getattr(c, name)
         ledger.submit(
-            who, UpdateCommitted(task_id=TASK, round=1, update_digest=U[name], base_digest=M0, num_examples=100)
+            who,
+            UpdateCommitted(
+                task_id=TASK, round=1, update_digest=U[name], base_digest=M0, num_examples=EXAMPLES[name]
+            ),
         )
 
 
@@ -153,7 +164,10 @@ def finish(ledger: LedgerBackend, c: Cast) -> None:
     for name in ("alice", "bob"):
         who: Identity = getattr(c, name)
         ledger.submit(
-            who, UpdateCommitted(task_id=TASK, round=2, update_digest=U2[name], base_digest=A1, num_examples=50)
+            who,
+            UpdateCommitted(
+                task_id=TASK, round=2, update_digest=U2[name], base_digest=A1, num_examples=EXAMPLES[name] // 2
+            ),
         )
     ledger.submit(
         c.admin,
@@ -201,8 +215,10 @@ def _slashed(ledger: LedgerBackend, c: Cast) -> None:
     ledger.submit(c.admin, slash_carol()(c))
 
 
-def _update(round_: int, base: str, tag: str = "x") -> UpdateCommitted:
-    return UpdateCommitted(task_id=TASK, round=round_, update_digest=digest(tag), base_digest=base, num_examples=1)
+def _update(round_: int, base: str, tag: str = "x", examples: int = 1) -> UpdateCommitted:
+    return UpdateCommitted(
+        task_id=TASK, round=round_, update_digest=digest(tag), base_digest=base, num_examples=examples
+    )
 
 
 # (stage reached first, actor, payload, error) for every task and token rule
@@ -259,6 +275,13 @@ REJECTIONS: dict[str, tuple[Stage, str, Callable[[Cast], Payload], type[Rejected
     "commit_wrong_round": (_joined, "alice", lambda c: _update(2, M0), InvalidTransition),
     "commit_wrong_base": (_joined, "alice", lambda c: _update(1, A1), InvalidTransition),
     "commit_twice": (_committed, "alice", lambda c: _update(1, M0), DuplicateRegistration),
+    "commit_more_examples_than_records": (
+        _joined,
+        "alice",
+        lambda c: _update(1, M0, examples=RECORDS["alice"] + 1),
+        InvalidTransition,
+    ),
+    "commit_examples_without_datasets": (_joined, "bob", lambda c: _update(1, M0), InvalidTransition),
     "finalize_not_aggregator": (
         _committed,
         "alice",

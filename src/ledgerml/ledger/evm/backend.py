@@ -14,26 +14,44 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from eth_account import Account
 
 from ... import errors
+from ..._json import loads_bounded
+from ..._keccak import keccak256
 from ...events import Event, LedgerCreated, Payload, now_ms, parse_event, sign_event
 from ...identity import Identity
-from ...state import State, apply, check_envelope, next_nonce, roles_of
-from ...types import Address, Role
+from ...state import (
+    MAX_BACKDATE_MS,
+    State,
+    apply,
+    check_clock,
+    check_envelope,
+    latest_time,
+    next_nonce,
+    roles_of,
+)
+from ...tasks import task
+from ...tokens import balance
+from ...types import Address, Role, to_address
 from ..base import ProgressCallback, Receipt, StoredEvent, VerifyReport
 from ..blocks import GENESIS_PREV_HASH, BlockHeader, sign_block, verify_block_signature
 from ..merkle import MerkleTree, leaf_hash
 from ..proofs import ConsistencyProof, InclusionProof
 from .build import DEFAULT_EVM_VERSION, load_artifact
-from .calls import ROLE_BITS, event_call, revert_error, task_key
-from .view import addresses_of, project
+from .calls import ROLE_BITS, ZERO32, digest32, event_call, revert_error, task_key
+from .view import addresses_of, differences, project
 
 DEPLOYMENT_FORMAT = "ledgerml-evm-deployment/1"
+MAX_DEPLOYMENT_BYTES = 64 * 1024
+"""Largest deployment file read."""
+U64 = 2**64 - 1
+ACCEPTED = (1).to_bytes(32, "big")
+"""The contract's marker for an accepted update (and for a member's slot before its first commit)."""
 
 
 @dataclass(frozen=True)
@@ -63,12 +81,81 @@ class Deployment:
         if not source.is_file():
             raise errors.NotFound(f"no deployment file at {source} (write one with: ledgerml chain deploy)")
         try:
-            data = json.loads(source.read_text())
-            if data.get("format") != DEPLOYMENT_FORMAT:
-                raise ValueError(f"format is {data.get('format')!r}, expected {DEPLOYMENT_FORMAT!r}")
+            data = loads_bounded(
+                source.read_bytes(), what=str(source), max_bytes=MAX_DEPLOYMENT_BYTES, error=errors.ConfigError
+            )
+            if not isinstance(data, dict) or data.get("format") != DEPLOYMENT_FORMAT:
+                found = data.get("format") if isinstance(data, dict) else type(data).__name__
+                raise ValueError(f"format is {found!r}, expected {DEPLOYMENT_FORMAT!r}")
             return cls(**data)
         except (ValueError, TypeError) as exc:
             raise errors.ConfigError(f"{source} is not a ledgerml deployment file: {exc}") from None
+
+
+@dataclass(frozen=True)
+class SkippedTransaction:
+    """A transaction the contract accepted whose body does not replay: readers skip it and report it."""
+
+    transaction: str
+    block: int
+    actor: str
+    nonce: int
+    reason: str
+    after_event: int
+    """How many ledger events precede it in the log."""
+
+    def note(self) -> str:
+        """One line for reports."""
+        return (
+            f"transaction {self.transaction} (block {self.block}, from {self.actor}, nonce {self.nonce}) was skipped: "
+            f"its body does not replay ({self.reason})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON data."""
+        return asdict(self)
+
+
+@dataclass
+class EvmVerifyReport(VerifyReport):
+    """A verify report with the transactions the replay skipped (see ``EvmLedger.skipped``)."""
+
+    skipped: list[SkippedTransaction] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON data for ``--json`` output, with ``skipped``."""
+        return {**super().to_dict(), "skipped": [s.to_dict() for s in self.skipped]}
+
+
+def _skip(state: State, log: Any, exc: Exception, after_event: int) -> SkippedTransaction:
+    """Record that ``log``'s body does not replay, and consume its nonce as the contract did."""
+    args = log["args"]
+    actor, nonce = str(args["actor"]), int(args["nonce"])
+    if nonce + 1 > next_nonce(state, actor):
+        state.put("nonces", Address(actor), nonce + 1)
+    message = str(exc).splitlines()[0] if str(exc) else ""
+    return SkippedTransaction(
+        transaction="0x" + bytes(log["transactionHash"]).hex(),
+        block=int(log["blockNumber"]),
+        actor=actor,
+        nonce=nonce,
+        reason=f"{type(exc).__name__}: {message}",
+        after_event=after_event,
+    )
+
+
+def _check_backdating(state: State, event: Event) -> None:
+    """The state machine's backdating rule (``state.apply``), which the contract cannot check."""
+    latest = latest_time(state)
+    if latest is not None and event.time < latest - MAX_BACKDATE_MS:
+        raise errors.InvalidTransition(
+            f"event time {event.time} is {latest - event.time} ms before the ledger's latest event time {latest}; "
+            f"at most {MAX_BACKDATE_MS} ms of backdating is accepted"
+        )
+
+
+def _address(value: int) -> str:
+    return str(to_address("0x" + value.to_bytes(20, "big").hex()))
 
 
 def connect(rpc_url: str, timeout: float = 30.0) -> Any:
@@ -240,6 +327,7 @@ class EvmLedger:
         self._events: list[Event] = []
         self._ids: dict[str, int] = {}
         self._blocks: list[BlockHeader] = []
+        self._skipped: list[SkippedTransaction] = []
         self._synced = self.deployment.block - 1
 
     # -- opening --------------------------------------------------------------------------------------
@@ -307,7 +395,8 @@ class EvmLedger:
         return decoded
 
     def _sync(self) -> None:
-        """Fold every log since the last sync into memory; ``TamperDetected`` if one does not replay."""
+        """Fold every log since the last sync into memory; a body that does not replay is skipped and kept
+        in :attr:`skipped` (its sender's contract nonce is consumed in the state, as on chain)."""
         with self._lock:
             head = int(self.w3.eth.block_number)
             if head <= self._synced:
@@ -325,10 +414,8 @@ class EvmLedger:
             event = _event_of(log)
             apply(self._state, event)
         except errors.LedgerMLError as exc:
-            raise errors.TamperDetected(
-                f"event {seq} on chain (transaction {log['transactionHash'].hex()}) does not replay: "
-                f"{type(exc).__name__}: {exc}"
-            ) from None
+            self._skipped.append(_skip(self._state, log, exc, seq))
+            return
         body = bytes(log["args"]["body"])
         self._bodies.append(body)
         self._events.append(event)
@@ -348,6 +435,13 @@ class EvmLedger:
             bytes(args["signature"]),
         )
 
+    @property
+    def skipped(self) -> list[SkippedTransaction]:
+        """Transactions on chain whose body does not replay (bad JSON, not canonical, a signature, actor or
+        nonce that disagrees with the transaction, a rule the body breaks), in chain order."""
+        self._sync()
+        return list(self._skipped)
+
     def state(self) -> State:
         """The state replayed from the contract's logs. Treat it as read-only."""
         self._sync()
@@ -366,9 +460,15 @@ class EvmLedger:
     # -- appending ------------------------------------------------------------------------------------
 
     def _prepare(self, events: Sequence[Event], *, batch: bool) -> list[tuple[str, list[Any]]]:
-        """Check every event (and, with precheck or in a batch, run the rules) without changing state."""
+        """Check every event (and, with precheck or in a batch, run the rules) without changing state.
+
+        What the contract cannot check is always checked here, precheck or not: the signature, the ledger id,
+        the body size and the event time (at most ``MAX_CLOCK_SKEW_MS`` ahead of this machine's clock, at most
+        ``MAX_BACKDATE_MS`` before the latest event). A body that breaks them would land and then be skipped.
+        """
         calls = []
         rules = self.precheck or (batch and len(events) > 1)
+        now = now_ms()
         with self._lock:
             state = self._state
             try:
@@ -376,6 +476,8 @@ class EvmLedger:
                     for index, event in enumerate(events):
                         try:
                             check_envelope(state, event)
+                            check_clock(event, now)
+                            _check_backdating(state, event)
                             if event.actor not in self._signers:
                                 raise errors.ConfigError(
                                     f"this process holds no key for {event.actor}: on the EVM ledger every actor "
@@ -406,6 +508,12 @@ class EvmLedger:
                     exc.args = (f"{exc.args[0]} ({index} earlier event(s) of the batch are on chain)",)
                 raise (exc.in_batch(index) if batch else exc) from None
         self._sync()
+        for event in events:
+            if event.id not in self._ids:  # landed, but its body does not replay (a lost race on the time rule)
+                reason = next(
+                    (s.reason for s in self._skipped if s.actor == event.actor and s.nonce == event.nonce), ""
+                )
+                raise errors.RejectedEvent(f"the transaction of event {event.id} landed but does not replay: {reason}")
         receipts = [Receipt(self._ids[event.id], event.id) for event in events]
         self._seal_due()
         self.last_gas = gas
@@ -580,63 +688,104 @@ class EvmLedger:
             mask = f.roles(address).call()
             view["roles"][address] = sorted(name for bit, name in role_names.items() if mask & bit)
         for dataset_id in sorted(state.rows("datasets")):
-            view["datasets"][dataset_id] = f.dataset_owner(bytes.fromhex(dataset_id[7:])).call()
+            info = f.dataset_info(digest32(dataset_id)).call()
+            view["datasets"][dataset_id] = {"owner": _address(info & (2**160 - 1)), "records": info >> 160}
         for model_id in sorted(state.rows("models")):
-            view["models"][model_id] = f.model_owner(bytes.fromhex(model_id[7:])).call()
+            view["models"][model_id] = f.model_owner(digest32(model_id)).call()
         for task_id in sorted(state.rows("tasks")):
-            key = task_key(task_id)
-            packed = f.progress(key).call()
-            finalized = packed & (2**64 - 1)
-            count = f.participant_count(key).call()
-            joined = sorted(f.participant_at(key, i).call() for i in range(count))
-            rounds = {}
-            for round_ in range(1, finalized + 1):
-                info = f.round_info(key, round_).call()
-                rounds[round_] = {
-                    "ok": bool(info >> 64 & 1),
-                    "accepted": info & (2**64 - 1),
-                    "paid": bool(info >> 66 & 1),
-                }
-            view["tasks"][task_id] = {
-                "aggregator": f.tasks(key).call()[0],
-                "rounds": packed >> 128,
-                "finalized": finalized,
-                "global_model": "sha256:" + bytes(f.global_model(key).call()).hex(),
-                "pool": f.pools(key).call(),
-                "participants": count,
-                "stakes": {a: f.stakes(key, a).call() for a in joined},
-                "settled": f.settled(key).call(),
-                "round_info": rounds,
-            }
+            view["tasks"][task_id] = self._task_view(task_id, state)
         return view
+
+    def _task_view(self, task_id: str, state: State) -> dict[str, Any]:
+        f = self.contract.functions
+        key = task_key(task_id)
+        packed = f.progress(key).call()
+        finalized = packed & U64
+        count = f.participant_count(key).call()
+        joined = sorted(f.participant_at(key, i).call() for i in range(count))
+        aggregator, min_participants, reward_pool, min_stake, slash_amount = f.tasks(key).call()
+        record = task(state, task_id)
+        prefixes = () if record is None else record.slash_on
+        members = {}
+        for address in joined:
+            member = f.member(key, address).call()
+            update = bytes(f.last_update(key, address).call())
+            members[address] = {
+                "last_round": member >> 1 & U64,
+                "examples": member >> 128,
+                "last_update": None if update in (ACCEPTED, ZERO32) else "sha256:" + update.hex(),
+            }
+        rounds = {}
+        for round_ in range(1, finalized + 1):
+            info = f.round_info(key, round_).call()
+            fates = {}
+            for address in joined:
+                fate = bytes(f.fate(key, round_, address).call())
+                if fate != ZERO32:
+                    fates[address] = "accepted" if fate == ACCEPTED else fate.hex()
+            rounds[round_] = {
+                "ok": bool(info >> 64 & 1),
+                "accepted": info & U64,
+                "paid": bool(info >> 66 & 1),
+                "fates": fates,
+                "slashed": [a for a in joined if f.slashed(key, round_, a).call()],
+            }
+        return {
+            "aggregator": aggregator,
+            "min_participants": min_participants,
+            "reward_pool": reward_pool,
+            "min_stake": min_stake,
+            "slash_amount": slash_amount,
+            "slash_on": sorted(p for p in prefixes if f.slash_prefix(key, keccak256(p.encode())).call()),
+            "rounds": packed >> 128,
+            "finalized": finalized,
+            "global_model": "sha256:" + bytes(f.global_model(key).call()).hex(),
+            "pool": f.pools(key).call(),
+            "participants": joined,
+            "members": members,
+            "stakes": {a: f.stakes(key, a).call() for a in joined},
+            "settled": f.settled(key).call(),
+            "round_info": rounds,
+        }
 
     # -- audit ----------------------------------------------------------------------------------------
 
-    def verify(self, progress: ProgressCallback | None = None) -> VerifyReport:
-        """Audit the chain: replay every event (signatures, rules), check every block's link, root and
-        signature, and compare the contract's storage with the replayed state."""
-        report = VerifyReport(ok=True)
+    def verify(self, progress: ProgressCallback | None = None) -> EvmVerifyReport:
+        """Audit the chain: replay every event (signatures, rules), check every block's link, root, time and
+        signature, and compare the contract's storage and the token balances with the replayed state.
+
+        A transaction whose body does not replay is skipped and reported (``skipped``, and a note each), and
+        the replay carries on. Such a transaction still fails the audit: the contract accepted the call and
+        changed its storage (or moved tokens), and no valid signed event explains it. A junk call the contract
+        refuses leaves nothing on chain, so it cannot fail an audit. Storage differences are reported first,
+        named by field (``tasks.<id>.min_stake``).
+        """
+        report = EvmVerifyReport(ok=True)
         state, tree = State(), MerkleTree()
         head = int(self.w3.eth.block_number)
         logs = self._logs(self.deployment.block, head)
         total = sum(1 for name, _ in logs if name == "Appended")
-        prev_hash, prev_size, height = GENESIS_PREV_HASH, 0, 0
+        prev_hash, prev_size, prev_time, height = GENESIS_PREV_HASH, 0, 0, 0
+        ledger_transactions: set[bytes] = set()
 
-        def fail(location: str, problem: str) -> VerifyReport:
+        def fail(location: str, problem: str) -> EvmVerifyReport:
             report.ok, report.location, report.problem = False, location, problem
             report.events_checked = tree.size
             return report
 
         for name, log in logs:
             if name == "Appended":
-                location = f"event {tree.size}"
+                ledger_transactions.add(bytes(log["transactionHash"]))
                 try:
                     event = _event_of(log)
+                    if tree.size == 0 and event.ledger != self.ledger_id:
+                        raise errors.WrongLedger("the genesis event belongs to another ledger")
                     apply(state, event)
                 except errors.LedgerMLError as exc:
-                    return fail(location, f"{type(exc).__name__}: {exc}")
-                if tree.size == 0 and event.ledger != self.ledger_id:
-                    return fail(location, "genesis event belongs to another ledger")
+                    skipped = _skip(state, log, exc, tree.size)
+                    report.skipped.append(skipped)
+                    report.notes.append(skipped.note())
+                    continue
                 tree.append(leaf_hash(bytes(log["args"]["body"])))
                 if progress is not None and (tree.size % 2048 == 0 or tree.size == total):
                     progress(tree.size, total)
@@ -649,6 +798,8 @@ class EvmLedger:
                 return fail(where, "previous-block hash does not link to the block before")
             if bytes(log["args"]["block_hash"]) != header.hash:
                 return fail(where, "recorded block hash does not match the header fields")
+            if header.time < prev_time:
+                return fail(where, f"block time goes backwards ({header.time} < {prev_time})")
             if not prev_size < header.log_size <= tree.size:
                 return fail(where, f"block log size {header.log_size} is not within the log ({tree.size} events)")
             if tree.root(header.log_size) != header.log_root:
@@ -659,33 +810,77 @@ class EvmLedger:
                 return fail(where, str(exc))
             if Role.VALIDATOR not in roles_of(state, header.proposer):
                 return fail(where, f"proposer {header.proposer} was not a validator when the block was sealed")
-            prev_hash, prev_size, height = header.hash, header.log_size, height + 1
+            prev_hash, prev_size, prev_time, height = header.hash, header.log_size, header.time, height + 1
             report.blocks_checked += 1
         if tree.size == 0:
             return fail("event 0", "the chain holds no ledger events (genesis missing)")
-        expected, found = project(state), self.chain_view(state)
-        differences = [key for key in expected if expected[key] != found[key] and key != "balances"]
-        if differences:
-            return fail(
-                "contract storage", f"the contract's storage disagrees with the replayed events in {differences}"
-            )
-        for address, amount in expected["balances"].items():
-            if found["balances"][address] != amount:
-                report.notes.append(
-                    f"{address} holds {found['balances'][address]} tokens, {amount} by ledger events "
-                    "(direct ERC-20 transfers move tokens outside the ledger)"
-                )
-        held = self.token.functions.balanceOf(self.deployment.ledger).call()
-        escrow = sum(state.rows("pools").values()) + sum(state.rows("stakes").values())
-        if held != escrow:
-            return fail("token", f"the ledger contract holds {held} tokens, its pools and stakes {escrow}")
         report.events_checked = tree.size
+        hint = f"; {len(report.skipped)} skipped transaction(s), see notes" if report.skipped else ""
+        f = self.contract.functions
+        if (f.block_count().call(), bytes(f.head_hash().call())) != (height, prev_hash):
+            return fail(
+                "contract storage", f"the contract's block count or head hash disagrees with its {height} blocks"
+            )
+        expected, found = project(state), self.chain_view(state)
+        paths = [p for p in differences(expected, found) if not p.startswith("balances")]
+        if paths:
+            shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+            return fail(
+                "contract storage", f"the contract's storage disagrees with the replayed events at {shown}{hint}"
+            )
+        if report.skipped:
+            first = report.skipped[0]
+            more = f" ({len(report.skipped) - 1} more, see notes)" if len(report.skipped) > 1 else ""
+            return fail(
+                f"transaction {first.transaction}",
+                f"the contract accepted this call from {first.actor} but its body does not replay ({first.reason}); "
+                f"its effect on the contract is explained by no signed event{more}",
+            )
+        problem = self._check_tokens(state, ledger_transactions, head, report)
+        if problem is not None:
+            return fail("token", problem + hint)
         report.unsealed_events = tree.size - prev_size
         if report.unsealed_events:
             report.notes.append(f"{report.unsealed_events} newest event(s) are not sealed in a block yet")
         report.notes.append(f"events, blocks and contract storage read from chain {self.deployment.chain_id}")
         report.state_digest = state.digest()
         return report
+
+    def _check_tokens(
+        self, state: State, ledger_transactions: set[bytes], head: int, report: VerifyReport
+    ) -> str | None:
+        """Every token balance is what the replayed events give plus the direct ERC-20 moves (transactions
+        that carry no ledger event); a move inside a ledger transaction that its event does not explain fails."""
+        expected: dict[str, int] = {a: balance(state, a) for a in addresses_of(state)}
+        ledger_address = str(self.deployment.ledger)
+        expected[ledger_address] = sum(state.rows("pools").values()) + sum(state.rows("stakes").values())
+        transfer = self.token.events.Transfer()
+        topic = bytes(self.w3.keccak(text=_signature(transfer.abi)))
+        raw = self.w3.eth.get_logs(
+            {"address": self.deployment.token, "fromBlock": self.deployment.block, "toBlock": head}
+        )
+        direct = 0
+        for log in raw:
+            if (
+                not log["topics"]
+                or bytes(log["topics"][0]) != topic
+                or bytes(log["transactionHash"]) in ledger_transactions
+            ):
+                continue
+            args = transfer.process_log(log)["args"]
+            sender, receiver, value = str(args["sender"]), str(args["receiver"]), int(args["value"])
+            direct += 1
+            for address, delta in ((sender, -value), (receiver, value)):
+                if int(address, 16):
+                    expected[address] = expected.get(address, 0) + delta
+        if direct:
+            report.notes.append(f"{direct} direct ERC-20 transfer(s) moved tokens outside the ledger's events")
+        for address, amount in sorted(expected.items()):
+            held = int(self.token.functions.balanceOf(address).call())
+            if held != amount:
+                who = "the ledger contract (pools and stakes)" if address == ledger_address else address
+                return f"{who} holds {held} tokens; the ledger's events and direct ERC-20 transfers give {amount}"
+        return None
 
 
 class _DryRun(Exception):

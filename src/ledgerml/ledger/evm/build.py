@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..._json import loads_bounded
+
 CONTRACTS = Path(__file__).parent / "contracts"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 DEFAULT_EVM_VERSION = "prague"
@@ -56,14 +58,14 @@ def stale(evm_version: str = DEFAULT_EVM_VERSION) -> list[str]:
     problems = []
     for name, fresh in build(evm_version).items():
         stored_path = ARTIFACTS / f"{name}.json"
-        if not stored_path.exists() or json.loads(stored_path.read_text()) != fresh:
+        if not stored_path.exists() or loads_bounded(stored_path.read_text()) != fresh:
             problems.append(name)
     return problems
 
 
 def load_artifact(name: str) -> dict[str, Any]:
     """A stored artifact."""
-    data: dict[str, Any] = json.loads((ARTIFACTS / f"{name}.json").read_text())
+    data: dict[str, Any] = loads_bounded((ARTIFACTS / f"{name}.json").read_text())
     return data
 
 

@@ -10,8 +10,16 @@ from typing import Any
 
 from ... import errors
 from ..._keccak import keccak256
-from ...events import DatasetRegistered, Event, LedgerCreated, ModelRegistered, RoleGranted, RoleRevoked
-from ...state import State
+from ...events import (
+    MAX_EVENT_BYTES,
+    DatasetRegistered,
+    Event,
+    LedgerCreated,
+    ModelRegistered,
+    RoleGranted,
+    RoleRevoked,
+)
+from ...state import MAX_RECORDS, State
 from ...tasks import (
     ParticipantJoined,
     RewardPaid,
@@ -25,8 +33,8 @@ from ...tasks import (
 from ...tokens import TokensMinted, TokensTransferred
 from ...types import Role
 
-MAX_BODY = 16384
-"""Largest event body the contract takes (``MAX_BODY`` in Ledger.vy)."""
+MAX_BODY = MAX_EVENT_BYTES
+"""Largest event body the contract takes (``MAX_BODY`` in Ledger.vy): every backend's ``events.MAX_EVENT_BYTES``."""
 MAX_LIST = 512
 """Most participants one round can name (``MAX_LIST`` in Ledger.vy)."""
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -45,6 +53,20 @@ def digest32(digest: str) -> bytes:
 def task_key(task_id: str) -> bytes:
     """The contract's key of a task: keccak-256 of its id."""
     return keccak256(task_id.encode())
+
+
+def dataset_records(payload: DatasetRegistered) -> int:
+    """The record count the contract stores for a dataset: ``metadata["records"]``, 0 when absent.
+
+    A value the state machine refuses (not an integer, negative, above ``state.MAX_RECORDS``) raises its
+    ``MalformedEvent`` here, so no call is made.
+    """
+    records = payload.metadata.get("records")
+    if records is None:
+        return 0
+    if type(records) is not int or not 0 <= records <= MAX_RECORDS:
+        raise errors.MalformedEvent(f"metadata.records must be an integer from 0 to {MAX_RECORDS}, got {records!r}")
+    return records
 
 
 def _address_order(address: str) -> int:
@@ -69,7 +91,13 @@ def event_call(event: Event, state: State) -> Call:
     if isinstance(payload, RoleRevoked):
         return "revoke_role", [n, payload.subject, ROLE_BITS[payload.role], body]
     if isinstance(payload, DatasetRegistered):
-        return "register_dataset", [n, digest32(payload.dataset_id), [digest32(p) for p in payload.parents], body]
+        return "register_dataset", [
+            n,
+            digest32(payload.dataset_id),
+            [digest32(p) for p in payload.parents],
+            dataset_records(payload),
+            body,
+        ]
     if isinstance(payload, ModelRegistered):
         return "register_model", [
             n,
@@ -99,6 +127,7 @@ def event_call(event: Event, state: State) -> Call:
             payload.round,
             digest32(payload.update_digest),
             digest32(payload.base_digest),
+            payload.num_examples,
             body,
         ]
     if isinstance(payload, RoundFinalized):

@@ -7,6 +7,9 @@
         stake, commit update digests, finalize rounds, pay rewards, slash, settle) and reward-token movements.
         Every accepted call is one ledger event: the caller is the event's actor, `nonce` its event nonce and
         `body` the actor's signed event (canonical JSON), emitted so that anyone can rebuild the event log.
+        The body's envelope is bound to the call: it must start with `{"actor":"0x<the caller>","kind":"<the
+        function's kind>","ledger":"<this ledger's id>","nonce":<nonce>,"payload":` (the canonical key order).
+        Signatures and payloads are checked by readers, which skip and report a body that does not replay.
         A rejected call reverts with "<ErrorClass>: reason", the class the embedded ledger raises.
         Storage changes always happen before the token calls (checks, effects, interactions).
 """
@@ -29,8 +32,12 @@ MAX_BODY: constant(uint256) = 16384
 MAX_LIST: constant(uint256) = 512
 MAX_LINEAGE: constant(uint256) = 1024
 MAX_PARTICIPANTS: constant(uint256) = 4096
+MAX_RECORDS: constant(uint256) = 9007199254740992  # 2**53, ledgerml.state.MAX_RECORDS
+MAX_KIND: constant(uint256) = 24
+MAX_ENVELOPE: constant(uint256) = 180
 ACCEPTED: constant(bytes32) = 0x0000000000000000000000000000000000000000000000000000000000000001
 U64: constant(uint256) = 18446744073709551615
+ACTOR_PREFIX: constant(Bytes[12]) = b'{"actor":"0x'
 
 event Appended:
     actor: indexed(address)
@@ -56,10 +63,12 @@ struct Task:
 
 token: public(RewardToken)
 ledger_id: public(bytes16)
+LEDGER_HEX: immutable(Bytes[32])
 roles: public(HashMap[address, uint256])
 holders: public(HashMap[uint256, uint256])
 nonces: public(HashMap[address, uint256])
-dataset_owner: public(HashMap[bytes32, address])
+# owner | record count << 160
+dataset_info: public(HashMap[bytes32, uint256])
 model_owner: public(HashMap[bytes32, address])
 minted: public(uint256)
 
@@ -68,7 +77,7 @@ tasks: public(HashMap[bytes32, Task])
 progress: public(HashMap[bytes32, uint256])
 global_model: public(HashMap[bytes32, bytes32])
 slash_prefix: public(HashMap[bytes32, HashMap[bytes32, bool]])
-# joined (1) | last round committed << 1
+# joined (1) | last round committed << 1 | examples the joined datasets hold (sum of record counts) << 128
 member: public(HashMap[bytes32, HashMap[address, uint256]])
 last_update: public(HashMap[bytes32, HashMap[address, bytes32]])
 participant_count: public(HashMap[bytes32, uint256])
@@ -85,6 +94,7 @@ settled: public(HashMap[bytes32, bool])
 block_count: public(uint256)
 head_hash: public(bytes32)
 sealed_size: public(uint256)
+head_time: public(uint256)
 deployed_at: public(uint256)
 
 
@@ -95,6 +105,12 @@ def __init__(token: address, ledger_id: bytes16, validator: address, genesis: By
     """
     self.token = RewardToken(token)
     self.ledger_id = ledger_id
+    word: uint256 = convert(ledger_id, uint256)
+    digits: uint256 = 0
+    for i: uint256 in range(32):
+        nibble: uint256 = (word >> (124 - 4 * i)) & 15
+        digits = (digits << 8) | (nibble + 48 + 39 * convert(nibble > 9, uint256))
+    LEDGER_HEX = concat(convert(digits, bytes32), b"")
     self._grant(msg.sender, ADMIN)
     self._grant(validator, VALIDATOR)
     self.nonces[msg.sender] = 1
@@ -106,12 +122,52 @@ def __init__(token: address, ledger_id: bytes16, validator: address, genesis: By
 
 
 @internal
-def _event(nonce: uint256, body: Bytes[MAX_BODY]):
+@pure
+def _hex_value(c: uint256) -> uint256:
+    if c >= 48 and c <= 57:  # 0-9
+        return c - 48
+    if c >= 97 and c <= 102:  # a-f
+        return c - 87
+    assert c >= 65 and c <= 70, "MalformedEvent: the body's actor is not a hex address"  # A-F
+    return c - 55
+
+
+@internal
+@view
+def _check_envelope(nonce: uint256, body: Bytes[MAX_BODY], kind: Bytes[MAX_KIND]):
+    """
+    @notice The body's envelope names the caller as actor, the function's kind, this ledger and `nonce`.
+    """
+    assert len(body) > 76 and slice(body, 0, 12) == ACTOR_PREFIX, "MalformedEvent: the body is not a ledger event envelope"
+    head: uint256 = convert(convert(slice(body, 12, 32), bytes32), uint256)
+    tail: uint256 = convert(convert(slice(body, 44, 32), bytes32), uint256) >> 192
+    parsed: uint256 = 0
+    for i: uint256 in range(32):
+        parsed = (parsed << 4) | self._hex_value((head >> (248 - 8 * i)) & 255)
+    for i: uint256 in range(8):
+        parsed = (parsed << 4) | self._hex_value((tail >> (56 - 8 * i)) & 255)
+    assert parsed == convert(msg.sender, uint256), "MalformedEvent: the body's actor is not the transaction's sender"
+    envelope: Bytes[MAX_ENVELOPE] = concat(
+        b'","kind":"', kind, b'","ledger":"', LEDGER_HEX, b'","nonce":', convert(uint2str(nonce), Bytes[78]), b',"payload":'
+    )
+    assert len(body) >= 52 + len(envelope), "MalformedEvent: the body's envelope does not match the call"
+    assert slice(body, 52, len(envelope)) == envelope, "MalformedEvent: the body's kind, ledger or nonce does not match the call"
+
+
+@internal
+def _event(nonce: uint256, body: Bytes[MAX_BODY], kind: Bytes[MAX_KIND]):
     expected: uint256 = self.nonces[msg.sender]
     assert nonce >= expected, "ReplayedNonce: nonce used already"
     assert nonce == expected, "NonceGap: nonce skips ahead"
+    self._check_envelope(nonce, body, kind)
     self.nonces[msg.sender] = expected + 1
     log Appended(actor=msg.sender, nonce=nonce, body=body)
+
+
+@internal
+@view
+def _owner(dataset: bytes32) -> address:
+    return convert(self.dataset_info[dataset] & convert(max_value(uint160), uint256), address)
 
 
 @internal
@@ -166,6 +222,24 @@ def _require_balance(who: address, amount: uint256):
     assert held >= amount, "InsufficientFunds: the account holds too little"
 
 
+@external
+@view
+def dataset_owner(dataset: bytes32) -> address:
+    """
+    @notice The account that registered `dataset` (zero if none).
+    """
+    return self._owner(dataset)
+
+
+@external
+@view
+def dataset_records(dataset: bytes32) -> uint256:
+    """
+    @notice The record count `dataset` was registered with.
+    """
+    return self.dataset_info[dataset] >> 160
+
+
 # -- roles ---------------------------------------------------------------------------------------------------
 
 
@@ -174,7 +248,7 @@ def grant_role(nonce: uint256, subject: address, role: uint256, body: Bytes[MAX_
     """
     @notice RoleGranted: an admin grants `role` (one role bit) to `subject`.
     """
-    self._event(nonce, body)
+    self._event(nonce, body, b"RoleGranted")
     self._require_role(msg.sender, ADMIN)
     assert role & ALL_ROLES == role and role != 0 and role & (role - 1) == 0, "MalformedEvent: not a role"
     assert self.roles[subject] & role == 0, "DuplicateRegistration: the subject holds the role already"
@@ -186,7 +260,7 @@ def revoke_role(nonce: uint256, subject: address, role: uint256, body: Bytes[MAX
     """
     @notice RoleRevoked: an admin revokes `role`; the last admin or validator cannot be revoked.
     """
-    self._event(nonce, body)
+    self._event(nonce, body, b"RoleRevoked")
     self._require_role(msg.sender, ADMIN)
     assert self.roles[subject] & role != 0 and role != 0, "InvalidTransition: the subject does not hold the role"
     if role == ADMIN or role == VALIDATOR:
@@ -199,16 +273,20 @@ def revoke_role(nonce: uint256, subject: address, role: uint256, body: Bytes[MAX
 
 
 @external
-def register_dataset(nonce: uint256, dataset: bytes32, parents: DynArray[bytes32, 256], body: Bytes[MAX_BODY]):
+def register_dataset(
+    nonce: uint256, dataset: bytes32, parents: DynArray[bytes32, 256], records: uint256, body: Bytes[MAX_BODY]
+):
     """
-    @notice DatasetRegistered: a data owner registers a dataset (manifest digest) derived from `parents`.
+    @notice DatasetRegistered: a data owner registers a dataset (manifest digest) derived from `parents`, holding
+            `records` records (its metadata["records"], 0 when not given).
     """
-    self._event(nonce, body)
+    self._event(nonce, body, b"DatasetRegistered")
     self._require_role(msg.sender, DATA_OWNER)
-    assert self.dataset_owner[dataset] == empty(address), "DuplicateRegistration: dataset is registered already"
+    assert self.dataset_info[dataset] == 0, "DuplicateRegistration: dataset is registered already"
     for parent: bytes32 in parents:
-        assert self.dataset_owner[parent] != empty(address), "UnknownReference: parent dataset is not registered"
-    self.dataset_owner[dataset] = msg.sender
+        assert self.dataset_info[parent] != 0, "UnknownReference: parent dataset is not registered"
+    assert records <= MAX_RECORDS, "MalformedEvent: metadata.records is too large"
+    self.dataset_info[dataset] = convert(msg.sender, uint256) | (records << 160)
 
 
 @external
@@ -222,13 +300,13 @@ def register_model(
     """
     @notice ModelRegistered: a trainer or aggregator registers a model with its parent models and datasets.
     """
-    self._event(nonce, body)
+    self._event(nonce, body, b"ModelRegistered")
     self._require_role(msg.sender, TRAINER | AGGREGATOR)
     assert self.model_owner[model] == empty(address), "DuplicateRegistration: model is registered already"
     for parent: bytes32 in parents:
         assert self.model_owner[parent] != empty(address), "UnknownReference: parent model is not registered"
     for dataset: bytes32 in datasets:
-        assert self.dataset_owner[dataset] != empty(address), "UnknownReference: dataset is not registered"
+        assert self.dataset_info[dataset] != 0, "UnknownReference: dataset is not registered"
     self.model_owner[model] = msg.sender
 
 
@@ -249,11 +327,11 @@ def create_task(
     """
     @notice TaskCreated: an aggregator opens a task (`config.aggregator` is ignored: the caller is it).
     """
-    self._event(nonce, body)
+    self._event(nonce, body, b"TaskCreated")
     self._require_role(msg.sender, AGGREGATOR)
     assert self.tasks[task].aggregator == empty(address), "DuplicateRegistration: task exists already"
     if validation_dataset != empty(bytes32):
-        assert self.dataset_owner[validation_dataset] != empty(address), "UnknownReference: validation dataset is not registered"
+        assert self.dataset_info[validation_dataset] != 0, "UnknownReference: validation dataset is not registered"
     assert rounds > 0 and rounds <= U64, "MalformedEvent: bad round count"
     self.tasks[task] = Task(
         aggregator=msg.sender,
@@ -273,20 +351,22 @@ def join(nonce: uint256, task: bytes32, datasets: DynArray[bytes32, 64], stake: 
     """
     @notice ParticipantJoined: a data owner or trainer joins with datasets it owns and at least the minimum stake.
     """
-    self._event(nonce, body)
+    self._event(nonce, body, b"ParticipantJoined")
     config: Task = self._task(task)
     self._require_role(msg.sender, DATA_OWNER | TRAINER)
     assert self.member[task][msg.sender] == 0, "DuplicateRegistration: joined the task already"
     state: uint256 = self.progress[task]
     assert state & U64 < state >> 128, "InvalidTransition: the task is finished"
     assert stake >= config.min_stake, "InvalidTransition: the stake is below the task's minimum"
+    examples: uint256 = 0
     for dataset: bytes32 in datasets:
-        owner: address = self.dataset_owner[dataset]
-        assert owner != empty(address), "UnknownReference: dataset is not registered"
-        assert owner == msg.sender, "Unauthorized: the dataset is owned by another account"
+        info: uint256 = self.dataset_info[dataset]
+        assert info != 0, "UnknownReference: dataset is not registered"
+        assert convert(info & convert(max_value(uint160), uint256), address) == msg.sender, "Unauthorized: the dataset is owned by another account"
+        examples += info >> 160
     if stake > 0:
         self._require_balance(msg.sender, stake)
-    self.member[task][msg.sender] = 1
+    self.member[task][msg.sender] = 1 | (examples << 128)
     self.last_update[task][msg.sender] = ACCEPTED  # a non-zero slot makes every commit an update, not a new slot
     index: uint256 = self.participant_count[task]
     assert index < MAX_PARTICIPANTS, "InvalidTransition: the task has the most participants it can hold"
@@ -299,21 +379,29 @@ def join(nonce: uint256, task: bytes32, datasets: DynArray[bytes32, 64], stake: 
 
 @external
 def commit_update(
-    nonce: uint256, task: bytes32, round: uint256, update: bytes32, base: bytes32, body: Bytes[MAX_BODY]
+    nonce: uint256,
+    task: bytes32,
+    round: uint256,
+    update: bytes32,
+    base: bytes32,
+    num_examples: uint256,
+    body: Bytes[MAX_BODY],
 ):
     """
-    @notice UpdateCommitted: a participant commits the digest of its update for the open round.
+    @notice UpdateCommitted: a participant commits the digest of its update for the open round, trained on at
+            most as many examples as the datasets it joined with hold.
     """
-    self._event(nonce, body)
+    self._event(nonce, body, b"UpdateCommitted")
     joined: uint256 = self.member[task][msg.sender]
     if joined == 0:  # only members of existing tasks pass, so the task is read on this path alone
         self._task(task)
         raise "Unauthorized: the actor has not joined the task"
     state: uint256 = self.progress[task]
     self._open_round(state, round)
-    assert joined >> 1 != round, "DuplicateRegistration: committed an update for this round already"
+    assert (joined >> 1) & U64 != round, "DuplicateRegistration: committed an update for this round already"
     assert base == self.global_model[task], "InvalidTransition: the update was not trained on the current global model"
-    self.member[task][msg.sender] = (round << 1) | 1
+    assert num_examples <= joined >> 128, "InvalidTransition: num_examples exceeds the records of the datasets the participant joined with"
+    self.member[task][msg.sender] = (joined >> 128 << 128) | (round << 1) | 1
     self.last_update[task][msg.sender] = update
     self.progress[task] = state + (1 << 64)
 
@@ -334,7 +422,7 @@ def finalize_round(
     @notice RoundFinalized: the aggregator names every committed update accepted or rejected (with reason hash).
     @dev `accepted` and `rejected` are sorted by address, so a participant listed twice is seen at once.
     """
-    self._event(nonce, body)
+    self._event(nonce, body, b"RoundFinalized")
     config: Task = self._require_aggregator(task)
     state: uint256 = self.progress[task]
     finalized: uint256 = self._open_round(state, round)
@@ -343,14 +431,14 @@ def finalize_round(
     for who: address in accepted:
         assert convert(who, uint256) > convert(previous, uint256), "InvalidTransition: a participant is listed twice"
         previous = who
-        assert self.member[task][who] >> 1 == round, "InvalidTransition: the round names an update that was never committed"
+        assert (self.member[task][who] >> 1) & U64 == round, "InvalidTransition: the round names an update that was never committed"
         self.fate[task][round][who] = ACCEPTED
     previous = empty(address)
     for i: uint256 in range(len(rejected), bound=MAX_LIST):
         who: address = rejected[i]
         assert convert(who, uint256) > convert(previous, uint256), "InvalidTransition: a participant is listed twice"
         previous = who
-        assert self.member[task][who] >> 1 == round, "InvalidTransition: the round names an update that was never committed"
+        assert (self.member[task][who] >> 1) & U64 == round, "InvalidTransition: the round names an update that was never committed"
         assert self.fate[task][round][who] == empty(bytes32), "InvalidTransition: a participant is listed twice"
         self.fate[task][round][who] = keccak256(concat(reasons[i], self.last_update[task][who]))
     commits: uint256 = (state >> 64) & U64
@@ -376,7 +464,7 @@ def pay_rewards(
     @notice RewardPaid: the aggregator pays a round's reward, budget * contribution / total, floored, exactly.
     @dev `participants` (sorted) must be exactly the round's accepted participants.
     """
-    self._event(nonce, body)
+    self._event(nonce, body, b"RewardPaid")
     config: Task = self._require_aggregator(task)
     info: uint256 = self._finalized_round(task, round)
     assert info & (1 << 66) == 0, "DuplicateRegistration: the round is paid already"
@@ -424,7 +512,7 @@ def slash(
     @notice StakeSlashed: the aggregator moves a rejected participant's stake (the task's slash amount, at
             most what is left) into the reward pool, when the rejection reason starts with a slashing prefix.
     """
-    self._event(nonce, body)
+    self._event(nonce, body, b"StakeSlashed")
     config: Task = self._require_aggregator(task)
     self._finalized_round(task, round)
     fate: bytes32 = self.fate[task][round][participant]
@@ -445,7 +533,7 @@ def settle(nonce: uint256, task: bytes32, body: Bytes[MAX_BODY]):
     """
     @notice TaskSettled: after the last round every remaining stake goes back to its participant.
     """
-    self._event(nonce, body)
+    self._event(nonce, body, b"TaskSettled")
     self._require_aggregator(task)
     state: uint256 = self.progress[task]
     assert state & U64 >= state >> 128, "InvalidTransition: the task still has rounds to run"
@@ -472,7 +560,7 @@ def mint(nonce: uint256, to: address, task: bytes32, amount: uint256, body: Byte
     """
     @notice TokensMinted: an admin mints to an account (`task` zero) or into a task's reward pool (`to` zero).
     """
-    self._event(nonce, body)
+    self._event(nonce, body, b"TokensMinted")
     self._require_role(msg.sender, ADMIN)
     assert (to == empty(address)) != (task == empty(bytes32)), "MalformedEvent: mint to an account or into a pool"
     assert amount > 0, "MalformedEvent: mint a positive amount"
@@ -490,7 +578,8 @@ def transfer_tokens(nonce: uint256, to: address, amount: uint256, body: Bytes[MA
     """
     @notice TokensTransferred: the actor sends tokens to another account.
     """
-    self._event(nonce, body)
+    self._event(nonce, body, b"TokensTransferred")
+    assert amount > 0, "MalformedEvent: transfer a positive amount"
     self._require_balance(msg.sender, amount)
     extcall self.token.ledger_transfer(msg.sender, to, amount)
 
@@ -515,9 +604,11 @@ def seal(
     assert height == self.block_count, "InvalidTransition: not the next block height"
     assert prev_hash == self.head_hash, "InvalidTransition: the block does not extend the head"
     assert log_size > self.sealed_size, "InvalidTransition: the block seals no new events"
+    assert time >= self.head_time, "InvalidTransition: the block is dated before the previous block"
     self.block_count = height + 1
     self.head_hash = block_hash
     self.sealed_size = log_size
+    self.head_time = time
     log Sealed(
         height=height,
         log_size=log_size,
