@@ -312,3 +312,105 @@ THRESHOLD_REASON = (
 )
 def test_scikit_learn_compatibility(estimator, check) -> None:  # type: ignore[no-untyped-def]
     check(estimator)
+
+
+def _cli_subprocess(home: Path, *args: str) -> tuple[int, str, str]:
+    """Run the CLI in a child process (a native crash must not take the test run with it)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LEDGERML_HOME": str(home), "COLUMNS": "400"}
+    result = subprocess.run(
+        [sys.executable, "-m", "ledgerml", *args], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    return result.returncode, result.stdout, result.stderr
+
+
+def _one_error_line(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.strip() and not line.startswith("warning: UNENCRYPTED")]
+
+
+def test_fraud_score_checks_the_model_folder_against_the_ledger_and_its_files(tmp_path: Path) -> None:
+    """A changed threshold is refused (digest); a truncated model.txt or a bad tree is one line, never a crash."""
+    import shutil
+
+    home = tmp_path / "home"
+    assert _cli_subprocess(home, "init", "--unencrypted")[0] == 0
+    assert _cli_subprocess(home, "role", "grant", "data_owner", "admin")[0] == 0
+    assert _cli_subprocess(home, "role", "grant", "trainer", "admin")[0] == 0
+    frame = labelled_accounts(5)
+    train = tmp_path / "train.csv"
+    frame.to_csv(train, index=False)
+    accounts = tmp_path / "accounts.csv"
+    frame.drop(columns=["FLAG"]).to_csv(accounts, index=False)
+    detector = FraudDetector(n_estimators=20).fit(frame.drop(columns=["Address", "FLAG"]), frame["FLAG"].to_numpy())
+    good = tmp_path / "good"
+    detector.save(good)
+    code, out, err = _cli_subprocess(home, "data", "register", str(train), "--json")
+    assert code == 0, err
+    dataset_id = json.loads(out)["dataset_id"]
+    code, _, err = _cli_subprocess(home, "model", "register", str(good), "--trained-on", dataset_id)
+    assert code == 0, err
+    scores = tmp_path / "scores.csv"
+    base = ("fraud", "score", "--data", str(accounts), "--out", str(scores), "--model")
+    code, _, err = _cli_subprocess(home, *base, str(good))
+    assert code == 0 and scores.exists(), err
+
+    def variant(name: str, change) -> Path:  # type: ignore[no-untyped-def]
+        folder = tmp_path / name
+        shutil.copytree(good, folder)
+        change(folder)
+        return folder
+
+    def set_threshold(folder: Path) -> None:
+        meta = json.loads((folder / "detector.json").read_text())
+        meta["threshold"] = 0.0001
+        (folder / "detector.json").write_text(json.dumps(meta))
+
+    def truncate(folder: Path) -> None:
+        text = (folder / "model.txt").read_bytes()
+        (folder / "model.txt").write_bytes(text[: len(text) // 2])
+
+    def bad_feature(folder: Path) -> None:
+        text = (folder / "model.txt").read_text()
+        (folder / "model.txt").write_text(text.replace("split_feature=", "split_feature=99999 ", 1))
+
+    def bad_child(folder: Path) -> None:
+        import re
+
+        text = (folder / "model.txt").read_text()
+        (folder / "model.txt").write_text(re.sub(r"left_child=-?\d+", "left_child=777", text, count=1))
+
+    def deep_json(folder: Path) -> None:
+        (folder / "detector.json").write_text("[" * 200_000 + "]" * 200_000)
+
+    def extra_file(folder: Path) -> None:
+        (folder / "model.pkl").write_bytes(b"\x80\x04.")
+
+    def binary_model(folder: Path) -> None:
+        (folder / "model.txt").write_bytes(b"\xff\xfe" * 1000)
+
+    changed = variant("threshold", set_threshold)
+    code, _, err = _cli_subprocess(home, *base, str(changed))
+    assert code == 3 and "not a model registered" in err and len(_one_error_line(err)) == 1, err
+    code, _, err = _cli_subprocess(home, *base, str(changed), "--unregistered")
+    assert code == 0, err  # explicitly asked for: used, after its files were checked
+    for name, change, message in [
+        ("truncated", truncate, "end of trees"),
+        ("feature", bad_feature, "model.txt is not a valid LightGBM model"),
+        ("child", bad_child, "model.txt is not a valid LightGBM model"),
+        ("deep", deep_json, "nested more than"),
+        ("extra", extra_file, "does not have"),
+        ("binary", binary_model, "not ASCII"),
+    ]:
+        folder = variant(name, change)
+        before = scores.read_bytes()
+        code, out, err = _cli_subprocess(home, *base, str(folder), "--unregistered")
+        lines = _one_error_line(err)
+        assert code == 2 and len(lines) == 1 and message in lines[0] and "Traceback" not in err, (name, code, err)
+        assert scores.read_bytes() == before and out == ""  # nothing written
+    code, _, err = _cli_subprocess(
+        home, "fraud", "explain", "--model", str(changed), "--data", str(accounts), "--address", "0x1"
+    )
+    assert code == 3 and "not a model registered" in err

@@ -355,3 +355,51 @@ def test_fast_path_equals_csv_module(delimiter: str) -> None:
     assert records_module._csv_leaves_of_text(quoted, delimiter) == [
         row_leaf(r) for r in csv.reader(quoted.splitlines(), delimiter=delimiter) if r
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("model.PKL", b"\x80\x04K\x01."),
+        ("model.bin", __import__("pickle").dumps({"w": [1.0, 2.0]}, protocol=4)),
+        ("weights.bin", __import__("pickle").dumps({"w": [1.0, 2.0]}, protocol=2)),
+        ("legacy.bin", __import__("pickle").dumps({"w": [1.0, 2.0]}, protocol=0)),
+        ("torch.bin", "zip:archive/data.pkl"),
+        ("objects.npy", "npy-object"),
+    ],
+)
+def test_pickles_are_refused_by_content_whatever_their_name(world: World, name: str, content: object) -> None:
+    import io
+    import zipfile
+
+    folder = world.root / "model"
+    folder.mkdir()
+    write_model(folder / "weights.safetensors")
+    if content == "npy-object":
+        buffer = io.BytesIO()
+        np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+        data = buffer.getvalue()
+    elif isinstance(content, str):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr(content.removeprefix("zip:"), b"\x80\x02}q\x00.")
+            archive.writestr("archive/version", b"3")
+        data = buffer.getvalue()
+    else:
+        assert isinstance(content, bytes)
+        data = content
+    (folder / name).write_bytes(data)
+    before = (world.ledger.size, world.store.list())
+    with pytest.raises(ConfigError, match="pickle"):
+        register_model(world.ledger, world.store, world.trainer, folder, trained_on=[])
+    assert (world.ledger.size, world.store.list()) == before
+
+
+def test_text_and_tensors_are_not_mistaken_for_pickles(tmp_path: Path) -> None:
+    from ledgerml.provenance.registry import pickle_kind
+
+    samples = {"config.json": b'{"layers": 2}', "notes.txt": b"(a note)\n", "empty": b""}
+    for name, data in samples.items():
+        (tmp_path / name).write_bytes(data)
+        assert pickle_kind(tmp_path / name) is None, name
+    assert pickle_kind(write_model(tmp_path / "m.safetensors")) is None

@@ -7,7 +7,9 @@ returns ``self``). Saved as LightGBM's text model plus JSON - never pickled.
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import train_test_split
 
+from .._json import loads_bounded
 from ..errors import ConfigError, NotFound
 
 MISSING_POLICIES = ("native", "zero", "indicator")
@@ -209,24 +212,253 @@ class FraudDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str]) -> FraudDetector:
-        """Read a detector written by :meth:`save`."""
+        """Read a detector written by :meth:`save`, validating both files before LightGBM sees them."""
+        return cls.from_files(read_detector_files(folder), source=str(folder))
+
+    @classmethod
+    def from_files(cls, files: dict[str, bytes], *, source: str = "the model") -> FraudDetector:
+        """Build a detector from the bytes of ``detector.json`` and ``model.txt`` (see :func:`read_detector_files`).
+
+        Both are checked first (JSON bounds and schema; the tree text's structure against the feature count),
+        then the text is parsed by LightGBM in a child process, so a file that would crash native code ends in
+        a one-line ``ConfigError`` instead; only then is it loaded here.
+        """
         import lightgbm as lgb
 
-        target = Path(folder)
-        try:
-            meta = json.loads((target / "detector.json").read_text())
-            text = (target / "model.txt").read_text()
-        except OSError:
-            raise NotFound(f"{target} is not a saved fraud detector (needs model.txt and detector.json)") from None
-        if meta.get("format") != FORMAT:
-            raise ConfigError(f"{target} holds an unknown detector format {meta.get('format')!r}")
-        detector = cls(**meta["params"])
-        detector.features_, detector.columns_ = meta["features"], meta["columns"]
+        meta = loads_bounded(
+            files[DETECTOR_JSON],
+            what=f"{source}/{DETECTOR_JSON}",
+            max_bytes=MAX_DETECTOR_JSON_BYTES,
+            max_depth=MAX_DETECTOR_JSON_DEPTH,
+            error=ConfigError,
+        )
+        detector = cls._from_meta(meta, source)
+        text = _check_model_text(files[MODEL_TXT], len(detector.columns_), source)
+        _probe_in_child(text, len(detector.columns_), source)
         detector.booster_ = lgb.Booster(model_str=text)
-        detector.calibration_ = meta["calibration"]
-        detector.threshold_ = float(meta["threshold"])
-        detector.classes_ = np.asarray(meta.get("classes", [0, 1]))
+        if detector.booster_.num_feature() != len(detector.columns_):
+            found = detector.booster_.num_feature()
+            raise ConfigError(f"{source}/{MODEL_TXT} expects {found} features, not {len(detector.columns_)}")
+        return detector
+
+    @classmethod
+    def _from_meta(cls, meta: Any, source: str) -> FraudDetector:
+        """A detector with everything but the booster, from checked ``detector.json`` data."""
+        where = f"{source}/{DETECTOR_JSON}"
+        if not isinstance(meta, dict):
+            raise ConfigError(f"{where} must hold a JSON object")
+        if meta.get("format") != FORMAT:
+            raise ConfigError(f"{source} holds an unknown detector format {str(meta.get('format'))[:60]!r}")
+        params = meta.get("params")
+        defaults = cls().get_params()
+        if not isinstance(params, dict) or not set(params) <= set(defaults):
+            raise ConfigError(f"{where}: 'params' must be an object of {cls.__name__} parameters")
+        for key, value in params.items():
+            expected = type(defaults[key])
+            ok = isinstance(value, expected) if expected is not float else _is_number(value)
+            if not ok or (expected is int and isinstance(value, bool)):
+                raise ConfigError(f"{where}: parameter {key!r} must be of type {expected.__name__}")
+        detector = cls(**params)
+        detector._check()
+        features = meta.get("features")
+        if (
+            not isinstance(features, list)
+            or not 0 < len(features) <= MAX_FEATURES
+            or not all(isinstance(f, str) and 0 < len(f) <= 256 for f in features)
+            or len(set(features)) != len(features)
+        ):
+            raise ConfigError(f"{where}: 'features' must be 1 to {MAX_FEATURES} distinct names")
+        expected_columns = features + ([f"{f} (missing)" for f in features] if detector.missing == "indicator" else [])
+        if meta.get("columns") != expected_columns:
+            raise ConfigError(f"{where}: 'columns' do not follow from the features and the missing-value policy")
+        calibration = meta.get("calibration")
+        if not isinstance(calibration, dict) or calibration.get("kind") not in ("sigmoid", "isotonic"):
+            raise ConfigError(f"{where}: 'calibration' must be a sigmoid or isotonic calibration")
+        if calibration["kind"] == "sigmoid":
+            if set(calibration) != {"kind", "a", "b"} or not all(_is_number(calibration[k]) for k in "ab"):
+                raise ConfigError(f"{where}: a sigmoid calibration needs finite numbers 'a' and 'b'")
+        else:
+            xs, ys = calibration.get("x"), calibration.get("y")
+            if (
+                set(calibration) != {"kind", "x", "y"}
+                or not isinstance(xs, list)
+                or not isinstance(ys, list)
+                or not 0 < len(xs) == len(ys) <= MAX_CALIBRATION_POINTS
+                or not all(_is_number(v) for v in xs + ys)
+                or any(b < a for a, b in itertools.pairwise(xs))
+                or not all(0.0 <= v <= 1.0 for v in ys)
+            ):
+                raise ConfigError(f"{where}: an isotonic calibration needs sorted finite 'x' and 'y' in [0, 1]")
+        threshold: Any = meta.get("threshold")
+        if not _is_number(threshold) or not 0.0 <= float(threshold) <= 1.0:
+            raise ConfigError(f"{where}: 'threshold' must be a number from 0 to 1")
+        classes = meta.get("classes", [0, 1])
+        if (
+            not isinstance(classes, list)
+            or len(classes) != 2
+            or classes[0] == classes[1]
+            or not all(isinstance(c, int | float | str) and not isinstance(c, bool) for c in classes)
+        ):
+            raise ConfigError(f"{where}: 'classes' must be two distinct labels")
+        detector.features_, detector.columns_ = list(features), list(expected_columns)
+        detector.calibration_ = dict(calibration)
+        detector.threshold_ = float(threshold)
+        detector.classes_ = np.asarray(classes)
         detector.n_features_in_ = len(detector.features_)
         if not all(f.startswith("x") and f[1:].isdigit() for f in detector.features_):
             detector.feature_names_in_ = np.asarray(detector.features_, dtype=object)
         return detector
+
+
+DETECTOR_JSON = "detector.json"
+MODEL_TXT = "model.txt"
+MAX_DETECTOR_JSON_BYTES = 64 << 20
+"""Largest ``detector.json`` read (64 MiB: isotonic calibrations can hold many points)."""
+MAX_DETECTOR_JSON_DEPTH = 8
+"""Deepest nesting accepted in ``detector.json`` (the format needs 3 levels)."""
+MAX_MODEL_TXT_BYTES = 512 << 20
+"""Largest LightGBM ``model.txt`` read (512 MiB)."""
+MAX_FEATURES = 100_000
+"""Most feature names a saved detector may declare."""
+MAX_CALIBRATION_POINTS = 1_000_000
+"""Most points of a saved isotonic calibration."""
+PROBE_TIMEOUT_SECONDS = 300
+"""How long the child process that test-loads a ``model.txt`` may take."""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def read_detector_files(folder: str | os.PathLike[str]) -> dict[str, bytes]:
+    """The bytes of a saved detector's two files, read once (size-bounded); the folder must hold only them."""
+    target = Path(folder)
+    if not target.exists():
+        raise NotFound(f"{target} does not exist")
+    if not target.is_dir() or target.is_symlink():
+        raise ConfigError(f"{target} is not a folder: a fraud model is a folder written by 'fraud train'")
+    present = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if not p.is_dir())
+    missing = [name for name in (DETECTOR_JSON, MODEL_TXT) if name not in present]
+    if missing:
+        raise NotFound(f"{target} is not a saved fraud detector (needs model.txt and detector.json)")
+    extra = [name for name in present if name not in (DETECTOR_JSON, MODEL_TXT)]
+    if extra:
+        raise ConfigError(f"{target} holds files a saved detector does not have: {extra[:3]}")
+    files: dict[str, bytes] = {}
+    for name, limit in ((DETECTOR_JSON, MAX_DETECTOR_JSON_BYTES), (MODEL_TXT, MAX_MODEL_TXT_BYTES)):
+        path = target / name
+        if path.is_symlink() or not path.is_file():
+            raise ConfigError(f"{path} is not a regular file")
+        try:
+            size = path.stat().st_size
+            if size > limit:
+                raise ConfigError(f"{path} is {size:,} bytes; at most {limit:,} are accepted")
+            files[name] = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return files
+
+
+_TREE_ARRAYS = {
+    "split_feature": ("int", -1),
+    "threshold": ("float", -1),
+    "decision_type": ("int", -1),
+    "left_child": ("int", -1),
+    "right_child": ("int", -1),
+    "leaf_value": ("float", 0),
+}
+
+
+def _check_model_text(raw: bytes, n_columns: int, source: str) -> str:
+    """Check a LightGBM text model's structure (header, every tree's arrays and child links, the end marker)."""
+    where = f"{source}/{MODEL_TXT}"
+
+    def bad(reason: str) -> ConfigError:
+        return ConfigError(f"{where} is not a valid LightGBM model: {reason}")
+
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise bad("it is not ASCII text") from None
+    head, sep, _ = text.partition("\nend of trees\n")
+    if not sep:
+        raise bad("no 'end of trees' line (truncated?)")
+    blocks = head.split("\n\n")
+    header = dict(line.split("=", 1) for line in blocks[0].splitlines()[1:] if "=" in line)
+    if not blocks[0].startswith("tree\n") or not header.get("version", "").startswith("v"):
+        raise bad("it does not start with a LightGBM header")
+    expected = {"num_class": "1", "num_tree_per_iteration": "1", "max_feature_idx": str(n_columns - 1)}
+    for key, value in expected.items():
+        if header.get(key) != value:
+            raise bad(f"{key} is {str(header.get(key))[:20]!r}, expected {value}")
+    if not header.get("objective", "").startswith("binary"):
+        raise bad("the objective is not binary")
+    if len(header.get("feature_names", "").split(" ")) != n_columns:
+        raise bad(f"it does not name {n_columns} features")
+    trees = [b.strip("\n") for b in blocks[1:] if b.strip("\n")]
+    sizes = header.get("tree_sizes", "").split(" ") if header.get("tree_sizes") else []
+    if sizes and len(sizes) != len(trees):
+        raise bad(f"tree_sizes names {len(sizes)} trees, the file holds {len(trees)}")
+    if not trees:
+        raise bad("it holds no trees")
+    for index, block in enumerate(trees):
+        fields = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if fields.get("Tree") != str(index):
+            raise bad(f"tree {index} is missing or out of order")
+        try:
+            leaves = int(fields.get("num_leaves", ""))
+            if not 1 <= leaves <= 1 << 20 or int(fields.get("num_cat", "0")) != 0:
+                raise ValueError
+            arrays: dict[str, list[float]] = {}
+            for name, (kind, offset) in _TREE_ARRAYS.items():
+                items = fields.get(name, "").split()
+                if leaves == 1 and offset == -1:
+                    continue
+                convert = int if kind == "int" else float
+                values = [convert(v) for v in items]
+                if len(values) != leaves + offset or not all(math.isfinite(v) for v in values):
+                    raise ValueError
+                arrays[name] = values
+        except ValueError:
+            raise bad(f"tree {index} has malformed or inconsistent arrays") from None
+        if leaves > 1:
+            if not all(0 <= f < n_columns for f in arrays["split_feature"]):
+                raise bad(f"tree {index} splits on a feature the model does not have")
+            links = arrays["left_child"] + arrays["right_child"]
+            if not all(-leaves <= c <= leaves - 2 for c in links) or len(set(links)) != len(links):
+                raise bad(f"tree {index} has child links out of range")
+    return text
+
+
+_PROBE = """
+import sys
+import numpy as np
+import lightgbm as lgb
+booster = lgb.Booster(model_str=sys.stdin.read())
+n = int(sys.argv[1])
+assert booster.num_feature() == n, "feature count"
+booster.predict(np.zeros((2, n)), raw_score=True)
+booster.predict(np.full((1, n), np.nan), raw_score=True)
+"""
+
+
+def _probe_in_child(text: str, n_columns: int, source: str) -> None:
+    """Load and run the model once in a child process: a file that crashes LightGBM crashes only the child."""
+    import subprocess
+    import sys
+
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", _PROBE, str(n_columns)],
+            input=text,
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ConfigError(f"{source}/{MODEL_TXT}: LightGBM did not load it within {PROBE_TIMEOUT_SECONDS} s") from None
+    if result.returncode != 0:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        reason = lines[-1][:200] if lines else f"exit status {result.returncode}"
+        raise ConfigError(f"{source}/{MODEL_TXT} is not a model LightGBM can load: {reason}")

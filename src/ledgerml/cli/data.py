@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from .._json import loads_bounded
 from ..errors import NotFound
 from ..provenance import attest, check_record_proof, prove_record, register_dataset
 from ..state import dataset
@@ -21,9 +21,8 @@ from ._common import (
     progress_bar,
     read_proof_file,
     table,
-    write_json,
 )
-from ._provenance import seal_if_possible
+from ._provenance import check_out, seal_if_possible, write_json_out
 
 app = typer.Typer(help="Register datasets, show them, prove single records.", no_args_is_help=True)
 
@@ -115,7 +114,7 @@ def show(
         stored = ledger.get_event(record.registered_by)
     finally:
         ledger.close()
-    manifest = json.loads(target.store().get(dataset_id)) if target.store().has(dataset_id) else None
+    manifest = loads_bounded(target.store().get(dataset_id)) if target.store().has(dataset_id) else None
     data = {
         "dataset_id": record.dataset_id,
         "name": record.name,
@@ -155,12 +154,13 @@ def prove(
     json_out: JsonOption = True,
 ) -> None:
     """Write a proof that one record is part of the registered dataset (with its ledger inclusion proof)."""
+    check_out(out)
     ledger = home_of(home).open_ledger(as_validator=False)
     try:
         proof = prove_record(path, row, file=file, ledger=ledger)
     finally:
         ledger.close()
-    write_json(proof, out)
+    write_json_out(proof, out)
 
 
 @app.command("check-record")
@@ -193,10 +193,11 @@ def attest_cmd(
     json_out: JsonOption = True,
 ) -> None:
     """Print an in-toto/SLSA attestation (DSSE envelope, one JSON line) signed by the registrant."""
+    check_out(out)
     target = home_of(home)
     ledger = target.open_ledger(as_validator=False)
     try:
         envelope = attest(ledger, target.identity(acting), dataset_id)
     finally:
         ledger.close()
-    write_json(envelope, out, jsonl=True)
+    write_json_out(envelope, out, jsonl=True)

@@ -11,8 +11,8 @@ from rich.tree import Tree
 from ..errors import ConfigError, NotFound
 from ..provenance import attest, lineage, lineage_dot, register_model
 from ..state import model
-from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of, table, write_json
-from ._provenance import seal_if_possible
+from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of, table
+from ._provenance import check_out, seal_if_possible, write_json_out
 
 app = typer.Typer(help="Register models with lineage, show lineage, write attestations.", no_args_is_help=True)
 
@@ -162,10 +162,11 @@ def attest_cmd(
     json_out: JsonOption = True,
 ) -> None:
     """Print an in-toto/SLSA attestation (DSSE envelope, one JSON line) signed by the registrant."""
+    check_out(out)
     target = home_of(home)
     ledger = target.open_ledger(as_validator=False)
     try:
         envelope = attest(ledger, target.identity(acting), model_id)
     finally:
         ledger.close()
-    write_json(envelope, out, jsonl=True)
+    write_json_out(envelope, out, jsonl=True)
