@@ -403,3 +403,208 @@ def test_text_and_tensors_are_not_mistaken_for_pickles(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(data)
         assert pickle_kind(tmp_path / name) is None, name
     assert pickle_kind(write_model(tmp_path / "m.safetensors")) is None
+
+
+# -- every bad option of the data, model and fraud commands: one line, a specific exit code, nothing written ----------
+
+LONG = "n" * 10_000
+BAD_DIGEST = "sha256:XYZ"
+DEEP = "[" * 200_000 + "]" * 200_000
+
+
+@pytest.fixture(scope="module")
+def cli_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A ledger home with a registered dataset and model, and bad input files next to it."""
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("bad-options")
+    home = root / "home"
+    env = {**__import__("os").environ, "LEDGERML_HOME": str(home)}
+
+    def run(*args: str) -> str:
+        result = subprocess.run([sys.executable, "-m", "ledgerml", *args], env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    run("init", "--unencrypted")
+    run("role", "grant", "data_owner", "admin")
+    run("role", "grant", "trainer", "admin")
+    data = write_csv(root / "d.csv", [["1", "2", "0"], ["3", "4", "1"]])
+    dataset_id = json.loads(run("data", "register", str(data), "--json"))["dataset_id"]
+    model = write_model(root / "m.safetensors")
+    model_id = json.loads(run("model", "register", str(model), "--trained-on", dataset_id, "--json"))["model_id"]
+    (root / "deep.json").write_text(DEEP)
+    (root / "binary.csv").write_bytes(b"\x00\xff\xfe\x81" * 256)
+    (root / "latin1.csv").write_bytes("a,b\ncafé,1\n".encode("latin-1"))
+    (root / "binary.json").write_bytes(b"\xff\xfe\x00{" * 64)
+    (root / "random.safetensors").write_bytes(b"\xff" * 64)
+    (root / "folder").mkdir()
+    (root / "file.txt").write_text("a file\n")
+    (root / "deep-model").mkdir()
+    (root / "deep-model" / "detector.json").write_text(DEEP)
+    (root / "deep-model" / "model.txt").write_text("tree\n")
+    return {
+        "home": str(home),
+        "root": str(root),
+        "data": str(data),
+        "dataset": dataset_id,
+        "model_file": str(model),
+        "model": model_id,
+    }
+
+
+def _bad_option_cases() -> list[tuple[str, list[str], int]]:
+    r = "{root}"
+    return [
+        # data register
+        ("data-long-name", ["data", "register", "{data}", "--name", LONG], 16),
+        ("data-long-license", ["data", "register", "{data}", "--license", LONG], 16),
+        ("data-long-consent", ["data", "register", "{data}", "--consent-note", LONG], 16),
+        ("data-bad-parent", ["data", "register", "{data}", "--parent", BAD_DIGEST], 16),
+        ("data-missing-file", ["data", "register", f"{r}/nothing.csv"], 3),
+        ("data-binary-file", ["data", "register", f"{r}/binary.csv"], 2),
+        ("data-latin1-file", ["data", "register", f"{r}/latin1.csv"], 2),
+        # data prove / check-record / attest / show
+        ("prove-out-missing-folder", ["data", "prove", "{data}", "--row", "0", "--out", f"{r}/no/p.json"], 6),
+        ("prove-out-onto-folder", ["data", "prove", "{data}", "--row", "0", "--out", f"{r}/folder"], 6),
+        ("prove-missing-file", ["data", "prove", f"{r}/nothing.csv", "--row", "0"], 3),
+        ("prove-binary-file", ["data", "prove", f"{r}/binary.csv", "--row", "0"], 2),
+        ("check-deep-json", ["data", "check-record", f"{r}/deep.json"], 30),
+        ("check-binary", ["data", "check-record", f"{r}/binary.json"], 30),
+        ("check-missing", ["data", "check-record", f"{r}/nothing.json"], 3),
+        ("check-folder", ["data", "check-record", f"{r}/folder"], 3),
+        ("data-attest-out-missing", ["data", "attest", "{dataset}", "--out", f"{r}/no/a.jsonl"], 6),
+        ("data-attest-out-folder", ["data", "attest", "{dataset}", "--out", f"{r}/folder"], 6),
+        ("data-attest-bad-id", ["data", "attest", BAD_DIGEST], 3),
+        ("data-show-bad-id", ["data", "show", LONG], 3),
+        # model register / attest / lineage / show
+        ("model-bad-trained-on", ["model", "register", "{model_file}", "--trained-on", BAD_DIGEST], 16),
+        ("model-bad-parent", ["model", "register", "{model_file}", "--trained-on", "{dataset}", "--parent", "x"], 16),
+        ("model-long-name", ["model", "register", "{model_file}", "--trained-on", "{dataset}", "--name", LONG], 16),
+        ("model-long-uri", ["model", "register", "{model_file}", "--trained-on", "{dataset}", "--uri", LONG], 16),
+        (
+            "model-deep-metrics",
+            ["model", "register", "{model_file}", "--trained-on", "{dataset}", "--metrics", f"{r}/deep.json"],
+            2,
+        ),
+        (
+            "model-binary-metrics",
+            ["model", "register", "{model_file}", "--trained-on", "{dataset}", "--metrics", f"{r}/binary.json"],
+            2,
+        ),
+        (
+            "model-missing-metrics",
+            ["model", "register", "{model_file}", "--trained-on", "{dataset}", "--metrics", f"{r}/no.json"],
+            3,
+        ),
+        (
+            "model-folder-metrics",
+            ["model", "register", "{model_file}", "--trained-on", "{dataset}", "--metrics", f"{r}/folder"],
+            2,
+        ),
+        ("model-missing-file", ["model", "register", f"{r}/no.safetensors", "--trained-on", "{dataset}"], 3),
+        ("model-binary-file", ["model", "register", f"{r}/random.safetensors", "--trained-on", "{dataset}"], 2),
+        ("model-text-file", ["model", "register", f"{r}/file.txt", "--trained-on", "{dataset}"], 2),
+        ("model-attest-out-missing", ["model", "attest", "{model}", "--out", f"{r}/no/a.jsonl"], 6),
+        ("model-attest-out-folder", ["model", "attest", "{model}", "--out", f"{r}/folder"], 6),
+        ("model-lineage-bad-id", ["model", "lineage", BAD_DIGEST], 3),
+        ("model-show-bad-id", ["model", "show", LONG], 3),
+        # fraud
+        ("score-out-missing", ["fraud", "score", "--unsupervised", "--data", "{data}", "--out", f"{r}/no/s.csv"], 6),
+        ("score-out-folder", ["fraud", "score", "--unsupervised", "--data", "{data}", "--out", f"{r}/folder"], 6),
+        ("score-missing-data", ["fraud", "score", "--unsupervised", "--data", f"{r}/no.csv", "--out", f"{r}/s.csv"], 3),
+        ("score-folder-data", ["fraud", "score", "--unsupervised", "--data", f"{r}/folder", "--out", f"{r}/s.csv"], 3),
+        (
+            "score-binary-data",
+            ["fraud", "score", "--unsupervised", "--data", f"{r}/binary.csv", "--out", f"{r}/s.csv"],
+            2,
+        ),
+        ("score-missing-model", ["fraud", "score", "--model", f"{r}/no", "--data", "{data}", "--out", f"{r}/s.csv"], 3),
+        (
+            "score-file-as-model",
+            ["fraud", "score", "--model", f"{r}/file.txt", "--data", "{data}", "--out", f"{r}/s.csv"],
+            2,
+        ),
+        (
+            "score-folder-not-a-model",
+            ["fraud", "score", "--model", f"{r}/folder", "--data", "{data}", "--out", f"{r}/s.csv"],
+            3,
+        ),
+        (
+            "score-deep-detector-json",
+            [
+                "fraud",
+                "score",
+                "--model",
+                f"{r}/deep-model",
+                "--unregistered",
+                "--data",
+                "{data}",
+                "--out",
+                f"{r}/s.csv",
+            ],
+            2,
+        ),
+        ("train-out-onto-file", ["fraud", "train", "--data", "{data}", "--model-out", f"{r}/file.txt"], 6),
+        ("train-out-missing-folder", ["fraud", "train", "--data", "{data}", "--model-out", f"{r}/no/m"], 6),
+        ("train-binary-data", ["fraud", "train", "--data", f"{r}/binary.csv", "--model-out", f"{r}/m1"], 2),
+        ("train-missing-data", ["fraud", "train", "--data", f"{r}/no.csv", "--model-out", f"{r}/m2"], 3),
+        ("features-out-missing", ["fraud", "features", "--transactions", "{data}", "--out", f"{r}/no/a.csv"], 6),
+        ("features-out-folder", ["fraud", "features", "--transactions", "{data}", "--out", f"{r}/folder"], 6),
+        ("features-binary", ["fraud", "features", "--transactions", f"{r}/binary.csv", "--out", f"{r}/a.csv"], 2),
+        ("features-missing", ["fraud", "features", "--transactions", f"{r}/no.csv", "--out", f"{r}/a.csv"], 3),
+        (
+            "explain-missing-model",
+            ["fraud", "explain", "--model", f"{r}/no", "--data", "{data}", "--address", "0x1"],
+            3,
+        ),
+        ("evaluate-binary", ["fraud", "evaluate", "--data", f"{r}/binary.csv"], 2),
+        ("evaluate-missing", ["fraud", "evaluate", "--data", f"{r}/no.csv"], 3),
+        ("evaluate-folds", ["fraud", "evaluate", "--data", "{data}", "--folds", "0"], 2),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "code"), [c[1:] for c in _bad_option_cases()], ids=[c[0] for c in _bad_option_cases()]
+)
+def test_bad_options_are_one_line_with_a_specific_code_and_change_nothing(
+    cli_home: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    code: int,
+) -> None:
+    import sys
+
+    from ledgerml.cli import main
+    from ledgerml.home import Home
+
+    monkeypatch.setenv("LEDGERML_HOME", cli_home["home"])
+    monkeypatch.setenv("COLUMNS", "100000")
+    root = Path(cli_home["root"])
+
+    def events() -> int:
+        ledger = Home(cli_home["home"]).open_ledger(as_validator=False)
+        try:
+            return ledger.size
+        finally:
+            ledger.close()
+
+    def files() -> list[str]:
+        return sorted(str(p) for p in root.rglob("*") if p.is_file() and "home" not in p.parts[len(root.parts) :][:1])
+
+    before, artifacts, written = events(), Home(cli_home["home"]).store().list(), files()
+    monkeypatch.setattr(sys, "argv", ["ledgerml", *[a.format(**cli_home) for a in args]])
+    capsys.readouterr()
+    try:
+        main()
+        got = 0
+    except SystemExit as exc:
+        got = exc.code if isinstance(exc.code, int) else 1
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip() and not line.startswith("warning: UNENCRYPTED")]
+    assert "Traceback" not in captured.err
+    assert (got, len(lines)) == (code, 1), captured.err[:2000]
+    assert lines[0].startswith("error: ") and len(lines[0]) < 600 and captured.out == ""
+    assert events() == before and Home(cli_home["home"]).store().list() == artifacts and files() == written

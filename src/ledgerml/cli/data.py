@@ -22,7 +22,7 @@ from ._common import (
     read_proof_file,
     table,
 )
-from ._provenance import check_out, seal_if_possible, write_json_out
+from ._provenance import check_id, check_out, seal_if_possible, write_json_out
 
 app = typer.Typer(help="Register datasets, show them, prove single records.", no_args_is_help=True)
 
@@ -105,6 +105,7 @@ def show(
     json_out: JsonOption = False,
 ) -> None:
     """Show one dataset's registration and its stored manifest."""
+    check_id(dataset_id, "dataset")
     target = home_of(home)
     ledger = target.open_ledger(as_validator=False)
     try:
@@ -193,6 +194,7 @@ def attest_cmd(
     json_out: JsonOption = True,
 ) -> None:
     """Print an in-toto/SLSA attestation (DSSE envelope, one JSON line) signed by the registrant."""
+    check_id(dataset_id, "dataset")
     check_out(out)
     target = home_of(home)
     ledger = target.open_ledger(as_validator=False)

@@ -12,7 +12,7 @@ from ..errors import ConfigError, NotFound
 from ..provenance import attest, lineage, lineage_dot, register_model
 from ..state import model
 from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of, table
-from ._provenance import check_out, seal_if_possible, write_json_out
+from ._provenance import check_id, check_out, seal_if_possible, write_json_out
 
 app = typer.Typer(help="Register models with lineage, show lineage, write attestations.", no_args_is_help=True)
 
@@ -93,6 +93,7 @@ def show(
     json_out: JsonOption = False,
 ) -> None:
     """Show one model's registration."""
+    check_id(model_id, "model")
     ledger = home_of(home).open_ledger(as_validator=False)
     try:
         record = model(ledger.state(), model_id)
@@ -137,6 +138,7 @@ def lineage_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Print a model's lineage: its datasets (and their parents) and parent models, recursively."""
+    check_id(model_id, "model")
     fmt = "json" if json_out else fmt
     if fmt not in ("tree", "dot", "json"):
         raise ConfigError("--format must be tree, dot or json")
@@ -162,6 +164,7 @@ def attest_cmd(
     json_out: JsonOption = True,
 ) -> None:
     """Print an in-toto/SLSA attestation (DSSE envelope, one JSON line) signed by the registrant."""
+    check_id(model_id, "model")
     check_out(out)
     target = home_of(home)
     ledger = target.open_ledger(as_validator=False)
