@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ledgerml.errors import DuplicateRegistration, InvalidTransition, Unauthorized
+from ledgerml.errors import DuplicateRegistration, InvalidTransition, MalformedEvent, Unauthorized
 from ledgerml.events import sign_event
 from ledgerml.federated.apps import run_in_process
 from ledgerml.federated.audit import audit_task
@@ -143,20 +148,20 @@ def test_task_rules_in_the_state_machine(home: Home) -> None:
     with pytest.raises(Unauthorized, match="not joined"):
         ledger.append(outsider)
     join_all(home)
-    for bad_round, error in ((2, InvalidTransition), (0, Exception)):
-        event = sign_event(
-            people[0].identity,
-            ledger.ledger_id,
-            UpdateCommitted.model_construct(
-                task_id="t1",
-                round=bad_round,
-                update_digest="sha256:" + "1" * 64,
-                base_digest=cfg["base"],
-                num_examples=1,
-            ),
-            ledger.next_nonce(people[0].address),
-        )
-        with pytest.raises(error):
+    for bad_round, error in ((2, InvalidTransition), (0, MalformedEvent)):
+        with pytest.raises(error):  # round 0: sign_event re-validates the payload; round 2: not the open round
+            event = sign_event(
+                people[0].identity,
+                ledger.ledger_id,
+                UpdateCommitted.model_construct(
+                    task_id="t1",
+                    round=bad_round,
+                    update_digest="sha256:" + "1" * 64,
+                    base_digest=cfg["base"],
+                    num_examples=1,
+                ),
+                ledger.next_nonce(people[0].address),
+            )
             ledger.append(event)
     stale = sign_event(
         people[0].identity,
@@ -250,7 +255,7 @@ def test_auditor_catches_a_forged_commitment(home: Home) -> None:
     conn = sqlite3.connect(home.ledger_path)
     seq, body = conn.execute("SELECT seq, body FROM events WHERE kind = 'UpdateCommitted' ORDER BY seq DESC").fetchone()
     data = json.loads(body)
-    data["payload"]["num_examples"] += 1000  # claim more examples than were committed
+    data["payload"]["num_examples"] -= 1  # change what was signed (more than the records would fail replay)
     forged = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     conn.execute("UPDATE events SET body = ? WHERE seq = ?", (forged, seq))
     conn.commit()
@@ -362,3 +367,294 @@ def test_example_federations_run(tmp_path: Path, example: Path) -> None:
     ledger = home.open_ledger()
     assert audit_task(ledger, home.store(), config.task_id).ok
     ledger.close()
+
+
+# -- issue 21: hostile configs, replies and faults ----------------------------------------------------------
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The real entry point in process; every call must end without a traceback."""
+    from ledgerml.cli import main
+
+    monkeypatch.setenv("LEDGERML_HOME", str(tmp_path / "clihome"))
+    monkeypatch.delenv("LEDGERML_PASSWORD", raising=False)
+    monkeypatch.setenv("COLUMNS", "250")
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["ledgerml", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.err
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` except SQLite's WAL side files, with its bytes."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.name.endswith(("-wal", "-shm"))
+    }
+
+
+def _event_count(home_path: Path) -> int:
+    conn = sqlite3.connect(home_path / "ledger.db")
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+    finally:
+        conn.close()
+
+
+BASE_TOML = 'task_id = "ok-task"\nparticipants = 2\nrounds = 1\n'
+BAD_CONFIGS = [  # (TOML text, setting the error must name)
+    ("[federation]\nrounds = 1e9\n", "rounds"),
+    ("[federation]\nrounds = 1000000000\n", "rounds"),
+    ("[federation]\nrounds = true\n", "rounds"),
+    ('[federation]\ntask_id = "Upper-Case"\n', "task_id"),
+    ('[federation]\ntask_id = ""\n', "task_id"),
+    ("[federation]\nparticipants = 100000\n", "participants"),
+    ("[federation]\nparticipants = -3\n", "participants"),
+    ("[federation]\nparticipants = 2.5\n", "participants"),
+    ("[federation]\nmax_update_norm = -1.0\n", "max_update_norm"),
+    ("[federation]\nmax_update_norm = inf\n", "max_update_norm"),
+    ('[federation]\nmodel = { type = "mlp", hidden = 1e8 }\n', "model.hidden"),
+    ('[federation]\nmodel = { type = "mlp", hidden = 100000000 }\n', "model.hidden"),
+    ('[federation]\nmodel = { type = "cnn" }\n', "model"),
+    ('[federation]\nmodel = { type = "softmax", n_features = 3 }\n', "model"),
+    ('[federation]\nlr = "x"\n', "lr"),
+    ("[federation]\nlr = 0\n", "lr"),
+    ("[federation]\nlr = nan\n", "lr"),
+    ("[federation]\nepochs = 0\n", "epochs"),
+    ("[federation]\nepochs = 1000000\n", "epochs"),
+    ("[federation]\nbatch_size = 0\n", "batch_size"),
+    ("[federation]\nmin_participants = 0\n", "min_participants"),
+    ("[federation]\nparticipants = 2\nmin_participants = 3\n", "min_participants"),
+    ("[federation]\nseed = -1\n", "seed"),
+    ("[federation]\nvalidation_fraction = 1.5\n", "validation_fraction"),
+    ("[federation]\nalpha = 0\n", "alpha"),
+    ('[federation]\nrule = "trimmed_mean"\nrule_params = { beta = 0.9 }\n', "rule_params.beta"),
+    ('[federation]\nrule = "krum"\nrule_params = { f = -1 }\n', "rule_params.f"),
+    ('[federation]\nrule = "norm_clipped_mean"\nrule_params = { clip = -2.0 }\n', "rule_params.clip"),
+    ('[federation]\nnames = ["a", "a"]\nparticipants = 2\n', "names"),
+    ('[federation]\nnames = ["bad name!"]\nparticipants = 1\n', "names"),
+    ('[federation]\naggregator = "../evil"\n', "aggregator"),
+    ("[dp]\nclip = 1.0\nnoise_multiplier = 0.0\ndelta = 1e-5\n", "dp.noise_multiplier"),
+    ("[dp]\nclip = 1.0\nnoise_multiplier = 1.0\ndelta = 2.0\n", "dp.delta"),
+    ("[dp]\nclip = -1.0\nnoise_multiplier = 1.0\ndelta = 1e-5\n", "dp.clip"),
+    ("[dp]\nclip = 1.0\nnoise_multiplier = 1e-300\ndelta = 1e-5\n", "dp.noise_multiplier"),
+    ("[dp]\nclip = 1.0\n", "dp"),
+    ("[rewards]\nstake = -5\n", "rewards.stake"),
+    ("[rewards]\nreward_pool = 1e30\n", "rewards.reward_pool"),
+    ("[rewards]\nslash_amount = -1\n", "rewards.slash_amount"),
+    ('[rewards]\nslash_on = [""]\n', "slash_on"),
+    ('[rewards]\nvaluation = { method = "guess" }\n', "valuation.method"),
+    ("[rewards]\nvaluation = { permutations = 0 }\n", "valuation.permutations"),
+    ("[rewards]\ncolour = 1\n", "colour"),
+    ('[attack]\nkind = "sign_flip"\nparticipants = [7]\n', "attack.participants"),
+    ('[attack]\nkind = "scaling"\nparams = { boost = inf }\n', "attack.params.boost"),
+    ('[attack]\nkind = "alien"\n', "attack.kind"),
+    ("[extra]\nx = 1\n", "extra"),
+]
+
+
+@pytest.mark.parametrize("text,setting", BAD_CONFIGS, ids=[f"{i}-{s}" for i, (_, s) in enumerate(BAD_CONFIGS)])
+def test_invalid_federation_configs_write_nothing(cli, tmp_path: Path, text: str, setting: str) -> None:  # type: ignore[no-untyped-def]
+    assert cli("init", "--unencrypted").code == 0
+    root = tmp_path / "clihome"
+    if not text.startswith("[federation]"):
+        text = "[federation]\n" + BASE_TOML + text
+    else:
+        text = text.replace(
+            "[federation]\n",
+            "[federation]\n"
+            + "".join(line + "\n" for line in BASE_TOML.splitlines() if line.split(" = ")[0] not in text),
+            1,
+        )
+    (tmp_path / "bad.toml").write_text(text)
+    before, events = _files(root), _event_count(root)
+    result = cli("fl", "run", str(tmp_path / "bad.toml"), "--unencrypted")
+    assert result.code == 2, (result, text)
+    assert setting in result.err and len(result.err.strip().splitlines()) == 1, result.err
+    assert _event_count(root) == events and _files(root) == before
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["rounds", "participants", "epochs", "batch_size", "min_participants", "seed", "lr", "alpha"]),
+    st.one_of(
+        st.integers(max_value=0),
+        st.integers(min_value=10**6),
+        st.floats(allow_nan=True, allow_infinity=True).filter(lambda x: not math.isfinite(x) or x <= 0),
+        st.text(max_size=5),
+        st.booleans(),
+        st.none(),
+    ),
+)
+def test_config_bounds_name_the_setting(setting: str, value: object) -> None:
+    from ledgerml.errors import ConfigError
+
+    if setting == "seed" and type(value) is int and 0 <= value <= 2**32 - 1:
+        value = -1
+    with pytest.raises(ConfigError, match=f"'{setting}'"):
+        FederationConfig(**{"task_id": "t", "participants": 2, setting: value})  # type: ignore[arg-type]
+
+
+def _hostile_commit(person, ledger_id: str, nonce: int, **payload: object):  # type: ignore[no-untyped-def]
+    """A correctly signed commitment whose payload skips every client-side check."""
+    from ledgerml.events import Event, now_ms
+
+    fields = dict(kind="UpdateCommitted", actor=person.address, nonce=nonce, time=now_ms(), payload=payload)
+    unsigned = Event(ledger=ledger_id, **fields)  # type: ignore[arg-type]
+    return Event(ledger=ledger_id, signature=person.identity.sign_digest(unsigned.digest), **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("claimed", [10**30, 2**1100, -1, True])
+def test_hostile_example_counts_are_refused_before_commitment(home: Home, claimed: object) -> None:
+    planned(home, participants=3, rounds=1, min_participants=1)
+    people = join_all(home)
+    coord = coordinator(home)
+    replies = replies_for(coord, people)
+    attacker = people[0]
+    update = to_bytes({k: v + 0.5 for k, v in coord.global_weights().items()})
+    digest = "sha256:" + __import__("hashlib").sha256(update).hexdigest()
+    event = _hostile_commit(
+        attacker,
+        coord.ledger.ledger_id,
+        replies_for(coord, [attacker])[0].event["nonce"],  # type: ignore[index]
+        task_id="t1",
+        round=1,
+        update_digest=digest,
+        base_digest=coord.train_config()["base"],
+        num_examples=claimed,
+    )
+    replies[0] = Reply(attacker.address, event.to_dict(), update)
+    outcome = coord.process_round(replies)
+    assert outcome.status == "ok" and attacker.address not in outcome.accepted
+    assert sorted(outcome.accepted) == sorted(p.address for p in people[1:])
+    assert any(who == attacker.address and "num_examples" in why for who, why in outcome.invalid), outcome.invalid
+    assert attacker.address not in commits(coord.ledger.state(), "t1", 1)
+    assert not home.store().has(digest)  # a refused commitment leaves no bytes behind
+    assert audit_task(coord.ledger, home.store(), "t1").ok
+    coord.ledger.close()
+
+
+def test_aggregation_arithmetic_never_raises(home: Home) -> None:
+    from ledgerml.federated.coordinator import decide_round
+
+    planned(home, participants=2, rounds=1)
+    coord = coordinator(home)
+    template = coord.global_weights()
+    people = sorted(p for p in (load_participant(home, "t1", i).address for i in range(2)))
+    usable = {people[0]: template, people[1]: {k: v + 1.0 for k, v in template.items()}}
+    for examples in (
+        {people[0]: 2**1100, people[1]: 1},
+        {people[0]: 10**30, people[1]: 1},
+        {people[0]: -5, people[1]: 1},
+    ):
+        decision = decide_round(coord.record, template, usable, examples)  # type: ignore[arg-type]
+        assert decision.weights is None and decision.error and "example counts" in decision.error
+        assert all(r.startswith("aggregation failed") for r in decision.rule_rejections().values())
+    low = {k: np.full_like(v, -1.7e308) for k, v in template.items()}  # finite values whose change overflows
+    huge = {a: {k: np.full_like(v, 1.7e308) for k, v in template.items()} for a in people}
+    decision = decide_round(coord.record, low, huge, {people[0]: 1, people[1]: 1})  # type: ignore[arg-type]
+    assert decision.weights is None and "non-finite" in str(decision.error)
+    coord.ledger.close()
+
+
+def test_a_failing_rule_finalizes_the_round_as_failed(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ledgerml.federated import aggregation
+
+    def broken(deltas: np.ndarray, weights: np.ndarray) -> aggregation.AggregationResult:
+        raise OverflowError("int too large to convert to float")
+
+    monkeypatch.setitem(aggregation.RULES, "fedavg", broken)
+    planned(home, participants=3, rounds=2)
+    strategy = run_in_process(home, "t1")
+    assert [o.status for o in strategy.history] == ["failed", "failed"]  # finalized, not wedged
+    assert all(r.startswith("aggregation failed: OverflowError") for r in strategy.history[0].rejected.values())
+    ledger = home.open_ledger()
+    assert progress(ledger.state(), "t1").finalized == 2
+    assert audit_task(ledger, home.store(), "t1").ok  # the replay fails the same way
+    ledger.close()
+
+
+def test_oversized_update_is_refused_and_not_stored(home: Home) -> None:
+    planned(home, participants=2, rounds=1, min_participants=1)
+    people = join_all(home)
+    coord = coordinator(home)
+    replies = replies_for(coord, people)
+    big = b"\0" * (coord.max_update_bytes() + 1)
+    digest = "sha256:" + __import__("hashlib").sha256(big).hexdigest()
+    event = sign_event(
+        people[0].identity,
+        coord.ledger.ledger_id,
+        UpdateCommitted(
+            task_id="t1", round=1, update_digest=digest, base_digest=coord.train_config()["base"], num_examples=1
+        ),
+        replies[0].event["nonce"],  # type: ignore[index]
+    )
+    replies[0] = Reply(people[0].address, event.to_dict(), big)
+    outcome = coord.process_round(replies)
+    assert any("at most" in why for who, why in outcome.invalid if who == people[0].address), outcome.invalid
+    assert not home.store().has(digest) and people[0].address not in commits(coord.ledger.state(), "t1", 1)
+    coord.ledger.close()
+
+
+def test_refused_commitment_leaves_no_bytes(home: Home) -> None:
+    planned(home, participants=2, rounds=1, min_participants=1)
+    people = join_all(home)
+    coord = coordinator(home)
+    replies = replies_for(coord, people)
+    update = to_bytes({k: v + 0.25 for k, v in coord.global_weights().items()})
+    digest = "sha256:" + __import__("hashlib").sha256(update).hexdigest()
+    stale = sign_event(  # trained on another model: the state machine refuses it
+        people[0].identity,
+        coord.ledger.ledger_id,
+        UpdateCommitted(task_id="t1", round=1, update_digest=digest, base_digest="sha256:" + "2" * 64, num_examples=1),
+        replies[0].event["nonce"],  # type: ignore[index]
+    )
+    replies[0] = Reply(people[0].address, stale.to_dict(), update)
+    outcome = coord.process_round(replies)
+    assert any("InvalidTransition" in why for who, why in outcome.invalid if who == people[0].address)
+    assert not home.store().has(digest)
+    coord.ledger.close()
+
+
+def test_deeply_nested_reply_is_that_participants_invalid_update(home: Home) -> None:
+    from flwr.app import ConfigRecord
+
+    from ledgerml.federated.apps import client_app, run_server
+    from ledgerml.federated.flower import KEY, LocalGrid, local_contexts
+
+    class HostileGrid(LocalGrid):
+        def pull_messages(self, message_ids):  # type: ignore[no-untyped-def]
+            replies = list(super().pull_messages(message_ids))
+            for reply in replies:
+                if reply.metadata.src_node_id == 1 and reply.has_content() and KEY in reply.content:
+                    record = dict(reply.content[KEY])
+                    if "update" in record:
+                        record["event"] = "[" * 200_000 + "]" * 200_000  # 400 KB, 200,000 levels deep
+                        reply.content[KEY] = ConfigRecord(record)
+            return replies
+
+    planned(home, participants=3, rounds=1, min_participants=1)
+    with HostileGrid(client_app, local_contexts(3, {"home": str(home.path), "task": "t1"})) as grid:
+        strategy = run_server(grid, home, "t1")
+    outcome = strategy.history[0]
+    assert outcome.status == "ok" and len(outcome.accepted) == 2
+    assert any("node 1" in why and "bytes" in why for _, why in outcome.invalid), outcome.invalid

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from .._json import loads_bounded
 from ..errors import ConfigError, TamperDetected
 from ..tasks import progress
 from ._common import HomeOption, JsonOption, console, emit_json, err_console, home_of, table
@@ -146,7 +146,7 @@ def tasks(home: HomeOption = None, json_out: JsonOption = False) -> None:
                 "task": t.task_id,
                 "name": t.name,
                 "rule": t.rule,
-                "rule_params": json.loads(t.rule_params),
+                "rule_params": loads_bounded(t.rule_params),
                 "rounds": t.rounds,
                 "finalized": progress(state, t.task_id).finalized,
                 "aggregator": t.aggregator,

@@ -9,6 +9,7 @@ Yin et al. 2018 (median, trimmed mean).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -171,13 +172,37 @@ _PARAMS = {
 }
 
 
-def check_rule(rule: str, params: dict[str, Any]) -> None:
-    """Raise ``ConfigError`` for an unknown rule or parameter."""
-    if rule not in RULES:
+MAX_F = 1000
+"""Largest ``f`` (attackers tolerated) or ``m`` a rule accepts."""
+
+
+def _param_problem(name: str, value: Any, participants: int | None) -> str | None:
+    """Why a rule parameter's value is out of range, or None."""
+    number = type(value) in (int, float) and math.isfinite(value)
+    if name == "beta":
+        return None if number and 0 <= value < 0.5 else "must be a number in [0, 0.5)"
+    if name == "clip":
+        return None if number and 0 < value <= 1e6 else "must be a number in (0, 1e6]"
+    high = MAX_F if participants is None else participants
+    low = 1 if name == "m" else 0
+    if type(value) is not int or not low <= value <= high:
+        return f"must be an integer from {low} to {high}"
+    return None
+
+
+def check_rule(rule: str, params: dict[str, Any], *, participants: int | None = None) -> None:
+    """Raise ``ConfigError`` for an unknown rule, an unknown parameter or a value out of range."""
+    if not isinstance(rule, str) or rule not in RULES:
         raise ConfigError(f"unknown aggregation rule {rule!r}; known: {sorted(RULES)}")
+    if not isinstance(params, dict):
+        raise ConfigError(f"{rule} parameters must be a table")
     unknown = set(params) - _PARAMS.get(rule, set())
     if unknown:
         raise ConfigError(f"{rule} takes no parameter(s) {sorted(unknown)}; it takes {sorted(_PARAMS.get(rule, []))}")
+    for name, value in sorted(params.items()):
+        problem = _param_problem(name, value, participants)
+        if problem:
+            raise ConfigError(f"setting 'rule_params.{name}' of {rule} {problem}, got {value!r}"[:300])
 
 
 def aggregate(

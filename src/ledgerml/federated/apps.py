@@ -45,6 +45,7 @@ def run_server(
             validation = load_validation(plan["validation"], coordinator.record)
             settler = RoundSettler(ledger, home.store(), aggregator, task_id, validation)
             on_round = settler.callback(on_round)
+            settler.catch_up()  # rounds finalized before an interruption get their payouts and slashes first
         strategy = LedgerStrategy(coordinator, evaluate=validation_evaluator(home, task_id), on_round=on_round)
         strategy.run(grid)
         if settler is not None:

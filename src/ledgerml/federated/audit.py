@@ -10,9 +10,9 @@ from ..errors import LedgerMLError, NotFound
 from ..identity import recover_signer
 from ..ledger.base import LedgerBackend
 from ..store import ArtifactStore
-from ..tasks import commits, progress, round_record, task
+from ..tasks import commits, example_bound, progress, round_record, task
 from ..types import Address, Digest
-from .coordinator import MISMATCH, new_global, run_rule, update_verdict
+from .coordinator import MISMATCH, decide_round, update_verdict
 from .serialization import Weights, from_bytes, to_bytes
 
 
@@ -117,7 +117,13 @@ def audit_task(ledger: LedgerBackend, store: ArtifactStore, task_id: str) -> Tas
                 audit.problems.append(f"{participant}: commitment is signed by {signer}, not by the participant")
             if event.payload.get("update_digest") != commit.update_digest or commit.base_digest != base_digest:
                 audit.problems.append(f"{participant}: commitment does not match the recorded update or base model")
-            weights, verdict = update_verdict(store, commit, template, record.max_update_norm)
+            weights, verdict = update_verdict(
+                store,
+                commit,
+                template,
+                record.max_update_norm,
+                example_bound=example_bound(state, task_id, participant),
+            )
             if weights is None:
                 assert verdict is not None
                 if participant not in reasons:
@@ -128,9 +134,9 @@ def audit_task(ledger: LedgerBackend, store: ArtifactStore, task_id: str) -> Tas
                     )
             else:
                 usable[participant] = weights
-        result, order = run_rule(record, template, usable, {a: c.num_examples for a, c in round_commits.items()})
-        expected_accepted = sorted(order[i] for i in result.accepted) if result else []
-        expected_rule_rejections = {order[i]: r for i, r in result.rejected.items()} if result else {}
+        decision = decide_round(record, template, usable, {a: c.num_examples for a, c in round_commits.items()})
+        expected_accepted = decision.accepted()
+        expected_rule_rejections = decision.rule_rejections()
         if expected_accepted != sorted(recorded.accepted):
             audit.problems.append(f"accepted {sorted(recorded.accepted)} but the rule accepts {expected_accepted}")
         for participant in usable:
@@ -140,10 +146,10 @@ def audit_task(ledger: LedgerBackend, store: ArtifactStore, task_id: str) -> Tas
                     f"gives ({expected_rule_rejections.get(participant)!r})"
                 )
         if recorded.status == "ok":
-            if result is None or len(expected_accepted) < record.min_participants:
+            if decision.weights is None or len(expected_accepted) < record.min_participants:
                 audit.problems.append("round marked ok without enough usable updates")
             else:
-                digest = str(Digest.sha256(to_bytes(new_global(template, result))))
+                digest = str(Digest.sha256(to_bytes(decision.weights)))
                 if digest != recorded.aggregate_digest:
                     audit.problems.append(
                         f"aggregate digest {recorded.aggregate_digest} differs from the replay's {digest}"
@@ -151,7 +157,7 @@ def audit_task(ledger: LedgerBackend, store: ArtifactStore, task_id: str) -> Tas
                 elif not _intact(store, digest):
                     audit.problems.append(f"stored aggregate {digest} is missing or changed")
             base_digest = recorded.aggregate_digest or base_digest
-        elif len(expected_accepted) >= record.min_participants:
+        elif decision.weights is not None and len(expected_accepted) >= record.min_participants:
             audit.problems.append("round marked failed although enough updates were usable")
         audit.accepted, audit.rejected = len(recorded.accepted), len(recorded.rejected)
     if base_digest != progress(state, task_id).global_digest:

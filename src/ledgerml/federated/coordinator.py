@@ -9,6 +9,7 @@ twice (the state machine refuses).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,11 +17,12 @@ from typing import Any
 import numpy as np
 
 from .._canonical import canonical_json
+from .._json import loads_bounded
 from ..errors import ConfigError, LedgerMLError, NotFound, RejectedEvent
 from ..events import event_from_dict
 from ..identity import Identity
 from ..ledger.base import LedgerBackend
-from ..state import next_nonce
+from ..state import MAX_RECORDS, apply, next_nonce
 from ..store import ArtifactStore
 from ..tasks import (
     CommitRecord,
@@ -29,6 +31,7 @@ from ..tasks import (
     TaskCreated,
     TaskRecord,
     commits,
+    example_bound,
     participants,
     progress,
     task,
@@ -41,6 +44,12 @@ from .serialization import Weights, flatten, from_bytes, to_bytes, unflatten
 from .validation import check_update
 
 MISMATCH = "digest mismatch: received "
+EXAMPLES_EXCEED = "num_examples "
+AGGREGATION_FAILED = "aggregation failed: "
+MAX_COMMITMENT_DEPTH = 8
+"""Deepest JSON nesting of a commitment event in a reply (an honest one nests 2 levels)."""
+UPDATE_SLACK_BYTES = 64 * 1024
+"""How much larger than the global model's safetensors encoding a reply's update bytes may be."""
 
 
 @dataclass
@@ -73,36 +82,98 @@ def update_verdict(
     template: Weights,
     max_norm: float | None,
     received: dict[str, bytes] | None = None,
+    *,
+    example_bound: int | None = None,
 ) -> tuple[Weights | None, str | None]:
     """Load a committed update and check it: ``(weights, None)`` if usable, else ``(None, reason)``.
 
     The auditor calls exactly this, so an aggregator's rejection reasons can be recomputed. ``received``
     holds bytes the aggregator hashed on arrival (by digest), so it need not read them back from the store.
+    ``example_bound`` is the most examples the participant's registered datasets hold. Never raises: any
+    failure while checking is the update's rejection reason.
     """
+    if example_bound is not None and commit.num_examples > example_bound:
+        return None, f"{EXAMPLES_EXCEED}{commit.num_examples} exceeds the {example_bound} registered records"
     try:
         data = (received or {}).get(commit.update_digest) or store.get(commit.update_digest)
     except NotFound:
         return None, "update bytes are not in the store"
     except LedgerMLError as exc:
         return None, f"stored update is corrupted: {exc}"
+    except Exception as exc:  # an unreadable store entry must not wedge the round
+        return None, f"stored update is unreadable: {_describe(exc)}"
     try:
         weights = from_bytes(data)
+        reason = check_update(weights, template, max_norm)
     except LedgerMLError as exc:
         return None, str(exc)
-    reason = check_update(weights, template, max_norm)
+    except Exception as exc:  # validation of hostile bytes must not wedge the round either
+        return None, f"validation failed: {_describe(exc)}"
     return (None, reason) if reason else (weights, None)
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: first line of the message``, for reasons recorded on the ledger."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"[:400]
+
+
+@dataclass
+class RoundDecision:
+    """What the task's rule made of a round's usable updates: the result, the next global model, or why not."""
+
+    result: AggregationResult | None
+    order: list[Address]
+    weights: Weights | None
+    error: str | None = None
+
+    def accepted(self) -> list[Address]:
+        """Participants whose updates the rule used."""
+        return [] if self.result is None or self.error else sorted(self.order[i] for i in self.result.accepted)
+
+    def rule_rejections(self) -> dict[Address, str]:
+        """Usable updates the rule did not use, with its reason (all of them if aggregation failed)."""
+        if self.error is not None:
+            return {a: f"{AGGREGATION_FAILED}{self.error}" for a in self.order}
+        return {} if self.result is None else {self.order[i]: r for i, r in self.result.rejected.items()}
+
+
+def decide_round(
+    record: TaskRecord, template: Weights, usable: dict[Address, Weights], examples: dict[Address, int]
+) -> RoundDecision:
+    """Run the rule and build the next global model; any failure (or a non-finite aggregate) is returned as
+    ``error``, never raised, so a round always finalizes. The auditor replays exactly this."""
+    order = sorted(usable)
+    try:
+        with np.errstate(all="ignore"):
+            result, order = run_rule(record, template, usable, examples)
+            if result is None:
+                return RoundDecision(None, order, None)
+            weights = new_global(template, result)
+            if not all(np.all(np.isfinite(array)) for array in weights.values()):
+                return RoundDecision(result, order, None, "the aggregate has non-finite values")
+    except Exception as exc:
+        return RoundDecision(None, order, None, _describe(exc))
+    return RoundDecision(result, order, weights)
 
 
 def run_rule(
     record: TaskRecord, template: Weights, usable: dict[Address, Weights], examples: dict[Address, int]
 ) -> tuple[AggregationResult | None, list[Address]]:
-    """Apply the task's rule to the usable updates in address order; returns the result and that order."""
+    """Apply the task's rule to the usable updates in address order; returns the result and that order.
+
+    Example counts are weights; each must be an integer from 0 to ``MAX_RECORDS`` (``ConfigError``
+    otherwise), so float conversion can neither overflow nor let one participant swamp the others beyond
+    what its registered records allow."""
     order = sorted(usable)
     if not order:
         return None, order
+    counts = [examples[a] for a in order]
+    if any(type(c) is not int or not 0 <= c <= MAX_RECORDS for c in counts):
+        raise ConfigError(f"example counts must be integers from 0 to {MAX_RECORDS}")
     base = flatten(template)
     deltas = np.stack([flatten(usable[a]) - base for a in order])
-    weights = np.array([examples[a] for a in order], dtype=np.float64)
+    weights = np.array([float(c) for c in counts], dtype=np.float64)
     return aggregate(record.rule, deltas, weights, record.params()), order
 
 
@@ -186,7 +257,7 @@ class TaskCoordinator:
 
     def model_spec(self) -> dict[str, Any]:
         """The model spec the task was created with."""
-        spec: dict[str, Any] = json.loads(self.store.get(self.record.model_spec))
+        spec: dict[str, Any] = loads_bounded(self.store.get(self.record.model_spec))
         return spec
 
     def global_digest(self) -> str:
@@ -217,67 +288,101 @@ class TaskCoordinator:
             "nonces": json.dumps({a: next_nonce(state, a) for a in participants(state, self.task_id)}),
         }
 
+    def max_update_bytes(self) -> int:
+        """Largest update a reply may carry: the global model's encoding plus ``UPDATE_SLACK_BYTES``."""
+        return len(self.store.get(self.global_digest())) + UPDATE_SLACK_BYTES
+
+    def _screen(self, reply: Reply, round_: int, already: set[Address], limit: int) -> tuple[Any, str | None]:
+        """Check a reply's commitment before anything is stored: ``(event, None)``, ``(event, reason)`` if it is
+        refused, ``(None, reason)`` if it names no participant; ``(event, "")`` if it was committed already."""
+        if reply.error is not None or reply.event is None or reply.update is None:
+            return None, reply.error or "reply carries no commitment or update"
+        try:
+            event = event_from_dict(reply.event)
+        except LedgerMLError as exc:
+            return None, f"malformed commitment: {exc}"
+        payload = event.payload
+        if event.kind != "UpdateCommitted" or payload.get("task_id") != self.task_id or payload.get("round") != round_:
+            return event, f"commitment is not for task {self.task_id!r} round {round_}"
+        if event.actor in already:
+            return event, ""  # committed before an interruption; that commitment stands
+        if not isinstance(reply.update, bytes | bytearray) or len(reply.update) > limit:
+            size = len(reply.update) if isinstance(reply.update, bytes | bytearray) else "?"
+            return event, f"update is {size:,} bytes; at most {limit:,} are accepted"
+        state = self.ledger.state()
+        claimed, bound = payload.get("num_examples"), example_bound(state, self.task_id, event.actor)
+        if type(claimed) is not int or not 0 <= claimed <= bound:
+            return event, f"{EXAMPLES_EXCEED}{str(claimed)[:40]} exceeds the {bound} registered records"
+        refusal = _dry_run(state, event)
+        if refusal is not None:
+            return event, f"commitment refused ({type(refusal).__name__}): {refusal}"
+        return event, None
+
     def _accept_commitments(
         self, round_: int, replies: list[Reply]
     ) -> tuple[list[tuple[str, str]], dict[Address, str], dict[str, bytes]]:
         invalid: list[tuple[str, str]] = []
         mismatches: dict[Address, str] = {}
         received_bytes: dict[str, bytes] = {}
-        already = commits(self.ledger.state(), self.task_id, round_)
+        already = set(commits(self.ledger.state(), self.task_id, round_))
+        limit = self.max_update_bytes()
         for reply in sorted(replies, key=lambda r: r.node):
-            if reply.error is not None or reply.event is None or reply.update is None:
-                invalid.append((reply.node, reply.error or "reply carries no commitment or update"))
-                continue
             try:
-                event = event_from_dict(reply.event)
-            except LedgerMLError as exc:
-                invalid.append((reply.node, f"malformed commitment: {exc}"))
+                event, reason = self._screen(reply, round_, already, limit)
+            except Exception as exc:  # a hostile reply never stops the round
+                event, reason = None, f"reply cannot be checked: {_describe(exc)}"
+            if reason == "":
                 continue
-            payload = event.payload
-            if (
-                event.kind != "UpdateCommitted"
-                or payload.get("task_id") != self.task_id
-                or payload.get("round") != round_
-            ):
-                invalid.append((event.actor, f"commitment is not for task {self.task_id!r} round {round_}"))
+            if reason is not None:
+                invalid.append((event.actor if event is not None else reply.node, reason))
                 continue
-            if event.actor in already:
-                continue  # committed before an interruption; that commitment stands
-            received = self.store.put(reply.update)  # bytes first: a commitment never outlives its update
+            assert reply.update is not None
+            received = self.store.put(bytes(reply.update))  # checked first, then bytes, then the commitment
             try:
                 self.ledger.append(event)
             except RejectedEvent as exc:
                 invalid.append((event.actor, f"commitment refused ({type(exc).__name__}): {exc}"))
                 continue
-            if str(received) != payload["update_digest"]:
+            already.add(event.actor)
+            if str(received) != event.payload["update_digest"]:
                 mismatches[event.actor] = f"{MISMATCH}{received}"
             else:
-                received_bytes[str(received)] = reply.update
+                received_bytes[str(received)] = bytes(reply.update)
         return invalid, mismatches, received_bytes
 
     def process_round(
         self, replies: list[Reply], *, evaluate: Callable[[Weights], dict[str, float]] | None = None
     ) -> RoundOutcome:
-        """Commit what arrived, judge every committed update, aggregate, and finalize the open round."""
+        """Commit what arrived, judge every committed update, aggregate, and finalize the open round.
+
+        Whatever the replies hold, the round finalizes: a failure in validation or aggregation is a rejection
+        reason or a failed round, a failing or non-finite evaluation is left out of the metrics."""
         round_ = self.open_round()
         if round_ is None:
             raise ConfigError(f"task {self.task_id!r} is finished")
         template = self.global_weights()
         invalid, mismatches, received = self._accept_commitments(round_, replies)
-        committed = commits(self.ledger.state(), self.task_id, round_)
+        invalid = [(node, _node_reason(node, reason)) for node, reason in invalid]
+        state = self.ledger.state()
+        committed = commits(state, self.task_id, round_)
         rejected: dict[Address, str] = {}
         usable: dict[Address, Weights] = {}
         for participant, commit in sorted(committed.items()):
-            weights, reason = update_verdict(self.store, commit, template, self.record.max_update_norm, received)
+            weights, reason = update_verdict(
+                self.store,
+                commit,
+                template,
+                self.record.max_update_norm,
+                received,
+                example_bound=example_bound(state, self.task_id, participant),
+            )
             if weights is None:
                 rejected[participant] = mismatches.get(participant, reason or "unusable")
             else:
                 usable[participant] = weights
-        result, order = run_rule(self.record, template, usable, {a: c.num_examples for a, c in committed.items()})
-        accepted: list[Address] = []
-        if result is not None:
-            accepted = [order[i] for i in result.accepted]
-            rejected.update({order[i]: reason for i, reason in result.rejected.items()})
+        decision = decide_round(self.record, template, usable, {a: c.num_examples for a, c in committed.items()})
+        accepted = decision.accepted()
+        rejected.update(decision.rule_rejections())
         metrics: dict[str, float] = {
             "committed": float(len(committed)),
             "accepted": float(len(accepted)),
@@ -286,16 +391,17 @@ class TaskCoordinator:
         }
         dp = self.record.dp_params()
         if dp:
-            metrics["dp_epsilon"] = gaussian_epsilon(float(dp["noise_multiplier"]), round_, float(dp["delta"]))  # type: ignore[arg-type]
-        if result is not None and len(accepted) >= self.record.min_participants:
-            weights_next = new_global(template, result)
-            data = to_bytes(weights_next)
-            aggregate_digest: str | None = str(self.store.put(data))
+            epsilon = gaussian_epsilon(float(dp["noise_multiplier"]), round_, float(dp["delta"]))  # type: ignore[arg-type]
+            if math.isfinite(epsilon):
+                metrics["dp_epsilon"] = epsilon
+        if decision.weights is not None and len(accepted) >= self.record.min_participants:
+            weights_next = decision.weights
+            aggregate_digest: str | None = str(self.store.put(to_bytes(weights_next)))
             status = "ok"
         else:
             weights_next, aggregate_digest, status = template, None, "failed"
         if evaluate is not None:
-            metrics.update(evaluate(weights_next))
+            metrics.update(_evaluation(evaluate, weights_next))
         self.ledger.submit(
             self.aggregator,
             RoundFinalized(
@@ -305,13 +411,61 @@ class TaskCoordinator:
                 aggregate_digest=aggregate_digest,
                 accepted=sorted(accepted),
                 rejected=[Rejection(participant=a, reason=r[:512]) for a, r in sorted(rejected.items())],
-                invalid=[Rejection(participant=_as_participant(n), reason=r[:512]) for n, r in invalid],
+                invalid=[Rejection(participant=_as_participant(n), reason=r) for n, r in invalid],
                 metrics=metrics,
             ),
         )
         return RoundOutcome(
             round_, status, aggregate_digest, sorted(accepted), rejected, invalid, metrics, weights_next
         )
+
+
+def _evaluation(evaluate: Callable[[Weights], dict[str, float]], weights: Weights) -> dict[str, float]:
+    """The evaluation's finite metrics; a failing evaluation or a non-finite value is counted, not recorded."""
+    try:
+        raw = dict(evaluate(weights))
+    except Exception:
+        return {"evaluation_failed": 1.0}
+    kept: dict[str, float] = {}
+    for key, value in raw.items():
+        number = _finite_or_nan(value)
+        if math.isfinite(number):
+            kept[str(key)] = number
+    if len(kept) < len(raw):
+        kept["nonfinite_metrics"] = float(len(raw) - len(kept))
+    return kept
+
+
+def _finite_or_nan(value: object) -> float:
+    """``value`` as a float if it is a real number, else NaN (never raises)."""
+    try:
+        return float(value) if isinstance(value, int | float | np.number) and not isinstance(value, bool) else math.nan
+    except (OverflowError, ValueError, TypeError):
+        return math.nan
+
+
+class _DryRun(Exception):
+    """Raised inside a state transaction to undo an accepted event."""
+
+
+def _dry_run(state: Any, event: Any) -> RejectedEvent | None:
+    """Would the state machine accept ``event`` now? The rejection it would raise, or None (state unchanged)."""
+    try:
+        with state.atomic():
+            apply(state, event)
+            raise _DryRun
+    except _DryRun:
+        return None
+    except RejectedEvent as exc:
+        return exc
+
+
+def _node_reason(node: str, reason: str) -> str:
+    """An invalid reply's reason, naming the node when the reply names no participant."""
+    from ..types import is_checksum_address
+
+    text = reason if is_checksum_address(node) else f"node {node}: {reason}"
+    return text[:512]
 
 
 def _as_participant(node: str) -> str:

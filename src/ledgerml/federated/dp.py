@@ -32,11 +32,18 @@ def clip_and_noise(
 
 
 def gaussian_epsilon(noise_multiplier: float, rounds: int, delta: float) -> float:
-    """(epsilon, delta)-DP of ``rounds`` releases of a change clipped to C with noise std ``z * C``."""
-    if noise_multiplier <= 0:
-        return math.inf
+    """(epsilon, delta)-DP of ``rounds`` releases of a change clipped to C with noise std ``z * C``.
+
+    ``math.inf`` when no finite budget exists (``z = 0``, or so small that the arithmetic overflows); setups
+    refuse such settings (``runner.check_dp``) so that every recorded ``dp_epsilon`` is finite."""
     if not 0 < delta < 1:
         raise ConfigError("delta must be in (0, 1)")
-    a = rounds * 2.0 / noise_multiplier**2  # RDP(alpha) = a * alpha, sensitivity 2C, sigma = zC
-    b = math.log(1.0 / delta)
-    return a + 2.0 * math.sqrt(a * b)  # min over alpha > 1 of a*alpha + b/(alpha-1), at alpha = 1 + sqrt(b/a)
+    if not math.isfinite(noise_multiplier) or noise_multiplier <= 0:
+        return math.inf
+    try:
+        a = rounds * 2.0 / noise_multiplier**2  # RDP(alpha) = a * alpha, sensitivity 2C, sigma = zC
+        b = math.log(1.0 / delta)
+        epsilon = a + 2.0 * math.sqrt(a * b)  # min over alpha > 1 of a*alpha + b/(alpha-1), at 1 + sqrt(b/a)
+    except (ZeroDivisionError, OverflowError):
+        return math.inf
+    return epsilon if math.isfinite(epsilon) else math.inf

@@ -17,15 +17,18 @@ from flwr.serverapp import Grid
 from flwr.serverapp.strategy import FedAvg, Strategy
 from flwr.supercore.task_identity import TaskIdentity
 
+from .._json import loads_bounded
 from ..errors import RejectedEvent
-from ..events import event_from_dict
+from ..events import MAX_EVENT_BYTES, event_from_dict
 from ..state import State, holders_of, next_nonce
 from ..types import Role
-from .coordinator import Reply, RoundOutcome, TaskCoordinator
+from .coordinator import MAX_COMMITMENT_DEPTH, Reply, RoundOutcome, TaskCoordinator
 from .participant import Participant
 from .serialization import Weights, to_bytes
 
 KEY = "ledgerml"
+MAX_CONFIG_JSON_BYTES = 1024 * 1024
+"""Largest JSON text (nonces, model spec, DP settings) a participant parses from the aggregator's config."""
 log = logging.getLogger("ledgerml.federated")
 
 
@@ -46,6 +49,29 @@ def _metric_record(metrics: dict[str, float]) -> MetricRecord:
 def _nonces(state: State) -> str:
     people = set(holders_of(state, Role.DATA_OWNER)) | set(holders_of(state, Role.TRAINER))
     return json.dumps({a: next_nonce(state, a) for a in sorted(people)})
+
+
+def _commitment(value: object, what: str) -> Any:
+    """A commitment event's JSON from a reply, parsed within the bounds of an event (size and nesting)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a JSON string")
+    return loads_bounded(value, what=what, max_bytes=MAX_EVENT_BYTES, max_depth=MAX_COMMITMENT_DEPTH)
+
+
+def _train_reply(node: str, reply: Message) -> Reply:
+    """The commitment and update bytes of a train reply; nothing is parsed beyond the bounds."""
+    record = reply.content[KEY]
+    update = record["update"]
+    if not isinstance(update, bytes):
+        raise TypeError("the update must be bytes")
+    return Reply(node, event=_commitment(record["event"], "commitment"), update=update)
+
+
+def _config_json(value: object, what: str) -> Any:
+    """JSON the aggregator sent in a config record (nonces, model spec, DP settings), parsed within bounds."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a JSON string")
+    return loads_bounded(value, what=what, max_bytes=MAX_CONFIG_JSON_BYTES, max_depth=MAX_COMMITMENT_DEPTH)
 
 
 class LedgerStrategy(Strategy):
@@ -89,7 +115,7 @@ class LedgerStrategy(Strategy):
                 self.join_problems.append(f"node {reply.metadata.src_node_id}: {reply.error.reason}")
                 continue
             try:
-                event = event_from_dict(json.loads(str(reply.content[KEY]["event"])))
+                event = event_from_dict(_commitment(reply.content[KEY]["event"], "join event"))
                 if event.actor not in joined:
                     self.coordinator.ledger.append(event)
             except (RejectedEvent, ValueError, KeyError) as exc:
@@ -114,8 +140,7 @@ class LedgerStrategy(Strategy):
                 collected.append(Reply(node, error=f"client error: {reply.error.reason}"))
                 continue
             try:
-                record = reply.content[KEY]
-                collected.append(Reply(node, event=json.loads(str(record["event"])), update=bytes(record["update"])))  # type: ignore[arg-type]
+                collected.append(_train_reply(node, reply))
             except (KeyError, ValueError, TypeError) as exc:
                 collected.append(Reply(node, error=f"reply without a ledgerml commitment: {exc}"))
         outcome = self.coordinator.process_round(collected, evaluate=self.evaluate)
@@ -177,14 +202,14 @@ def make_client_app(load: Callable[[Context], Participant]) -> ClientApp:
     def _join(message: Message, context: Context) -> Message:
         cfg = config(message)
         me = participant(context)
-        event = me.join(str(cfg["ledger"]), str(cfg["task"]), json.loads(str(cfg["nonces"])).get(me.address, 0))
+        event = me.join(str(cfg["ledger"]), str(cfg["task"]), _config_json(cfg["nonces"], "nonces").get(me.address, 0))
         return Message(RecordDict({KEY: ConfigRecord({"event": json.dumps(event.to_dict())})}), reply_to=message)
 
     @app.train()
     def _train(message: Message, context: Context) -> Message:
         cfg = config(message)
         data, event, metrics = participant(context).train(
-            _bytes(cfg["global"]), cfg, json.loads(str(cfg["spec"])), json.loads(str(cfg["dp"])) or None
+            _bytes(cfg["global"]), cfg, _config_json(cfg["spec"], "model spec"), _config_json(cfg["dp"], "dp") or None
         )
         content = RecordDict(
             {
@@ -197,7 +222,7 @@ def make_client_app(load: Callable[[Context], Participant]) -> ClientApp:
     @app.evaluate()
     def _evaluate(message: Message, context: Context) -> Message:
         cfg = config(message)
-        metrics = participant(context).evaluate(_bytes(cfg["global"]), json.loads(str(cfg["spec"])))
+        metrics = participant(context).evaluate(_bytes(cfg["global"]), _config_json(cfg["spec"], "model spec"))
         return Message(RecordDict({"metrics": _metric_record(metrics)}), reply_to=message)
 
     return app

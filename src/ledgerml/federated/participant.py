@@ -3,12 +3,12 @@ noise, encode the update as safetensors, and sign the ``UpdateCommitted`` commit
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from .._json import loads_bounded
 from ..events import Event, sign_event
 from ..identity import Identity
 from ..tasks import ParticipantJoined, UpdateCommitted
@@ -78,7 +78,7 @@ class Participant:
             update = clip_and_noise(update, base, float(dp["clip"]), float(dp["noise_multiplier"]), rng)
         data = to_bytes(update)
         nonce = (
-            json.loads(config["nonces"])[self.address]
+            loads_bounded(config["nonces"])[self.address]
             if isinstance(config["nonces"], str)
             else config["nonces"][self.address]
         )

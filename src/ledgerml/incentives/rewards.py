@@ -14,7 +14,6 @@ aggregator; the auditor needs a copy and checks it against the registered digest
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .._json import loads_bounded
 from ..errors import ConfigError, LedgerMLError
 from ..identity import Identity
 from ..ledger.base import LedgerBackend
@@ -121,7 +121,7 @@ def value_round(
 ) -> RoundValue:
     """Value the accepted updates of one finalized round with the method the task names."""
     utility, players = round_utility(state, store, record, round_, spec, validation)
-    settings = json.loads(record.valuation)
+    settings = loads_bounded(record.valuation)
     n = len(players)
     method = settings.get("method", "exact" if n <= EXACT_UP_TO else "monte_carlo")
     if method == "exact":
@@ -170,7 +170,7 @@ class RoundSettler:
         record = task(ledger.state(), task_id)
         assert record is not None
         self.record = record
-        self.spec: dict[str, Any] = json.loads(store.get(record.model_spec))
+        self.spec: dict[str, Any] = loads_bounded(store.get(record.model_spec))
 
     @staticmethod
     def wanted(record: TaskRecord) -> bool:
@@ -201,6 +201,8 @@ class RoundSettler:
                     )
         if finalized.status != "ok" or self.record.reward_pool == 0:
             return None
+        if state.get("rewards", (self.task_id, round_)) is not None:
+            return None  # paid before an interruption
         value = value_round(self.ledger.state(), self.store, self.record, round_, self.spec, self.validation)
         budget = min(round_budget(self.record), pool(self.ledger.state(), self.task_id))
         self.ledger.submit(
@@ -214,8 +216,17 @@ class RoundSettler:
         )
         return value
 
+    def catch_up(self) -> list[int]:
+        """Settle every finalized round that is not settled yet (a run killed between a round's
+        ``RoundFinalized`` and its payout or slashes); returns the rounds it looked at."""
+        done = progress(self.ledger.state(), self.task_id).finalized
+        for round_ in range(1, done + 1):
+            self.settle_round(round_)
+        return list(range(1, done + 1))
+
     def finish(self) -> None:
-        """Return the stakes once the last round is finalized."""
+        """Settle any unsettled round, then return the stakes once the last round is finalized."""
+        self.catch_up()
         state = self.ledger.state()
         if progress(state, self.task_id).finalized >= self.record.rounds and state.get("settled", self.task_id) is None:
             self.ledger.submit(self.aggregator, TaskSettled(task_id=self.task_id))
@@ -239,7 +250,7 @@ def audit_rewards(
     record = task(state, task_id)
     if record is None:
         raise ConfigError(f"task {task_id!r} does not exist")
-    spec = json.loads(store.get(record.model_spec))
+    spec = loads_bounded(store.get(record.model_spec))
     problems: list[str] = []
     for round_ in range(1, progress(state, task_id).finalized + 1):
         paid = state.get("rewards", (task_id, round_))
@@ -264,4 +275,38 @@ def audit_rewards(
                 problems.append(
                     f"round {round_}: {participant} slashed {amount} for a reason the round does not record"
                 )
+        problems += _slash_problems(state, record, round_, finalized.rejected)
+    if progress(state, task_id).finalized >= record.rounds and state.get("settled", task_id) is None:
+        problems.append("every round is finalized but the task is not settled (stakes not returned)")
+    return problems
+
+
+def expected_slash(state: State, record: TaskRecord, round_: int, participant: str, reason: str) -> int:
+    """What the task's rules slash ``participant`` for its rejection in ``round_``: the slash amount, at most the
+    stake it still held then (its stake at joining minus its slashes in earlier rounds); 0 if not slashable."""
+    if not any(reason.startswith(prefix) for prefix in record.slash_on):
+        return 0
+    joined = state.get("participants", (record.task_id, participant))
+    if joined is None:
+        return 0
+    earlier: int = sum(
+        int(amount)
+        for (tid, r, who), (amount, _, _) in state.rows("slashes").items()
+        if tid == record.task_id and who == participant and r < round_
+    )
+    due: int = max(0, min(int(joined.stake) - earlier, record.slash_amount))
+    return due
+
+
+def _slash_problems(state: State, record: TaskRecord, round_: int, rejected: Any) -> list[str]:
+    """Slashes the round's rejections call for that are missing or of the wrong amount."""
+    problems = []
+    for participant, reason in rejected:
+        due = expected_slash(state, record, round_, participant, reason)
+        found = state.get("slashes", (record.task_id, round_, participant))
+        amount = 0 if found is None else found[0]
+        if amount != due:
+            problems.append(
+                f"round {round_}: {participant} was rejected for {reason[:80]!r}: slash due {due}, recorded {amount}"
+            )
     return problems
