@@ -26,6 +26,33 @@ settings.register_profile("ledgerml", suppress_health_check=[HealthCheck.too_slo
 settings.load_profile("ledgerml")
 
 
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Run ``ledgerml ARGS`` in-process against a fresh home in tmp_path; asserts no traceback is printed."""
+    from ._cli import run_cli
+
+    monkeypatch.setenv("LEDGERML_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("LEDGERML_PASSWORD", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        result = run_cli(*args)
+        assert "Traceback" not in result.err, result.err
+        return result
+
+    return run
+
+
+@pytest.fixture
+def home(cli, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """An initialised home (unencrypted keys, blocks of 3) with identities alice and bob."""
+    result = cli("init", "--unencrypted", "--block-size", "3", "--block-interval", "3600", "--json")
+    assert result.code == 0, result
+    for name in ("alice", "bob"):
+        assert cli("identity", "create", name, "--unencrypted").code == 0
+    return tmp_path / "home"
+
+
 def make_identity(name: str, seed: int) -> Identity:
     """A fixed identity so failures are reproducible."""
     return Identity.from_private_key(name, (seed + 1).to_bytes(32, "big"))

@@ -4,62 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from ledgerml.cli import main
+from ledgerml.cli import main  # noqa: F401  (imported for the side effect of loading every command)
 
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> object:
-        return json.loads(self.out)
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("LEDGERML_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("LEDGERML_PASSWORD", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def run(*args: str) -> Result:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["ledgerml", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        captured = capsys.readouterr()
-        assert "Traceback" not in captured.err
-        return Result(code, captured.out, captured.err)
-
-    return run
-
-
-@pytest.fixture
-def home(cli, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
-    result = cli("init", "--unencrypted", "--block-size", "3", "--block-interval", "3600", "--json")
-    assert result.code == 0, result
-    for name in ("alice", "bob"):
-        assert cli("identity", "create", name, "--unencrypted").code == 0
-    return tmp_path / "home"
-
-
-def snapshot(home: Path) -> list[str]:
-    import sqlite3
-
-    conn = sqlite3.connect(home / "ledger.db")
-    try:
-        return list(conn.iterdump())
-    finally:
-        conn.close()
+from ._cli import snapshot
 
 
 def test_init_creates_home(cli, home: Path) -> None:  # type: ignore[no-untyped-def]

@@ -102,6 +102,65 @@ def load_anchors(path: Path) -> list[Anchor]:
         raise ConfigError(f"{path} is not an anchors file: {exc}") from None
 
 
+MAX_SCAN_BLOCKS = 100_000
+"""Most chain blocks :func:`discover_anchors` reads in one call (give ``since`` to scan a later window)."""
+
+
+def discover_anchors(
+    ledger: LedgerBackend, target: str, *, since: int = 0, validators: set[str] | None = None
+) -> list[Anchor]:
+    """Find this ledger's anchors on the chain itself (not in a local file), from chain block ``since`` on.
+
+    Every transaction whose calldata is a ledgerml anchor of this ledger id counts if its head is signed by one
+    of ``validators`` (default: the ledger's validators) - so nobody else can post a head that makes verify fail.
+    """
+    from .ledger.blocks import BlockHeader, verify_block_signature
+    from .state import holders_of
+    from .types import Role
+
+    url = _rpc_url(target)
+    rpc = JsonRpc(url)
+    trusted = validators if validators is not None else set(holders_of(ledger.state(), Role.VALIDATOR))
+    chain_id = int(rpc.call("eth_chainId"), 16)
+    latest = int(rpc.call("eth_blockNumber"), 16)
+    if since < 0 or since > latest:
+        raise ConfigError(f"--anchors-since {since} is outside the chain's blocks 0..{latest}")
+    if latest - since + 1 > MAX_SCAN_BLOCKS:
+        raise ConfigError(
+            f"the chain has {latest - since + 1:,} blocks after {since}; scan at most {MAX_SCAN_BLOCKS:,} "
+            "at once (pass --anchors-since)"
+        )
+    marker = "0x" + PREFIX.hex()
+    found = []
+    for number in range(since, latest + 1):
+        block = rpc.call("eth_getBlockByNumber", [hex(number), True]) or {}
+        for tx in block.get("transactions", []):
+            data = str(tx.get("input", ""))
+            if not data.startswith(marker):
+                continue
+            try:
+                document = loads_bounded(bytes.fromhex(data[len(marker) :]), what="anchor", max_bytes=4096)
+                header = BlockHeader.from_dict(document)
+                verify_block_signature(header, trusted)
+            except (LedgerMLError, ValueError):
+                continue  # not a well-formed, validator-signed head: anyone can send calldata
+            if header.ledger != ledger.ledger_id:
+                continue
+            found.append(
+                Anchor(
+                    url,
+                    chain_id,
+                    str(tx["hash"]),
+                    header.ledger,
+                    header.height,
+                    header.log_size,
+                    header.log_root.hex(),
+                    header.hash.hex(),
+                )
+            )
+    return found
+
+
 def check_anchors(ledger: LedgerBackend, anchors: list[Anchor]) -> list[str]:
     """For each anchor: the transaction on chain carries the recorded head, and the local ledger holds exactly
     that block. Returns the problems (empty when every anchor matches)."""

@@ -241,6 +241,8 @@ class Home:
                 validator = self.keys.load(config.validator, password or password_from_env())
             except (KeystoreError, NotFound):
                 validator = None  # appends still land; blocks wait for a process holding the key
+        if not as_validator:
+            validator_address = None  # a read-only open signs nothing: the audit itself says whose ledger it is
         if not config.ledger:
             ledger = Ledger.open(self.ledger_url(), validator=validator)
             self._check_validator(ledger, validator_address)

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .._json import loads_bounded
-from ..errors import KeystoreError
+from ..errors import KeystoreError, StorageError
 from ..home import Home
 from ..identity import password_from_env
 
@@ -60,16 +60,45 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 
 def read_proof_file(path: Path, trust: list[str] | None) -> tuple[Any, set[str] | None]:
     """A proof document from ``path`` and the trusted validator set from ``--trust`` options."""
-    from ..errors import InvalidProof, NotFound
+    from ..errors import InvalidProof
     from ..types import to_address
 
     try:
-        data = loads_bounded(path.read_text())
-    except OSError as exc:
-        raise NotFound(f"cannot read {path}: {exc.strerror}") from None
+        raw = read_input(path, max_bytes=MAX_PROOF_BYTES)
+        data = loads_bounded(raw, what=str(path), max_bytes=MAX_PROOF_BYTES, max_depth=16, error=InvalidProof)
+    except InvalidProof:
+        raise
     except ValueError as exc:
         raise InvalidProof(f"{path} is not JSON: {exc}") from None
     return data, ({to_address(a) for a in trust} if trust else None)
+
+
+MAX_PROOF_BYTES = 1 << 20
+"""Largest proof file read (a proof is an event, a few dozen hashes and one or two headers)."""
+MAX_INPUT_BYTES = 256 << 20
+"""Largest input file a command reads whole (batches of events)."""
+
+
+def read_input(path: Path, *, max_bytes: int = MAX_INPUT_BYTES, text: bool = False) -> bytes:
+    """An input file's bytes: ``NotFound`` if missing or a folder, ``MalformedEvent`` if too large (or, with
+    ``text``, not UTF-8)."""
+    from ..errors import MalformedEvent, NotFound
+
+    try:
+        if path.is_dir():
+            raise NotFound(f"{path} is a folder; give a file")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise MalformedEvent(f"{path} is {size:,} bytes; at most {max_bytes:,} are read")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise NotFound(f"cannot read {path}: {exc.strerror or exc}") from None
+    if text:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedEvent(f"{path} is not UTF-8 text (byte {exc.start})") from None
+    return raw
 
 
 def write_json(data: Any, out: Path | None, *, jsonl: bool = False) -> None:
@@ -80,8 +109,23 @@ def write_json(data: Any, out: Path | None, *, jsonl: bool = False) -> None:
     if out is None:
         typer.echo(text, nl=False)
     else:
-        out.write_text(text)
+        write_output(out, text.encode())
         console.print(f"wrote {out}")
+
+
+def write_output(out: Path, data: bytes) -> None:
+    """Write an ``--out`` file whole or not at all (temporary file + rename); ``StorageError`` says why not."""
+    if out.is_dir():
+        raise StorageError(f"--out {out} is a folder; give the path of a file to write")
+    if not out.parent.is_dir():
+        raise StorageError(f"--out {out}: the folder {out.parent} does not exist")
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, out)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise StorageError(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
 def ask_password(confirm: bool, purpose: str) -> str:

@@ -11,7 +11,7 @@ import typer
 
 from .._json import loads_bounded
 from ..errors import AlreadyExists, ConfigError, InvalidProof, MalformedEvent, NotFound
-from ..events import event_from_dict, validate_payload
+from ..events import MAX_EVENT_BYTES, MAX_EVENT_DEPTH, event_from_dict, validate_payload
 from ..ledger.proofs import (
     ConsistencyProof,
     InclusionProof,
@@ -26,6 +26,7 @@ from ._common import (
     emit_json,
     home_of,
     progress_bar,
+    read_input,
     read_proof_file,
     table,
     write_json,
@@ -263,28 +264,25 @@ def append(
 
 
 def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = loads_bounded(text)
-    except ValueError as exc:
-        raise MalformedEvent(f"--payload is not JSON: {exc}") from None
+    value = loads_bounded(text, what="--payload", max_bytes=MAX_EVENT_BYTES, max_depth=MAX_EVENT_DEPTH)
     if not isinstance(value, dict):
         raise MalformedEvent("--payload must be a JSON object")
     return value
 
 
+MAX_BATCH = 100_000
+"""Most events one ``chain append --file`` takes."""
+
+
 def _load_items(path: Path) -> list[dict[str, Any]]:
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise NotFound(f"cannot read {path}: {exc.strerror}") from None
-    items = []
+    lines = read_input(path, text=True).decode("utf-8").splitlines()
+    items: list[dict[str, Any]] = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        try:
-            item = loads_bounded(line)
-        except ValueError as exc:
-            raise MalformedEvent(f"{path}:{number}: not JSON: {exc}") from None
+        if len(items) >= MAX_BATCH:
+            raise MalformedEvent(f"{path} holds more than {MAX_BATCH:,} events; split it into smaller batches")
+        item = loads_bounded(line, what=f"{path}:{number}", max_bytes=MAX_EVENT_BYTES, max_depth=MAX_EVENT_DEPTH)
         if not isinstance(item, dict):
             raise MalformedEvent(f"{path}:{number}: each line must be a JSON object")
         items.append(item)

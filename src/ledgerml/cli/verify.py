@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..errors import TamperDetected
+from ..errors import ConfigError, NotFound, TamperDetected
+from ..home import Home
+from ..ledger.base import LedgerBackend
 from ..provenance import VerificationReport, verify_dataset, verify_model
+from ..state import ledger_info
+from ..types import Address, to_address
 from ._common import HomeOption, JsonOption, console, emit_json, home_of, progress_bar
 
 app = typer.Typer(
@@ -23,22 +28,88 @@ class VerificationFailed(TamperDetected):
     exit_code = 33
 
 
+TrustOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--trust",
+        help="An address trusted as the ledger's creator (repeatable): the genesis admin must be one of them "
+        "[default: the home's admin key, when the home holds it].",
+    ),
+]
+LedgerIdOption = Annotated[str | None, typer.Option("--ledger-id", help="The 32-hex-digit id the ledger must have.")]
+AnchorsFromOption = Annotated[
+    str | None,
+    typer.Option(
+        "--anchors-from",
+        help="evm+http://HOST:PORT: find this ledger's anchors on that chain (validator-signed heads) and check "
+        "them, instead of trusting the home's anchors.jsonl alone.",
+    ),
+]
+
+
+def expected_creators(target: Home, trust: list[str] | None) -> tuple[set[Address], str]:
+    """The addresses the genesis admin must be one of, and where that expectation comes from."""
+    if trust:
+        return {to_address(a) for a in trust}, "--trust"
+    try:
+        return {target.keys.info(target.config().admin).address}, "the home's admin key"
+    except NotFound:
+        return set(), ""
+
+
+def check_identity(ledger: LedgerBackend, creators: set[Address], source: str, ledger_id: str | None) -> str | None:
+    """The problem with the ledger's identity (id, genesis admin), or None when it is the ledger expected."""
+    if ledger_id is not None and ledger.ledger_id != ledger_id.lower():
+        return f"the ledger's id is {ledger.ledger_id}, not the expected {ledger_id}"
+    info = ledger_info(ledger.state())
+    if creators and (info is None or info.creator not in creators):
+        creator = info.creator if info else "nobody"
+        return f"the ledger was created by {creator}, not by {source} ({', '.join(sorted(creators))})"
+    return None
+
+
 @app.callback()
-def verify(ctx: typer.Context, home: HomeOption = None, json_out: JsonOption = False) -> None:
-    """Check every signature, hash link and Merkle root, and replay the state machine."""
+def verify(
+    ctx: typer.Context,
+    home: HomeOption = None,
+    trust: TrustOption = None,
+    ledger_id: LedgerIdOption = None,
+    anchors_from: AnchorsFromOption = None,
+    anchors_since: Annotated[int, typer.Option("--anchors-since", min=0, help="First chain block to scan.")] = 0,
+    json_out: JsonOption = False,
+) -> None:
+    """Check every signature, hash link and Merkle root, replay the state machine, and check whose ledger it is."""
     if ctx.invoked_subcommand is not None:
         return
-    from ..anchor import check_anchors, load_anchors
+    from ..anchor import check_anchors, discover_anchors, load_anchors
 
+    if ledger_id is not None and not re.fullmatch(r"[0-9a-fA-F]{32}", ledger_id):
+        raise ConfigError(f"--ledger-id must be 32 hex digits, got {ledger_id!r}")
     target = home_of(home)
+    creators, source = expected_creators(target, trust)
     ledger = target.open_ledger(as_validator=False)
     try:
         with progress_bar("verifying", enabled=not json_out) as update:
             report = ledger.verify(progress=update)
+        identity_problem = check_identity(ledger, creators, source, ledger_id) if report.ok else None
+        if identity_problem:
+            report.ok, report.location, report.problem = False, "genesis", identity_problem
         anchors = load_anchors(target.path / "anchors.jsonl")
+        if anchors_from is not None:
+            known = {a.transaction for a in anchors}
+            anchors += [
+                a for a in discover_anchors(ledger, anchors_from, since=anchors_since) if a.transaction not in known
+            ]
         anchor_problems = check_anchors(ledger, anchors) if report.ok else []
     finally:
         ledger.close()
+    if anchors_from is not None:
+        report.notes.append(f"{len(anchors)} anchor(s) found on {anchors_from} and in anchors.jsonl")
+    elif report.ok:
+        report.notes.append(
+            "no chain was asked for anchors: the validator key could rewrite this history undetected "
+            "(pass --anchors-from evm+http://… where heads were anchored)"
+        )
     if anchors:
         report.notes.append(
             f"{len(anchors)} anchor(s) checked against the chain"

@@ -23,6 +23,7 @@ from ..errors import (
     LedgerMLError,
     NotFound,
     RejectedEvent,
+    StorageError,
     TamperDetected,
     Unauthorized,
 )
@@ -161,12 +162,12 @@ class SqliteLedger:
         try:
             conn = _connect(target, synchronous)
         except sqlite3.DatabaseError as exc:
-            raise ConfigError(f"{target} is not a ledger database: {exc}") from None
+            raise _open_error(target, exc) from None
         try:
             return cls(target, conn, validator=validator, block_size=block_size, block_interval=block_interval)
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise ConfigError(f"{target} is not a ledger database: {exc}") from None
+            raise _open_error(target, exc) from None
         except BaseException:
             conn.close()
             raise
@@ -288,11 +289,13 @@ class SqliteLedger:
                     self._conn.execute("COMMIT")
                 _fault_point(self._tree.size - tree_size)
                 return result
-            except BaseException:
+            except BaseException as exc:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 self._tree.truncate(tree_size)
                 self._state_size = state_size
+                if _is_storage_failure(exc):
+                    raise StorageError(f"cannot write {self.path}: {exc}; nothing was appended") from None
                 raise
 
     # -- appending ----------------------------------------------------------------------------------
@@ -522,7 +525,12 @@ class SqliteLedger:
 
         Stops at the first problem and names its block or event. Reads one consistent snapshot.
         """
-        return self._read(lambda: _audit(self._conn, self._ledger_id, progress))
+        try:
+            return self._read(lambda: _audit(self._conn, self._ledger_id, progress))
+        except sqlite3.DatabaseError as exc:  # a table or column missing or mangled: the file is damaged
+            report = VerifyReport(ok=False)
+            report.location, report.problem = "ledger file", f"its tables cannot be read: {exc}"
+            return report
 
 
 def _audit(conn: sqlite3.Connection, ledger_id: str, progress: ProgressCallback | None) -> VerifyReport:
@@ -632,6 +640,23 @@ def _audit(conn: sqlite3.Connection, ledger_id: str, progress: ProgressCallback 
 
 
 _LARGEST = 2**62
+_STORAGE_WORDS = ("full", "disk", "i/o", "readonly", "unable to open", "locked")
+
+
+def _open_error(target: Path, exc: sqlite3.DatabaseError) -> LedgerMLError:
+    """Why a ledger file cannot be opened: the disk (``StorageError``) or the file itself (``ConfigError``)."""
+    if _is_storage_failure(exc):
+        return StorageError(f"cannot open {target}: {exc}")
+    return ConfigError(f"{target} is not a ledger database: {exc}")
+
+
+def _is_storage_failure(exc: BaseException) -> bool:
+    """True for a write that failed for want of space, permission or the file (not for a damaged schema)."""
+    if isinstance(exc, LedgerMLError):
+        return False
+    if isinstance(exc, OSError):
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and any(w in str(exc).lower() for w in _STORAGE_WORDS)
 
 
 def _index(value: int, what: str) -> int:

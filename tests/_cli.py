@@ -1,0 +1,60 @@
+"""Running the real ``ledgerml`` entry point in-process, and reading a home's ledger, for CLI tests."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sqlite3
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledgerml.cli import main
+
+
+@dataclass
+class Result:
+    """What one command did: exit code and both output streams."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> object:
+        return json.loads(self.out)
+
+
+def run_cli(*args: str) -> Result:
+    """Run ``ledgerml ARGS`` through ``main()`` with stdout and stderr captured (no terminal, no prompt)."""
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.argv
+    sys.argv = ["ledgerml", *args]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = saved
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def snapshot(home: Path) -> list[str]:
+    """The whole ledger file as SQL text: equal snapshots, nothing changed."""
+    conn = sqlite3.connect(home / "ledger.db")
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()
+
+
+def event_count(home: Path) -> int:
+    """Events in a home's SQLite ledger."""
+    conn = sqlite3.connect(home / "ledger.db")
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+    finally:
+        conn.close()
