@@ -658,3 +658,125 @@ def test_deeply_nested_reply_is_that_participants_invalid_update(home: Home) -> 
     outcome = strategy.history[0]
     assert outcome.status == "ok" and len(outcome.accepted) == 2
     assert any("node 1" in why and "bytes" in why for _, why in outcome.invalid), outcome.invalid
+
+
+REWARDED_TOML = """[federation]
+task_id = "paid"
+participants = 5
+rounds = 2
+rule = "multi_krum"
+rule_params = { f = 1 }
+min_participants = 1
+
+[rewards]
+reward_pool = 600
+stake = 100
+initial_tokens = 100
+slash_on = ["not selected by"]
+slash_amount = 30
+"""
+
+
+def _ledger_kinds(home_path: Path) -> list[str]:
+    conn = sqlite3.connect(home_path / "ledger.db")
+    try:
+        return [row[0] for row in conn.execute("SELECT kind FROM events ORDER BY seq")]
+    finally:
+        conn.close()
+
+
+def test_resumed_run_pays_rounds_finalized_before_a_crash(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from ledgerml.incentives import RoundSettler
+
+    assert cli("init", "--unencrypted").code == 0
+    (tmp_path / "paid.toml").write_text(REWARDED_TOML)
+    original = RoundSettler.settle_round
+
+    class Killed(BaseException):
+        """Stands for kill -9: nothing after it runs."""
+
+    def killed_after_last_finalize(self, round_):  # type: ignore[no-untyped-def]
+        if round_ == 2:
+            raise Killed("killed between RoundFinalized and its payout")
+        return original(self, round_)
+
+    monkeypatch.setattr(RoundSettler, "settle_round", killed_after_last_finalize)
+    with pytest.raises(Killed):
+        cli("fl", "run", str(tmp_path / "paid.toml"), "--unencrypted")
+    monkeypatch.setattr(RoundSettler, "settle_round", original)
+    kinds = _ledger_kinds(tmp_path / "clihome")
+    assert kinds.count("RoundFinalized") == 2 and kinds.count("RewardPaid") == 1 and "TaskSettled" not in kinds
+    resumed = cli("fl", "run", str(tmp_path / "paid.toml"), "--unencrypted")
+    assert resumed.code == 0, resumed
+    kinds = _ledger_kinds(tmp_path / "clihome")
+    assert kinds.count("RewardPaid") == 2 and kinds.count("StakeSlashed") == 2 and kinds[-3:].count("TaskSettled") == 1
+    assert kinds.index("TaskSettled") > max(i for i, k in enumerate(kinds) if k == "StakeSlashed")
+    assert cli("audit", "task", "paid").code == 0
+
+
+def test_audit_finds_missing_payouts_and_slashes(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from ledgerml.incentives import RoundSettler
+
+    assert cli("init", "--unencrypted").code == 0
+    (tmp_path / "paid.toml").write_text(REWARDED_TOML)
+    monkeypatch.setattr(RoundSettler, "settle_round", lambda self, round_: None)  # an aggregator that never pays
+    result = cli("fl", "run", str(tmp_path / "paid.toml"), "--unencrypted")
+    assert result.code == 34 and len(result.err.strip().splitlines()) == 1, result  # fl run runs the rewards audit
+    audit = cli("audit", "task", "paid", "--json")
+    assert audit.code == 34
+    problems = json.loads(audit.out)["problems"]
+    assert any("no reward was paid" in p for p in problems), problems
+    assert any("slash due 30, recorded 0" in p for p in problems), problems
+
+
+def test_a_run_whose_rounds_all_fail_is_an_error(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from ledgerml.federated.participant import Participant
+
+    def broken(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise ValueError("could not convert string to float: 'x'")
+
+    monkeypatch.setattr(Participant, "train", broken)
+    assert cli("init", "--unencrypted").code == 0
+    (tmp_path / "f.toml").write_text('[federation]\ntask_id = "doomed"\nparticipants = 2\nrounds = 2\n')
+    result = cli("fl", "run", str(tmp_path / "f.toml"), "--unencrypted")
+    assert result.code == 35 and len(result.err.strip().splitlines()) == 1, result
+    assert "failed" in result.err and "could not convert" in result.err
+    kinds = _ledger_kinds(tmp_path / "clihome")
+    assert kinds.count("RoundFinalized") == 2 and "ModelRegistered" not in kinds
+
+
+def test_two_runs_of_one_task_do_not_overlap(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import textwrap
+
+    assert cli("init", "--unencrypted").code == 0
+    root = tmp_path / "clihome"
+    (tmp_path / "f.toml").write_text('[federation]\ntask_id = "once"\nparticipants = 2\nrounds = 1\n')
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+                import sys
+                from ledgerml.home import Home
+                from ledgerml.federated.runner import federation_lock
+                with federation_lock(Home({str(root)!r}), "once"):
+                    print("locked", flush=True)
+                    sys.stdin.read()
+            """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        events = _event_count(root)
+        second = cli("fl", "run", str(tmp_path / "f.toml"), "--unencrypted")
+        assert second.code == 2 and "another process" in second.err and len(second.err.strip().splitlines()) == 1
+        assert _event_count(root) == events
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    assert cli("fl", "run", str(tmp_path / "f.toml"), "--unencrypted").code == 0  # the lock ends with its holder

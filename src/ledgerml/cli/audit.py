@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,23 +19,13 @@ class AuditFailed(TamperDetected):
     exit_code = 34
 
 
-@app.command("task")
-def task(
-    task_id: Annotated[str, typer.Argument(help="Task id (see 'ledgerml fl tasks').")],
-    validation: Annotated[
-        Path | None,
-        typer.Option(help="The task's validation set, to recompute contributions [default: the federation plan's]."),
-    ] = None,
-    home: HomeOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    """Check every commitment's signature, re-run every validation and the recorded rule, compare aggregates;
-    for tasks with rewards, also recompute every contribution, payout and slash."""
+def run_audits(target: Any, task_id: str, validation: Path | None = None) -> Any:
+    """The round audit of ``task_id`` and, for tasks with rewards or slashing, the rewards audit (every
+    contribution, payout, slash and the settlement recomputed); one report."""
     from ..federated.audit import audit_task
     from ..incentives import RoundSettler, audit_rewards, load_validation
     from ..tasks import task as task_record
 
-    target = home_of(home)
     ledger = target.open_ledger(as_validator=False)
     try:
         report = audit_task(ledger, target.store(), task_id)
@@ -49,6 +39,29 @@ def task(
             report.problems += [f"rewards: {p}" for p in audit_rewards(ledger, target.store(), task_id, checked)]
     finally:
         ledger.close()
+    return report
+
+
+def first_problem(report: Any) -> str:
+    """The first problem of a report, for a one-line error."""
+    found: str = next((p for r in report.rounds for p in r.problems), None) or report.problems[0]
+    return found
+
+
+@app.command("task")
+def task(
+    task_id: Annotated[str, typer.Argument(help="Task id (see 'ledgerml fl tasks').")],
+    validation: Annotated[
+        Path | None,
+        typer.Option(help="The task's validation set, to recompute contributions [default: the federation plan's]."),
+    ] = None,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Check every commitment's signature, re-run every validation and the recorded rule, compare aggregates;
+    for tasks with rewards, also recompute every contribution, payout and slash, and look for missing ones."""
+    target = home_of(home)
+    report = run_audits(target, task_id, validation)
     if json_out:
         emit_json(report.to_dict())
     else:
@@ -70,5 +83,4 @@ def task(
         for problem in report.problems:
             console.print(f"[red]problem[/]: {problem}")
     if not report.ok:
-        first = next((p for r in report.rounds for p in r.problems), None) or report.problems[0]
-        raise AuditFailed(f"task {task_id} does not replay as recorded: {first}")
+        raise AuditFailed(f"task {task_id} does not replay as recorded: {first_problem(report)}")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from .._json import loads_bounded
-from ..errors import ConfigError, TamperDetected
+from ..errors import ConfigError
 from ..tasks import progress
 from ._common import HomeOption, JsonOption, console, emit_json, err_console, home_of, table
 
@@ -30,37 +30,46 @@ def run(
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Set up (identities, roles, registered partitions, task), train, register the model, audit every round."""
-    from ..federated.audit import audit_task
-    from ..federated.runner import FederationConfig, register_final_model, round_history, setup_federation
+    """Set up (identities, roles, registered partitions, task), train, register the model, audit every round
+    and every payout. Refused while another process runs the same task; an error if every round it ran failed."""
+    from ..federated.runner import (
+        FederationConfig,
+        federation_lock,
+        preflight,
+        register_final_model,
+        require_success,
+        round_history,
+        setup_federation,
+    )
+    from .audit import AuditFailed, first_problem, run_audits
 
     if mode not in ("local", "simulation", "deployment"):
         raise ConfigError("--mode must be local, simulation or deployment")
     settings = FederationConfig.from_toml(config)
     target = home_of(home)
-    setup_federation(target, settings, unencrypted=unencrypted)
-    if mode == "local":
-        from ..federated.apps import run_in_process
+    preflight(target, settings)
+    with federation_lock(target, settings.task_id):
+        setup_federation(target, settings, unencrypted=unencrypted)
+        first_round = len(round_history(target, settings.task_id)) + 1
+        if mode == "local":
+            from ..federated.apps import run_in_process
 
-        with _round_progress(settings.rounds, not json_out) as on_round:
-            run_in_process(target, settings.task_id, on_round=on_round)
-    elif mode == "simulation":
-        from ..federated.apps import run_simulation
+            with _round_progress(settings.rounds, not json_out) as on_round:
+                run_in_process(target, settings.task_id, on_round=on_round)
+        elif mode == "simulation":
+            from ..federated.apps import run_simulation
 
-        run_simulation(target, settings.task_id)
-    else:
-        from ..federated.deploy import LocalDeployment
+            run_simulation(target, settings.task_id)
+        else:
+            from ..federated.deploy import LocalDeployment
 
-        with LocalDeployment(target, settings.task_id) as deployment:
-            finished = deployment.run()
-        if finished.returncode != 0:
-            raise ConfigError(f"flwr run failed: {finished.stderr[-2000:] or finished.stdout[-2000:]}")
-    model_id, attestation = register_final_model(target, settings.task_id)
-    ledger = target.open_ledger(as_validator=False)
-    try:
-        audit = audit_task(ledger, target.store(), settings.task_id)
-    finally:
-        ledger.close()
+            with LocalDeployment(target, settings.task_id) as deployment:
+                finished = deployment.run()
+            if finished.returncode != 0:
+                raise ConfigError(f"flwr run failed: {finished.stderr[-2000:] or finished.stdout[-2000:]}")
+        require_success(target, settings.task_id, first_round)
+        model_id, attestation = register_final_model(target, settings.task_id)
+        audit = run_audits(target, settings.task_id)
     history = round_history(target, settings.task_id)
     result = {
         "task": settings.task_id,
@@ -88,9 +97,11 @@ def run(
             ],
         )
         console.print(f"final model {model_id} registered; attestation {attestation}")
-        console.print("round audit: " + ("[green]every round replays exactly[/]" if audit.ok else "[red]MISMATCH[/]"))
+        console.print(
+            "audit: " + ("[green]every round and payout replays exactly[/]" if audit.ok else "[red]MISMATCH[/]")
+        )
     if not audit.ok:
-        raise TamperDetected(f"the round audit of {settings.task_id} found problems: run 'ledgerml audit task'")
+        raise AuditFailed(f"the audit of {settings.task_id} found problems: {first_problem(audit)}")
 
 
 class _round_progress:

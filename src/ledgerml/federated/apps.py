@@ -19,7 +19,7 @@ from ..home import Home
 from .coordinator import RoundOutcome, TaskCoordinator
 from .flower import LedgerStrategy, LocalGrid, local_contexts, make_client_app
 from .participant import Participant
-from .runner import load_participant, load_plan, validation_evaluator
+from .runner import federation_lock, load_participant, load_plan, validation_evaluator
 
 
 def _setting(context: Context, key: str, env: str) -> str:
@@ -76,7 +76,10 @@ def run_in_process(
 ) -> LedgerStrategy:
     """Run the task's remaining rounds with the real ServerApp/ClientApp code in this process."""
     count = len(load_plan(home, task_id)["participants"])
-    with LocalGrid(client_app, local_contexts(count, {"home": str(home.path), "task": task_id})) as grid:
+    with (
+        federation_lock(home, task_id),
+        LocalGrid(client_app, local_contexts(count, {"home": str(home.path), "task": task_id})) as grid,
+    ):
         grid.drop = {node + 1 for node in (drop or set())}
         return run_server(grid, home, task_id, on_round)
 
@@ -87,6 +90,11 @@ def run_simulation(home: Home, task_id: str) -> None:
 
     count = len(load_plan(home, task_id)["participants"])
     os.environ["LEDGERML_HOME"], os.environ["LEDGERML_TASK"] = str(home.path), task_id
+    with federation_lock(home, task_id):
+        _simulate(flower_simulation, count)
+
+
+def _simulate(flower_simulation: Callable[..., None], count: int) -> None:
     flower_simulation(
         server_app=server_app,
         client_app=client_app,

@@ -8,11 +8,12 @@ uses the same participant and server code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -308,6 +309,78 @@ def check_dp(dp: Any, rounds: int) -> None:
     epsilon = gaussian_epsilon(float(dp["noise_multiplier"]), rounds, float(dp["delta"]))
     if not math.isfinite(epsilon):
         raise _bad("dp.noise_multiplier", "large enough for a finite epsilon", dp["noise_multiplier"])
+
+
+class FederationFailed(LedgerMLError):
+    """A federation run produced no model: every round it ran failed."""
+
+    exit_code = 35
+
+
+_LOCKS: dict[str, tuple[Any, int]] = {}
+
+
+@contextlib.contextmanager
+def federation_lock(home: Home, task_id: str) -> Iterator[Path]:
+    """Hold the task's run lock (``federations/TASK.lock``, an exclusive ``flock``) or refuse at once.
+
+    Re-entrant within one process; another process running the same task gets ``ConfigError``. The lock
+    ends with the process that holds it, also on kill -9, so a crashed run never blocks the next one."""
+    import fcntl
+
+    path = home.path / "federations" / f"{task_id}.lock"
+    key = str(path)
+    if key in _LOCKS:
+        handle, count = _LOCKS[key]
+        _LOCKS[key] = (handle, count + 1)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise ConfigError(
+                f"task {task_id!r} is being run by another process (lock {path}); wait for it to finish"
+            ) from None
+        _LOCKS[key] = (handle, 1)
+    try:
+        yield path
+    finally:
+        handle, count = _LOCKS[key]
+        if count > 1:
+            _LOCKS[key] = (handle, count - 1)
+        else:
+            del _LOCKS[key]
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            handle.close()
+
+
+def preflight(home: Home, config: FederationConfig) -> None:
+    """Every check ``setup_federation`` makes before writing, without writing (settings, data, task event)."""
+    check_federation(config)
+    _plan_data(config)
+    ledger = home.open_ledger(as_validator=False)
+    try:
+        existing = task(ledger.state(), config.task_id)
+    finally:
+        ledger.close()
+    if existing is None:
+        _check_task_payload(config)
+
+
+def require_success(home: Home, task_id: str, first_round: int) -> None:
+    """``FederationFailed`` unless some round from ``first_round`` on (or, if none ran, any round) succeeded."""
+    history = round_history(home, task_id)
+    ran = [r for r in history if r["round"] >= first_round] or history
+    if not any(r["status"] == "ok" for r in ran):
+        reasons = sorted(
+            {why for r in ran for why in r["rejected"].values()} | {w for r in ran for _, w in r["invalid"]}
+        )
+        detail = f"; first reason: {reasons[0][:160]}" if reasons else ""
+        raise FederationFailed(
+            f"every round of task {task_id!r} that ran ({len(ran)}) failed, so no model was registered{detail}"
+        )
 
 
 def _identity(keys: KeyStore, name: str, unencrypted: bool) -> Identity:

@@ -256,26 +256,27 @@ def audit_rewards(
         paid = state.get("rewards", (task_id, round_))
         finalized = round_record(state, task_id, round_)
         assert finalized is not None
-        if finalized.status == "ok" and record.reward_pool > 0:
-            if paid is None:
-                problems.append(f"round {round_}: no reward was paid")
-                continue
-            try:
-                value = value_round(state, store, record, round_, spec, validation)
-            except LedgerMLError as exc:
-                problems.append(f"round {round_}: cannot recompute contributions: {exc}")
-                continue
-            if dict(paid[0]) != value.contributions:
-                problems.append(
-                    f"round {round_}: recorded contributions {dict(paid[0])} differ from the "
-                    f"recomputation {value.contributions}"
-                )
         for (tid, r, participant), (amount, reason, _) in state.rows("slashes").items():
             if tid == task_id and r == round_ and dict(finalized.rejected).get(participant) != reason:
                 problems.append(
                     f"round {round_}: {participant} slashed {amount} for a reason the round does not record"
                 )
         problems += _slash_problems(state, record, round_, finalized.rejected)
+        if finalized.status != "ok" or record.reward_pool == 0:
+            continue
+        if paid is None:
+            problems.append(f"round {round_}: no reward was paid")
+            continue
+        try:
+            value = value_round(state, store, record, round_, spec, validation)
+        except LedgerMLError as exc:
+            problems.append(f"round {round_}: cannot recompute contributions: {exc}")
+            continue
+        if dict(paid[0]) != value.contributions:
+            problems.append(
+                f"round {round_}: recorded contributions {dict(paid[0])} differ from the "
+                f"recomputation {value.contributions}"
+            )
     if progress(state, task_id).finalized >= record.rounds and state.get("settled", task_id) is None:
         problems.append("every round is finalized but the task is not settled (stakes not returned)")
     return problems
