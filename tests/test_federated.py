@@ -780,3 +780,33 @@ def test_two_runs_of_one_task_do_not_overlap(cli, tmp_path: Path) -> None:  # ty
         holder.stdin.close()
         holder.wait(timeout=60)
     assert cli("fl", "run", str(tmp_path / "f.toml"), "--unencrypted").code == 0  # the lock ends with its holder
+
+
+def test_dp_without_noise_is_refused_at_setup(home: Home) -> None:
+    from ledgerml.errors import ConfigError
+    from ledgerml.federated.models import build_model
+
+    planned(home, rounds=1)
+    ledger = home.open_ledger()
+    size = ledger.size
+    aggregator = home.identity(load_plan(home, "t1")["aggregator"])
+    model = build_model({"type": "softmax", "n_features": 64, "n_classes": 10})
+    for dp in (
+        {"clip": 1.0, "noise_multiplier": 0.0, "delta": 1e-5},
+        {"clip": 1.0, "noise_multiplier": 1.0, "delta": 0},
+    ):
+        with pytest.raises(ConfigError, match="noise_multiplier|delta"):
+            TaskCoordinator.create(ledger, home.store(), aggregator, task_id="nodp", model=model, rounds=3, dp=dp)
+    assert ledger.size == size and task(ledger.state(), "nodp") is None
+    ledger.close()
+
+
+def test_non_finite_evaluation_is_left_out_of_the_record(home: Home) -> None:
+    planned(home, participants=2, rounds=1)
+    people = join_all(home)
+    coord = coordinator(home)
+    outcome = coord.process_round(
+        replies_for(coord, people), evaluate=lambda w: {"val_loss": float("inf"), "val_accuracy": 0.5}
+    )
+    assert outcome.status == "ok" and outcome.metrics["nonfinite_metrics"] == 1 and "val_loss" not in outcome.metrics
+    coord.ledger.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ import numpy as np
 from .._canonical import canonical_json
 from .._json import loads_bounded
 from ..errors import ConfigError, LedgerMLError, NotFound, RejectedEvent
-from ..events import event_from_dict
+from ..events import Payload, event_from_dict, sign_event
 from ..identity import Identity
 from ..ledger.base import LedgerBackend
 from ..state import MAX_RECORDS, apply, next_nonce
@@ -38,7 +38,7 @@ from ..tasks import (
 )
 from ..types import Address, Digest
 from .aggregation import AggregationResult, aggregate, check_rule
-from .dp import gaussian_epsilon
+from .dp import check_dp_settings, gaussian_epsilon
 from .models import Model
 from .serialization import Weights, flatten, from_bytes, to_bytes, unflatten
 from .validation import check_update
@@ -218,13 +218,13 @@ class TaskCoordinator:
         slash_on: list[str] | None = None,
         slash_amount: int = 0,
         valuation: dict[str, Any] | None = None,
+        funding: Sequence[tuple[Identity, Payload]] = (),
     ) -> TaskCoordinator:
-        """Store the model spec and initial weights, then register ``TaskCreated``."""
+        """Store the model spec and initial weights, then register ``TaskCreated`` together with ``funding``
+        (e.g. the admin's mints into the reward pool) in one atomic batch, so a crash leaves all or none."""
         check_rule(rule, rule_params or {})
         if dp:
-            unknown = set(dp) - {"clip", "noise_multiplier", "delta"}
-            if unknown or not {"clip", "noise_multiplier", "delta"} <= set(dp):
-                raise ConfigError("dp needs exactly clip, noise_multiplier and delta")
+            check_dp_settings(dp, rounds)
         spec_bytes = canonical_json(model.spec)
         initial = to_bytes(model.get_weights())
         payload = TaskCreated(
@@ -245,9 +245,15 @@ class TaskCoordinator:
             slash_amount=slash_amount,
             valuation=valuation or {},
         )
-        ledger.submit(aggregator, payload)
-        store.put(spec_bytes)
+        store.put(spec_bytes)  # bytes first: the task never names what the store lacks
         store.put(initial)
+        nonces: dict[str, int] = {}
+        events = []
+        for signer, body in [(aggregator, payload), *funding]:
+            nonce = nonces.get(signer.address, ledger.next_nonce(signer.address))
+            events.append(sign_event(signer, ledger.ledger_id, body, nonce))
+            nonces[signer.address] = nonce + 1
+        ledger.append_batch(events)
         return cls(ledger, store, aggregator, task_id)
 
     @property

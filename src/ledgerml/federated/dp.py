@@ -47,3 +47,20 @@ def gaussian_epsilon(noise_multiplier: float, rounds: int, delta: float) -> floa
     except (ZeroDivisionError, OverflowError):
         return math.inf
     return epsilon if math.isfinite(epsilon) else math.inf
+
+
+def check_dp_settings(dp: dict[str, object], rounds: int) -> None:
+    """``ConfigError`` unless ``dp`` is exactly clip > 0, noise_multiplier > 0 and delta in (0, 1), all finite,
+    with a finite epsilon after ``rounds`` rounds (``noise_multiplier = 0`` would record epsilon = infinity)."""
+    if set(dp) != {"clip", "noise_multiplier", "delta"}:
+        raise ConfigError("dp needs exactly clip, noise_multiplier and delta")
+    values = {}
+    for key in ("clip", "noise_multiplier", "delta"):
+        value = dp[key]
+        if type(value) not in (int, float) or not math.isfinite(value):  # type: ignore[arg-type]
+            raise ConfigError(f"dp.{key} must be a finite number, got {value!r}")
+        values[key] = float(value)  # type: ignore[arg-type]
+    if values["clip"] <= 0 or values["noise_multiplier"] <= 0 or not 0 < values["delta"] < 1:
+        raise ConfigError("dp needs clip > 0, noise_multiplier > 0 and 0 < delta < 1")
+    if not math.isfinite(gaussian_epsilon(values["noise_multiplier"], rounds, values["delta"])):
+        raise ConfigError(f"dp.noise_multiplier {values['noise_multiplier']!r} gives no finite epsilon")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import re
 import tomllib
 from collections.abc import Iterable, Iterator
@@ -33,7 +34,7 @@ from . import data as data_module
 from .aggregation import RULES, check_rule
 from .attacks import ATTACKS
 from .coordinator import TaskCoordinator
-from .dp import gaussian_epsilon
+from .dp import check_dp_settings, gaussian_epsilon
 from .models import build_model
 from .participant import Participant
 from .serialization import Weights, from_bytes
@@ -309,6 +310,7 @@ def check_dp(dp: Any, rounds: int) -> None:
     epsilon = gaussian_epsilon(float(dp["noise_multiplier"]), rounds, float(dp["delta"]))
     if not math.isfinite(epsilon):
         raise _bad("dp.noise_multiplier", "large enough for a finite epsilon", dp["noise_multiplier"])
+    check_dp_settings(dp, rounds)
 
 
 class FederationFailed(LedgerMLError):
@@ -513,6 +515,11 @@ def setup_federation(home: Home, config: FederationConfig, *, unencrypted: bool 
             {**config.model, "n_features": int(X.shape[1]), "n_classes": n_classes, "seed": config.seed}
         )
         if task(ledger.state(), config.task_id) is None:
+            mints: list[tuple[Identity, Payload]] = []
+            if config.reward_pool:
+                mints.append((admin, TokensMinted(amount=config.reward_pool, task_id=config.task_id)))
+            if config.initial_tokens:
+                mints += [(admin, TokensMinted(amount=config.initial_tokens, to=p.address)) for p in people]
             TaskCoordinator.create(
                 ledger,
                 store,
@@ -531,14 +538,8 @@ def setup_federation(home: Home, config: FederationConfig, *, unencrypted: bool 
                 slash_on=config.slash_on,
                 slash_amount=config.slash_amount,
                 valuation=config.valuation,
+                funding=mints,
             )
-            mints: list[Payload] = []
-            if config.reward_pool:
-                mints.append(TokensMinted(amount=config.reward_pool, task_id=config.task_id))
-            if config.initial_tokens:
-                mints += [TokensMinted(amount=config.initial_tokens, to=p.address) for p in people]
-            if mints:
-                ledger.submit_batch(admin, mints)
         ledger.seal() if ledger.validator is not None else None
     finally:
         ledger.close()
@@ -550,8 +551,14 @@ def setup_federation(home: Home, config: FederationConfig, *, unencrypted: bool 
         "participants": entries,
     }
     plan_path = home.path / "federations" / f"{config.task_id}.json"
-    plan_path.write_text(json.dumps(plan, indent=2))
+    partial = plan_path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(plan, indent=2))
+    os.replace(partial, plan_path)  # a crash leaves the old plan or the new one, never half of one
     return plan_path
+
+
+MAX_PLAN_BYTES = 16 * 1024 * 1024
+"""Largest federation plan file read."""
 
 
 def load_plan(home: Home, task_id: str) -> dict[str, Any]:
@@ -559,7 +566,7 @@ def load_plan(home: Home, task_id: str) -> dict[str, Any]:
     path = home.path / "federations" / f"{task_id}.json"
     if not path.exists():
         raise ConfigError(f"no federation plan for task {task_id!r} in {home.path} (run 'ledgerml fl run' first)")
-    plan: dict[str, Any] = loads_bounded(path.read_text())
+    plan: dict[str, Any] = loads_bounded(path.read_bytes(), what=str(path), max_bytes=MAX_PLAN_BYTES, error=ConfigError)
     return plan
 
 
