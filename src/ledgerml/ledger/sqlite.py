@@ -25,16 +25,16 @@ from ..errors import (
     RejectedEvent,
     StorageError,
     TamperDetected,
-    Unauthorized,
 )
 from ..events import Event, LedgerCreated, Payload, now_ms, parse_event, sign_event
 from ..identity import Identity
-from ..state import State, apply, check_clock, decode_state, encode_state, next_nonce, roles_of
-from ..types import Address, Role
+from ..state import State, apply, check_clock, decode_state, encode_state, next_nonce
+from ..types import Address
 from .base import ProgressCallback, Receipt, StoredEvent, VerifyReport
-from .blocks import GENESIS_PREV_HASH, BlockHeader, sign_block, verify_block_signature
+from .blocks import BlockHeader
 from .merkle import MerkleTree, leaf_hash
 from .proofs import ConsistencyProof, InclusionProof
+from .sealing import ChainCheck, seal_next
 
 SCHEMA_VERSION = "1"
 _SCHEMA = (
@@ -369,19 +369,14 @@ class SqliteLedger:
     # -- blocks -------------------------------------------------------------------------------------
 
     def _cut(self, log_size: int) -> BlockHeader:
-        if self._validator is None:
-            raise ConfigError("this process holds no validator key, so it cannot cut blocks")
-        if Role.VALIDATOR not in roles_of(self._state, self._validator.address):
-            raise Unauthorized(f"{self._validator.address} is not a validator of this ledger")
-        previous = self._latest_block()
-        header = sign_block(
-            self._validator,
-            ledger=self._ledger_id,
-            height=0 if previous is None else previous.height + 1,
-            prev_hash=GENESIS_PREV_HASH if previous is None else previous.hash,
-            log_size=log_size,
-            log_root=self._tree.root(log_size),
-            time=max(now_ms(), 0 if previous is None else previous.time),
+        header = seal_next(
+            self._latest_block(),
+            self._tree,
+            log_size,
+            validator=self._validator,
+            state=self._state,
+            ledger_id=self._ledger_id,
+            now=now_ms(),
         )
         self._conn.execute(
             f"INSERT INTO blocks ({_BLOCK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -541,55 +536,31 @@ def _audit(conn: sqlite3.Connection, ledger_id: str, progress: ProgressCallback 
     block_rows = conn.execute(f"SELECT {_BLOCK_COLUMNS} FROM blocks ORDER BY height").fetchall()
     blocks = iter(block_rows)
     pending_block = next(blocks, None)
-    expected_height, prev_hash, prev_time, prev_size = 0, GENESIS_PREV_HASH, 0, 0
+    chain = ChainCheck(ledger_id)
 
     def fail(location: str, problem: str) -> VerifyReport:
         report.ok, report.location, report.problem = False, location, problem
-        report.events_checked = tree.size
+        report.events_checked, report.blocks_checked = tree.size, chain.checked
         return report
 
     def check_block(row: Sequence[Any]) -> str | None:
         try:
-            return _check_block_row(row)
+            height, stored_hash, stored_prev, log_size, log_root, block_time, proposer, signature = row
+            if not all(isinstance(v, int) for v in (height, log_size, block_time)) or not isinstance(proposer, str):
+                return "block height, log size, time or proposer column has the wrong type"
+            header = BlockHeader(
+                ledger_id,
+                height,
+                _blob(stored_prev, "prev_hash"),
+                log_size,
+                _blob(log_root, "log_root"),
+                block_time,
+                Address(proposer),
+                _blob(signature, "signature"),
+            )
+            return chain.check(header, tree, state, stored_hash=_blob(stored_hash, "hash"))
         except (LedgerMLError, TypeError, ValueError, OverflowError) as exc:
             return f"malformed block row: {exc}"
-
-    def _check_block_row(row: Sequence[Any]) -> str | None:
-        nonlocal expected_height, prev_hash, prev_time, prev_size
-        height, stored_hash, stored_prev, log_size, log_root, block_time, proposer, signature = row
-        if height != expected_height:
-            return f"block heights skip or repeat: expected {expected_height}, found {height}"
-        if log_size != tree.size or log_size <= prev_size:
-            return f"block log size {log_size} does not advance the log in order (previous {prev_size})"
-        if not isinstance(block_time, int) or not isinstance(proposer, str):
-            return "block time or proposer column has the wrong type"
-        header = BlockHeader(
-            ledger_id,
-            height,
-            _blob(stored_prev, "prev_hash"),
-            log_size,
-            _blob(log_root, "log_root"),
-            block_time,
-            Address(proposer),
-            _blob(signature, "signature"),
-        )
-        if header.prev_hash != prev_hash:
-            return "previous-block hash does not link to the block before"
-        if _blob(stored_hash, "hash") != header.hash:
-            return "stored block hash does not match the header fields"
-        if header.log_root != tree.root():
-            return "log root does not match the Merkle root of the events it commits to"
-        if block_time < prev_time:
-            return "block time goes backwards"
-        try:
-            verify_block_signature(header)
-        except InvalidProof as exc:
-            return str(exc)
-        if Role.VALIDATOR not in roles_of(state, proposer):
-            return f"proposer {proposer} was not a validator when the block was cut"
-        expected_height, prev_hash, prev_time, prev_size = height + 1, header.hash, block_time, log_size
-        report.blocks_checked += 1
-        return None
 
     checkpoints = dict(conn.execute("SELECT log_size, state FROM checkpoints").fetchall())
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
@@ -631,7 +602,8 @@ def _audit(conn: sqlite3.Connection, ledger_id: str, progress: ProgressCallback 
     if tree.size == 0:
         return fail("event 0", "the ledger holds no events (genesis missing)")
     report.events_checked = tree.size
-    report.unsealed_events = tree.size - prev_size
+    report.blocks_checked = chain.checked
+    report.unsealed_events = tree.size - chain.sealed
     if report.unsealed_events:
         report.notes.append(f"{report.unsealed_events} newest event(s) are not sealed in a block yet")
     report.notes.append("a single-authority ledger cannot show that newest unsealed or unanchored data was not dropped")
