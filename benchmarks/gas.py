@@ -99,7 +99,13 @@ def measure_round(w3: Any, n: int, gas_limit: int | None) -> dict[str, Any]:
         record(
             "grant role", lambda p=person: ledger.submit(admin, RoleGranted(subject=p.address, role=Role.DATA_OWNER))
         )
-    record("register dataset", lambda: ledger.submit(people[0], DatasetRegistered(dataset_id=digest("d0"), name="d0")))
+    for i, person in enumerate(people):
+        record(
+            "register dataset",
+            lambda p=person, i=i: ledger.submit(
+                p, DatasetRegistered(dataset_id=digest(f"d{i}"), name=f"d{i}", metadata={"records": 1000})
+            ),
+        )
     record(
         "register model",
         lambda: ledger.submit(admin, ModelRegistered(model_id=digest("m0"), name="m0", datasets=[digest("d0")])),
@@ -126,7 +132,7 @@ def measure_round(w3: Any, n: int, gas_limit: int | None) -> dict[str, Any]:
     for person in people:
         record("mint to account", lambda p=person: ledger.submit(admin, TokensMinted(amount=100, to=p.address)))
     for i, person in enumerate(people):
-        datasets = [digest("d0")] if i == 0 else []
+        datasets = [digest(f"d{i}")]  # the records of the joined datasets bound each update's num_examples
         record(
             "join with stake",
             lambda p=person, d=datasets: ledger.submit(p, ParticipantJoined(task_id="t", datasets=d, stake=10)),

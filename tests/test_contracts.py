@@ -96,15 +96,13 @@ def task_ledger(admin: Identity, alice: Identity, bob: Identity):  # type: ignor
     return ledger, cast, eve
 
 
-def test_every_state_changing_function_rejects_callers_without_the_role(task_ledger) -> None:  # type: ignore[no-untyped-def]
-    from ledgerml.errors import Unauthorized
+def _payloads(cast, eve):  # type: ignore[no-untyped-def]
+    """One payload per state-changing function of the Ledger contract (the token transfer aside)."""
     from ledgerml.events import ModelRegistered, RoleRevoked
-    from ledgerml.ledger.evm.calls import event_call
 
     from .conformance.scenario import A1, D_ALICE, M0, TASK, U, digest
 
-    ledger, cast, eve = task_ledger
-    payloads = {
+    return {
         "grant_role": RoleGranted(subject=eve.address, role=Role.TRAINER),
         "revoke_role": RoleRevoked(subject=cast.alice.address, role=Role.DATA_OWNER),
         "register_dataset": DatasetRegistered(dataset_id=digest("eve"), name="eve"),
@@ -122,6 +120,14 @@ def test_every_state_changing_function_rejects_callers_without_the_role(task_led
         "settle": TaskSettled(task_id=TASK),
         "mint": TokensMinted(amount=1, to=eve.address),
     }
+
+
+def test_every_state_changing_function_rejects_callers_without_the_role(task_ledger) -> None:  # type: ignore[no-untyped-def]
+    from ledgerml.errors import Unauthorized
+    from ledgerml.ledger.evm.calls import event_call
+
+    ledger, cast, eve = task_ledger
+    payloads = _payloads(cast, eve)
     abi = ledger.contract.abi
     changing = {f["name"] for f in abi if f["type"] == "function" and f["stateMutability"] == "nonpayable"}
     assert changing == set(payloads) | {"seal"} | OPEN_TO_HOLDERS  # a new function must be added here
@@ -234,3 +240,59 @@ def test_token_supply_is_mints_minus_burns(steps: list[tuple[str, int, int]]) ->
         assert ledger.verify().ok  # burns move tokens outside the ledger: noted, not a failure
     escrow = sum(ledger.state().rows("pools").values()) + sum(ledger.state().rows("stakes").values())
     assert ledger.token.functions.balanceOf(ledger.deployment.ledger).call() == escrow
+
+
+def test_every_state_changing_function_binds_the_body_to_its_sender(task_ledger) -> None:  # type: ignore[no-untyped-def]
+    """A body signed by another actor (or for another function's kind) is refused before any rule runs."""
+    from ledgerml.errors import MalformedEvent
+    from ledgerml.ledger.evm.calls import event_call
+
+    ledger, cast, eve = task_ledger
+    payloads = {**_payloads(cast, eve), "transfer_tokens": TokensTransferred(to=eve.address, amount=1)}
+    before = ledger.chain_view()
+    block = ledger.w3.eth.block_number
+    for name, payload in payloads.items():
+        nonce = ledger.next_nonce(eve.address)
+        theirs = sign_event(cast.admin, ledger.ledger_id, payload, nonce)  # admin's body, eve's transaction
+        function, args = event_call(theirs, ledger.state())
+        assert function == name
+        data = ledger.contract.encode_abi(function, args)
+        with pytest.raises(MalformedEvent, match="actor is not the transaction's sender"):
+            ledger._sender.send(eve, {"to": ledger.deployment.ledger, "data": data})
+        other = "grant_role" if name != "grant_role" else "revoke_role"
+        mine = sign_event(eve, ledger.ledger_id, payloads[other], nonce)  # eve's body of another kind
+        args[-1] = mine.body
+        data = ledger.contract.encode_abi(function, args)
+        with pytest.raises(MalformedEvent, match="kind, ledger or nonce"):
+            ledger._sender.send(eve, {"to": ledger.deployment.ledger, "data": data})
+    assert ledger.chain_view() == before and ledger.w3.eth.block_number == block
+
+
+def test_zero_transfers_and_oversized_record_counts_are_refused(task_ledger) -> None:  # type: ignore[no-untyped-def]
+    from ledgerml.errors import MalformedEvent
+    from ledgerml.events import Event
+
+    from .conformance.scenario import digest
+
+    ledger, cast, _eve = task_ledger
+    alice = cast.alice
+    lid, nonce = ledger.ledger_id, ledger.next_nonce(alice.address)
+
+    def raw(kind: str, payload: dict, function: str, args: list) -> None:  # type: ignore[type-arg]
+        unsigned = Event(ledger=lid, kind=kind, actor=alice.address, nonce=nonce, time=1, payload=payload)
+        body = Event(**{**unsigned_fields(unsigned), "signature": alice.sign_digest(unsigned.digest)}).body
+        data = ledger.contract.encode_abi(function, [nonce, *args, body])
+        ledger._sender.send(alice, {"to": ledger.deployment.ledger, "data": data})
+
+    def unsigned_fields(event: Event) -> dict:  # type: ignore[type-arg]
+        return {k: getattr(event, k) for k in ("ledger", "kind", "actor", "nonce", "time", "payload")}
+
+    before = ledger.chain_view()
+    with pytest.raises(MalformedEvent, match="positive amount"):
+        raw("TokensTransferred", {"amount": 0, "to": cast.bob.address}, "transfer_tokens", [cast.bob.address, 0])
+    too_many = 2**53 + 1
+    payload = DatasetRegistered(dataset_id=digest("big"), name="big").model_dump(mode="json")
+    payload["metadata"] = {"records": too_many}
+    with pytest.raises(MalformedEvent, match="records is too large"):
+        raw("DatasetRegistered", payload, "register_dataset", [bytes.fromhex(digest("big")[7:]), [], too_many])
+    assert ledger.chain_view() == before

@@ -120,9 +120,7 @@ def commit_round_one(ledger: LedgerBackend, c: Cast) -> None:
         who: Identity = getattr(c, name)
         ledger.submit(
             who,
-            UpdateCommitted(
-                task_id=TASK, round=1, update_digest=U[name], base_digest=M0, num_examples=EXAMPLES[name]
-            ),
+            UpdateCommitted(task_id=TASK, round=1, update_digest=U[name], base_digest=M0, num_examples=EXAMPLES[name]),
         )
 
 

@@ -46,8 +46,9 @@ from ledgerml.errors import (
     UnknownReference,
     WrongLedger,
 )
+from ledgerml.events import MAX_EVENT_BYTES, now_ms
 from ledgerml.ledger.evm.view import project
-from ledgerml.state import roles_of
+from ledgerml.state import MAX_BACKDATE_MS, MAX_CLOCK_SKEW_MS, MAX_RECORDS, latest_time, roles_of
 from ledgerml.tokens import supply
 from ledgerml.types import Role
 
@@ -58,13 +59,15 @@ BLOCK_SIZE = 4
 
 
 def _signed_raw(who: Identity, ledger_id: str, kind: str, payload: dict[str, Any], nonce: int) -> Event:
-    unsigned = Event(ledger=ledger_id, kind=kind, actor=who.address, nonce=nonce, time=1, payload=payload)
+    """An event signed over any payload (no schema check), timed now."""
+    time_ms = now_ms()
+    unsigned = Event(ledger=ledger_id, kind=kind, actor=who.address, nonce=nonce, time=time_ms, payload=payload)
     return Event(
         ledger=ledger_id,
         kind=kind,
         actor=who.address,
         nonce=nonce,
-        time=1,
+        time=time_ms,
         payload=payload,
         signature=who.sign_digest(unsigned.digest),
     )
@@ -83,6 +86,11 @@ class LedgerConformance:
     def storage_view(self, ledger: LedgerBackend) -> dict[str, Any] | None:
         """What the backend's own storage says of the state (``view.project`` shape), if it keeps one."""
         return None
+
+    def forge_block(self, ledger: LedgerBackend, admin: Identity, forgery: str) -> None:
+        """Make the latest block backwards-dated (``"backwards_time"``, re-signed by the validator ``admin``) or
+        give it a height 5 too high (``"wrong_height"``) in what the backend stores or serves."""
+        raise NotImplementedError
 
     @pytest.fixture
     def ledger(self, tmp_path: Path, admin: Identity) -> Iterator[LedgerBackend]:
@@ -317,6 +325,63 @@ class LedgerConformance:
         forged = ConsistencyProof(proof.old, proof.new, [bytes(32)] * len(proof.path))
         with pytest.raises(InvalidProof):
             verify_consistency_proof(forged)
+
+    # -- hostile input (issue 21): every backend refuses it identically and changes nothing --
+
+    @pytest.mark.parametrize("amount", [True, 2.0, "5"])
+    def test_exact_json_types(self, populated: LedgerBackend, admin: Identity, alice: Identity, amount: Any) -> None:
+        payload = {"amount": amount, "task_id": None, "to": alice.address}
+        event = _signed_raw(admin, populated.ledger_id, "TokensMinted", payload, populated.next_nonce(admin.address))
+        self.assert_rejected_without_change(populated, lambda: populated.append(event), MalformedEvent)
+
+    def test_body_larger_than_the_limit(self, populated: LedgerBackend, alice: Identity) -> None:
+        payload = DatasetRegistered(dataset_id=D2, name="d2", metadata={"pad": "x" * MAX_EVENT_BYTES}).model_dump(
+            mode="json"
+        )
+        event = _signed_raw(
+            alice, populated.ledger_id, "DatasetRegistered", payload, populated.next_nonce(alice.address)
+        )
+        assert len(event.body) > MAX_EVENT_BYTES
+        error = self.assert_rejected_without_change(populated, lambda: populated.append(event), MalformedEvent)
+        assert f"{MAX_EVENT_BYTES:,}" in str(error) or str(MAX_EVENT_BYTES) in str(error)
+
+    @pytest.mark.parametrize("when", ["backdated", "future"])
+    def test_event_time_window(self, populated: LedgerBackend, alice: Identity, when: str) -> None:
+        latest = latest_time(populated.state())
+        assert latest is not None
+        time_ms = latest - MAX_BACKDATE_MS - 1 if when == "backdated" else now_ms() + MAX_CLOCK_SKEW_MS + 60_000
+        payload = DatasetRegistered(dataset_id=D2, name="d2")
+        event = sign_event(alice, populated.ledger_id, payload, populated.next_nonce(alice.address), time_ms=time_ms)
+        self.assert_rejected_without_change(populated, lambda: populated.append(event), InvalidTransition)
+        inside = sign_event(
+            alice, populated.ledger_id, payload, populated.next_nonce(alice.address), time_ms=latest - MAX_BACKDATE_MS
+        )
+        assert populated.append(inside).seq == populated.size - 1
+
+    def test_records_bound_and_type(self, populated: LedgerBackend, alice: Identity) -> None:
+        lid = populated.ledger_id
+        for records in (-1, 1.5, "10", MAX_RECORDS + 1):
+            payload = DatasetRegistered(dataset_id=D2, name="d2").model_dump(mode="json")
+            payload["metadata"] = {"records": records}
+            event = _signed_raw(alice, lid, "DatasetRegistered", payload, populated.next_nonce(alice.address))
+            self.assert_rejected_without_change(populated, lambda e=event: populated.append(e), MalformedEvent)
+        populated.submit(alice, DatasetRegistered(dataset_id=D2, name="d2", metadata={"records": MAX_RECORDS}))
+        stored = self.storage_view(populated)
+        assert project(populated.state())["datasets"][D2]["records"] == MAX_RECORDS
+        if stored is not None:
+            assert stored == project(populated.state())
+
+    @pytest.mark.parametrize("forgery", ["backwards_time", "wrong_height"])
+    def test_forged_block_fails_verify(self, populated: LedgerBackend, admin: Identity, forgery: str) -> None:
+        ledger = populated
+        ledger.seal()
+        assert ledger.verify().ok
+        height = ledger.block().height
+        self.forge_block(ledger, admin, forgery)
+        report = ledger.verify()
+        forged_height = height + 5 if forgery == "wrong_height" else height
+        assert not report.ok and report.location == f"block {forged_height}"
+        assert ("time goes backwards" if forgery == "backwards_time" else "heights skip") in str(report.problem)
 
     def test_verify_clean_ledger(self, populated: LedgerBackend) -> None:
         populated.seal()

@@ -35,8 +35,18 @@ MAX_PARTICIPANTS: constant(uint256) = 4096
 MAX_RECORDS: constant(uint256) = 9007199254740992  # 2**53, ledgerml.state.MAX_RECORDS
 MAX_KIND: constant(uint256) = 24
 MAX_ENVELOPE: constant(uint256) = 180
+ENVELOPE_HEAD: constant(uint256) = 240  # every event body is longer: its signature alone is 130 hex digits
 ACCEPTED: constant(bytes32) = 0x0000000000000000000000000000000000000000000000000000000000000001
 U64: constant(uint256) = 18446744073709551615
+BYTES_1: constant(uint256) = max_value(uint256) // 255  # 0x01 in every byte
+LOWER_CASE: constant(uint256) = BYTES_1 * 32  # 0x20 in every byte: lower-cases hex letters
+BYTES_6: constant(uint256) = BYTES_1 * 6
+BYTES_48: constant(uint256) = BYTES_1 * 48
+SPREAD_4: constant(uint256) = BYTES_1 * 15
+SPREAD_8: constant(uint256) = max_value(uint256) // 65535 * 255
+SPREAD_16: constant(uint256) = max_value(uint256) // 4294967295 * 65535
+SPREAD_32: constant(uint256) = max_value(uint256) // 18446744073709551615 * 4294967295
+SPREAD_64: constant(uint256) = max_value(uint256) // 340282366920938463463374607431768211455 * 18446744073709551615
 ACTOR_PREFIX: constant(Bytes[12]) = b'{"actor":"0x'
 
 event Appended:
@@ -123,35 +133,39 @@ def __init__(token: address, ledger_id: bytes16, validator: address, genesis: By
 
 @internal
 @pure
-def _hex_value(c: uint256) -> uint256:
-    if c >= 48 and c <= 57:  # 0-9
-        return c - 48
-    if c >= 97 and c <= 102:  # a-f
-        return c - 87
-    assert c >= 65 and c <= 70, "MalformedEvent: the body's actor is not a hex address"  # A-F
-    return c - 55
+def _hex_chars(number: uint256) -> uint256:
+    """
+    @notice The lower-case hex digits of a 128-bit `number`, one ASCII byte each (32 bytes, no loop).
+    """
+    v: uint256 = number
+    v = (v | (v << 64)) & SPREAD_64
+    v = (v | (v << 32)) & SPREAD_32
+    v = (v | (v << 16)) & SPREAD_16
+    v = (v | (v << 8)) & SPREAD_8
+    v = (v | (v << 4)) & SPREAD_4
+    letters: uint256 = ((v + BYTES_6) >> 4) & BYTES_1  # 1 in each byte whose nibble is above 9
+    return v + BYTES_48 + letters * 39
 
 
 @internal
 @view
-def _check_envelope(nonce: uint256, body: Bytes[MAX_BODY], kind: Bytes[MAX_KIND]):
+def _check_envelope(nonce: uint256, head: Bytes[ENVELOPE_HEAD], kind: Bytes[MAX_KIND]):
     """
     @notice The body's envelope names the caller as actor, the function's kind, this ledger and `nonce`.
+    @dev `head` is the body's first ENVELOPE_HEAD bytes (a whole body is never passed: each Bytes[MAX_BODY]
+         copy costs memory gas). The actor's hex digits are compared case-insensitively (EIP-55).
     """
-    assert len(body) > 76 and slice(body, 0, 12) == ACTOR_PREFIX, "MalformedEvent: the body is not a ledger event envelope"
-    head: uint256 = convert(convert(slice(body, 12, 32), bytes32), uint256)
-    tail: uint256 = convert(convert(slice(body, 44, 32), bytes32), uint256) >> 192
-    parsed: uint256 = 0
-    for i: uint256 in range(32):
-        parsed = (parsed << 4) | self._hex_value((head >> (248 - 8 * i)) & 255)
-    for i: uint256 in range(8):
-        parsed = (parsed << 4) | self._hex_value((tail >> (56 - 8 * i)) & 255)
-    assert parsed == convert(msg.sender, uint256), "MalformedEvent: the body's actor is not the transaction's sender"
+    assert slice(head, 0, 12) == ACTOR_PREFIX, "MalformedEvent: the body is not a ledger event envelope"
+    sender: uint256 = convert(msg.sender, uint256)
+    expected: uint256 = self._hex_chars(sender >> 32)  # the first 32 hex digits
+    rest: uint256 = self._hex_chars(sender & 4294967295) & 18446744073709551615  # the last 8
+    first: uint256 = convert(convert(slice(head, 12, 32), bytes32), uint256) | LOWER_CASE
+    second: uint256 = (convert(convert(slice(head, 44, 32), bytes32), uint256) >> 192) | (LOWER_CASE >> 192)
+    assert first == expected and second == rest, "MalformedEvent: the body's actor is not the transaction's sender"
     envelope: Bytes[MAX_ENVELOPE] = concat(
         b'","kind":"', kind, b'","ledger":"', LEDGER_HEX, b'","nonce":', convert(uint2str(nonce), Bytes[78]), b',"payload":'
     )
-    assert len(body) >= 52 + len(envelope), "MalformedEvent: the body's envelope does not match the call"
-    assert slice(body, 52, len(envelope)) == envelope, "MalformedEvent: the body's kind, ledger or nonce does not match the call"
+    assert slice(head, 52, len(envelope)) == envelope, "MalformedEvent: the body's kind, ledger or nonce does not match the call"
 
 
 @internal
@@ -159,7 +173,8 @@ def _event(nonce: uint256, body: Bytes[MAX_BODY], kind: Bytes[MAX_KIND]):
     expected: uint256 = self.nonces[msg.sender]
     assert nonce >= expected, "ReplayedNonce: nonce used already"
     assert nonce == expected, "NonceGap: nonce skips ahead"
-    self._check_envelope(nonce, body, kind)
+    assert len(body) >= ENVELOPE_HEAD, "MalformedEvent: the body is not a ledger event envelope"
+    self._check_envelope(nonce, slice(body, 0, ENVELOPE_HEAD), kind)
     self.nonces[msg.sender] = expected + 1
     log Appended(actor=msg.sender, nonce=nonce, body=body)
 
