@@ -795,7 +795,7 @@ def test_dp_without_noise_is_refused_at_setup(home: Home) -> None:
         {"clip": 1.0, "noise_multiplier": 0.0, "delta": 1e-5},
         {"clip": 1.0, "noise_multiplier": 1.0, "delta": 0},
     ):
-        with pytest.raises(ConfigError, match="noise_multiplier|delta"):
+        with pytest.raises(ConfigError, match=r"noise_multiplier|delta"):
             TaskCoordinator.create(ledger, home.store(), aggregator, task_id="nodp", model=model, rounds=3, dp=dp)
     assert ledger.size == size and task(ledger.state(), "nodp") is None
     ledger.close()
@@ -810,3 +810,41 @@ def test_non_finite_evaluation_is_left_out_of_the_record(home: Home) -> None:
     )
     assert outcome.status == "ok" and outcome.metrics["nonfinite_metrics"] == 1 and "val_loss" not in outcome.metrics
     coord.ledger.close()
+
+
+def test_receipt_catches_an_update_dropped_before_commitment(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from ledgerml.events import event_from_dict
+
+    assert cli("init", "--unencrypted").code == 0
+    home = Home(tmp_path / "clihome")
+    planned(home, participants=3, rounds=1, min_participants=1)
+    original = TaskCoordinator._accept_commitments
+
+    def drops_node_one(self, round_, replies):  # type: ignore[no-untyped-def]
+        victim = next(r for r in replies if r.node == "1")
+        self.receipts["1"] = self._receipt_for(event_from_dict(victim.event), round_)  # receipt given ...
+        return original(self, round_, [r for r in replies if r.node != "1"])  # ... update never committed
+
+    monkeypatch.setattr(TaskCoordinator, "_accept_commitments", drops_node_one)
+    strategy = run_in_process(home, "t1")
+    assert strategy.history[0].status == "ok" and len(strategy.history[0].accepted) == 2
+    assert cli("audit", "task", "t1").code == 0  # the ledger alone cannot show the drop
+    result = cli("audit", "task", "t1", "--receipts", str(home.path / "receipts"))
+    assert result.code == 34 and "holds a receipt" in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_receipts_of_an_honest_run_all_check(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("init", "--unencrypted").code == 0
+    home = Home(tmp_path / "clihome")
+    planned(home, participants=3, rounds=2)
+    run_in_process(home, "t1")
+    files = sorted((home.path / "receipts").rglob("*.json"))
+    assert len(files) == 6  # one per participant and round, kept by each participant
+    assert cli("audit", "task", "t1", "--receipts", str(home.path / "receipts")).code == 0
+    forged = json.loads(files[0].read_text())
+    forged["round"] = 2  # a receipt altered by its holder no longer verifies against the aggregator's key
+    files[0].write_text(json.dumps(forged))
+    result = cli("audit", "task", "t1", "--receipts", str(home.path / "receipts"))
+    assert result.code == 34 and "not by the task's aggregator" in result.err

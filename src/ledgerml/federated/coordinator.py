@@ -22,7 +22,7 @@ from ..errors import ConfigError, LedgerMLError, NotFound, RejectedEvent
 from ..events import Payload, event_from_dict, sign_event
 from ..identity import Identity
 from ..ledger.base import LedgerBackend
-from ..state import MAX_RECORDS, apply, next_nonce
+from ..state import MAX_RECORDS, apply, check_envelope, next_nonce
 from ..store import ArtifactStore
 from ..tasks import (
     CommitRecord,
@@ -40,6 +40,7 @@ from ..types import Address, Digest
 from .aggregation import AggregationResult, aggregate, check_rule
 from .dp import check_dp_settings, gaussian_epsilon
 from .models import Model
+from .receipts import issue_receipt
 from .serialization import Weights, flatten, from_bytes, to_bytes, unflatten
 from .validation import check_update
 
@@ -74,6 +75,7 @@ class RoundOutcome:
     invalid: list[tuple[str, str]]
     metrics: dict[str, float]
     global_weights: Weights = field(repr=False)
+    receipts: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
 
 def update_verdict(
@@ -195,6 +197,7 @@ class TaskCoordinator:
         if record.aggregator != aggregator.address:
             raise ConfigError(f"{aggregator.address} is not the aggregator of task {task_id!r}")
         self.record = record
+        self.receipts: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def create(
@@ -324,6 +327,18 @@ class TaskCoordinator:
             return event, f"commitment refused ({type(refusal).__name__}): {refusal}"
         return event, None
 
+    def _receipt_for(self, event: Any, round_: int) -> dict[str, Any] | None:
+        """A signed receipt for a received commitment to this round, signed by its participant; else None."""
+        if event is None or event.kind != "UpdateCommitted":
+            return None
+        if event.payload.get("task_id") != self.task_id or event.payload.get("round") != round_:
+            return None
+        try:
+            check_envelope(self.ledger.state(), event)
+        except LedgerMLError:
+            return None
+        return issue_receipt(self.aggregator, event, self.task_id, round_)
+
     def _accept_commitments(
         self, round_: int, replies: list[Reply]
     ) -> tuple[list[tuple[str, str]], dict[Address, str], dict[str, bytes]]:
@@ -337,6 +352,9 @@ class TaskCoordinator:
                 event, reason = self._screen(reply, round_, already, limit)
             except Exception as exc:  # a hostile reply never stops the round
                 event, reason = None, f"reply cannot be checked: {_describe(exc)}"
+            receipt = self._receipt_for(event, round_)
+            if receipt is not None:
+                self.receipts[reply.node] = receipt
             if reason == "":
                 continue
             if reason is not None:
@@ -367,6 +385,7 @@ class TaskCoordinator:
         if round_ is None:
             raise ConfigError(f"task {self.task_id!r} is finished")
         template = self.global_weights()
+        self.receipts = {}
         invalid, mismatches, received = self._accept_commitments(round_, replies)
         invalid = [(node, _node_reason(node, reason)) for node, reason in invalid]
         state = self.ledger.state()
@@ -422,7 +441,7 @@ class TaskCoordinator:
             ),
         )
         return RoundOutcome(
-            round_, status, aggregate_digest, sorted(accepted), rejected, invalid, metrics, weights_next
+            round_, status, aggregate_digest, sorted(accepted), rejected, invalid, metrics, weights_next, self.receipts
         )
 
 

@@ -24,6 +24,7 @@ from ..state import State, holders_of, next_nonce
 from ..types import Role
 from .coordinator import MAX_COMMITMENT_DEPTH, Reply, RoundOutcome, TaskCoordinator
 from .participant import Participant
+from .receipts import parse_receipt, save_receipt
 from .serialization import Weights, to_bytes
 
 KEY = "ledgerml"
@@ -124,6 +125,7 @@ class LedgerStrategy(Strategy):
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
+        self._grid = grid
         messages = list(self.inner.configure_train(server_round, arrays, config, grid))
         ledger_config = self._ledger_config()
         for message in messages:
@@ -144,10 +146,29 @@ class LedgerStrategy(Strategy):
             except (KeyError, ValueError, TypeError) as exc:
                 collected.append(Reply(node, error=f"reply without a ledgerml commitment: {exc}"))
         outcome = self.coordinator.process_round(collected, evaluate=self.evaluate)
+        self._send_receipts(outcome)
         self.history.append(outcome)
         if self.on_round is not None:
             self.on_round(outcome)
         return _arrays(outcome.global_weights), _metric_record(outcome.metrics)
+
+    def _send_receipts(self, outcome: RoundOutcome) -> None:
+        """Give each participant whose commitment arrived the aggregator's signed receipt for it."""
+        grid = getattr(self, "_grid", None)
+        if grid is None or not outcome.receipts:
+            return
+        messages = [
+            Message(
+                RecordDict({KEY: ConfigRecord({"receipt": json.dumps(receipt, sort_keys=True)})}),
+                dst_node_id=int(node),
+                message_type="query.receipt",
+            )
+            for node, receipt in sorted(outcome.receipts.items())
+            if node.isdigit()
+        ]
+        for reply in grid.send_and_receive(messages, timeout=60):
+            if reply.has_error():
+                log.warning("node %s did not take its receipt: %s", reply.metadata.src_node_id, reply.error.reason)
 
     def configure_evaluate(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
@@ -204,6 +225,14 @@ def make_client_app(load: Callable[[Context], Participant]) -> ClientApp:
         me = participant(context)
         event = me.join(str(cfg["ledger"]), str(cfg["task"]), _config_json(cfg["nonces"], "nonces").get(me.address, 0))
         return Message(RecordDict({KEY: ConfigRecord({"event": json.dumps(event.to_dict())})}), reply_to=message)
+
+    @app.query("receipt")
+    def _receipt(message: Message, context: Context) -> Message:
+        me = participant(context)
+        receipt = parse_receipt(str(dict(message.content[KEY])["receipt"]))
+        if receipt["participant"] == me.address and me.receipts is not None:
+            save_receipt(me.receipts, receipt)
+        return Message(RecordDict(), reply_to=message)
 
     @app.train()
     def _train(message: Message, context: Context) -> Message:

@@ -4,6 +4,7 @@ noise, encode the update as safetensors, and sign the ``UpdateCommitted`` commit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ class Participant:
     seed: int = 0
     stake: int = 0
     attack_params: dict[str, float] = field(default_factory=dict)
+    receipts: Path | None = None  # where the aggregator's signed receipts for this participant's commitments go
 
     def __post_init__(self) -> None:
         if self.attack not in attacks.ATTACKS:

@@ -589,6 +589,7 @@ def load_participant(home: Home, task_id: str, index: int) -> Participant:
         seed=entry["seed"],
         attack_params=config["attack_params"],
         stake=config.get("stake", 0),
+        receipts=home.path / "receipts" / entry["name"],
     )
 
 

@@ -1,0 +1,159 @@
+"""Signed receipts: the aggregator's acknowledgement, per reply, that it received a participant's commitment.
+
+When a reply's commitment is for the open round and signed by its participant, the aggregator signs (EIP-191
+over a 32-byte digest) a receipt naming the ledger, task, round and the commitment event's id, before it
+tries to append the commitment, and sends it back to the participant, who keeps it. An aggregator that
+drops a received update without committing it is then caught: the participant holds a receipt for a
+commitment the round does not list. ``audit task --receipts DIR`` checks every receipt found in DIR.
+
+A commitment the state machine refused (listed under the round's ``invalid`` with its reason) is not a
+drop; the reason is on the ledger for anyone to dispute with the signed event the receipt carries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from .._json import load_file, loads_bounded
+from ..errors import ConfigError, LedgerMLError
+from ..events import Event, event_from_dict
+from ..identity import Identity, recover_signer
+from ..ledger.base import LedgerBackend
+from ..state import check_envelope
+from ..tasks import commits, progress, round_record, task
+
+RECEIPT_VERSION = 1
+_TASK_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_COMMITMENT = re.compile(r"^sha256:[0-9a-f]{64}$")
+MAX_RECEIPT_BYTES = 64 * 1024
+"""Largest receipt file or message read."""
+MAX_RECEIPT_DEPTH = 8
+"""Deepest JSON nesting of a receipt."""
+MAX_RECEIPTS = 100_000
+"""Most receipt files one audit reads."""
+
+
+def receipt_digest(ledger_id: str, task_id: str, round_: int, participant: str, commitment: str) -> bytes:
+    """The 32 bytes the aggregator signs for one receipt."""
+    text = f"ledgerml receipt v{RECEIPT_VERSION}\n{ledger_id}\n{task_id}\n{round_}\n{participant}\n{commitment}"
+    return hashlib.sha256(text.encode()).digest()
+
+
+def issue_receipt(aggregator: Identity, event: Event, task_id: str, round_: int) -> dict[str, Any]:
+    """The aggregator's signed receipt for a received commitment ``event``."""
+    digest = receipt_digest(event.ledger, task_id, round_, event.actor, event.id)
+    return {
+        "v": RECEIPT_VERSION,
+        "ledger": event.ledger,
+        "task": task_id,
+        "round": round_,
+        "participant": event.actor,
+        "commitment": event.id,
+        "event": event.to_dict(),
+        "aggregator": aggregator.address,
+        "signature": "0x" + aggregator.sign_digest(digest).hex(),
+    }
+
+
+def parse_receipt(text: str | bytes, what: str = "receipt") -> dict[str, Any]:
+    """A receipt from JSON, its fields checked (not its signature); ``ConfigError`` if malformed."""
+    data = loads_bounded(text, what=what, max_bytes=MAX_RECEIPT_BYTES, max_depth=MAX_RECEIPT_DEPTH, error=ConfigError)
+    return _checked(data, what)
+
+
+def _checked(data: Any, what: str) -> dict[str, Any]:
+    wanted = {"v", "ledger", "task", "round", "participant", "commitment", "event", "aggregator", "signature"}
+    if not isinstance(data, dict) or set(data) != wanted or data["v"] != RECEIPT_VERSION:
+        raise ConfigError(f"{what} is not a ledgerml receipt (v{RECEIPT_VERSION})")
+    if type(data["round"]) is not int or not all(
+        isinstance(data[k], str) for k in ("ledger", "task", "participant", "commitment", "aggregator", "signature")
+    ):
+        raise ConfigError(f"{what} has fields of the wrong type")
+    return data
+
+
+def receipt_signer(receipt: dict[str, Any]) -> str:
+    """The address that signed ``receipt``; ``LedgerMLError`` if the signature cannot be recovered."""
+    digest = receipt_digest(
+        receipt["ledger"], receipt["task"], receipt["round"], receipt["participant"], receipt["commitment"]
+    )
+    try:
+        signature = bytes.fromhex(receipt["signature"].removeprefix("0x"))
+    except ValueError:
+        raise ConfigError("receipt signature is not hex") from None
+    return str(recover_signer(digest, signature))
+
+
+def save_receipt(folder: Path, receipt: dict[str, Any]) -> Path:
+    """Keep a receipt as ``folder/TASK/round-R-<commitment>.json`` (the participant's side), after checking
+    that its names are safe in a path and that it is signed by the aggregator it names."""
+    if not _TASK_ID.match(str(receipt["task"])) or not _COMMITMENT.match(str(receipt["commitment"])):
+        raise ConfigError("receipt names no valid task id or commitment id")
+    if type(receipt["round"]) is not int or receipt["round"] < 1:
+        raise ConfigError("receipt names no valid round")
+    if receipt_signer(receipt) != receipt["aggregator"]:
+        raise ConfigError("receipt is not signed by the aggregator it names")
+    commitment = str(receipt["commitment"]).removeprefix("sha256:")
+    path: Path = folder / str(receipt["task"]) / f"round-{int(receipt['round'])}-{commitment}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(receipt, sort_keys=True))
+    partial.replace(path)
+    return path
+
+
+def audit_receipts(ledger: LedgerBackend, task_id: str, folder: str | Path) -> list[str]:
+    """Check every receipt for ``task_id`` under ``folder``: signed by the task's aggregator, and naming a
+    commitment that the finalized round lists (or lists as invalid, with its reason). Returns the problems."""
+    state = ledger.state()
+    record = task(state, task_id)
+    if record is None:
+        raise ConfigError(f"task {task_id!r} does not exist")
+    paths = sorted(Path(folder).rglob("*.json"))
+    if len(paths) > MAX_RECEIPTS:
+        raise ConfigError(f"{folder} holds more than {MAX_RECEIPTS} receipt files")
+    problems: list[str] = []
+    finalized = progress(state, task_id).finalized
+    for path in paths:
+        try:
+            receipt = _checked(
+                load_file(path, max_bytes=MAX_RECEIPT_BYTES, max_depth=MAX_RECEIPT_DEPTH, error=ConfigError), str(path)
+            )
+        except LedgerMLError as exc:
+            problems.append(f"{path.name}: unreadable receipt: {exc}")
+            continue
+        if receipt["task"] != task_id:
+            continue
+        name, round_, who = path.name, receipt["round"], receipt["participant"]
+        try:
+            signer = receipt_signer(receipt)
+            event = event_from_dict(receipt["event"])
+            check_envelope(state, event)
+        except LedgerMLError as exc:
+            problems.append(f"{name}: receipt or its commitment does not verify: {exc}")
+            continue
+        if signer != record.aggregator or receipt["aggregator"] != record.aggregator:
+            problems.append(f"{name}: receipt is signed by {signer}, not by the task's aggregator")
+            continue
+        if event.id != receipt["commitment"] or event.actor != who or receipt["ledger"] != ledger.ledger_id:
+            problems.append(f"{name}: receipt does not match the commitment it carries")
+            continue
+        if round_ > finalized:
+            continue  # the round is still open
+        listed = commits(state, task_id, round_).get(who)
+        if listed is not None and listed.event_id == event.id:
+            continue
+        closed = round_record(state, task_id, round_)
+        refused = closed is not None and any(p == who for p, _ in closed.invalid)
+        if listed is None and not refused:
+            problems.append(
+                f"round {round_}: {who} holds a receipt for commitment {event.id} that the round does not list"
+            )
+    return problems
+
+
+__all__ = ["audit_receipts", "issue_receipt", "parse_receipt", "receipt_signer", "save_receipt"]
