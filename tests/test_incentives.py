@@ -311,3 +311,24 @@ def test_staking_needs_tokens(tmp_path: Path) -> None:
     setup_federation(home, FederationConfig(task_id="poor", participants=2, rounds=1, stake=50), unencrypted=True)
     strategy = run_in_process(home, "poor")  # nobody holds tokens, so every join is refused
     assert strategy.join_problems and all("InsufficientFunds" in p or "holds 0" in p for p in strategy.join_problems)
+
+
+def test_a_failing_valuation_pays_nothing_instead_of_wedging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ledgerml.incentives import rewards
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise FloatingPointError("valuation blew up")
+
+    home, _ = rewarded(tmp_path, participants=3, rounds=2, rule="fedavg", rule_params={}, slash_on=[])
+    monkeypatch.setattr(rewards, "value_round", broken)
+    run_in_process(home, "paid")  # every round finalized and paid (nothing), the task settled
+    ledger = home.open_ledger()
+    state = ledger.state()
+    paid = {r: v for (t, r), v in state.rows("rewards").items() if t == "paid"}
+    assert sorted(paid) == [1, 2] and all(not dict(v[1]) and not any(dict(v[0]).values()) for v in paid.values())
+    assert state.get("settled", "paid") is not None
+    validation = load_validation(load_plan(home, "paid")["validation"], task(state, "paid"))  # type: ignore[arg-type]
+    assert audit_rewards(ledger, home.store(), "paid", validation) == []  # the replay fails the same way
+    monkeypatch.undo()
+    assert audit_rewards(ledger, home.store(), "paid", validation)  # a working valuation would have paid
+    ledger.close()

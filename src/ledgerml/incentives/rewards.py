@@ -14,6 +14,7 @@ aggregator; the auditor needs a copy and checks it against the registered digest
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .._json import loads_bounded
-from ..errors import ConfigError, LedgerMLError
+from ..errors import ConfigError
 from ..identity import Identity
 from ..ledger.base import LedgerBackend
 from ..state import State
@@ -42,6 +43,7 @@ from ..tasks import (
 from ..tokens import pool, stake
 from .valuation import Utility, Valuation, exact_shapley, leave_one_out, monte_carlo_shapley
 
+log = logging.getLogger("ledgerml.incentives")
 MICRO = 1_000_000
 EXACT_UP_TO = 10
 
@@ -203,15 +205,23 @@ class RoundSettler:
             return None
         if state.get("rewards", (self.task_id, round_)) is not None:
             return None  # paid before an interruption
-        value = value_round(self.ledger.state(), self.store, self.record, round_, self.spec, self.validation)
+        try:
+            value = value_round(self.ledger.state(), self.store, self.record, round_, self.spec, self.validation)
+            contributions = value.contributions
+        except Exception as exc:  # a valuation that fails must not wedge the payout: nobody is paid for the round
+            log.warning(
+                "valuation of round %s of %s failed (%s): contributions recorded as 0", round_, self.task_id, exc
+            )
+            contributions = {str(a): 0 for a in finalized.accepted}
+            value = None
         budget = min(round_budget(self.record), pool(self.ledger.state(), self.task_id))
         self.ledger.submit(
             self.aggregator,
             RewardPaid(
                 task_id=self.task_id,
                 round=round_,
-                contributions=value.contributions,
-                payments=expected_payments(budget, value.contributions),
+                contributions=contributions,
+                payments=expected_payments(budget, contributions),
             ),
         )
         return value
@@ -269,8 +279,9 @@ def audit_rewards(
             continue
         try:
             value = value_round(state, store, record, round_, spec, validation)
-        except LedgerMLError as exc:
-            problems.append(f"round {round_}: cannot recompute contributions: {exc}")
+        except Exception as exc:  # the settler records zero contributions when valuation fails; so must the replay
+            if any(dict(paid[0]).values()):
+                problems.append(f"round {round_}: cannot recompute contributions: {exc}")
             continue
         if dict(paid[0]) != value.contributions:
             problems.append(
