@@ -274,7 +274,8 @@ def test_a_damaged_or_mangled_ledger_file_is_one_line_under_verify(cli, home: Pa
 def test_disk_full_on_a_ledger_write_is_one_line_and_appends_nothing(tmp_path: Path) -> None:
     """RLIMIT_FSIZE below the ledger file's pages: SQLite's write fails; exit 6, nothing appended, retry works."""
     home = tmp_path / "home"
-    env = {**os.environ, "LEDGERML_HOME": str(home)}
+    # no .pyc writes under the limit: a truncated cache file would break later imports of every process
+    env = {**os.environ, "LEDGERML_HOME": str(home), "PYTHONDONTWRITEBYTECODE": "1"}
     subprocess.run(
         [sys.executable, "-m", "ledgerml", "init", "--unencrypted"], env=env, check=True, capture_output=True
     )
