@@ -33,15 +33,15 @@ from ...state import (
     check_envelope,
     latest_time,
     next_nonce,
-    roles_of,
 )
 from ...tasks import task
 from ...tokens import balance
-from ...types import Address, Role, to_address
+from ...types import Address, to_address
 from ..base import ProgressCallback, Receipt, StoredEvent, VerifyReport
-from ..blocks import GENESIS_PREV_HASH, BlockHeader, sign_block, verify_block_signature
+from ..blocks import GENESIS_PREV_HASH, BlockHeader
 from ..merkle import MerkleTree, leaf_hash
 from ..proofs import ConsistencyProof, InclusionProof
+from ..sealing import ChainCheck, seal_next
 from .build import DEFAULT_EVM_VERSION, load_artifact
 from .calls import ROLE_BITS, ZERO32, digest32, event_call, revert_error, task_key
 from .view import addresses_of, differences, project
@@ -548,20 +548,16 @@ class EvmLedger:
     # -- blocks ---------------------------------------------------------------------------------------
 
     def _seal_upto(self, log_size: int) -> BlockHeader:
-        if self._validator is None:
-            raise errors.ConfigError("this process holds no validator key, so it cannot seal blocks")
-        if Role.VALIDATOR not in roles_of(self._state, self._validator.address):
-            raise errors.Unauthorized(f"{self._validator.address} is not a validator of this ledger")
-        previous = self._blocks[-1] if self._blocks else None
-        header = sign_block(
-            self._validator,
-            ledger=self.ledger_id,
-            height=len(self._blocks),
-            prev_hash=GENESIS_PREV_HASH if previous is None else previous.hash,
-            log_size=log_size,
-            log_root=self._tree.root(log_size),
-            time=max(now_ms(), 0 if previous is None else previous.time),
+        header = seal_next(
+            self._blocks[-1] if self._blocks else None,
+            self._tree,
+            log_size,
+            validator=self._validator,
+            state=self._state,
+            ledger_id=self.ledger_id,
+            now=now_ms(),
         )
+        assert self._validator is not None  # seal_next refuses to sign without it
         data = self.contract.encode_abi(
             "seal",
             [
@@ -765,15 +761,26 @@ class EvmLedger:
         head = int(self.w3.eth.block_number)
         logs = self._logs(self.deployment.block, head)
         total = sum(1 for name, _ in logs if name == "Appended")
-        prev_hash, prev_size, prev_time, height = GENESIS_PREV_HASH, 0, 0, 0
+        # each header is checked (ledger/sealing.py, as on every backend) once the replay holds exactly the
+        # events it seals, so the proposer's role is judged at that point of the log
+        headers = [(self._header(log), bytes(log["args"]["block_hash"])) for name, log in logs if name == "Sealed"]
+        chain = ChainCheck(self.ledger_id)
         ledger_transactions: set[bytes] = set()
 
         def fail(location: str, problem: str) -> EvmVerifyReport:
             report.ok, report.location, report.problem = False, location, problem
-            report.events_checked = tree.size
+            report.events_checked, report.blocks_checked = tree.size, chain.checked
             return report
 
-        for name, log in logs:
+        def check_due() -> str | None:
+            while chain.checked < len(headers) and headers[chain.checked][0].log_size <= tree.size:
+                header, stored_hash = headers[chain.checked]
+                problem = chain.check(header, tree, state, stored_hash=stored_hash)
+                if problem is not None:
+                    return f"block {header.height}: {problem}"
+            return None
+
+        for name, log in [("", None), *logs]:
             if name == "Appended":
                 ledger_transactions.add(bytes(log["transactionHash"]))
                 try:
@@ -789,37 +796,26 @@ class EvmLedger:
                 tree.append(leaf_hash(bytes(log["args"]["body"])))
                 if progress is not None and (tree.size % 2048 == 0 or tree.size == total):
                     progress(tree.size, total)
-                continue
-            header = self._header(log)
-            where = f"block {header.height}"
-            if header.height != height:
-                return fail(where, f"block heights skip or repeat: expected {height}")
-            if header.prev_hash != prev_hash:
-                return fail(where, "previous-block hash does not link to the block before")
-            if bytes(log["args"]["block_hash"]) != header.hash:
-                return fail(where, "recorded block hash does not match the header fields")
-            if header.time < prev_time:
-                return fail(where, f"block time goes backwards ({header.time} < {prev_time})")
-            if not prev_size < header.log_size <= tree.size:
-                return fail(where, f"block log size {header.log_size} is not within the log ({tree.size} events)")
-            if tree.root(header.log_size) != header.log_root:
-                return fail(where, "log root does not match the Merkle root of the events it commits to")
-            try:
-                verify_block_signature(header)
-            except errors.InvalidProof as exc:
-                return fail(where, str(exc))
-            if Role.VALIDATOR not in roles_of(state, header.proposer):
-                return fail(where, f"proposer {header.proposer} was not a validator when the block was sealed")
-            prev_hash, prev_size, prev_time, height = header.hash, header.log_size, header.time, height + 1
-            report.blocks_checked += 1
+            if name in ("", "Appended"):
+                problem = check_due()
+                if problem is not None:
+                    where, _, what = problem.partition(": ")
+                    return fail(where, what)
+        if chain.checked < len(headers):
+            header = headers[chain.checked][0]
+            return fail(
+                f"block {header.height}", f"block log size {header.log_size} is not within the log ({tree.size} events)"
+            )
         if tree.size == 0:
             return fail("event 0", "the chain holds no ledger events (genesis missing)")
-        report.events_checked = tree.size
+        report.events_checked, report.blocks_checked = tree.size, chain.checked
         hint = f"; {len(report.skipped)} skipped transaction(s), see notes" if report.skipped else ""
         f = self.contract.functions
-        if (f.block_count().call(), bytes(f.head_hash().call())) != (height, prev_hash):
+        head_hash = GENESIS_PREV_HASH if chain.previous is None else chain.previous.hash
+        if (f.block_count().call(), bytes(f.head_hash().call())) != (chain.checked, head_hash):
             return fail(
-                "contract storage", f"the contract's block count or head hash disagrees with its {height} blocks"
+                "contract storage",
+                f"the contract's block count or head hash disagrees with its {chain.checked} blocks",
             )
         expected, found = project(state), self.chain_view(state)
         paths = [p for p in differences(expected, found) if not p.startswith("balances")]
@@ -839,7 +835,7 @@ class EvmLedger:
         problem = self._check_tokens(state, ledger_transactions, head, report)
         if problem is not None:
             return fail("token", problem + hint)
-        report.unsealed_events = tree.size - prev_size
+        report.unsealed_events = tree.size - chain.sealed
         if report.unsealed_events:
             report.notes.append(f"{report.unsealed_events} newest event(s) are not sealed in a block yet")
         report.notes.append(f"events, blocks and contract storage read from chain {self.deployment.chain_id}")
@@ -902,7 +898,7 @@ def _event_of(log: Any) -> Event:
     args = log["args"]
     event = parse_event(bytes(args["body"]))
     if event.actor != args["actor"] or event.nonce != int(args["nonce"]):
-        raise errors.TamperDetected(
+        raise errors.MalformedEvent(
             f"the event body names actor {event.actor} nonce {event.nonce}, but {args['actor']} sent it with "
             f"nonce {args['nonce']}"
         )
