@@ -253,6 +253,9 @@ class TaskCoordinator:
         nonces: dict[str, int] = {}
         events = []
         for signer, body in [(aggregator, payload), *funding]:
+            add_signer = getattr(ledger, "add_signer", None)  # the EVM backend sends from each actor's own key
+            if add_signer is not None:
+                add_signer(signer)
             nonce = nonces.get(signer.address, ledger.next_nonce(signer.address))
             events.append(sign_event(signer, ledger.ledger_id, body, nonce))
             nonces[signer.address] = nonce + 1

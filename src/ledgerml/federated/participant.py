@@ -19,6 +19,9 @@ from .dp import clip_and_noise
 from .models import build_model
 from .serialization import from_bytes, to_bytes
 
+MAX_NONCES_BYTES = 1024 * 1024
+"""Largest nonces table (JSON) a participant parses from the aggregator's config."""
+
 
 @dataclass
 class Participant:
@@ -80,7 +83,7 @@ class Participant:
             update = clip_and_noise(update, base, float(dp["clip"]), float(dp["noise_multiplier"]), rng)
         data = to_bytes(update)
         nonce = (
-            loads_bounded(config["nonces"])[self.address]
+            loads_bounded(config["nonces"], what="nonces", max_bytes=MAX_NONCES_BYTES, max_depth=2)[self.address]
             if isinstance(config["nonces"], str)
             else config["nonces"][self.address]
         )
