@@ -544,3 +544,9 @@ def test_the_command_tree_is_covered() -> None:
     assert {"chain append", "verify", "data register", "fraud score", "token mint", "audit task"} <= names
     assert len(names) >= 40
     assert MAX_JSON_DEPTH >= 32
+
+
+def test_error_messages_keep_square_brackets(cli, home: Path) -> None:  # type: ignore[no-untyped-def]
+    """rich markup must not eat ``[attack]``-like words from a message."""
+    result = cli("chain", "append", "--kind", "NoSuchKind[attack]", "--payload", "{}")
+    assert result.code == 15 and "NoSuchKind[attack]" in result.err, result

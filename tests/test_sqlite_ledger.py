@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from ledgerml import DatasetRegistered, Identity, Ledger, RoleGranted, sqlite_url
 from ledgerml.errors import AlreadyExists, ConfigError, NotFound, Unauthorized
 from ledgerml.ledger.base import parse_ledger_url
+from ledgerml.ledger.sqlite import SqliteLedger
 from ledgerml.types import Role
 
 
@@ -159,3 +161,22 @@ def test_forged_checkpoint_is_caught_by_verify(tmp_path: Path, admin: Identity, 
     report = reopened.verify()
     reopened.close()
     assert not report.ok and report.location is not None and report.location.startswith("checkpoint")
+
+
+def test_backends_declare_capabilities_and_are_context_managers(tmp_path: Path, admin: Identity) -> None:
+    """The written backend contract: differences declared (atomic batches: SQLite yes, EVM no), ``with`` closes."""
+    from ledgerml.ledger.base import Capabilities, LedgerBackend
+    from ledgerml.ledger.evm.backend import EvmLedger
+
+    assert SqliteLedger.capabilities.atomic_batches and not EvmLedger.capabilities.atomic_batches
+    assert isinstance(EvmLedger.capabilities, Capabilities)
+    with Ledger.create(sqlite_url(tmp_path / "l.db"), admin=admin) as ledger:
+        assert isinstance(ledger, LedgerBackend) and ledger.size == 1
+    with pytest.raises(sqlite3.ProgrammingError):  # closed on leaving the block
+        ledger.size  # noqa: B018
+    undocumented = [
+        name
+        for name, member in vars(LedgerBackend).items()
+        if not name.startswith("_") and callable(member) and not (member.__doc__ or "").strip()
+    ]
+    assert not undocumented, f"every LedgerBackend member states its guarantee: {undocumented}"

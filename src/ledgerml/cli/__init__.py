@@ -9,6 +9,7 @@ import sys
 
 import click
 import typer
+from rich.markup import escape
 
 from ..errors import LedgerMLError
 from . import audit, chain, data, demo, fl, fraud, identity, init, model, node, rewards, role, verify
@@ -48,7 +49,7 @@ INTERNAL_EXIT = 70
 
 
 def _fail(message: str, code: int) -> None:
-    err_console.print(f"[bold red]error[/]: {message}", highlight=False, markup=True, soft_wrap=True)
+    err_console.print(f"[bold red]error[/]: {escape(message)}", highlight=False, markup=True, soft_wrap=True)
     sys.exit(code)
 
 

@@ -30,7 +30,7 @@ from ..events import Event, LedgerCreated, Payload, now_ms, parse_event, sign_ev
 from ..identity import Identity
 from ..state import State, apply, check_clock, decode_state, encode_state, next_nonce
 from ..types import Address
-from .base import ProgressCallback, Receipt, StoredEvent, VerifyReport
+from .base import Capabilities, ProgressCallback, Receipt, StoredEvent, VerifyReport
 from .blocks import BlockHeader
 from .merkle import MerkleTree, leaf_hash
 from .proofs import ConsistencyProof, InclusionProof
@@ -71,6 +71,8 @@ T = TypeVar("T")
 
 class SqliteLedger:
     """A ledger in one SQLite file. Create with :meth:`create`, open with :meth:`open`."""
+
+    capabilities = Capabilities(atomic_batches=True, seals_by_time=True, distributed=False, storage_check=False)
 
     def __init__(
         self,
