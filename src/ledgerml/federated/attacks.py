@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .serialization import Weights
+from ..ml.serialization import Weights
 
 ATTACKS = ("none", "label_flip", "sign_flip", "scaling", "gaussian_noise", "free_ride", "sybil")
 

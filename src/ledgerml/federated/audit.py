@@ -9,11 +9,11 @@ from typing import Any
 from ..errors import LedgerMLError, NotFound
 from ..identity import recover_signer
 from ..ledger.base import LedgerBackend
+from ..ml.serialization import Weights, from_bytes, to_bytes
 from ..store import ArtifactStore
 from ..tasks import commits, example_bound, progress, round_record, task
 from ..types import Address, Digest
 from .coordinator import MISMATCH, decide_round, update_verdict
-from .serialization import Weights, from_bytes, to_bytes
 
 
 @dataclass

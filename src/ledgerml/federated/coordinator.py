@@ -22,6 +22,8 @@ from ..errors import ConfigError, LedgerMLError, NotFound, RejectedEvent
 from ..events import Payload, event_from_dict, sign_event
 from ..identity import Identity
 from ..ledger.base import LedgerBackend
+from ..ml.models import Model
+from ..ml.serialization import Weights, flatten, from_bytes, to_bytes, unflatten
 from ..state import MAX_RECORDS, apply, check_envelope, next_nonce
 from ..store import ArtifactStore
 from ..tasks import (
@@ -39,9 +41,7 @@ from ..tasks import (
 from ..types import Address, Digest
 from .aggregation import AggregationResult, aggregate, check_rule
 from .dp import check_dp_settings, gaussian_epsilon
-from .models import Model
 from .receipts import issue_receipt
-from .serialization import Weights, flatten, from_bytes, to_bytes, unflatten
 from .validation import check_update
 
 MISMATCH = "digest mismatch: received "

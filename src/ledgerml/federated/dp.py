@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from ..errors import ConfigError
-from .serialization import Weights, flatten, unflatten
+from ..ml.serialization import Weights, flatten, unflatten
 
 
 def clip_and_noise(

@@ -20,12 +20,12 @@ from flwr.supercore.task_identity import TaskIdentity
 from .._json import loads_bounded
 from ..errors import RejectedEvent
 from ..events import MAX_EVENT_BYTES, event_from_dict
+from ..ml.serialization import Weights, to_bytes
 from ..state import State, holders_of, next_nonce
 from ..types import Role
 from .coordinator import MAX_COMMITMENT_DEPTH, Reply, RoundOutcome, TaskCoordinator
 from .participant import Participant
 from .receipts import parse_receipt, save_receipt
-from .serialization import Weights, to_bytes
 
 KEY = "ledgerml"
 MAX_CONFIG_JSON_BYTES = 1024 * 1024

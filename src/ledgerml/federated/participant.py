@@ -12,12 +12,12 @@ import numpy as np
 from .._json import loads_bounded
 from ..events import Event, sign_event
 from ..identity import Identity
+from ..ml.models import build_model
+from ..ml.serialization import from_bytes, to_bytes
 from ..tasks import ParticipantJoined, UpdateCommitted
 from ..types import Digest
 from . import attacks
 from .dp import clip_and_noise
-from .models import build_model
-from .serialization import from_bytes, to_bytes
 
 MAX_NONCES_BYTES = 1024 * 1024
 """Largest nonces table (JSON) a participant parses from the aggregator's config."""

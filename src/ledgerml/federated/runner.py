@@ -24,20 +24,20 @@ from ..errors import ConfigError, LedgerMLError
 from ..events import Payload, RoleGranted
 from ..home import Home
 from ..identity import Identity, KeyStore, password_from_env
+from ..ml import data as data_module
+from ..ml.models import build_model
+from ..ml.serialization import Weights, from_bytes
 from ..provenance import register_dataset, register_model
 from ..provenance.verify import attest
 from ..state import dataset, roles_of
 from ..tasks import TaskCreated, progress, round_record, task
 from ..tokens import TokensMinted
 from ..types import Role
-from . import data as data_module
 from .aggregation import RULES, check_rule
 from .attacks import ATTACKS
 from .coordinator import TaskCoordinator
 from .dp import check_dp_settings, gaussian_epsilon
-from .models import build_model
 from .participant import Participant
-from .serialization import Weights, from_bytes
 
 
 @dataclass

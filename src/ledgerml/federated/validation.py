@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .serialization import Weights
+from ..ml.serialization import Weights
 
 
 def check_update(update: Weights, template: Weights, max_norm: float | None) -> str | None:

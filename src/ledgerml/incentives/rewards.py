@@ -26,6 +26,9 @@ from .._json import loads_bounded
 from ..errors import ConfigError
 from ..identity import Identity
 from ..ledger.base import LedgerBackend
+from ..ml.data import read_csv
+from ..ml.models import build_model
+from ..ml.serialization import flatten, from_bytes, unflatten
 from ..state import State
 from ..store import ArtifactStore
 from ..tasks import (
@@ -59,7 +62,6 @@ class RoundValue:
 
 def load_validation(path: str | Path, record: TaskRecord) -> tuple[np.ndarray, np.ndarray]:
     """The task's validation set from ``path``, checked against the registered dataset digest."""
-    from ..federated.data import read_csv
     from ..provenance import build_manifest
 
     if record.validation_dataset is None:
@@ -83,9 +85,6 @@ def round_utility(
 ) -> tuple[Utility, list[list[str]]]:
     """The utility of a finalized round's accepted updates, and the addresses behind each player (one player
     per distinct update digest)."""
-    from ..federated.models import build_model
-    from ..federated.serialization import flatten, from_bytes, unflatten
-
     finalized = round_record(state, record.task_id, round_)
     if finalized is None or finalized.status != "ok":
         raise ConfigError(f"round {round_} of {record.task_id!r} is not a finalized, successful round")
