@@ -10,7 +10,7 @@ import pytest
 
 from ledgerml import DatasetRegistered, Identity, Ledger, RoleGranted, sqlite_url
 from ledgerml.errors import AlreadyExists, ConfigError, NotFound, Unauthorized
-from ledgerml.ledger.base import parse_ledger_url
+from ledgerml.ledger.registry import parse_ledger_url
 from ledgerml.ledger.sqlite import SqliteLedger
 from ledgerml.types import Role
 

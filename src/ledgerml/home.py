@@ -13,7 +13,8 @@ from typing import Any, Literal
 from ._json import loads_bounded
 from .errors import AlreadyExists, ConfigError, KeystoreError, LedgerMLError, NotFound
 from .identity import Identity, KeyStore, check_identity_name, password_from_env
-from .ledger.base import Ledger, LedgerBackend, sqlite_url
+from .ledger.base import LedgerBackend
+from .ledger.registry import Ledger, evm_url, sqlite_url
 from .store import ArtifactStore, LocalStore
 from .types import Address
 
@@ -172,7 +173,7 @@ class Home:
             )
             chain_url = ""
             if evm_rpc is not None:
-                chain_url = f"evm+{evm_rpc}?deployment={self.path / 'deployment.json'}&block_size={block_size}"
+                chain_url = evm_url(evm_rpc, self.path / "deployment.json", block_size=block_size)
                 url = chain_url
                 if dev_funding:
                     from .ledger.evm.backend import connect, fund

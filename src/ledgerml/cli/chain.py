@@ -18,6 +18,7 @@ from ..ledger.proofs import (
     verify_consistency_proof,
     verify_inclusion_proof,
 )
+from ..ledger.registry import evm_url
 from ._common import (
     AsOption,
     HomeOption,
@@ -342,7 +343,7 @@ def deploy_contracts(
         fund(w3, [identity.address])
     result: Deployment = deploy(w3, identity, name=name)
     result.save(path)
-    url = f"evm+{rpc}?deployment={path.resolve()}"
+    url = evm_url(rpc, path.resolve())
     if use:
         config = dataclasses.replace(target.config(), ledger=url, dev_funding=dev_funding)
         target.config_path.write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")

@@ -1,14 +1,11 @@
-"""The ``LedgerBackend`` protocol every backend implements, its result types, and ``Ledger.open``."""
+"""The ``LedgerBackend`` protocol every backend implements and its result types (construction: ``registry``)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
-from urllib.parse import parse_qs, urlparse
 
-from ..errors import ConfigError
 from ..events import Event, Payload
 from ..identity import Identity
 from ..state import State
@@ -179,117 +176,3 @@ class LedgerBackend(Protocol):
     def __exit__(self, *exc: object) -> None:
         """Close the ledger."""
         ...
-
-
-@dataclass(frozen=True)
-class LedgerURL:
-    """A parsed ledger URL: ``sqlite:///path/to/ledger.db?synchronous=full&block_size=1000``, or
-    ``evm+http://127.0.0.1:8545?deployment=deployment.json`` (``path`` is then the node's RPC URL)."""
-
-    scheme: str
-    path: str
-    options: dict[str, str]
-
-
-def parse_ledger_url(url: str) -> LedgerURL:
-    """Split a ledger URL into scheme, path and options; raise ``ConfigError`` on a bad one."""
-    parsed = urlparse(url)
-    if parsed.scheme in ("evm+http", "evm+https"):
-        options = {key: values[-1] for key, values in parse_qs(parsed.query, keep_blank_values=True).items()}
-        if not parsed.netloc:
-            raise ConfigError(f"ledger URL {url!r} names no node: evm+http://HOST:PORT?deployment=FILE")
-        rpc = f"{parsed.scheme[4:]}://{parsed.netloc}{parsed.path}"
-        return LedgerURL(parsed.scheme, rpc, options)
-    if parsed.scheme != "sqlite":
-        raise ConfigError(
-            f"unsupported ledger URL {url!r}: expected sqlite:///PATH or evm+http://HOST:PORT?deployment=FILE"
-        )
-    if parsed.netloc not in ("", "localhost"):
-        raise ConfigError(f"sqlite URLs name a local file: sqlite:///PATH, got host {parsed.netloc!r}")
-    if not parsed.path or parsed.path == "/":
-        raise ConfigError(f"ledger URL {url!r} names no file")
-    options = {key: values[-1] for key, values in parse_qs(parsed.query, keep_blank_values=True).items()}
-    # SQLAlchemy's convention: sqlite:///relative/path.db and sqlite:////absolute/path.db
-    return LedgerURL(parsed.scheme, parsed.path[1:], options)
-
-
-def sqlite_url(path: str | os.PathLike[str], **options: object) -> str:
-    """The ledger URL of a SQLite file, e.g. ``sqlite:////abs/ledger.db?synchronous=full``."""
-    query = "&".join(f"{key}={value}" for key, value in options.items())
-    return f"sqlite:///{os.fspath(path)}" + (f"?{query}" if query else "")
-
-
-class Ledger:
-    """Entry point: ``Ledger.create(url, ...)`` makes a new ledger, ``Ledger.open(url)`` opens one."""
-
-    @staticmethod
-    def open(url: str, *, validator: Identity | None = None, signers: Sequence[Identity] = ()) -> LedgerBackend:
-        """Open an existing ledger. ``validator`` (a validator's key) lets this process cut blocks;
-        ``signers`` are the keys an EVM ledger may send transactions with (``submit`` adds its identity)."""
-        parsed = parse_ledger_url(url)
-        if parsed.scheme.startswith("evm+"):
-            from .evm.backend import EvmLedger
-
-            deployment, options = _evm_options(parsed.options)
-            return EvmLedger.open(parsed.path, deployment, validator=validator, signers=signers, **options)
-        from .sqlite import SqliteLedger
-
-        return SqliteLedger.open(parsed.path, validator=validator, **_sqlite_options(parsed.options))
-
-    @staticmethod
-    def create(url: str, *, admin: Identity, validator: Identity | None = None, name: str = "ledger") -> LedgerBackend:
-        """Create a new ledger whose genesis event makes ``admin`` the admin and ``validator`` the validator.
-
-        For ``evm+http://...?deployment=FILE`` this deploys the contracts and writes FILE.
-        """
-        parsed = parse_ledger_url(url)
-        if parsed.scheme.startswith("evm+"):
-            from .evm.backend import EvmLedger
-
-            deployment, options = _evm_options(parsed.options)
-            return EvmLedger.create(parsed.path, deployment, admin=admin, validator=validator, name=name, **options)
-        from .sqlite import SqliteLedger
-
-        return SqliteLedger.create(
-            parsed.path, admin=admin, validator=validator or admin, name=name, **_sqlite_options(parsed.options)
-        )
-
-
-def _evm_options(options: dict[str, str]) -> tuple[str, dict[str, Any]]:
-    known = {"deployment", "block_size", "precheck", "timeout"}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ConfigError(f"unknown ledger URL option(s) {unknown}; known: {sorted(known)}")
-    if not options.get("deployment"):
-        raise ConfigError("an EVM ledger URL names its deployment file: evm+http://HOST:PORT?deployment=FILE")
-    result: dict[str, Any] = {}
-    try:
-        if "block_size" in options:
-            result["block_size"] = int(options["block_size"])
-        if "timeout" in options:
-            result["timeout"] = float(options["timeout"])
-    except ValueError as exc:
-        raise ConfigError(f"bad ledger URL option: {exc}") from None
-    if "precheck" in options:
-        if options["precheck"] not in ("0", "1", "true", "false"):
-            raise ConfigError("precheck is 1/true or 0/false")
-        result["precheck"] = options["precheck"] in ("1", "true")
-    return options["deployment"], result
-
-
-def _sqlite_options(options: dict[str, str]) -> dict[str, Any]:
-    known = {"synchronous", "block_size", "block_interval"}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ConfigError(f"unknown ledger URL option(s) {unknown}; known: {sorted(known)}")
-    result: dict[str, Any] = {}
-    if "synchronous" in options:
-        result["synchronous"] = options["synchronous"]
-    try:
-        if "block_size" in options:
-            result["block_size"] = int(options["block_size"])
-        if "block_interval" in options:
-            result["block_interval"] = float(options["block_interval"])
-    except ValueError as exc:
-        raise ConfigError(f"bad ledger URL option: {exc}") from None
-    return result

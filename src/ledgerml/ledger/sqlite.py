@@ -34,6 +34,7 @@ from .base import Capabilities, ProgressCallback, Receipt, StoredEvent, VerifyRe
 from .blocks import BlockHeader
 from .merkle import MerkleTree, leaf_hash
 from .proofs import ConsistencyProof, InclusionProof
+from .registry import LedgerURL, url_options
 from .sealing import ChainCheck, seal_next
 
 SCHEMA_VERSION = "1"
@@ -145,6 +146,16 @@ class SqliteLedger:
                 Path(str(target) + suffix).unlink(missing_ok=True)
             raise
         return ledger
+
+    @classmethod
+    def open_url(cls, url: LedgerURL, *, validator: Identity | None, signers: Sequence[Identity] = ()) -> SqliteLedger:
+        """``Ledger.open`` for ``sqlite:///PATH[?synchronous=full&block_size=N&block_interval=S]``."""
+        return cls.open(url.path, validator=validator, **_url_options(url))
+
+    @classmethod
+    def create_url(cls, url: LedgerURL, *, admin: Identity, validator: Identity | None, name: str) -> SqliteLedger:
+        """``Ledger.create`` for a SQLite URL: the file with its genesis event sealed in block 0."""
+        return cls.create(url.path, admin=admin, validator=validator or admin, name=name, **_url_options(url))
 
     @classmethod
     def open(
@@ -614,6 +625,13 @@ def _audit(conn: sqlite3.Connection, ledger_id: str, progress: ProgressCallback 
 
 
 _LARGEST = 2**62
+
+
+def _url_options(url: LedgerURL) -> dict[str, Any]:
+    """Typed options of a SQLite ledger URL."""
+    return url_options(url.options, ints=("block_size",), floats=("block_interval",), synchronous="text")
+
+
 _STORAGE_WORDS = ("full", "disk", "i/o", "readonly", "unable to open", "locked")
 
 
