@@ -10,9 +10,9 @@ import pytest
 
 from ledgerml._jsonrpc import JsonRpc
 from ledgerml.anchor import anchor_head, check_anchors, load_anchors, save_anchor
-from ledgerml.events import RoleGranted
 from ledgerml.home import Home
 from ledgerml.types import Role
+from ledgerml.vocab.core import RoleGranted
 
 from .conftest import make_identity
 

@@ -10,18 +10,10 @@ from hypothesis import strategies as st
 
 from ledgerml._canonical import canonical_json
 from ledgerml.errors import MalformedEvent, UnknownEventKind
-from ledgerml.events import (
-    DatasetRegistered,
-    Event,
-    ModelRegistered,
-    RoleGranted,
-    event_from_dict,
-    parse_event,
-    sign_event,
-    validate_payload,
-)
+from ledgerml.events import Event, event_from_dict, parse_event, sign_event, validate_payload
 from ledgerml.identity import Identity, recover_signer
 from ledgerml.types import Role
+from ledgerml.vocab.core import DatasetRegistered, ModelRegistered, RoleGranted
 
 LEDGER = "0" * 31 + "1"
 DIGEST = "sha256:" + "ab" * 32

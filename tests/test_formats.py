@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from ledgerml.events import DatasetRegistered, RoleGranted, parse_event, sign_event
+from ledgerml.events import parse_event, sign_event
 from ledgerml.identity import Identity
 from ledgerml.ledger.blocks import GENESIS_PREV_HASH, BlockHeader, sign_block
 from ledgerml.ledger.merkle import MerkleTree, leaf_hash
@@ -19,6 +19,7 @@ from ledgerml.ledger.proofs import (
     verify_inclusion_proof,
 )
 from ledgerml.types import Role
+from ledgerml.vocab.core import DatasetRegistered, RoleGranted
 
 LEDGER = "0123456789abcdef0123456789abcdef"
 VALIDATOR = Identity.from_private_key("validator", (11).to_bytes(32, "big"))

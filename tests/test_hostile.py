@@ -22,11 +22,12 @@ from hypothesis import strategies as st
 from ledgerml import Identity, Ledger, sqlite_url
 from ledgerml._json import MAX_JSON_DEPTH, JsonTooLarge, loads_bounded, nesting_depth
 from ledgerml.errors import InvalidProof, InvalidTransition, MalformedEvent
-from ledgerml.events import MAX_EVENT_BYTES, MAX_EVENT_TIME, DatasetRegistered, Event, sign_event
+from ledgerml.events import MAX_EVENT_BYTES, MAX_EVENT_TIME, Event, sign_event
 from ledgerml.ledger.proofs import InclusionProof
 from ledgerml.ledger.sqlite import SqliteLedger
 from ledgerml.state import MAX_BACKDATE_MS, MAX_CLOCK_SKEW_MS
-from ledgerml.tokens import TokensMinted
+from ledgerml.vocab.core import DatasetRegistered
+from ledgerml.vocab.tokens import TokensMinted
 
 from ._cli import event_count, run_cli, snapshot
 
@@ -125,7 +126,7 @@ def test_deep_json_input_is_one_line_in_a_separate_process(tmp_path: Path, comma
 
 def test_oversized_event_is_refused_and_changes_nothing(sqlite_ledger: SqliteLedger, admin: Identity) -> None:
     """Item 8: one limit for every backend, in the state machine (the EVM contract's MAX_BODY)."""
-    from ledgerml.events import RoleGranted
+    from ledgerml.vocab.core import RoleGranted
 
     sqlite_ledger.submit(admin, RoleGranted(subject=admin.address, role="data_owner"))
     before = sqlite_ledger.size

@@ -35,9 +35,10 @@ from ledgerml.provenance import (
 from ledgerml.provenance import records as records_module
 from ledgerml.provenance.attest import model_statement
 from ledgerml.provenance.records import merkle_root, row_leaf, table_leaves
-from ledgerml.state import ModelRecord, State
+from ledgerml.state import State
 from ledgerml.store import LocalStore
 from ledgerml.types import Role
+from ledgerml.vocab.core import ModelRecord
 
 from .conftest import make_identity
 

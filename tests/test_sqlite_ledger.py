@@ -109,11 +109,11 @@ def test_revoked_validator_blocks_fail_verify_if_forged(tmp_path: Path, admin: I
 def test_state_checkpoints_roundtrip_and_are_used(tmp_path: Path, admin: Identity) -> None:
     import sqlite3
 
-    from ledgerml.events import RoleGranted as Grant
     from ledgerml.federated.apps import run_in_process
     from ledgerml.federated.runner import FederationConfig, setup_federation
     from ledgerml.home import Home
     from ledgerml.state import decode_state, encode_state, fold
+    from ledgerml.vocab.core import RoleGranted as Grant
 
     home = Home(tmp_path / "home")
     home.init(unencrypted=True)

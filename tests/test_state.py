@@ -20,19 +20,11 @@ from ledgerml.errors import (
     UnknownReference,
     WrongLedger,
 )
-from ledgerml.events import (
-    DatasetRegistered,
-    Event,
-    LedgerCreated,
-    ModelRegistered,
-    Payload,
-    RoleGranted,
-    RoleRevoked,
-    sign_event,
-)
+from ledgerml.events import Event, Payload, sign_event
 from ledgerml.identity import Identity
-from ledgerml.state import State, apply, fold, next_nonce, roles_of
+from ledgerml.state import State, apply, fold, next_nonce
 from ledgerml.types import Role
+from ledgerml.vocab.core import DatasetRegistered, LedgerCreated, ModelRegistered, RoleGranted, RoleRevoked, roles_of
 
 from .conftest import make_identity
 

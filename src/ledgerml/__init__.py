@@ -1,19 +1,9 @@
 """ledgerml: verifiable multi-party machine learning on a ledger, and machine learning for blockchains."""
 
 from . import errors
+from . import vocab as vocab  # importing it registers every event kind with the state machine
 from .errors import *  # noqa: F403 - the error classes are part of the public API
-from .events import (
-    DatasetRegistered,
-    Event,
-    LedgerCreated,
-    ModelRegistered,
-    Payload,
-    RoleGranted,
-    RoleRevoked,
-    event_kind,
-    parse_event,
-    sign_event,
-)
+from .events import Event, Payload, event_kind, parse_event, sign_event
 from .identity import Identity, KeyStore, recover_signer
 from .ledger import (
     BlockHeader,
@@ -30,6 +20,7 @@ from .ledger import (
 )
 from .state import State, apply, fold, rule
 from .types import Address, Digest, Role
+from .vocab.core import DatasetRegistered, LedgerCreated, ModelRegistered, RoleGranted, RoleRevoked
 
 __version__ = "0.1.0"
 

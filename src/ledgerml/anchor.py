@@ -115,8 +115,8 @@ def discover_anchors(
     of ``validators`` (default: the ledger's validators) - so nobody else can post a head that makes verify fail.
     """
     from .ledger.blocks import BlockHeader, verify_block_signature
-    from .state import holders_of
     from .types import Role
+    from .vocab.core import holders_of
 
     url = _rpc_url(target)
     rpc = JsonRpc(url)

@@ -3,8 +3,8 @@
 An event is ``{"v", "ledger", "kind", "actor", "nonce", "time", "payload"}``; its *digest* is SHA-256 of
 the canonical JSON of those fields and its *signature* is the actor's EIP-191 signature over that digest.
 The stored *body* is the same object plus ``"signature"``, canonically encoded; the Merkle log commits to
-bodies. New kinds are added with :func:`event_kind` (payload schema) and ``ledgerml.state.rule`` (its rule);
-backends never need to change.
+bodies. The vocabularies (``ledgerml.vocab``) register their kinds with :func:`event_kind` (payload schema) and
+``ledgerml.state.rule`` (its rule); this module knows no kind.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import time as _time
 from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from ._canonical import canonical_json
 from ._json import loads_bounded
 from .errors import MalformedEvent, UnknownEventKind
 from .identity import Identity
-from .types import Address, Digest, Role, is_checksum_address
+from .types import Address, Digest, is_checksum_address
 
 EVENT_FORMAT_VERSION = 1
 MAX_EVENT_BYTES = 16384
@@ -82,60 +82,6 @@ def event_kind(kind: str) -> Callable[[P], P]:
 def payload_types() -> dict[str, type[Payload]]:
     """Every registered event kind and its payload schema."""
     return dict(_PAYLOADS)
-
-
-@event_kind("LedgerCreated")
-class LedgerCreated(Payload):
-    """Genesis: the first event of every ledger, signed by its creator, who becomes admin."""
-
-    name: ShortText
-    admin: AddressField
-    validator: AddressField
-
-
-@event_kind("RoleGranted")
-class RoleGranted(Payload):
-    """An admin grants ``role`` to ``subject``."""
-
-    subject: AddressField
-    role: Role
-
-
-@event_kind("RoleRevoked")
-class RoleRevoked(Payload):
-    """An admin revokes ``role`` from ``subject``."""
-
-    subject: AddressField
-    role: Role
-
-
-@event_kind("DatasetRegistered")
-class DatasetRegistered(Payload):
-    """A data owner registers a dataset by the digest of its manifest; the actor is the owner."""
-
-    dataset_id: DigestField
-    name: ShortText
-    uri: LongText = ""
-    license: ShortText = ""
-    consent_note: LongText = ""
-    parents: list[DigestField] = Field(default_factory=list, max_length=256)
-    metadata: dict[str, JsonValue] = Field(default_factory=dict)
-
-
-@event_kind("ModelRegistered")
-class ModelRegistered(Payload):
-    """A trainer or aggregator registers a model artifact with its lineage."""
-
-    model_id: DigestField
-    name: ShortText
-    uri: LongText = ""
-    parents: list[DigestField] = Field(default_factory=list, max_length=256)
-    datasets: list[DigestField] = Field(default_factory=list, max_length=1024)
-    metrics_digest: DigestField | None = None
-    attestation_digest: DigestField | None = None
-    task: ShortText | None = None
-    round: int | None = Field(default=None, ge=0)
-    metadata: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 class Event:
@@ -334,13 +280,8 @@ __all__ = [
     "MAX_EVENT_DEPTH",
     "MAX_EVENT_TIME",
     "MAX_NONCE",
-    "DatasetRegistered",
     "Event",
-    "LedgerCreated",
-    "ModelRegistered",
     "Payload",
-    "RoleGranted",
-    "RoleRevoked",
     "event_from_dict",
     "event_kind",
     "now_ms",

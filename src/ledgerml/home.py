@@ -260,8 +260,8 @@ class Home:
 
     def _check_validator(self, ledger: LedgerBackend, address: Address | None) -> None:
         """Refuse a home whose configured validator does not hold the validator role on its ledger."""
-        from .state import roles_of
         from .types import Role
+        from .vocab.core import roles_of
 
         if address is not None and Role.VALIDATOR not in roles_of(ledger.state(), address):
             ledger.close()

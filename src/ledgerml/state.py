@@ -2,8 +2,8 @@
 
 State is a set of named tables (``table -> key -> immutable value``). Rules mutate it only through
 :meth:`State.put` / :meth:`State.delete`, which keep an undo journal, so a rejected event - or a rejected
-batch - leaves the state exactly as it was. Later capabilities add tables and rules with :func:`rule`;
-nothing here or in the backends changes. No I/O happens in this module.
+batch - leaves the state exactly as it was. The vocabularies (``ledgerml.vocab``) add tables, records
+and rules with :func:`record_type` and :func:`rule`; this module holds only the machine and knows no kind. No I/O.
 """
 
 from __future__ import annotations
@@ -17,31 +17,21 @@ from typing import Any, TypeVar
 from ._canonical import canonical_json
 from ._json import loads_bounded
 from .errors import (
-    DuplicateRegistration,
     InvalidTransition,
     MalformedEvent,
     NonceGap,
     ReplayedNonce,
     SignerMismatch,
-    Unauthorized,
     UnknownEventKind,
-    UnknownReference,
     WrongLedger,
 )
-from .events import (
-    MAX_EVENT_BYTES,
-    DatasetRegistered,
-    Event,
-    LedgerCreated,
-    ModelRegistered,
-    Payload,
-    RoleGranted,
-    RoleRevoked,
-)
+from .events import MAX_EVENT_BYTES, Event, Payload
 from .identity import recover_signer
 from .types import Address, Role
 
 _MISSING = object()
+GENESIS_KIND = "LedgerCreated"
+"""The kind every ledger's first event has (``ledgerml.vocab.core.LedgerCreated``)."""
 MAX_BACKDATE_MS = 5 * 60 * 1000
 """How far (ms) an event's time may lie before the latest accepted event's time (writers' clocks differ)."""
 MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
@@ -212,42 +202,6 @@ class LedgerInfo:
     created: int
 
 
-@record_type
-@dataclass(frozen=True, slots=True)
-class DatasetRecord:
-    """A registered dataset."""
-
-    dataset_id: str
-    owner: Address
-    name: str
-    uri: str
-    license: str
-    consent_note: str
-    parents: tuple[str, ...]
-    registered_by: str  # id of the registering event
-    time: int
-    records: int | None = None  # metadata["records"]: bounds the num_examples of updates trained on it
-
-
-@record_type
-@dataclass(frozen=True, slots=True)
-class ModelRecord:
-    """A registered model and its lineage."""
-
-    model_id: str
-    owner: Address
-    name: str
-    uri: str
-    parents: tuple[str, ...]
-    datasets: tuple[str, ...]
-    metrics_digest: str | None
-    attestation_digest: str | None
-    task: str | None
-    round: int | None
-    registered_by: str
-    time: int
-
-
 # -- rules -------------------------------------------------------------------------------------------
 
 PayloadT = TypeVar("PayloadT", bound=Payload)
@@ -266,25 +220,6 @@ def rule(payload_type: type[PayloadT]) -> Callable[[Callable[[State, Event, Payl
         return fn
 
     return register
-
-
-def roles_of(state: State, address: str) -> frozenset[Role]:
-    """The roles ``address`` holds."""
-    roles: frozenset[Role] = state.get("roles", address, frozenset())
-    return roles
-
-
-def holders_of(state: State, role: Role) -> list[Address]:
-    """Every address holding ``role``, sorted."""
-    return sorted(address for address, roles in state.rows("roles").items() if role in roles)
-
-
-def require_role(state: State, actor: str, *allowed: Role) -> None:
-    """Raise ``Unauthorized`` unless ``actor`` holds one of ``allowed``."""
-    held = roles_of(state, actor)
-    if not any(role in held for role in allowed):
-        names = " or ".join(role.value for role in allowed)
-        raise Unauthorized(f"{actor} needs the {names} role")
 
 
 def ledger_info(state: State) -> LedgerInfo | None:
@@ -329,7 +264,7 @@ def apply(state: State, event: Event, *, check_signature: bool = True) -> None:
     handler = _RULES.get(event.kind)
     if handler is None:
         raise UnknownEventKind(f"no rule for event kind {event.kind!r}")
-    if info is None and event.kind != LedgerCreated.kind:
+    if info is None and event.kind != GENESIS_KIND:
         raise InvalidTransition(f"the first event of a ledger must be LedgerCreated, got {event.kind}")
     latest = latest_time(state)
     if latest is not None and event.time < latest - MAX_BACKDATE_MS:
@@ -367,116 +302,6 @@ def fold(events: Iterable[Event], state: State | None = None, *, check_signature
     return state
 
 
-@rule(LedgerCreated)
-def _ledger_created(state: State, event: Event, payload: LedgerCreated) -> None:
-    if ledger_info(state) is not None:
-        raise DuplicateRegistration("the ledger exists already: LedgerCreated is only valid as the first event")
-    if payload.admin != event.actor:
-        raise Unauthorized("LedgerCreated must be signed by the admin it names")
-    state.put("meta", "ledger", LedgerInfo(event.ledger, payload.name, event.actor, event.time))
-    _add_role(state, Address(payload.admin), Role.ADMIN)
-    _add_role(state, Address(payload.validator), Role.VALIDATOR)
-
-
-def _add_role(state: State, subject: Address, role: Role) -> None:
-    state.put("roles", subject, roles_of(state, subject) | {role})
-
-
-@rule(RoleGranted)
-def _role_granted(state: State, event: Event, payload: RoleGranted) -> None:
-    require_role(state, event.actor, Role.ADMIN)
-    if payload.role in roles_of(state, payload.subject):
-        raise DuplicateRegistration(f"{payload.subject} holds the {payload.role.value} role already")
-    _add_role(state, Address(payload.subject), payload.role)
-
-
-@rule(RoleRevoked)
-def _role_revoked(state: State, event: Event, payload: RoleRevoked) -> None:
-    require_role(state, event.actor, Role.ADMIN)
-    held = roles_of(state, payload.subject)
-    if payload.role not in held:
-        raise InvalidTransition(f"{payload.subject} does not hold the {payload.role.value} role")
-    if payload.role in (Role.ADMIN, Role.VALIDATOR) and holders_of(state, payload.role) == [payload.subject]:
-        raise InvalidTransition(f"cannot revoke the last {payload.role.value}: grant it to another first")
-    remaining = held - {payload.role}
-    if remaining:
-        state.put("roles", payload.subject, remaining)
-    else:
-        state.delete("roles", payload.subject)
-
-
-def dataset(state: State, dataset_id: str) -> DatasetRecord | None:
-    """The registered dataset ``dataset_id``, if any."""
-    record: DatasetRecord | None = state.get("datasets", dataset_id)
-    return record
-
-
-def model(state: State, model_id: str) -> ModelRecord | None:
-    """The registered model ``model_id``, if any."""
-    record: ModelRecord | None = state.get("models", model_id)
-    return record
-
-
-def _require_known(state: State, table: str, ids: Iterable[str], what: str) -> None:
-    for item in ids:
-        if state.get(table, item) is None:
-            raise UnknownReference(f"{what} {item} is not registered on this ledger")
-
-
-@rule(DatasetRegistered)
-def _dataset_registered(state: State, event: Event, payload: DatasetRegistered) -> None:
-    require_role(state, event.actor, Role.DATA_OWNER)
-    if dataset(state, payload.dataset_id) is not None:
-        raise DuplicateRegistration(f"dataset {payload.dataset_id} is registered already")
-    _require_known(state, "datasets", payload.parents, "parent dataset")
-    records = payload.metadata.get("records")
-    if records is not None and (type(records) is not int or not 0 <= records <= MAX_RECORDS):
-        raise MalformedEvent(f"metadata.records must be an integer from 0 to {MAX_RECORDS}, got {records!r}")
-    state.put(
-        "datasets",
-        payload.dataset_id,
-        DatasetRecord(
-            dataset_id=payload.dataset_id,
-            owner=event.actor,
-            name=payload.name,
-            uri=payload.uri,
-            license=payload.license,
-            consent_note=payload.consent_note,
-            parents=tuple(payload.parents),
-            registered_by=event.id,
-            time=event.time,
-            records=records,
-        ),
-    )
-
-
-@rule(ModelRegistered)
-def _model_registered(state: State, event: Event, payload: ModelRegistered) -> None:
-    require_role(state, event.actor, Role.TRAINER, Role.AGGREGATOR)
-    if model(state, payload.model_id) is not None:
-        raise DuplicateRegistration(f"model {payload.model_id} is registered already")
-    _require_known(state, "models", payload.parents, "parent model")
-    _require_known(state, "datasets", payload.datasets, "dataset")
-    state.put(
-        "models",
-        payload.model_id,
-        ModelRecord(
-            model_id=payload.model_id,
-            owner=event.actor,
-            name=payload.name,
-            uri=payload.uri,
-            parents=tuple(payload.parents),
-            datasets=tuple(payload.datasets),
-            metrics_digest=payload.metrics_digest,
-            attestation_digest=payload.attestation_digest,
-            task=payload.task,
-            round=payload.round,
-            registered_by=event.id,
-            time=event.time,
-        ),
-    )
-
-
 def registered_kinds() -> list[str]:
     """Event kinds that have a rule."""
     return sorted(_RULES)
@@ -486,27 +311,15 @@ __all__ = [
     "MAX_BACKDATE_MS",
     "MAX_CLOCK_SKEW_MS",
     "MAX_RECORDS",
-    "DatasetRecord",
     "LedgerInfo",
-    "ModelRecord",
     "State",
     "apply",
     "check_clock",
     "check_envelope",
-    "dataset",
     "fold",
-    "holders_of",
     "latest_time",
     "ledger_info",
-    "model",
     "next_nonce",
     "registered_kinds",
-    "require_role",
-    "roles_of",
     "rule",
 ]
-
-# Later vocabularies register their kinds and rules on import; importing them here keeps the state machine
-# complete wherever it runs (a backend, an audit, a standalone replay).
-from . import tasks as _tasks  # noqa: E402,F401
-from . import tokens as _tokens  # noqa: E402,F401

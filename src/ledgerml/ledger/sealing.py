@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError, InvalidProof, Unauthorized
 from ..identity import Identity
-from ..state import State, roles_of
+from ..state import State
 from ..types import Role
+from ..vocab.core import roles_of
 from .blocks import GENESIS_PREV_HASH, BlockHeader, sign_block, verify_block_signature
 from .merkle import MerkleTree
 

@@ -26,10 +26,11 @@ from ..errors import (
     StorageError,
     TamperDetected,
 )
-from ..events import Event, LedgerCreated, Payload, now_ms, parse_event, sign_event
+from ..events import Event, Payload, now_ms, parse_event, sign_event
 from ..identity import Identity
 from ..state import State, apply, check_clock, decode_state, encode_state, next_nonce
 from ..types import Address
+from ..vocab.core import LedgerCreated
 from .base import Capabilities, ProgressCallback, Receipt, StoredEvent, VerifyReport
 from .blocks import BlockHeader
 from .merkle import MerkleTree, leaf_hash

@@ -17,8 +17,9 @@ from .._canonical import canonical_json
 from .._json import loads_bounded
 from ..errors import InvalidSignature, LedgerMLError
 from ..identity import Identity, recover_signer
-from ..state import DatasetRecord, ModelRecord, State, dataset, model
+from ..state import State
 from ..types import Address
+from ..vocab.core import DatasetRecord, ModelRecord, dataset, model
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"

@@ -16,9 +16,10 @@ from ..identity import Identity
 from ..ledger.base import LedgerBackend
 from ..ledger.merkle import verify_inclusion
 from ..ledger.proofs import InclusionProof, verify_inclusion_proof
-from ..state import DatasetRecord, ModelRecord, State, dataset, holders_of, ledger_info, model
+from ..state import State, ledger_info
 from ..store import ArtifactStore
 from ..types import Digest, Role
+from ..vocab.core import DatasetRecord, ModelRecord, dataset, holders_of, model
 from .attest import dataset_statement, model_statement, open_envelope, sign_statement, subject_digests
 from .manifest import Manifest, artifact_digest, build_manifest
 from .records import check_values, read_record, record_path, row_leaf, table_leaves, tabular_format

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 from pydantic import Field, model_validator
 
-from .errors import InsufficientFunds, UnknownReference
-from .events import AddressField, Event, Payload, event_kind
-from .state import State, require_role, rule
-from .types import Role
+from ..errors import InsufficientFunds, UnknownReference
+from ..events import AddressField, Event, Payload, event_kind
+from ..state import State, rule
+from ..types import Role
+from .core import require_role
 
 MAX_AMOUNT = 10**30
 Amount = int

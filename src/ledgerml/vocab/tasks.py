@@ -2,8 +2,8 @@
 
 ``TaskCreated`` (by an aggregator) fixes the model, rule, rounds and limits; ``ParticipantJoined`` (by a
 data owner or trainer, naming datasets they own); ``UpdateCommitted`` (signed by the participant, so the
-aggregator can neither forge nor silently drop it); ``RoundFinalized`` (by the task's aggregator) names every
-committed update as accepted or rejected with a reason. Rounds finalize in order, each exactly once.
+aggregator cannot forge it); ``RoundFinalized`` (by the task's aggregator) names every committed update as
+accepted or rejected with a reason. Rounds finalize in order, each exactly once. Payouts: ``vocab.rewards``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field, JsonValue, model_validator
 
-from ._json import loads_bounded
-from .errors import DuplicateRegistration, InvalidTransition, Unauthorized, UnknownReference
-from .events import AddressField, DigestField, Event, Payload, ShortText, event_kind
-from .state import MAX_RECORDS, State, dataset, record_type, require_role, rule
-from .tokens import MAX_AMOUNT, move_balance, move_pool, move_stake, pool, stake
-from .types import Address, Role
+from .._json import loads_bounded
+from ..errors import DuplicateRegistration, InvalidTransition, Unauthorized, UnknownReference
+from ..events import AddressField, DigestField, Event, Payload, ShortText, event_kind
+from ..state import MAX_RECORDS, State, record_type, rule
+from ..types import Address, Role
+from .core import dataset, require_role
+from .tokens import MAX_AMOUNT, move_balance, move_stake
 
 TaskId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 Reason = Annotated[str, Field(min_length=1, max_length=512)]
@@ -92,51 +93,6 @@ class RoundFinalized(Payload):
         if (self.status == "ok") != (self.aggregate_digest is not None):
             raise ValueError("status 'ok' needs an aggregate_digest and 'failed' must have none")
         return self
-
-
-@event_kind("RewardPaid")
-class RewardPaid(Payload):
-    """The aggregator pays a finalized round's reward: ``contributions`` (micro-units of utility, one per
-    accepted participant) and the payments the rule gives for them, exactly."""
-
-    task_id: TaskId
-    round: int = Field(ge=1)
-    contributions: dict[AddressField, int] = Field(default_factory=dict)
-    payments: dict[AddressField, int] = Field(default_factory=dict)
-
-
-@event_kind("StakeSlashed")
-class StakeSlashed(Payload):
-    """The aggregator slashes a participant whose update was rejected for a reason the task names."""
-
-    task_id: TaskId
-    round: int = Field(ge=1)
-    participant: AddressField
-    amount: int = Field(gt=0)
-    reason: Reason
-    update_digest: DigestField
-
-
-@event_kind("TaskSettled")
-class TaskSettled(Payload):
-    """After the last round, every remaining stake goes back to its participant."""
-
-    task_id: TaskId
-
-
-def round_budget(record: TaskRecord) -> int:
-    """Tokens a round pays out at most: the reward pool as created, split evenly over the rounds."""
-    return record.reward_pool // record.rounds
-
-
-def expected_payments(budget: int, contributions: dict[str, int]) -> dict[str, int]:
-    """``budget * c / sum(c)`` (floored) for every positive contribution; integer arithmetic only."""
-    positive = {a: c for a, c in contributions.items() if c > 0}
-    total = sum(positive.values())
-    if total == 0 or budget == 0:
-        return {}
-    payments = {a: budget * c // total for a, c in positive.items()}
-    return {a: p for a, p in payments.items() if p > 0}
 
 
 @record_type
@@ -246,7 +202,7 @@ def round_record(state: State, task_id: str, round_: int) -> RoundRecord | None:
     return record
 
 
-def _require_task(state: State, task_id: str) -> TaskRecord:
+def require_task(state: State, task_id: str) -> TaskRecord:
     found = task(state, task_id)
     if found is None:
         raise UnknownReference(f"task {task_id!r} does not exist")
@@ -300,7 +256,7 @@ def _task_created(state: State, event: Event, payload: TaskCreated) -> None:
 
 @rule(ParticipantJoined)
 def _participant_joined(state: State, event: Event, payload: ParticipantJoined) -> None:
-    record = _require_task(state, payload.task_id)
+    record = require_task(state, payload.task_id)
     require_role(state, event.actor, Role.DATA_OWNER, Role.TRAINER)
     if state.get("participants", (payload.task_id, event.actor)) is not None:
         raise DuplicateRegistration(f"{event.actor} has joined task {payload.task_id!r} already")
@@ -326,7 +282,7 @@ def _participant_joined(state: State, event: Event, payload: ParticipantJoined) 
 
 @rule(UpdateCommitted)
 def _update_committed(state: State, event: Event, payload: UpdateCommitted) -> None:
-    record = _require_task(state, payload.task_id)
+    record = require_task(state, payload.task_id)
     if state.get("participants", (payload.task_id, event.actor)) is None:
         raise Unauthorized(f"{event.actor} has not joined task {payload.task_id!r}")
     current = _require_open_round(state, record, payload.round)
@@ -360,7 +316,7 @@ def example_bound(state: State, task_id: str, participant: str) -> int:
 
 @rule(RoundFinalized)
 def _round_finalized(state: State, event: Event, payload: RoundFinalized) -> None:
-    record = _require_task(state, payload.task_id)
+    record = require_task(state, payload.task_id)
     if event.actor != record.aggregator:
         raise Unauthorized(f"only the task's aggregator {record.aggregator} finalizes its rounds")
     current = _require_open_round(state, record, payload.round)
@@ -402,100 +358,23 @@ def _round_finalized(state: State, event: Event, payload: RoundFinalized) -> Non
     )
 
 
-def _require_aggregator(state: State, event: Event, task_id: str) -> TaskRecord:
-    record = _require_task(state, task_id)
-    if event.actor != record.aggregator:
-        raise Unauthorized(f"only the task's aggregator {record.aggregator} does this")
-    return record
-
-
-def _require_round(state: State, task_id: str, round_: int) -> RoundRecord:
-    found = round_record(state, task_id, round_)
-    if found is None:
-        raise InvalidTransition(f"round {round_} of task {task_id!r} is not finalized")
-    return found
-
-
-@rule(RewardPaid)
-def _reward_paid(state: State, event: Event, payload: RewardPaid) -> None:
-    record = _require_aggregator(state, event, payload.task_id)
-    finalized = _require_round(state, payload.task_id, payload.round)
-    if state.get("rewards", (payload.task_id, payload.round)) is not None:
-        raise DuplicateRegistration(f"round {payload.round} of task {payload.task_id!r} is paid already")
-    if finalized.status != "ok":
-        raise InvalidTransition("a failed round pays no reward")
-    if set(payload.contributions) != set(finalized.accepted):
-        raise InvalidTransition("contributions must name exactly the round's accepted participants")
-    budget = min(round_budget(record), pool(state, payload.task_id))
-    expected = expected_payments(budget, dict(payload.contributions))
-    if dict(payload.payments) != expected:
-        raise InvalidTransition(f"payments {dict(payload.payments)} are not what the contributions give: {expected}")
-    move_pool(state, payload.task_id, -sum(expected.values()))
-    for address, amount in sorted(expected.items()):
-        move_balance(state, address, amount)
-    state.put(
-        "rewards",
-        (payload.task_id, payload.round),
-        (tuple(sorted(payload.contributions.items())), tuple(sorted(expected.items())), event.id),
-    )
-
-
-@rule(StakeSlashed)
-def _stake_slashed(state: State, event: Event, payload: StakeSlashed) -> None:
-    record = _require_aggregator(state, event, payload.task_id)
-    finalized = _require_round(state, payload.task_id, payload.round)
-    if dict(finalized.rejected).get(payload.participant) != payload.reason:
-        raise InvalidTransition(f"{payload.participant} was not rejected in round {payload.round} for that reason")
-    if not any(payload.reason.startswith(prefix) for prefix in record.slash_on):
-        raise InvalidTransition(f"the task does not slash for {payload.reason!r} (it slashes for {record.slash_on})")
-    commit = state.get("commits", (payload.task_id, payload.round, payload.participant))
-    if commit is None or commit.update_digest != payload.update_digest:
-        raise InvalidTransition("the evidence names another update than the one committed")
-    if state.get("slashes", (payload.task_id, payload.round, payload.participant)) is not None:
-        raise DuplicateRegistration(f"{payload.participant} was slashed for round {payload.round} already")
-    due = min(stake(state, payload.task_id, payload.participant), record.slash_amount)
-    if due == 0 or payload.amount != due:
-        raise InvalidTransition(f"the slash must be {due} (the task's slash amount, at most the remaining stake)")
-    move_stake(state, payload.task_id, payload.participant, -due)
-    move_pool(state, payload.task_id, due)
-    state.put("slashes", (payload.task_id, payload.round, payload.participant), (due, payload.reason, event.id))
-
-
-@rule(TaskSettled)
-def _task_settled(state: State, event: Event, payload: TaskSettled) -> None:
-    record = _require_aggregator(state, event, payload.task_id)
-    if progress(state, payload.task_id).finalized < record.rounds:
-        raise InvalidTransition(f"task {payload.task_id!r} still has rounds to run")
-    if state.get("settled", payload.task_id) is not None:
-        raise DuplicateRegistration(f"task {payload.task_id!r} is settled already")
-    for address in participants(state, payload.task_id):
-        held = stake(state, payload.task_id, address)
-        if held:
-            move_stake(state, payload.task_id, address, -held)
-            move_balance(state, address, held)
-    state.put("settled", payload.task_id, event.id)
-
-
 __all__ = [
     "CommitRecord",
     "ParticipantJoined",
     "ParticipantRecord",
+    "Reason",
     "Rejection",
-    "RewardPaid",
     "RoundFinalized",
     "RoundRecord",
-    "StakeSlashed",
     "TaskCreated",
+    "TaskId",
     "TaskProgress",
     "TaskRecord",
-    "TaskSettled",
     "UpdateCommitted",
     "commits",
     "example_bound",
-    "expected_payments",
     "participants",
     "progress",
-    "round_budget",
     "round_record",
     "task",
 ]
