@@ -414,3 +414,242 @@ def test_fraud_score_checks_the_model_folder_against_the_ledger_and_its_files(tm
         home, "fraud", "explain", "--model", str(changed), "--data", str(accounts), "--address", "0x1"
     )
     assert code == 3 and "not a model registered" in err
+
+
+# --- JSON-RPC block iterator and row extractors (a fake node object; no network) ---
+
+
+class FakeRpc:
+    """Answers ``eth_getBlockByNumber`` and ``eth_getLogs`` from dictionaries; fails the first ``failures`` calls."""
+
+    def __init__(self, blocks: dict[int, dict], logs: dict[int, list[dict]], failures: int = 0) -> None:
+        self.blocks, self.logs, self.failures, self.calls = blocks, logs, failures, []
+
+    def call(self, method: str, params: list | None = None) -> object:
+        self.calls.append((method, params))
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConfigError("cannot reach the node at fake: refused")
+        if method == "eth_blockNumber":
+            return hex(max(self.blocks))
+        if method == "eth_getBlockByNumber":
+            return self.blocks.get(int(params[0], 16))  # type: ignore[index]
+        first, last = int(params[0]["fromBlock"], 16), int(params[0]["toBlock"], 16)  # type: ignore[index]
+        return [log for n in range(first, last + 1) for log in self.logs.get(n, [])]
+
+
+def _chain(count: int) -> tuple[dict[int, dict], dict[int, list[dict]]]:
+    from ledgerml.analytics.rpc import TRANSFER_TOPIC
+
+    a, b, token = "0x" + "a" * 40, "0x" + "b" * 40, "0x" + "c" * 40
+    blocks, logs = {}, {}
+    for n in range(1, count + 1):
+        blocks[n] = {
+            "timestamp": hex(1000 + 12 * n),
+            "gasUsed": hex(21000 * n),
+            "gasLimit": hex(30_000_000),
+            "transactions": [
+                {"hash": f"0x{n:02x}{i}", "from": a.upper(), "to": b, "value": hex(10**18), "gas": hex(21000)}
+                for i in range(n)
+            ],
+        }
+        if n >= 3:
+            blocks[n]["baseFeePerGas"] = hex(7 * n)
+        logs[n] = [
+            {
+                "address": token.upper(),
+                "blockNumber": hex(n),
+                "transactionHash": f"0x{n:02x}0",
+                "data": hex(n * 10**18),
+                "removed": n == 4,
+                "topics": [TRANSFER_TOPIC, "0x" + "0" * 24 + a[2:], "0x" + "0" * 24 + b[2:]],
+            }
+        ]
+    return blocks, logs
+
+
+def test_block_iterator_resumes_batches_logs_and_extracts_rows() -> None:
+    from ledgerml.analytics.rpc import (
+        BLOCK_COLUMNS,
+        block_statistics_row,
+        iter_blocks,
+        token_transfer_rows,
+        transaction_rows,
+    )
+
+    blocks, logs = _chain(5)
+    rpc = FakeRpc(blocks, logs)
+    seen = [raw.number for raw in iter_blocks(rpc, 1, 2)]  # type: ignore[arg-type]
+    seen += [raw.number for raw in iter_blocks(rpc, seen[-1] + 1, 5, batch=2)]  # type: ignore[arg-type]
+    assert seen == [1, 2, 3, 4, 5]
+    assert sum(m == "eth_getLogs" for m, _ in rpc.calls) == 2 + 2  # blocks 3..4 and 5 in two log calls
+    raws = list(iter_blocks(FakeRpc(blocks, logs), 1, 5, batch=3))  # type: ignore[arg-type]
+    assert [len(transaction_rows(r)) for r in raws] == [1, 2, 3, 4, 5]
+    assert transaction_rows(raws[0])[0]["from"] == "0x" + "a" * 40 and transaction_rows(raws[0])[0]["value"] == 1.0
+    transfers = [row for r in raws for row in token_transfer_rows(r)]
+    assert [t["block"] for t in transfers] == [1, 2, 3, 5]  # the removed (reorganised) log of block 4 is skipped
+    assert transfers[-1]["value"] == 5.0 and transfers[-1]["token"] == "0x" + "c" * 40
+    stats = [block_statistics_row(r) for r in raws]
+    assert list(stats[0]) == BLOCK_COLUMNS
+    assert stats[1] == {
+        "number": 2,
+        "timestamp": 1024,
+        "gas_used": 42000,
+        "gas_limit": 30_000_000,
+        "base_fee_per_gas": None,  # before London
+        "tx_count": 2,
+    }
+    assert stats[4]["base_fee_per_gas"] == 35
+    without = list(iter_blocks(FakeRpc(blocks, logs), 1, 2, logs=False))  # type: ignore[arg-type]
+    assert all(r.logs == [] for r in without)
+
+
+def test_block_iterator_retries_a_bounded_number_of_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ledgerml.analytics import rpc as rpc_module
+
+    monkeypatch.setattr(rpc_module.time, "sleep", lambda seconds: None)
+    blocks, logs = _chain(2)
+    flaky = FakeRpc(blocks, logs, failures=2)
+    assert [r.number for r in rpc_module.iter_blocks(flaky, 1, 2, retries=2)] == [1, 2]  # type: ignore[arg-type]
+    down = FakeRpc(blocks, logs, failures=10)
+    with pytest.raises(ConfigError, match="cannot reach"):
+        list(rpc_module.iter_blocks(down, 1, 2, retries=2))  # type: ignore[arg-type]
+    assert len(down.calls) == 3  # one try and two retries
+    with pytest.raises(ConfigError, match="no block 3"):
+        list(rpc_module.iter_blocks(FakeRpc(blocks, logs), 1, 3, logs=False))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="batch"):
+        list(rpc_module.iter_blocks(FakeRpc(blocks, logs), 1, 3, batch=0))  # type: ignore[arg-type]
+
+
+# --- time-series split ---
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    times=st.lists(st.integers(0, 50), min_size=12, max_size=200),
+    folds=st.integers(1, 5),
+    gap=st.integers(0, 3),
+)
+def test_time_series_folds_never_look_ahead(times: list[int], folds: int, gap: int) -> None:
+    from ledgerml.analytics.splits import time_series_folds
+
+    stamps = np.asarray(times)
+    try:
+        splits = list(time_series_folds(stamps, folds=folds, gap=gap))
+    except ConfigError:
+        return  # too few rows (or distinct times) for these folds: refused, not split
+    assert len(splits) == folds
+    tested: list[int] = []
+    for train, test in splits:
+        assert len(train) and len(test) and not set(train) & set(test)
+        assert stamps[train].max() < stamps[test].min()  # every test row is later than every train row
+        tested += list(test)
+    assert len(tested) == len(set(tested))  # test windows do not overlap
+    sizes = [len(train) for train, _ in splits]
+    assert sizes == sorted(sizes)  # expanding window
+
+
+def test_time_series_folds_gap_and_splitter() -> None:
+    from ledgerml.analytics.splits import TimeSeriesFolds, time_series_folds
+
+    times = np.arange(100)[::-1]  # given in reverse order: folds follow time, not position
+    (train, test), *_ = time_series_folds(times, folds=4, gap=5)
+    assert sorted(times[test]) == list(range(20, 40)) and sorted(times[train]) == list(range(15))
+    frame = pd.DataFrame({"t": times, "x": np.arange(100.0)})
+    splitter = TimeSeriesFolds("t", n_splits=4, gap=5)
+    assert splitter.get_n_splits() == 4 and len(list(splitter.split(frame))) == 4
+    with pytest.raises(ConfigError, match="too few"):
+        list(time_series_folds(np.arange(4), folds=5))
+    with pytest.raises(ConfigError, match="no time column"):
+        list(TimeSeriesFolds("when").split(frame))
+    with pytest.raises(ConfigError, match="missing"):
+        list(time_series_folds(np.array([1.0, np.nan] * 10), folds=2))
+
+
+def test_evaluate_folds_over_a_time_series_split() -> None:
+    from ledgerml.analytics.evaluation import evaluate_folds
+    from ledgerml.analytics.splits import time_series_folds
+
+    frame = labelled_accounts(12).sample(frac=1.0, random_state=0).reset_index(drop=True)
+    X, y = frame.drop(columns=["Address", "FLAG"]), frame["FLAG"].to_numpy()
+    times = np.arange(len(frame))
+    result = evaluate_folds(X, y, lambda: FraudDetector(n_estimators=30), time_series_folds(times, folds=2, gap=3))
+    assert len(result["folds"]) == 2 and 0.0 <= result["mean_pr_auc"] <= 1.0
+
+
+# --- the estimator template: artifacts, registration, workflows ---
+
+
+def _trainer_home(path: Path):  # type: ignore[no-untyped-def]
+    """A fresh home whose default identity may register data and models."""
+    from ledgerml.home import Home
+    from ledgerml.vocab.core import RoleGranted
+
+    home = Home(path)
+    home.init(unencrypted=True)
+    admin, ledger = home.identity(), home.open_ledger()
+    try:
+        for role in ("data_owner", "trainer"):
+            ledger.submit(admin, RoleGranted(subject=admin.address, role=role))
+    finally:
+        ledger.close()
+    return home
+
+
+def test_train_workflow_registers_model_data_and_metrics(tmp_path: Path) -> None:
+    from ledgerml.analytics.artifacts import folder_digest, read_folder
+    from ledgerml.analytics.detector import DETECTOR_FOLDER
+    from ledgerml.analytics.workflows import load_fraud_detector, score_accounts, train_fraud_detector
+    from ledgerml.provenance import build_manifest
+    from ledgerml.types import Digest
+    from ledgerml.vocab.core import dataset, model
+
+    home = _trainer_home(tmp_path / "home")
+    train = tmp_path / "train.csv"
+    labelled_accounts(13).to_csv(train, index=False)
+    result = train_fraud_detector(train, tmp_path / "m", folds=2, home=home)
+    assert result.model_id == folder_digest(read_folder(tmp_path / "m", DETECTOR_FOLDER))
+    assert set(result.summary) == {k for k in result.cross_validation if k.startswith("mean_")}
+    ledger = home.open_ledger()
+    try:
+        record = model(ledger.state(), result.model_id)
+        data_id = str(build_manifest(train).digest)
+        assert (
+            record is not None and list(record.datasets) == [data_id] and dataset(ledger.state(), data_id) is not None
+        )
+        assert record.metrics_digest == str(Digest.sha256(json.dumps(result.cross_validation).encode()))
+    finally:
+        ledger.close()
+    meta = json.loads((tmp_path / "m" / "detector.json").read_text())
+    assert meta["training_data"] == data_id and meta["cross_validation"] == result.summary
+    loaded = load_fraud_detector(tmp_path / "m", home)
+    assert loaded.threshold_ == result.threshold
+    scores = score_accounts(train, tmp_path / "m", home)
+    assert list(scores.columns) == ["Address", "score", "flagged"]
+    unsaved = train_fraud_detector(train, tmp_path / "u", folds=2)  # no home: saved, not registered
+    assert unsaved.model_id is None and "training_data" not in json.loads(
+        (tmp_path / "u" / "detector.json").read_text()
+    )
+    with pytest.raises(NotFound, match="not a model registered"):
+        load_fraud_detector(tmp_path / "u", home)
+    assert load_fraud_detector(tmp_path / "u", home, unregistered=True).threshold_ == unsaved.threshold
+
+
+def test_save_and_register_leaves_nothing_behind_on_failure(tmp_path: Path) -> None:
+    from ledgerml.analytics.artifacts import save_and_register
+
+    home = _trainer_home(tmp_path / "home")
+    data = tmp_path / "d.csv"
+    data.write_text("Address,x\n0x1,1\n")
+    folder = tmp_path / "out"
+
+    def save(data_id: str | None) -> None:
+        folder.mkdir()
+        (folder / "weights.bin").write_bytes(b"\x80\x04.")  # a pickle: registration refuses it
+
+    with pytest.raises(ConfigError, match="pickle"):
+        save_and_register(save, folder, data=data, metrics={"f1": 1.0}, name="x", home=home)
+    assert not folder.exists()

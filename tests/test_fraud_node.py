@@ -10,7 +10,7 @@ import pytest
 
 from ledgerml.analytics import FraudDetector
 from ledgerml.analytics.features import account_features
-from ledgerml.analytics.rpc import JsonRpc, fetch_transactions
+from ledgerml.analytics.rpc import JsonRpc, fetch_block_statistics, fetch_transactions
 from ledgerml.analytics.synthetic import generate
 
 
@@ -51,6 +51,9 @@ def test_detects_planted_fraud_on_a_real_node(node: str, tmp_path: Path) -> None
     assert len(fetched) == len(world.transactions) and checkpoint.exists()
     again = fetch_transactions(node, 1, checkpoint=checkpoint)  # resumes: nothing left to fetch
     assert len(again) == len(fetched)
+    stats = fetch_block_statistics(node, 1)  # the same blocks through the block-statistics extractor
+    assert int(stats["tx_count"].sum()) == len(fetched) and (stats["gas_used"] >= 21000 * stats["tx_count"]).all()
+    assert (stats["gas_used"] <= stats["gas_limit"]).all() and stats["base_fee_per_gas"].notna().all()
     accounts = account_features(fetched)
     truth = accounts["Address"].map(lambda a: int(a in world.illicit)).to_numpy()
     flagged = detector.predict(accounts.drop(columns=["Address"]))

@@ -21,7 +21,8 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import train_test_split
 
 from .._json import loads_bounded
-from ..errors import ConfigError, NotFound
+from ..errors import ConfigError
+from .artifacts import FolderFormat, check_params, is_number, read_folder, write_folder
 
 MISSING_POLICIES = ("native", "zero", "indicator")
 FORMAT = "ledgerml-fraud-detector/v1"
@@ -194,9 +195,6 @@ class FraudDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     def save(self, folder: str | os.PathLike[str], extra: dict[str, Any] | None = None) -> Path:
         """Write ``model.txt`` (LightGBM) and ``detector.json`` into ``folder``."""
-        target = Path(folder)
-        target.mkdir(parents=True, exist_ok=True)
-        (target / "model.txt").write_text(self.booster_.model_to_string())
         meta = {
             "format": FORMAT,
             "params": self.get_params(),
@@ -207,8 +205,8 @@ class FraudDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             "classes": self.classes_.tolist(),
             **(extra or {}),
         }
-        (target / "detector.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
-        return target
+        model_text = self.booster_.model_to_string()
+        return write_folder(folder, {MODEL_TXT: model_text, DETECTOR_JSON: json.dumps(meta, indent=2, sort_keys=True)})
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str]) -> FraudDetector:
@@ -249,57 +247,17 @@ class FraudDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             raise ConfigError(f"{where} must hold a JSON object")
         if meta.get("format") != FORMAT:
             raise ConfigError(f"{source} holds an unknown detector format {str(meta.get('format'))[:60]!r}")
-        params = meta.get("params")
-        defaults = cls().get_params()
-        if not isinstance(params, dict) or not set(params) <= set(defaults):
-            raise ConfigError(f"{where}: 'params' must be an object of {cls.__name__} parameters")
-        for key, value in params.items():
-            expected = type(defaults[key])
-            ok = isinstance(value, expected) if expected is not float else _is_number(value)
-            if not ok or (expected is int and isinstance(value, bool)):
-                raise ConfigError(f"{where}: parameter {key!r} must be of type {expected.__name__}")
-        detector = cls(**params)
+        detector = cls(**check_params(cls().get_params(), meta.get("params"), where, cls.__name__))
         detector._check()
-        features = meta.get("features")
-        if (
-            not isinstance(features, list)
-            or not 0 < len(features) <= MAX_FEATURES
-            or not all(isinstance(f, str) and 0 < len(f) <= 256 for f in features)
-            or len(set(features)) != len(features)
-        ):
-            raise ConfigError(f"{where}: 'features' must be 1 to {MAX_FEATURES} distinct names")
+        features = _checked_features(meta.get("features"), where)
         expected_columns = features + ([f"{f} (missing)" for f in features] if detector.missing == "indicator" else [])
         if meta.get("columns") != expected_columns:
             raise ConfigError(f"{where}: 'columns' do not follow from the features and the missing-value policy")
-        calibration = meta.get("calibration")
-        if not isinstance(calibration, dict) or calibration.get("kind") not in ("sigmoid", "isotonic"):
-            raise ConfigError(f"{where}: 'calibration' must be a sigmoid or isotonic calibration")
-        if calibration["kind"] == "sigmoid":
-            if set(calibration) != {"kind", "a", "b"} or not all(_is_number(calibration[k]) for k in "ab"):
-                raise ConfigError(f"{where}: a sigmoid calibration needs finite numbers 'a' and 'b'")
-        else:
-            xs, ys = calibration.get("x"), calibration.get("y")
-            if (
-                set(calibration) != {"kind", "x", "y"}
-                or not isinstance(xs, list)
-                or not isinstance(ys, list)
-                or not 0 < len(xs) == len(ys) <= MAX_CALIBRATION_POINTS
-                or not all(_is_number(v) for v in xs + ys)
-                or any(b < a for a, b in itertools.pairwise(xs))
-                or not all(0.0 <= v <= 1.0 for v in ys)
-            ):
-                raise ConfigError(f"{where}: an isotonic calibration needs sorted finite 'x' and 'y' in [0, 1]")
+        calibration = _checked_calibration(meta.get("calibration"), where)
         threshold: Any = meta.get("threshold")
-        if not _is_number(threshold) or not 0.0 <= float(threshold) <= 1.0:
+        if not is_number(threshold) or not 0.0 <= float(threshold) <= 1.0:
             raise ConfigError(f"{where}: 'threshold' must be a number from 0 to 1")
-        classes = meta.get("classes", [0, 1])
-        if (
-            not isinstance(classes, list)
-            or len(classes) != 2
-            or classes[0] == classes[1]
-            or not all(isinstance(c, int | float | str) and not isinstance(c, bool) for c in classes)
-        ):
-            raise ConfigError(f"{where}: 'classes' must be two distinct labels")
+        classes = _checked_classes(meta.get("classes", [0, 1]), where)
         detector.features_, detector.columns_ = list(features), list(expected_columns)
         detector.calibration_ = dict(calibration)
         detector.threshold_ = float(threshold)
@@ -308,6 +266,52 @@ class FraudDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if not all(f.startswith("x") and f[1:].isdigit() for f in detector.features_):
             detector.feature_names_in_ = np.asarray(detector.features_, dtype=object)
         return detector
+
+
+def _checked_features(features: Any, where: str) -> list[str]:
+    """Saved feature names: 1 to ``MAX_FEATURES`` distinct non-empty strings of at most 256 characters."""
+    if (
+        not isinstance(features, list)
+        or not 0 < len(features) <= MAX_FEATURES
+        or not all(isinstance(f, str) and 0 < len(f) <= 256 for f in features)
+        or len(set(features)) != len(features)
+    ):
+        raise ConfigError(f"{where}: 'features' must be 1 to {MAX_FEATURES} distinct names")
+    return features
+
+
+def _checked_calibration(calibration: Any, where: str) -> dict[str, Any]:
+    """A saved sigmoid (finite ``a``, ``b``) or isotonic (sorted finite ``x``, ``y`` in [0, 1]) calibration."""
+    if not isinstance(calibration, dict) or calibration.get("kind") not in ("sigmoid", "isotonic"):
+        raise ConfigError(f"{where}: 'calibration' must be a sigmoid or isotonic calibration")
+    if calibration["kind"] == "sigmoid":
+        if set(calibration) != {"kind", "a", "b"} or not all(is_number(calibration[k]) for k in "ab"):
+            raise ConfigError(f"{where}: a sigmoid calibration needs finite numbers 'a' and 'b'")
+        return calibration
+    xs, ys = calibration.get("x"), calibration.get("y")
+    if (
+        set(calibration) != {"kind", "x", "y"}
+        or not isinstance(xs, list)
+        or not isinstance(ys, list)
+        or not 0 < len(xs) == len(ys) <= MAX_CALIBRATION_POINTS
+        or not all(is_number(v) for v in xs + ys)
+        or any(b < a for a, b in itertools.pairwise(xs))
+        or not all(0.0 <= v <= 1.0 for v in ys)
+    ):
+        raise ConfigError(f"{where}: an isotonic calibration needs sorted finite 'x' and 'y' in [0, 1]")
+    return calibration
+
+
+def _checked_classes(classes: Any, where: str) -> list[Any]:
+    """Two distinct saved labels (numbers or strings, no bools)."""
+    if (
+        not isinstance(classes, list)
+        or len(classes) != 2
+        or classes[0] == classes[1]
+        or not all(isinstance(c, int | float | str) and not isinstance(c, bool) for c in classes)
+    ):
+        raise ConfigError(f"{where}: 'classes' must be two distinct labels")
+    return classes
 
 
 DETECTOR_JSON = "detector.json"
@@ -326,37 +330,20 @@ PROBE_TIMEOUT_SECONDS = 300
 """How long the child process that test-loads a ``model.txt`` may take."""
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+DETECTOR_FOLDER = FolderFormat(
+    files={DETECTOR_JSON: MAX_DETECTOR_JSON_BYTES, MODEL_TXT: MAX_MODEL_TXT_BYTES},
+    kind="a fraud model",
+    saved="fraud detector",
+    saved_short="detector",
+    needs="model.txt and detector.json",
+    made_by="fraud train",
+)
+"""A saved detector: exactly ``detector.json`` and ``model.txt``, size-bounded."""
 
 
 def read_detector_files(folder: str | os.PathLike[str]) -> dict[str, bytes]:
     """The bytes of a saved detector's two files, read once (size-bounded); the folder must hold only them."""
-    target = Path(folder)
-    if not target.exists():
-        raise NotFound(f"{target} does not exist")
-    if not target.is_dir() or target.is_symlink():
-        raise ConfigError(f"{target} is not a folder: a fraud model is a folder written by 'fraud train'")
-    present = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if not p.is_dir())
-    missing = [name for name in (DETECTOR_JSON, MODEL_TXT) if name not in present]
-    if missing:
-        raise NotFound(f"{target} is not a saved fraud detector (needs model.txt and detector.json)")
-    extra = [name for name in present if name not in (DETECTOR_JSON, MODEL_TXT)]
-    if extra:
-        raise ConfigError(f"{target} holds files a saved detector does not have: {extra[:3]}")
-    files: dict[str, bytes] = {}
-    for name, limit in ((DETECTOR_JSON, MAX_DETECTOR_JSON_BYTES), (MODEL_TXT, MAX_MODEL_TXT_BYTES)):
-        path = target / name
-        if path.is_symlink() or not path.is_file():
-            raise ConfigError(f"{path} is not a regular file")
-        try:
-            size = path.stat().st_size
-            if size > limit:
-                raise ConfigError(f"{path} is {size:,} bytes; at most {limit:,} are accepted")
-            files[name] = path.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return files
+    return read_folder(folder, DETECTOR_FOLDER)
 
 
 _TREE_ARRAYS = {
@@ -367,6 +354,10 @@ _TREE_ARRAYS = {
     "right_child": ("int", -1),
     "leaf_value": ("float", 0),
 }
+
+
+def _not_nan(value: float) -> bool:
+    return not math.isnan(value)
 
 
 def _check_model_text(raw: bytes, n_columns: int, source: str) -> str:
@@ -416,7 +407,8 @@ def _check_model_text(raw: bytes, n_columns: int, source: str) -> str:
                     continue
                 convert = int if kind == "int" else float
                 values = [convert(v) for v in items]
-                if len(values) != leaves + offset or not all(math.isfinite(v) for v in values):
+                finite = math.isfinite if name != "threshold" else _not_nan  # LightGBM writes inf thresholds
+                if len(values) != leaves + offset or not all(finite(v) for v in values):
                     raise ValueError
                 arrays[name] = values
         except ValueError:

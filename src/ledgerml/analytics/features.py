@@ -6,12 +6,24 @@ reciprocity, burstiness, fan-in share, pass-through)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError
+from ..errors import ConfigError, NotFound
 
 REQUIRED = ("from", "to", "value", "timestamp")
+
+
+def read_transactions(path: Path) -> pd.DataFrame:
+    """A raw transaction table from CSV or Parquet (checked by :func:`account_features`)."""
+    if not path.is_file():
+        raise NotFound(f"no file {path}")
+    try:
+        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ConfigError(f"{path} is not a readable table: {exc}") from None
 
 
 def check_transactions(frame: pd.DataFrame) -> pd.DataFrame:
@@ -66,11 +78,31 @@ def account_features(transactions: pd.DataFrame) -> pd.DataFrame:
     tx = everything[everything["token"] == ""]
     tokens = everything[(everything["token"] != "") & (everything["to"] != "")]
     transfers = tx[tx["to"] != ""]
-    sent, received = transfers.groupby("from"), transfers.groupby("to")
     addresses = sorted(
         set(transfers["from"]) | set(transfers["to"]) | set(tx["from"]) | set(tokens["from"]) | set(tokens["to"])
     )
     frame = pd.DataFrame(index=pd.Index(addresses, name="Address"))
+    times = _ether_features(frame, tx, transfers)
+    _graph_features(frame, transfers, times, addresses)
+    _token_features(frame, tokens)
+    return frame.reset_index()
+
+
+ZERO_WHEN_ABSENT = (
+    "Sent tnx",
+    "Received Tnx",
+    "Number of Created Contracts",
+    "Unique Received From Addresses",
+    "Unique Sent To Addresses",
+    "total ether received",
+    "total Ether sent",
+)
+"""Ether statistics that are 0, not missing, for an account without such transactions."""
+
+
+def _ether_features(frame: pd.DataFrame, tx: pd.DataFrame, transfers: pd.DataFrame) -> pd.DataFrame:
+    """The public data set's ether statistics, in place; returns each transfer's (account, time) pairs."""
+    sent, received = transfers.groupby("from"), transfers.groupby("to")
     frame["Sent tnx"] = sent.size()
     frame["Received Tnx"] = received.size()
     frame["Number of Created Contracts"] = tx[tx["contract_creation"]].groupby("from").size()
@@ -94,21 +126,14 @@ def account_features(transactions: pd.DataFrame) -> pd.DataFrame:
     span = times.groupby("a")["timestamp"].agg(["min", "max", "size"])
     frame["Time Diff between first and last (Mins)"] = (span["max"] - span["min"]) / 60.0
     frame["total transactions (including tnx to create contract"] = span["size"]
-    frame = frame.fillna(
-        {
-            c: 0.0
-            for c in (
-                "Sent tnx",
-                "Received Tnx",
-                "Number of Created Contracts",
-                "Unique Received From Addresses",
-                "Unique Sent To Addresses",
-                "total ether received",
-                "total Ether sent",
-            )
-        }
-    )
+    frame.fillna({c: 0.0 for c in ZERO_WHEN_ABSENT}, inplace=True)
     frame["total ether balance"] = frame["total ether received"] - frame["total Ether sent"]
+    return times
+
+
+def _graph_features(frame: pd.DataFrame, transfers: pd.DataFrame, times: pd.DataFrame, addresses: list[str]) -> None:
+    """Transaction-graph features over ether transfers, in place: PageRank, reciprocity, burstiness, fan-in
+    share, pass-through."""
     index = {a: i for i, a in enumerate(addresses)}
     src = transfers["from"].map(index).to_numpy()
     dst = transfers["to"].map(index).to_numpy()
@@ -118,15 +143,14 @@ def account_features(transactions: pd.DataFrame) -> pd.DataFrame:
         {a: 1.0 for (a, b) in pairs if (b, a) in pairs}
     )
     frame["graph reciprocity"] = frame["graph reciprocity"].fillna(0.0)
+    size = times.groupby("a")["timestamp"].size()
     hourly = times.assign(hour=(times["timestamp"] // 3600)).groupby(["a", "hour"]).size().groupby("a").max()
-    frame["graph burstiness"] = hourly / span["size"]
+    frame["graph burstiness"] = hourly / size
     degree = frame["Unique Received From Addresses"] + frame["Unique Sent To Addresses"]
     frame["graph fan-in share"] = (frame["Unique Received From Addresses"] / degree.where(degree > 0)).fillna(0.0)
     frame["graph passthrough"] = (
         frame["total Ether sent"] / frame["total ether received"].where(frame["total ether received"] > 0)
     ).fillna(0.0)
-    _token_features(frame, tokens)
-    return frame.reset_index()
 
 
 def _token_features(frame: pd.DataFrame, tokens: pd.DataFrame) -> None:

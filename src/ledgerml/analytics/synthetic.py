@@ -28,6 +28,93 @@ def _address(rng: np.random.Generator) -> str:
     return "0x" + rng.bytes(20).hex()
 
 
+Row = tuple[str, str, float, int, int, bool]
+GAS = 21000
+
+
+def _ordinary_rows(rng: np.random.Generator, ordinary: list[str], count: int, start: int, span: int) -> list[Row]:
+    """Random trades among ordinary accounts: log-normal values, times uniform over ``span`` seconds."""
+    rows: list[Row] = []
+    for _ in range(count):
+        a, b = rng.choice(ordinary, size=2, replace=False)
+        rows.append(
+            (
+                str(a),
+                str(b),
+                float(rng.lognormal(-1.0, 1.2)),
+                start + int(rng.integers(0, span)),
+                GAS,
+                bool(rng.random() < 0.01),
+            )
+        )
+    return rows
+
+
+def _burst(rng: np.random.Generator, t0: int) -> int:
+    """A time within the hour after ``t0``."""
+    return t0 + int(rng.integers(0, 3600))
+
+
+def _fan_in(rng: np.random.Generator, t0: int, amount: float, ordinary: list[str]) -> tuple[list[Row], list[str]]:
+    """Many fresh sources pay one sink within an hour."""
+    sink = _address(rng)
+    sources = [_address(rng) for _ in range(int(rng.integers(8, 15)))]
+    rows = [(s, sink, amount / len(sources), _burst(rng, t0), GAS, False) for s in sources]
+    return rows, [sink, *sources]
+
+
+def _fan_out(rng: np.random.Generator, t0: int, amount: float, ordinary: list[str]) -> tuple[list[Row], list[str]]:
+    """One source pays many fresh targets within an hour."""
+    source = _address(rng)
+    targets = [_address(rng) for _ in range(int(rng.integers(8, 15)))]
+    rows = [(source, t, amount / len(targets), _burst(rng, t0), GAS, False) for t in targets]
+    return rows, [source, *targets]
+
+
+def _peel_chain(rng: np.random.Generator, t0: int, amount: float, ordinary: list[str]) -> tuple[list[Row], list[str]]:
+    """Value passed down a chain, each hop shaving a little off and peeling 5% to an ordinary account."""
+    chain = [_address(rng) for _ in range(int(rng.integers(6, 10)))]
+    rows: list[Row] = []
+    value = amount
+    for i, (a, b) in enumerate(itertools.pairwise(chain)):
+        value *= float(rng.uniform(0.85, 0.95))
+        rows.append((a, b, value, t0 + 600 * i, GAS, False))
+        rows.append((a, str(rng.choice(ordinary)), value * 0.05, t0 + 600 * i + 60, GAS, False))
+    return rows, chain
+
+
+def _cycle(rng: np.random.Generator, t0: int, amount: float, ordinary: list[str]) -> tuple[list[Row], list[str]]:
+    """Value sent three times round a small ring of fresh accounts."""
+    ring = [_address(rng) for _ in range(int(rng.integers(3, 6)))]
+    rows: list[Row] = [
+        (a, ring[(i + 1) % len(ring)], amount * 0.99**i, t0 + 900 * (lap * len(ring) + i), GAS, False)
+        for lap in range(3)
+        for i, a in enumerate(ring)
+    ]
+    return rows, ring
+
+
+def _scatter_gather(
+    rng: np.random.Generator, t0: int, amount: float, ordinary: list[str]
+) -> tuple[list[Row], list[str]]:
+    """A source scatters to mules, which gather (less 3%) into a sink an hour later."""
+    source, sink = _address(rng), _address(rng)
+    mules = [_address(rng) for _ in range(int(rng.integers(5, 10)))]
+    rows = [(source, m, amount / len(mules), _burst(rng, t0), GAS, False) for m in mules]
+    rows += [(m, sink, 0.97 * amount / len(mules), _burst(rng, t0 + 3600), GAS, False) for m in mules]
+    return rows, [source, sink, *mules]
+
+
+PLANTERS = {
+    "fan_in": _fan_in,
+    "fan_out": _fan_out,
+    "peel_chain": _peel_chain,
+    "cycle": _cycle,
+    "scatter_gather": _scatter_gather,
+}
+"""How each of ``PATTERNS`` is planted: ``(rng, t0, amount, ordinary) -> (rows, accounts)``."""
+
+
 def generate(
     ordinary_accounts: int = 300,
     ordinary_transactions: int = 3000,
@@ -39,68 +126,16 @@ def generate(
     ``groups_per_pattern`` times with its own fresh accounts, compressed in time as laundering usually is."""
     rng = np.random.default_rng(seed)
     ordinary = [_address(rng) for _ in range(ordinary_accounts)]
-    rows: list[tuple[str, str, float, int, int, bool]] = []
     span = 30 * 86400
-    for _ in range(ordinary_transactions):
-        a, b = rng.choice(ordinary, size=2, replace=False)
-        rows.append(
-            (
-                str(a),
-                str(b),
-                float(rng.lognormal(-1.0, 1.2)),
-                start + int(rng.integers(0, span)),
-                21000,
-                bool(rng.random() < 0.01),
-            )
-        )
+    rows = _ordinary_rows(rng, ordinary, ordinary_transactions, start, span)
     illicit: dict[str, str] = {}
-
-    def burst(t0: int) -> int:
-        return t0 + int(rng.integers(0, 3600))
-
     for pattern in PATTERNS:
         for _ in range(groups_per_pattern):
             t0 = start + int(rng.integers(0, span - 86400))
             amount = float(rng.uniform(20, 200))
-            if pattern == "fan_in":
-                sink = _address(rng)
-                sources = [_address(rng) for _ in range(int(rng.integers(8, 15)))]
-                rows += [(s, sink, amount / len(sources), burst(t0), 21000, False) for s in sources]
-                illicit |= {a: pattern for a in [sink, *sources]}
-            elif pattern == "fan_out":
-                source = _address(rng)
-                targets = [_address(rng) for _ in range(int(rng.integers(8, 15)))]
-                rows += [(source, t, amount / len(targets), burst(t0), 21000, False) for t in targets]
-                illicit |= {a: pattern for a in [source, *targets]}
-            elif pattern == "peel_chain":
-                chain = [_address(rng) for _ in range(int(rng.integers(6, 10)))]
-                value = amount
-                for i, (a, b) in enumerate(itertools.pairwise(chain)):
-                    value *= float(rng.uniform(0.85, 0.95))
-                    rows.append((a, b, value, t0 + 600 * i, 21000, False))
-                    rows.append((a, str(rng.choice(ordinary)), value * 0.05, t0 + 600 * i + 60, 21000, False))
-                illicit |= {a: pattern for a in chain}
-            elif pattern == "cycle":
-                ring = [_address(rng) for _ in range(int(rng.integers(3, 6)))]
-                for lap in range(3):
-                    for i, a in enumerate(ring):
-                        rows.append(
-                            (
-                                a,
-                                ring[(i + 1) % len(ring)],
-                                amount * 0.99**i,
-                                t0 + 900 * (lap * len(ring) + i),
-                                21000,
-                                False,
-                            )
-                        )
-                illicit |= {a: pattern for a in ring}
-            else:
-                source, sink = _address(rng), _address(rng)
-                mules = [_address(rng) for _ in range(int(rng.integers(5, 10)))]
-                rows += [(source, m, amount / len(mules), burst(t0), 21000, False) for m in mules]
-                rows += [(m, sink, 0.97 * amount / len(mules), burst(t0 + 3600), 21000, False) for m in mules]
-                illicit |= {a: pattern for a in [source, sink, *mules]}
+            planted, accounts = PLANTERS[pattern](rng, t0, amount, ordinary)
+            rows += planted
+            illicit |= {a: pattern for a in accounts}
     frame = pd.DataFrame(rows, columns=["from", "to", "value", "timestamp", "gas", "contract_creation"])
     frame = frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
     return SyntheticLedger(frame, illicit, ordinary + sorted(illicit))

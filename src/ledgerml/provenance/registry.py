@@ -8,11 +8,13 @@ registration whose event landed but whose artifacts did not fills them in.
 
 from __future__ import annotations
 
+import json
 import os
 import pickletools
 import re
 import struct
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,12 +23,13 @@ import pydantic
 
 from .._json import loads_bounded
 from ..errors import ConfigError, MalformedEvent, NotFound
-from ..events import DatasetRegistered, ModelRegistered, Payload, sign_event
+from ..events import Payload, sign_event
 from ..identity import Identity
 from ..ledger.base import LedgerBackend, Receipt
-from ..state import State, apply, dataset, decode_state, encode_state, model, next_nonce
+from ..state import State, apply, decode_state, encode_state, next_nonce
 from ..store import ArtifactStore, sha256_file
 from ..types import Digest
+from ..vocab.core import DatasetRegistered, ModelRegistered, dataset, model
 from .manifest import Manifest, build_manifest
 
 MAX_SAFETENSORS_HEADER = 100 << 20
@@ -214,11 +217,13 @@ def register_dataset(
     return Registration(payload.dataset_id, receipt, manifest)
 
 
-def _read_metrics(metrics: str | os.PathLike[str] | dict[str, Any]) -> bytes:
+def _read_metrics(metrics: str | os.PathLike[str] | dict[str, Any] | bytes) -> bytes:
     from .._canonical import canonical_json
 
     if isinstance(metrics, dict):
         return canonical_json(metrics)
+    if isinstance(metrics, bytes):
+        return _checked_metrics(metrics, "metrics")
     source = Path(metrics)
     if not source.exists():
         raise NotFound(f"metrics file {source} does not exist")
@@ -231,11 +236,14 @@ def _read_metrics(metrics: str | os.PathLike[str] | dict[str, Any]) -> bytes:
         raw = source.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read metrics file {source}: {exc.strerror or exc}") from None
-    data = loads_bounded(
-        raw, what=f"metrics file {source}", max_bytes=MAX_METRICS_BYTES, max_depth=MAX_METRICS_DEPTH, error=ConfigError
-    )
+    return _checked_metrics(raw, f"metrics file {source}")
+
+
+def _checked_metrics(raw: bytes, what: str) -> bytes:
+    """``raw`` if it is bounded JSON holding an object; ``ConfigError`` otherwise."""
+    data = loads_bounded(raw, what=what, max_bytes=MAX_METRICS_BYTES, max_depth=MAX_METRICS_DEPTH, error=ConfigError)
     if not isinstance(data, dict):
-        raise ConfigError(f"metrics file {source} must hold a JSON object")
+        raise ConfigError(f"{what} must hold a JSON object")
     return raw
 
 
@@ -247,6 +255,59 @@ def _check_model_file(path: Path, shown: str) -> None:
         check_safetensors(path)
 
 
+def _model_id(target: Path) -> tuple[str, Manifest | None]:
+    """The id of a safetensors file (its digest) or a model folder (its manifest's digest), checked for pickles."""
+    if target.is_file():
+        kind = pickle_kind(target)
+        if kind is not None:
+            raise ConfigError(f"{target} is {kind}: pickles are never accepted as models; use safetensors")
+        if target.suffix.lower() != ".safetensors":
+            raise ConfigError(f"{target}: models are registered as .safetensors files or folders (never pickles)")
+        check_safetensors(target)
+        return str(sha256_file(target)), None
+    manifest = build_manifest(target, records=False)
+    for entry in manifest.files:
+        if entry.path.lower().endswith(PICKLE_SUFFIXES):
+            raise ConfigError(f"{entry.path}: pickled files are not accepted in a model folder; use safetensors")
+        _check_model_file(target / entry.path, entry.path)
+    return str(manifest.digest), manifest
+
+
+def _model_artifacts(
+    target: Path, model_id: str, manifest: Manifest | None, metrics_bytes: bytes | None
+) -> list[tuple[str, bytes | Path]]:
+    """What a model registration stores: the file (or the manifest and every file) and the metrics."""
+    artifacts: list[tuple[str, bytes | Path]] = []
+    if manifest is None:
+        artifacts.append((model_id, target))
+    else:
+        artifacts.append((model_id, manifest.to_bytes()))
+        artifacts.extend(("sha256:" + entry.sha256, target / entry.path) for entry in manifest.files)
+    if metrics_bytes is not None:
+        artifacts.append((str(Digest.sha256(metrics_bytes)), metrics_bytes))
+    return artifacts
+
+
+def _complete_interrupted(
+    ledger: LedgerBackend,
+    store: ArtifactStore,
+    trainer: Identity,
+    model_id: str,
+    manifest: Manifest | None,
+    artifacts: list[tuple[str, bytes | Path]],
+    metrics_bytes: bytes | None,
+) -> Registration | None:
+    """Store what an interrupted registration by ``trainer`` of this model left out; None if nothing is due."""
+    existing = model(ledger.state(), model_id)
+    if existing is None or existing.owner != trainer.address:
+        return None
+    wanted = [a for a in artifacts if a[1] is not metrics_bytes or existing.metrics_digest == a[0]]
+    if all(store.has(ref) for ref, _ in wanted):
+        return None
+    _store_all(store, wanted)
+    return Registration(model_id, _existing_receipt(ledger, existing.registered_by), manifest, True)
+
+
 def register_model(
     ledger: LedgerBackend,
     store: ArtifactStore,
@@ -255,7 +316,7 @@ def register_model(
     *,
     trained_on: list[str],
     parents: list[str] | None = None,
-    metrics: str | os.PathLike[str] | dict[str, Any] | None = None,
+    metrics: str | os.PathLike[str] | dict[str, Any] | bytes | None = None,
     name: str | None = None,
     uri: str | None = None,
     task: str | None = None,
@@ -265,29 +326,15 @@ def register_model(
     """Register a safetensors file or a model folder as ``ModelRegistered`` with its lineage, and store it.
 
     Artifacts (model bytes, folder manifest, metrics) are stored before the event is appended, after a dry
-    run; a retry by the same trainer of a model whose event landed fills in missing artifacts.
+    run; a retry by the same trainer of a model whose event landed fills in missing artifacts. ``metrics``
+    is a JSON file, a dict (stored as canonical JSON) or JSON bytes (stored as given).
     """
     target = Path(path)
     if not target.exists():
         raise NotFound(f"{target} does not exist")
     trained_on = _check_digests(list(trained_on), "--trained-on")
     parents = _check_digests(list(parents or []), "--parent")
-    manifest: Manifest | None = None
-    if target.is_file():
-        kind = pickle_kind(target)
-        if kind is not None:
-            raise ConfigError(f"{target} is {kind}: pickles are never accepted as models; use safetensors")
-        if target.suffix.lower() != ".safetensors":
-            raise ConfigError(f"{target}: models are registered as .safetensors files or folders (never pickles)")
-        check_safetensors(target)
-        model_id = str(sha256_file(target))
-    else:
-        manifest = build_manifest(target, records=False)
-        for entry in manifest.files:
-            if entry.path.lower().endswith(PICKLE_SUFFIXES):
-                raise ConfigError(f"{entry.path}: pickled files are not accepted in a model folder; use safetensors")
-            _check_model_file(target / entry.path, entry.path)
-        model_id = str(manifest.digest)
+    model_id, manifest = _model_id(target)
     metrics_bytes = None if metrics is None else _read_metrics(metrics)
     payload = _payload(
         ModelRegistered,
@@ -302,24 +349,41 @@ def register_model(
         round=round,
         metadata=metadata or {},
     )
-    artifacts: list[tuple[str, bytes | Path]] = []
-    if manifest is None:
-        artifacts.append((model_id, target))
-    else:
-        artifacts.append((model_id, manifest.to_bytes()))
-        artifacts.extend(("sha256:" + entry.sha256, target / entry.path) for entry in manifest.files)
-    if metrics_bytes is not None:
-        artifacts.append((str(Digest.sha256(metrics_bytes)), metrics_bytes))
-    existing = model(ledger.state(), model_id)
-    if existing is not None and existing.owner == trainer.address:
-        wanted = [a for a in artifacts if a[1] is not metrics_bytes or existing.metrics_digest == a[0]]
-        if any(not store.has(ref) for ref, _ in wanted):
-            _store_all(store, wanted)
-            return Registration(model_id, _existing_receipt(ledger, existing.registered_by), manifest, True)
+    artifacts = _model_artifacts(target, model_id, manifest, metrics_bytes)
+    completed = _complete_interrupted(ledger, store, trainer, model_id, manifest, artifacts, metrics_bytes)
+    if completed is not None:
+        return completed
     _preflight(ledger, trainer, payload)
     _store_all(store, artifacts)
     receipt = ledger.submit(trainer, payload)
     return Registration(model_id, receipt, manifest)
+
+
+def ensure_dataset_registered(
+    ledger: LedgerBackend, store: ArtifactStore, owner: Identity, path: str | os.PathLike[str], *, license: str = ""
+) -> str:
+    """The dataset id of ``path``, registered by ``owner`` first if the ledger does not know it yet."""
+    data_id = str(build_manifest(Path(path)).digest)
+    if dataset(ledger.state(), data_id) is None:
+        register_dataset(ledger, store, owner, path, license=license)
+    return data_id
+
+
+def register_trained_model(
+    ledger: LedgerBackend,
+    store: ArtifactStore,
+    trainer: Identity,
+    folder: str | os.PathLike[str],
+    *,
+    datasets: list[str],
+    metrics: Mapping[str, Any],
+    name: str,
+) -> Registration:
+    """Register a trained model folder with the ids of the (registered) datasets it was trained on and its
+    evaluation ``metrics``, stored as JSON as Python writes it (NaN scores of a degenerate fold survive)."""
+    return register_model(
+        ledger, store, trainer, folder, trained_on=list(datasets), metrics=json.dumps(dict(metrics)).encode(), name=name
+    )
 
 
 def _store_all(store: ArtifactStore, artifacts: list[tuple[str, bytes | Path]]) -> None:
