@@ -653,3 +653,23 @@ def test_save_and_register_leaves_nothing_behind_on_failure(tmp_path: Path) -> N
     with pytest.raises(ConfigError, match="pickle"):
         save_and_register(save, folder, data=data, metrics={"f1": 1.0}, name="x", home=home)
     assert not folder.exists()
+
+
+def test_model_text_check_accepts_infinite_split_thresholds(tmp_path: Path) -> None:
+    """LightGBM itself writes ``inf`` thresholds (seen in trained models); the structure check lets them through
+    (the child-process probe still loads the file before use) and refuses NaN."""
+    import re
+
+    from ledgerml.analytics.detector import _check_model_text
+
+    frame = labelled_accounts(5)
+    detector = FraudDetector(n_estimators=5).fit(frame.drop(columns=["Address", "FLAG"]), frame["FLAG"].to_numpy())
+    text = detector.booster_.model_to_string()
+    n = len(detector.columns_)
+
+    def first_threshold(value: str) -> bytes:
+        return re.sub(r"(?m)^(threshold=)(\S+)", lambda m: m.group(1) + value, text, count=1).encode()
+
+    assert _check_model_text(first_threshold("inf"), n, "m")
+    with pytest.raises(ConfigError, match="malformed or inconsistent arrays"):
+        _check_model_text(first_threshold("nan"), n, "m")
