@@ -11,6 +11,7 @@ from ..errors import DuplicateRegistration, InvalidTransition, MalformedEvent, U
 from ..events import AddressField, DigestField, Event, LongText, Payload, ShortText, event_kind
 from ..state import MAX_RECORDS, LedgerInfo, State, ledger_info, record_type, rule
 from ..types import Address, Role
+from .evm import ROLE_BITS, Call, digest32, evm_call, not_on_chain
 
 
 @event_kind("LedgerCreated")
@@ -236,6 +237,52 @@ def _model_registered(state: State, event: Event, payload: ModelRegistered) -> N
             time=event.time,
         ),
     )
+
+
+# -- EVM encodings ----------------------------------------------------------------------------------
+
+not_on_chain(
+    LedgerCreated, "genesis is the Ledger contract's constructor argument; a later one is DuplicateRegistration"
+)
+
+
+@evm_call(RoleGranted)
+def _grant_call(event: Event, payload: RoleGranted, state: State) -> Call:
+    return "grant_role", [event.nonce, payload.subject, ROLE_BITS[payload.role], event.body]
+
+
+@evm_call(RoleRevoked)
+def _revoke_call(event: Event, payload: RoleRevoked, state: State) -> Call:
+    return "revoke_role", [event.nonce, payload.subject, ROLE_BITS[payload.role], event.body]
+
+
+def dataset_records(payload: DatasetRegistered) -> int:
+    """The record count the contract stores for a dataset: ``metadata["records"]``, 0 when absent (the rule
+    refuses a value that is not an integer 0 ... ``MAX_RECORDS``; so does this, before any call is made)."""
+    records = payload.metadata.get("records")
+    if records is None:
+        return 0
+    if type(records) is not int or not 0 <= records <= MAX_RECORDS:
+        raise MalformedEvent(f"metadata.records must be an integer from 0 to {MAX_RECORDS}, got {records!r}")
+    return records
+
+
+@evm_call(DatasetRegistered)
+def _dataset_call(event: Event, payload: DatasetRegistered, state: State) -> Call:
+    parents = [digest32(p) for p in payload.parents]
+    return "register_dataset", [
+        event.nonce,
+        digest32(payload.dataset_id),
+        parents,
+        dataset_records(payload),
+        event.body,
+    ]
+
+
+@evm_call(ModelRegistered)
+def _model_call(event: Event, payload: ModelRegistered, state: State) -> Call:
+    parents, datasets = [digest32(p) for p in payload.parents], [digest32(d) for d in payload.datasets]
+    return "register_model", [event.nonce, digest32(payload.model_id), parents, datasets, event.body]
 
 
 __all__ = [

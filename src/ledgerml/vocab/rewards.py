@@ -15,7 +15,8 @@ from ..errors import DuplicateRegistration, InvalidTransition, Unauthorized
 from ..events import AddressField, DigestField, Event, Payload, event_kind
 from ..state import State, record_type, rule
 from ..types import Address
-from .tasks import Reason, RoundRecord, TaskId, TaskRecord, participants, progress, require_task, round_record
+from .evm import Call, address_order, digest32, evm_call, task_key
+from .tasks import Reason, RoundRecord, TaskId, TaskRecord, participants, progress, require_task, round_record, task
 from .tokens import move_balance, move_pool, move_stake, pool, stake
 
 
@@ -185,6 +186,48 @@ def _task_settled(state: State, event: Event, payload: TaskSettled) -> None:
             move_stake(state, payload.task_id, address, -held)
             move_balance(state, address, held)
     state.put("settled", payload.task_id, event.id)
+
+
+# -- EVM encodings ----------------------------------------------------------------------------------
+
+
+@evm_call(RewardPaid)
+def _pay_call(event: Event, payload: RewardPaid, state: State) -> Call:
+    extra = set(payload.payments) - set(payload.contributions)
+    if extra or any(amount <= 0 for amount in payload.payments.values()):
+        raise InvalidTransition(
+            f"payments {dict(payload.payments)} are not what the contributions give: every payment is "
+            "positive and goes to a contributor"
+        )
+    who = sorted(payload.contributions, key=address_order)
+    contributions = [payload.contributions[a] for a in who]
+    payments = [payload.payments.get(a, 0) for a in who]
+    key = task_key(payload.task_id)
+    return "pay_rewards", [event.nonce, key, payload.round, who, contributions, payments, event.body]
+
+
+@evm_call(StakeSlashed)
+def _slash_call(event: Event, payload: StakeSlashed, state: State) -> Call:
+    reason = payload.reason.encode()
+    record = task(state, payload.task_id)
+    prefixes = [] if record is None else [p for p in record.slash_on if payload.reason.startswith(p)]
+    prefix_length = len(prefixes[0].encode()) if prefixes else len(reason)
+    return "slash", [
+        event.nonce,
+        task_key(payload.task_id),
+        payload.round,
+        payload.participant,
+        payload.amount,
+        reason,
+        prefix_length,
+        digest32(payload.update_digest),
+        event.body,
+    ]
+
+
+@evm_call(TaskSettled)
+def _settle_call(event: Event, payload: TaskSettled, state: State) -> Call:
+    return "settle", [event.nonce, task_key(payload.task_id), event.body]
 
 
 __all__ = [

@@ -15,11 +15,13 @@ from typing import Annotated, Literal
 from pydantic import Field, JsonValue, model_validator
 
 from .._json import loads_bounded
-from ..errors import DuplicateRegistration, InvalidTransition, Unauthorized, UnknownReference
+from .._keccak import keccak256
+from ..errors import DuplicateRegistration, InvalidTransition, MalformedEvent, Unauthorized, UnknownReference
 from ..events import AddressField, DigestField, Event, Payload, ShortText, event_kind
 from ..state import MAX_RECORDS, State, record_type, rule
 from ..types import Address, Role
 from .core import dataset, require_role
+from .evm import MAX_LIST, ZERO32, ZERO_ADDRESS, Call, address_order, digest32, evm_call, task_key
 from .tokens import MAX_AMOUNT, move_balance, move_stake
 
 TaskId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
@@ -356,6 +358,56 @@ def _round_finalized(state: State, event: Event, payload: RoundFinalized) -> Non
         payload.task_id,
         TaskProgress(current.finalized + 1, payload.aggregate_digest or current.global_digest),
     )
+
+
+# -- EVM encodings ----------------------------------------------------------------------------------
+
+
+@evm_call(TaskCreated)
+def _task_call(event: Event, payload: TaskCreated, state: State) -> Call:
+    config = (ZERO_ADDRESS, payload.min_participants, payload.reward_pool, payload.min_stake, payload.slash_amount)
+    validation = ZERO32 if payload.validation_dataset is None else digest32(payload.validation_dataset)
+    prefixes = [keccak256(prefix.encode()) for prefix in payload.slash_on]
+    key, initial = task_key(payload.task_id), digest32(payload.initial_model)
+    return "create_task", [event.nonce, key, initial, payload.rounds, config, validation, prefixes, event.body]
+
+
+@evm_call(ParticipantJoined)
+def _join_call(event: Event, payload: ParticipantJoined, state: State) -> Call:
+    datasets = [digest32(d) for d in payload.datasets]
+    return "join", [event.nonce, task_key(payload.task_id), datasets, payload.stake, event.body]
+
+
+@evm_call(UpdateCommitted)
+def _commit_call(event: Event, payload: UpdateCommitted, state: State) -> Call:
+    digests = [digest32(payload.update_digest), digest32(payload.base_digest)]
+    return "commit_update", [
+        event.nonce,
+        task_key(payload.task_id),
+        payload.round,
+        *digests,
+        payload.num_examples,
+        event.body,
+    ]
+
+
+@evm_call(RoundFinalized)
+def _finalize_call(event: Event, payload: RoundFinalized, state: State) -> Call:
+    rejected = sorted(payload.rejected, key=lambda r: address_order(r.participant))
+    if len(payload.accepted) > MAX_LIST or len(rejected) > MAX_LIST:
+        raise MalformedEvent(f"a round on the EVM ledger names at most {MAX_LIST} participants per list")
+    aggregate = ZERO32 if payload.aggregate_digest is None else digest32(payload.aggregate_digest)
+    return "finalize_round", [
+        event.nonce,
+        task_key(payload.task_id),
+        payload.round,
+        payload.status == "ok",
+        aggregate,
+        sorted(payload.accepted, key=address_order),
+        [r.participant for r in rejected],
+        [keccak256(r.reason.encode()) for r in rejected],
+        event.body,
+    ]
 
 
 __all__ = [

@@ -16,6 +16,7 @@ from ..events import AddressField, Event, Payload, event_kind
 from ..state import State, rule
 from ..types import Role
 from .core import require_role
+from .evm import ZERO32, ZERO_ADDRESS, Call, evm_call, task_key
 
 MAX_AMOUNT = 10**30
 Amount = int
@@ -129,3 +130,18 @@ def _minted(state: State, event: Event, payload: TokensMinted) -> None:
 def _transferred(state: State, event: Event, payload: TokensTransferred) -> None:
     move_balance(state, event.actor, -payload.amount)
     move_balance(state, payload.to, payload.amount)
+
+
+# -- EVM encodings ----------------------------------------------------------------------------------
+
+
+@evm_call(TokensMinted)
+def _mint_call(event: Event, payload: TokensMinted, state: State) -> Call:
+    to = ZERO_ADDRESS if payload.to is None else payload.to
+    key = ZERO32 if payload.task_id is None else task_key(payload.task_id)
+    return "mint", [event.nonce, to, key, payload.amount, event.body]
+
+
+@evm_call(TokensTransferred)
+def _transfer_call(event: Event, payload: TokensTransferred, state: State) -> Call:
+    return "transfer_tokens", [event.nonce, payload.to, payload.amount, event.body]
