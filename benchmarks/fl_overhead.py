@@ -43,7 +43,7 @@ from ledgerml.home import Home
 
 def plain_run(home: Home, task_id: str, spec: dict[str, Any], rounds: int) -> float:
     """The federation without any ledger: Flower FedAvg over a plain ClientApp."""
-    count = len(load_plan(home, task_id)["participants"])
+    count = len(load_plan(home, task_id).participants)
     people = [load_participant(home, task_id, i) for i in range(count)]
     evaluate = validation_evaluator(home, task_id)
     app = ClientApp()

@@ -29,7 +29,7 @@ from ledgerml.federated.runner import FederationConfig, load_plan, setup_federat
 from ledgerml.home import Home
 from ledgerml.incentives import exact_shapley, leave_one_out, load_validation, monte_carlo_shapley, spearman
 from ledgerml.incentives.rewards import round_utility
-from ledgerml.tasks import task
+from ledgerml.vocab.tasks import task
 
 SEEDS = range(1, 6)
 
@@ -119,7 +119,7 @@ def main() -> None:
             state = ledger.state()
             record = task(state, config.task_id)
             assert record is not None
-            validation = load_validation(load_plan(home, config.task_id)["validation"], record)
+            validation = load_validation(load_plan(home, config.task_id).validation, record)
             utility, players = round_utility(
                 state, home.store(), record, 1, json.loads(home.store().get(record.model_spec)), validation
             )

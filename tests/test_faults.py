@@ -93,9 +93,10 @@ def _events(home: Path) -> int:
 
 def _outcome(home: Path) -> dict[str, Any]:
     """What must not depend on where a run was killed: rounds, aggregates, payouts, slashes, settlement."""
-    from ledgerml.state import model
-    from ledgerml.tasks import progress, round_record
-    from ledgerml.tokens import balance, supply
+    from ledgerml.vocab.core import model
+    from ledgerml.vocab.rewards import payouts
+    from ledgerml.vocab.tasks import progress, round_record
+    from ledgerml.vocab.tokens import balance, supply
 
     ledger = Home(home).open_ledger(as_validator=False)
     try:
@@ -106,8 +107,9 @@ def _outcome(home: Path) -> dict[str, Any]:
             record = round_record(state, TASK, r)
             assert record is not None
             rounds.append((record.status, record.aggregate_digest, record.accepted, record.rejected))
-        rewards = {k[1]: v[:2] for k, v in state.rows("rewards").items() if k[0] == TASK}
-        slashes = {k[1:]: v[:2] for k, v in state.rows("slashes").items() if k[0] == TASK}
+        paid = payouts(state, TASK)
+        rewards = {r: (v.contributions, v.payments) for r, v in paid.rewards.items()}
+        slashes = {k: (v.amount, v.reason) for k, v in paid.slashes.items()}
         accounts = sorted(state.rows("balances"))
         assert ledger.verify().ok
         return {

@@ -23,7 +23,7 @@ from ledgerml.federated.coordinator import Reply, TaskCoordinator
 from ledgerml.federated.runner import FederationConfig, load_participant, load_plan, round_history, setup_federation
 from ledgerml.federated.serialization import from_bytes, to_bytes
 from ledgerml.home import Home
-from ledgerml.tasks import RoundFinalized, UpdateCommitted, commits, progress, task
+from ledgerml.vocab.tasks import RoundFinalized, UpdateCommitted, commits, progress, task
 
 os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
 os.environ.setdefault("FLWR_DISABLE_UPDATE_CHECK", "1")
@@ -44,12 +44,12 @@ def planned(home: Home, **settings: object) -> FederationConfig:
 
 def coordinator(home: Home, task_id: str = "t1") -> TaskCoordinator:
     return TaskCoordinator(
-        home.open_ledger(), home.store(), home.identity(load_plan(home, task_id)["aggregator"]), task_id
+        home.open_ledger(), home.store(), home.identity(load_plan(home, task_id).aggregator), task_id
     )
 
 
 def join_all(home: Home, task_id: str = "t1") -> list:  # type: ignore[type-arg]
-    people = [load_participant(home, task_id, i) for i in range(len(load_plan(home, task_id)["participants"]))]
+    people = [load_participant(home, task_id, i) for i in range(len(load_plan(home, task_id).participants))]
     ledger = home.open_ledger()
     for p in people:
         ledger.append(p.join(ledger.ledger_id, task_id, ledger.next_nonce(p.address)))
@@ -273,7 +273,7 @@ def test_auditor_catches_an_unjustified_rejection(home: Home) -> None:
         home.store().put(reply.update)  # type: ignore[arg-type]
     honest = sorted(p.address for p in people)
     result_digest = home.store().put(to_bytes(coord.global_weights()))
-    from ledgerml.tasks import Rejection
+    from ledgerml.vocab.tasks import Rejection
 
     coord.ledger.submit(
         coord.aggregator,
@@ -789,7 +789,7 @@ def test_dp_without_noise_is_refused_at_setup(home: Home) -> None:
     planned(home, rounds=1)
     ledger = home.open_ledger()
     size = ledger.size
-    aggregator = home.identity(load_plan(home, "t1")["aggregator"])
+    aggregator = home.identity(load_plan(home, "t1").aggregator)
     model = build_model({"type": "softmax", "n_features": 64, "n_classes": 10})
     for dp in (
         {"clip": 1.0, "noise_multiplier": 0.0, "delta": 1e-5},
@@ -848,3 +848,34 @@ def test_receipts_of_an_honest_run_all_check(cli, tmp_path: Path) -> None:  # ty
     files[0].write_text(json.dumps(forged))
     result = cli("audit", "task", "t1", "--receipts", str(home.path / "receipts"))
     assert result.code == 34 and "not by the task's aggregator" in result.err
+
+
+def test_plan_is_typed_and_keeps_its_file_format(home: Home) -> None:
+    """The plan on disk is exactly FederationPlan.to_dict(); a damaged plan is one ConfigError."""
+    from ledgerml._json import loads_bounded
+    from ledgerml.errors import ConfigError
+    from ledgerml.federated.plan import FederationPlan, plan_path
+
+    config = planned(home)
+    plan = load_plan(home, "t1")
+    assert isinstance(plan, FederationPlan) and plan.config == config and len(plan.participants) == 4
+    path = plan_path(home, "t1")
+    on_disk = loads_bounded(path.read_bytes())
+    assert set(on_disk) == {"config", "aggregator", "validation", "n_classes", "participants"}
+    assert on_disk == plan.to_dict() and FederationPlan.from_dict(on_disk, "x") == plan
+    on_disk["participants"][0]["seed"] = "zero"
+    path.write_text(json.dumps(on_disk))
+    with pytest.raises(ConfigError, match="'seed' must be of type int"):
+        load_plan(home, "t1")
+
+
+def test_run_federation_returns_a_typed_result(home: Home) -> None:
+    """The library workflow behind 'ledgerml fl run': setup, rounds, model, audits, one result."""
+    from ledgerml.federated import FederationResult, run_federation
+
+    config = FederationConfig(task_id="wf", participants=3, rounds=2, epochs=1)
+    seen: list[int] = []
+    result = run_federation(home, config, unencrypted=True, on_round=lambda outcome: seen.append(outcome.round))
+    assert isinstance(result, FederationResult) and seen == [1, 2]
+    assert result.audit.ok and len(result.rounds) == 2 and result.attestation.is_file()
+    assert result.to_dict()["task"] == "wf" and result.to_dict()["audit_ok"] is True

@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledgerml.errors import DuplicateRegistration, InsufficientFunds, InvalidTransition, Unauthorized
-from ledgerml.events import LedgerCreated
 from ledgerml.federated.apps import run_in_process
 from ledgerml.federated.runner import FederationConfig, load_plan, setup_federation
 from ledgerml.home import Home
@@ -26,8 +25,10 @@ from ledgerml.incentives import (
     spearman,
 )
 from ledgerml.state import State, apply
-from ledgerml.tasks import RewardPaid, StakeSlashed, TaskSettled, expected_payments, task
-from ledgerml.tokens import TokensMinted, TokensTransferred, balance, supply
+from ledgerml.vocab.core import LedgerCreated
+from ledgerml.vocab.rewards import RewardPaid, StakeSlashed, TaskSettled, expected_payments, payouts
+from ledgerml.vocab.tasks import task
+from ledgerml.vocab.tokens import TokensMinted, TokensTransferred, balance, supply
 
 from .conftest import make_identity
 
@@ -189,18 +190,18 @@ def test_free_rider_earns_nothing_and_attacker_is_slashed(tmp_path: Path) -> Non
     run_in_process(home, "paid")
     ledger = home.open_ledger()
     state = ledger.state()
-    paid_rounds = [v for (t, _), v in state.rows("rewards").items() if t == "paid"]
-    total_paid = sum(sum(dict(p[1]).values()) for p in paid_rounds)
+    paid_rounds = list(payouts(state, "paid").rewards.values())
+    total_paid = sum(sum(dict(p.payments).values()) for p in paid_rounds)
     assert total_paid > 0 and len(paid_rounds) == 3
-    free_rider_paid = sum(dict(p[1]).get(free_rider, 0) for p in paid_rounds)
+    free_rider_paid = payouts(state, "paid").paid_to(free_rider)
     assert free_rider_paid == 0  # a free rider is a null player: its Shapley value is exactly 0
-    assert all(dict(p[0])[free_rider] == 0 for p in paid_rounds)
+    assert all(dict(p.contributions)[free_rider] == 0 for p in paid_rounds)
     # the attacker is rejected every round: slashed 40 + 40 + 20 (its stake of 100 runs out), never paid
-    slashes = sorted(v[0] for (t, _, a), v in state.rows("slashes").items() if t == "paid" and a == attacker)
+    slashes = sorted(s.amount for (_, a), s in payouts(state, "paid").slashes.items() if a == attacker)
     assert slashes == [20, 40, 40] and balance(state, attacker) == 0
     assert supply(state).balanced and state.get("settled", "paid") is not None
     record = task(state, "paid")
-    validation = load_validation(load_plan(home, "paid")["validation"], record)  # type: ignore[arg-type]
+    validation = load_validation(load_plan(home, "paid").validation, record)  # type: ignore[arg-type]
     assert audit_rewards(ledger, home.store(), "paid", validation) == []
     ledger.close()
 
@@ -223,11 +224,9 @@ def test_sybil_copies_earn_no_more_than_the_single_update(tmp_path: Path) -> Non
     def earnings(home: Home, indices: list[int]) -> int:
         ledger = home.open_ledger()
         state = ledger.state()
-        names = load_plan(home, "paid")["participants"]
-        addresses = {str(home.keys.info(names[i]["name"]).address) for i in indices}
-        total = sum(
-            amount for (t, _), v in state.rows("rewards").items() if t == "paid" for a, amount in v[1] if a in addresses
-        )
+        names = load_plan(home, "paid").participants
+        addresses = {str(home.keys.info(names[i].name).address) for i in indices}
+        total = sum(payouts(state, "paid").paid_to(a) for a in addresses)
         ledger.close()
         return total
 
@@ -240,7 +239,7 @@ def test_reward_and_slash_rules_reject_lies(tmp_path: Path) -> None:
     home, config = rewarded(tmp_path, rounds=2, attack="sign_flip", attackers=[2])
     run_in_process(home, "paid")
     plan = load_plan(home, "paid")
-    aggregator = home.identity(plan["aggregator"])
+    aggregator = home.identity(plan.aggregator)
     ledger = home.open_ledger()
     state = ledger.state()
     attacker = str(home.keys.info(config.participant_names()[2]).address)
@@ -289,7 +288,7 @@ def test_inflated_contributions_are_caught_by_the_audit(tmp_path: Path, monkeypa
     ledger = home.open_ledger()
     record = task(ledger.state(), "paid")
     assert record is not None
-    validation = load_validation(plan["validation"], record)
+    validation = load_validation(plan.validation, record)
     value = value_round(
         ledger.state(), home.store(), record, 1, json.loads(home.store().get(record.model_spec)), validation
     )
@@ -297,7 +296,7 @@ def test_inflated_contributions_are_caught_by_the_audit(tmp_path: Path, monkeypa
     inflated = {a: (c + 500_000 if a == friend else c) for a, c in value.contributions.items()}
     budget = record.reward_pool // record.rounds
     ledger.submit(
-        home.identity(plan["aggregator"]),
+        home.identity(plan.aggregator),
         RewardPaid(task_id="paid", round=1, contributions=inflated, payments=expected_payments(budget, inflated)),
     )
     problems = audit_rewards(ledger, home.store(), "paid", validation)
@@ -324,10 +323,11 @@ def test_a_failing_valuation_pays_nothing_instead_of_wedging(tmp_path: Path, mon
     run_in_process(home, "paid")  # every round finalized and paid (nothing), the task settled
     ledger = home.open_ledger()
     state = ledger.state()
-    paid = {r: v for (t, r), v in state.rows("rewards").items() if t == "paid"}
-    assert sorted(paid) == [1, 2] and all(not dict(v[1]) and not any(dict(v[0]).values()) for v in paid.values())
+    paid = payouts(state, "paid").rewards
+    assert sorted(paid) == [1, 2]
+    assert all(not v.payments and not any(dict(v.contributions).values()) for v in paid.values())
     assert state.get("settled", "paid") is not None
-    validation = load_validation(load_plan(home, "paid")["validation"], task(state, "paid"))  # type: ignore[arg-type]
+    validation = load_validation(load_plan(home, "paid").validation, task(state, "paid"))  # type: ignore[arg-type]
     assert audit_rewards(ledger, home.store(), "paid", validation) == []  # the replay fails the same way
     monkeypatch.undo()
     assert audit_rewards(ledger, home.store(), "paid", validation)  # a working valuation would have paid

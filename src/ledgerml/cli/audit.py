@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -17,40 +17,6 @@ class AuditFailed(TamperDetected):
     """A round does not replay as recorded."""
 
     exit_code = 34
-
-
-def run_audits(target: Any, task_id: str, validation: Path | None = None, receipts: Path | None = None) -> Any:
-    """The round audit of ``task_id`` and, for tasks with rewards or slashing, the rewards audit (every
-    contribution, payout, slash and the settlement recomputed); with ``receipts``, every participant receipt
-    found there is checked against the rounds (a dropped update); one report."""
-    from ..federated.audit import audit_task
-    from ..incentives import RoundSettler, audit_rewards, load_validation
-    from ..tasks import task as task_record
-
-    ledger = target.open_ledger(as_validator=False)
-    try:
-        report = audit_task(ledger, target.store(), task_id)
-        record = task_record(ledger.state(), task_id)
-        if record is not None and RoundSettler.wanted(record):
-            if validation is None:
-                from ..federated.runner import load_plan
-
-                validation = Path(load_plan(target, task_id)["validation"])
-            checked = load_validation(validation, record)
-            report.problems += [f"rewards: {p}" for p in audit_rewards(ledger, target.store(), task_id, checked)]
-        if receipts is not None:
-            from ..federated.receipts import audit_receipts
-
-            report.problems += [f"receipts: {p}" for p in audit_receipts(ledger, task_id, receipts)]
-    finally:
-        ledger.close()
-    return report
-
-
-def first_problem(report: Any) -> str:
-    """The first problem of a report, for a one-line error."""
-    found: str = next((p for r in report.rounds for p in r.problems), None) or report.problems[0]
-    return found
 
 
 @app.command("task")
@@ -72,7 +38,9 @@ def task(
     target = home_of(home)
     if receipts is not None and not receipts.is_dir():
         raise ConfigError(f"--receipts {receipts} is not a folder")
-    report = run_audits(target, task_id, validation, receipts)
+    from ..federated.workflow import audit_federation, first_problem
+
+    report = audit_federation(target, task_id, validation, receipts)
     if json_out:
         emit_json(report.to_dict())
     else:

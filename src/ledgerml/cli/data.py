@@ -10,7 +10,7 @@ import typer
 from .._json import loads_bounded
 from ..errors import NotFound
 from ..provenance import attest, check_record_proof, prove_record, register_dataset
-from ..state import dataset
+from ..vocab.core import dataset
 from ._common import (
     AsOption,
     HomeOption,
@@ -42,8 +42,7 @@ def register(
     """Fingerprint PATH and register it as a dataset owned by the acting identity (a data_owner)."""
     target = home_of(home)
     owner = target.identity(acting)
-    ledger = target.open_ledger()
-    try:
+    with target.open_ledger() as ledger:
         with progress_bar("fingerprinting", enabled=not json_out):
             registration = register_dataset(
                 ledger,
@@ -57,8 +56,6 @@ def register(
                 parents=parent or [],
             )
         seal_if_possible(ledger)
-    finally:
-        ledger.close()
     manifest = registration.manifest
     assert manifest is not None
     records = sum(e.records.count for e in manifest.files if e.records is not None)
@@ -81,11 +78,8 @@ def register(
 @app.command("list")
 def list_(home: HomeOption = None, json_out: JsonOption = False) -> None:
     """List registered datasets."""
-    ledger = home_of(home).open_ledger(as_validator=False)
-    try:
+    with home_of(home).open_ledger(as_validator=False) as ledger:
         records = sorted(ledger.state().rows("datasets").values(), key=lambda r: r.time)
-    finally:
-        ledger.close()
     if json_out:
         emit_json(
             [{"dataset_id": r.dataset_id, "name": r.name, "owner": r.owner, "license": r.license} for r in records]
@@ -107,14 +101,11 @@ def show(
     """Show one dataset's registration and its stored manifest."""
     check_id(dataset_id, "dataset")
     target = home_of(home)
-    ledger = target.open_ledger(as_validator=False)
-    try:
+    with target.open_ledger(as_validator=False) as ledger:
         record = dataset(ledger.state(), dataset_id)
         if record is None:
             raise NotFound(f"dataset {dataset_id} is not registered")
         stored = ledger.get_event(record.registered_by)
-    finally:
-        ledger.close()
     manifest = loads_bounded(target.store().get(dataset_id)) if target.store().has(dataset_id) else None
     data = {
         "dataset_id": record.dataset_id,
@@ -156,11 +147,8 @@ def prove(
 ) -> None:
     """Write a proof that one record is part of the registered dataset (with its ledger inclusion proof)."""
     check_out(out)
-    ledger = home_of(home).open_ledger(as_validator=False)
-    try:
+    with home_of(home).open_ledger(as_validator=False) as ledger:
         proof = prove_record(path, row, file=file, ledger=ledger)
-    finally:
-        ledger.close()
     write_json_out(proof, out)
 
 
@@ -197,9 +185,6 @@ def attest_cmd(
     check_id(dataset_id, "dataset")
     check_out(out)
     target = home_of(home)
-    ledger = target.open_ledger(as_validator=False)
-    try:
+    with target.open_ledger(as_validator=False) as ledger:
         envelope = attest(ledger, target.identity(acting), dataset_id)
-    finally:
-        ledger.close()
     write_json_out(envelope, out, jsonl=True)

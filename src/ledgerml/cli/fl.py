@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .._json import loads_bounded
-from ..errors import ConfigError
-from ..tasks import progress
+from ..vocab.tasks import progress
 from ._common import HomeOption, JsonOption, console, emit_json, err_console, home_of, table
+
+if TYPE_CHECKING:
+    from ..federated.workflow import FederationResult
 
 app = typer.Typer(help="Run federated training recorded on the ledger; list tasks.", no_args_is_help=True)
 
@@ -32,76 +34,43 @@ def run(
 ) -> None:
     """Set up (identities, roles, registered partitions, task), train, register the model, audit every round
     and every payout. Refused while another process runs the same task; an error if every round it ran failed."""
-    from ..federated.runner import (
-        FederationConfig,
-        federation_lock,
-        preflight,
-        register_final_model,
-        require_success,
-        round_history,
-        setup_federation,
-    )
-    from .audit import AuditFailed, first_problem, run_audits
+    from ..federated.config import FederationConfig
+    from ..federated.workflow import check_mode, first_problem, run_federation
+    from .audit import AuditFailed
 
-    if mode not in ("local", "simulation", "deployment"):
-        raise ConfigError("--mode must be local, simulation or deployment")
+    check_mode(mode)
     settings = FederationConfig.from_toml(config)
     target = home_of(home)
-    preflight(target, settings)
-    with federation_lock(target, settings.task_id):
-        setup_federation(target, settings, unencrypted=unencrypted)
-        first_round = len(round_history(target, settings.task_id)) + 1
-        if mode == "local":
-            from ..federated.apps import run_in_process
-
-            with _round_progress(settings.rounds, not json_out) as on_round:
-                run_in_process(target, settings.task_id, on_round=on_round)
-        elif mode == "simulation":
-            from ..federated.apps import run_simulation
-
-            run_simulation(target, settings.task_id)
-        else:
-            from ..federated.deploy import LocalDeployment
-
-            with LocalDeployment(target, settings.task_id) as deployment:
-                finished = deployment.run()
-            if finished.returncode != 0:
-                raise ConfigError(f"flwr run failed: {finished.stderr[-2000:] or finished.stdout[-2000:]}")
-        require_success(target, settings.task_id, first_round)
-        model_id, attestation = register_final_model(target, settings.task_id)
-        audit = run_audits(target, settings.task_id)
-    history = round_history(target, settings.task_id)
-    result = {
-        "task": settings.task_id,
-        "rounds": len(history),
-        "model_id": model_id,
-        "attestation": str(attestation),
-        "audit_ok": audit.ok,
-        "val_accuracy": [round(r["metrics"].get("val_accuracy", float("nan")), 4) for r in history],
-    }
+    with _round_progress(settings.rounds, not json_out and mode == "local") as on_round:
+        result = run_federation(target, settings, mode=mode, unencrypted=unencrypted, on_round=on_round)
     if json_out:
-        emit_json(result)
+        emit_json(result.to_dict())
     else:
-        table(
-            f"task {settings.task_id}",
-            ["round", "status", "accepted", "rejected", "val accuracy"],
+        _print_run(result)
+    if not result.audit.ok:
+        raise AuditFailed(f"the audit of {settings.task_id} found problems: {first_problem(result.audit)}")
+
+
+def _print_run(result: FederationResult) -> None:
+    """The rounds table, the registered model and the audit verdict."""
+    table(
+        f"task {result.task_id}",
+        ["round", "status", "accepted", "rejected", "val accuracy"],
+        [
             [
-                [
-                    r["round"],
-                    r["status"],
-                    len(r["accepted"]),
-                    len(r["rejected"]),
-                    f"{r['metrics'].get('val_accuracy', float('nan')):.3f}",
-                ]
-                for r in history
-            ],
-        )
-        console.print(f"final model {model_id} registered; attestation {attestation}")
-        console.print(
-            "audit: " + ("[green]every round and payout replays exactly[/]" if audit.ok else "[red]MISMATCH[/]")
-        )
-    if not audit.ok:
-        raise AuditFailed(f"the audit of {settings.task_id} found problems: {first_problem(audit)}")
+                r["round"],
+                r["status"],
+                len(r["accepted"]),
+                len(r["rejected"]),
+                f"{r['metrics'].get('val_accuracy', float('nan')):.3f}",
+            ]
+            for r in result.rounds
+        ],
+    )
+    console.print(f"final model {result.model_id} registered; attestation {result.attestation}")
+    console.print(
+        "audit: " + ("[green]every round and payout replays exactly[/]" if result.audit.ok else "[red]MISMATCH[/]")
+    )
 
 
 class _round_progress:
@@ -136,7 +105,8 @@ def setup(
 ) -> None:
     """Only set up a federation (identities, roles, registered partitions, task and plan), e.g. before
     starting SuperNodes on other machines."""
-    from ..federated.runner import FederationConfig, setup_federation
+    from ..federated.config import FederationConfig
+    from ..federated.runner import setup_federation
 
     settings = FederationConfig.from_toml(config)
     plan = setup_federation(home_of(home), settings, unencrypted=unencrypted)
@@ -149,8 +119,7 @@ def setup(
 @app.command("tasks")
 def tasks(home: HomeOption = None, json_out: JsonOption = False) -> None:
     """List the federated tasks on the ledger with their ids and progress."""
-    ledger = home_of(home).open_ledger(as_validator=False)
-    try:
+    with home_of(home).open_ledger(as_validator=False) as ledger:
         state = ledger.state()
         rows = [
             {
@@ -164,8 +133,6 @@ def tasks(home: HomeOption = None, json_out: JsonOption = False) -> None:
             }
             for t in sorted(state.rows("tasks").values(), key=lambda r: r.task_id)
         ]
-    finally:
-        ledger.close()
     if json_out:
         emit_json(rows)
     else:

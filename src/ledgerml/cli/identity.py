@@ -67,15 +67,13 @@ def show(
         "keystore": str(info.path),
     }
     if target.exists():
-        from ..state import next_nonce, roles_of
+        from ..state import next_nonce
+        from ..vocab.core import roles_of
 
-        ledger = target.open_ledger(as_validator=False)
-        try:
+        with target.open_ledger(as_validator=False) as ledger:
             state = ledger.state()
             data["roles"] = sorted(role.value for role in roles_of(state, info.address))
             data["next_nonce"] = next_nonce(state, info.address)
-        finally:
-            ledger.close()
     if json_out:
         emit_json(data)
     else:

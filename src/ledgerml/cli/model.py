@@ -10,7 +10,7 @@ from rich.tree import Tree
 
 from ..errors import ConfigError, NotFound
 from ..provenance import attest, lineage, lineage_dot, register_model
-from ..state import model
+from ..vocab.core import model
 from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of, table
 from ._provenance import check_id, check_out, seal_if_possible, write_json_out
 
@@ -32,8 +32,7 @@ def register(
     """Store the model and register it with its training data and parents (needs the trainer role)."""
     target = home_of(home)
     trainer = target.identity(acting)
-    ledger = target.open_ledger()
-    try:
+    with target.open_ledger() as ledger:
         registration = register_model(
             ledger,
             target.store(),
@@ -46,8 +45,6 @@ def register(
             uri=uri,
         )
         seal_if_possible(ledger)
-    finally:
-        ledger.close()
     if json_out:
         emit_json({"model_id": registration.id, "seq": registration.receipt.seq})
     else:
@@ -60,11 +57,8 @@ def register(
 @app.command("list")
 def list_(home: HomeOption = None, json_out: JsonOption = False) -> None:
     """List registered models."""
-    ledger = home_of(home).open_ledger(as_validator=False)
-    try:
+    with home_of(home).open_ledger(as_validator=False) as ledger:
         records = sorted(ledger.state().rows("models").values(), key=lambda r: r.time)
-    finally:
-        ledger.close()
     if json_out:
         emit_json(
             [
@@ -94,14 +88,11 @@ def show(
 ) -> None:
     """Show one model's registration."""
     check_id(model_id, "model")
-    ledger = home_of(home).open_ledger(as_validator=False)
-    try:
+    with home_of(home).open_ledger(as_validator=False) as ledger:
         record = model(ledger.state(), model_id)
         if record is None:
             raise NotFound(f"model {model_id} is not registered")
         stored = ledger.get_event(record.registered_by)
-    finally:
-        ledger.close()
     data = {
         "model_id": record.model_id,
         "name": record.name,
@@ -142,11 +133,8 @@ def lineage_cmd(
     fmt = "json" if json_out else fmt
     if fmt not in ("tree", "dot", "json"):
         raise ConfigError("--format must be tree, dot or json")
-    ledger = home_of(home).open_ledger(as_validator=False)
-    try:
+    with home_of(home).open_ledger(as_validator=False) as ledger:
         graph = lineage(ledger.state(), model_id)
-    finally:
-        ledger.close()
     if fmt == "json":
         emit_json(graph)
     elif fmt == "dot":
@@ -167,9 +155,6 @@ def attest_cmd(
     check_id(model_id, "model")
     check_out(out)
     target = home_of(home)
-    ledger = target.open_ledger(as_validator=False)
-    try:
+    with target.open_ledger(as_validator=False) as ledger:
         envelope = attest(ledger, target.identity(acting), model_id)
-    finally:
-        ledger.close()
     write_json_out(envelope, out, jsonl=True)

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import ConfigError, NotFound
-from ..tasks import participants, progress, task
-from ..tokens import TokensMinted, TokensTransferred, balance, stake, supply
+from ..vocab.rewards import payouts
+from ..vocab.tasks import participants, progress, task
+from ..vocab.tokens import TokensMinted, TokensTransferred, balance, stake, supply
 from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of, table
 
 rewards_app = typer.Typer(help="Contributions, rewards and slashes of federated tasks.", no_args_is_help=True)
@@ -25,21 +26,20 @@ def show(
 ) -> None:
     """Per participant: contribution per round, reward, slashed, stake held, balance."""
     target = home_of(home)
-    ledger = target.open_ledger(as_validator=False)
-    try:
+    with target.open_ledger(as_validator=False) as ledger:
         state = ledger.state()
         record = task(state, task_id)
         if record is None:
             raise NotFound(f"task {task_id!r} does not exist")
         rounds = progress(state, task_id).finalized
-        rows = []
+        rows: list[dict[str, Any]] = []
+        paid = payouts(state, task_id)
         for address in participants(state, task_id):
-            contributions, reward = [], 0
-            for r in range(1, rounds + 1):
-                paid = state.get("rewards", (task_id, r))
-                contributions.append(None if paid is None else dict(paid[0]).get(address))
-                reward += 0 if paid is None else dict(paid[1]).get(address, 0)
-            slashed = sum(v[0] for (t, _, a), v in state.rows("slashes").items() if t == task_id and a == address)
+            contributions = [
+                dict(paid.rewards[r].contributions).get(address) if r in paid.rewards else None
+                for r in range(1, rounds + 1)
+            ]
+            reward, slashed = paid.paid_to(address), paid.slashed_from(address)
             rows.append(
                 {
                     "participant": address,
@@ -51,8 +51,6 @@ def show(
                 }
             )
         pool_left = state.get("pools", task_id, 0)
-    finally:
-        ledger.close()
     if json_out:
         emit_json(
             {
@@ -90,14 +88,11 @@ def balance_cmd(
 ) -> None:
     """Token balances (and the supply check: minted = balances + pools + stakes)."""
     target = home_of(home)
-    ledger = target.open_ledger(as_validator=False)
-    try:
+    with target.open_ledger(as_validator=False) as ledger:
         state = ledger.state()
         addresses = [target.resolve_address(who)] if who else sorted(state.rows("balances"))
         rows: list[dict[str, Any]] = [{"address": a, "balance": balance(state, a)} for a in addresses]
         totals = supply(state)
-    finally:
-        ledger.close()
     if json_out:
         emit_json(
             {
@@ -127,13 +122,10 @@ def transfer(
 ) -> None:
     """Send tokens from the acting identity."""
     target = home_of(home)
-    ledger = target.open_ledger()
-    try:
+    with target.open_ledger() as ledger:
         receipt = ledger.submit(
             target.identity(acting), TokensTransferred(to=target.resolve_address(to), amount=amount)
         )
-    finally:
-        ledger.close()
     if json_out:
         emit_json({"seq": receipt.seq, "id": receipt.event_id})
     else:
@@ -153,12 +145,9 @@ def mint(
     if (to is None) == (task_id is None):
         raise ConfigError("give either --to ACCOUNT or --task TASK_ID")
     target = home_of(home)
-    ledger = target.open_ledger()
-    try:
+    with target.open_ledger() as ledger:
         payload = TokensMinted(amount=amount, to=target.resolve_address(to) if to else None, task_id=task_id)
         receipt = ledger.submit(target.identity(acting), payload)
-    finally:
-        ledger.close()
     if json_out:
         emit_json({"seq": receipt.seq, "id": receipt.event_id})
     else:

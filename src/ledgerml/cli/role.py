@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ..events import RoleGranted, RoleRevoked
 from ..types import Role
+from ..vocab.core import RoleGranted, RoleRevoked
 from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of
 
 app = typer.Typer(help="Grant and revoke roles (admin only).", no_args_is_help=True)
@@ -27,11 +27,8 @@ def _submit(
     target = home_of(home)
     address = target.resolve_address(subject)
     actor = target.identity(acting)
-    ledger = target.open_ledger()
-    try:
+    with target.open_ledger() as ledger:
         receipt = ledger.submit(actor, payload_of(subject=address, role=role))
-    finally:
-        ledger.close()
     if json_out:
         emit_json(
             {

@@ -16,10 +16,12 @@ from flwr.serverapp import Grid, ServerApp
 
 from ..errors import ConfigError
 from ..home import Home
+from ..incentives import RoundSettler, load_validation
 from .coordinator import RoundOutcome, TaskCoordinator
 from .flower import LedgerStrategy, LocalGrid, local_contexts, make_client_app
 from .participant import Participant
-from .runner import federation_lock, load_participant, load_plan, validation_evaluator
+from .plan import load_plan
+from .runner import federation_lock, load_participant, validation_evaluator
 
 
 def _setting(context: Context, key: str, env: str) -> str:
@@ -33,16 +35,13 @@ def run_server(
     grid: Grid, home: Home, task_id: str, on_round: Callable[[RoundOutcome], None] | None = None
 ) -> LedgerStrategy:
     """The aggregator's whole run: join the nodes, then every remaining round, recorded on the ledger."""
-    from ..incentives import RoundSettler, load_validation
-
     plan = load_plan(home, task_id)
-    ledger = home.open_ledger()
-    try:
-        aggregator = home.identity(plan["aggregator"])
+    with home.open_ledger() as ledger:
+        aggregator = home.identity(plan.aggregator)
         coordinator = TaskCoordinator(ledger, home.store(), aggregator, task_id)
         settler = None
         if RoundSettler.wanted(coordinator.record):
-            validation = load_validation(plan["validation"], coordinator.record)
+            validation = load_validation(plan.validation, coordinator.record)
             settler = RoundSettler(ledger, home.store(), aggregator, task_id, validation)
             on_round = settler.callback(on_round)
             settler.catch_up()  # rounds finalized before an interruption get their payouts and slashes first
@@ -51,8 +50,6 @@ def run_server(
         if settler is not None:
             settler.finish()
         return strategy
-    finally:
-        ledger.close()
 
 
 server_app = ServerApp()
@@ -75,7 +72,7 @@ def run_in_process(
     home: Home, task_id: str, *, on_round: Callable[[RoundOutcome], None] | None = None, drop: set[int] | None = None
 ) -> LedgerStrategy:
     """Run the task's remaining rounds with the real ServerApp/ClientApp code in this process."""
-    count = len(load_plan(home, task_id)["participants"])
+    count = len(load_plan(home, task_id).participants)
     with (
         federation_lock(home, task_id),
         LocalGrid(client_app, local_contexts(count, {"home": str(home.path), "task": task_id})) as grid,
@@ -88,7 +85,7 @@ def run_simulation(home: Home, task_id: str) -> None:
     """Run the task's remaining rounds on Flower's simulation engine (Ray; one virtual node per participant)."""
     from flwr.simulation import run_simulation as flower_simulation
 
-    count = len(load_plan(home, task_id)["participants"])
+    count = len(load_plan(home, task_id).participants)
     os.environ["LEDGERML_HOME"], os.environ["LEDGERML_TASK"] = str(home.path), task_id
     with federation_lock(home, task_id):
         _simulate(flower_simulation, count)

@@ -10,9 +10,10 @@ from ..errors import LedgerMLError, NotFound
 from ..identity import recover_signer
 from ..ledger.base import LedgerBackend
 from ..ml.serialization import Weights, from_bytes, to_bytes
+from ..state import State
 from ..store import ArtifactStore
-from ..tasks import commits, example_bound, progress, round_record, task
 from ..types import Address, Digest
+from ..vocab.tasks import CommitRecord, RoundRecord, TaskRecord, commits, example_bound, progress, round_record, task
 from .coordinator import MISMATCH, decide_round, update_verdict
 
 
@@ -104,62 +105,93 @@ def audit_task(ledger: LedgerBackend, store: ArtifactStore, task_id: str) -> Tas
         except LedgerMLError as exc:
             audit.problems.append(f"base model {base_digest} unavailable: {exc}")
             break
-        usable: dict[Address, Weights] = {}
-        reasons = dict(recorded.rejected)
-        for participant, commit in sorted(round_commits.items()):
-            try:
-                event = ledger.get_event(commit.event_id).event
-                signer = recover_signer(event.digest, event.signature)
-            except LedgerMLError as exc:
-                audit.problems.append(f"{participant}: commitment unreadable or badly signed: {exc}")
-                continue
-            if signer != participant or event.actor != participant:
-                audit.problems.append(f"{participant}: commitment is signed by {signer}, not by the participant")
-            if event.payload.get("update_digest") != commit.update_digest or commit.base_digest != base_digest:
-                audit.problems.append(f"{participant}: commitment does not match the recorded update or base model")
-            weights, verdict = update_verdict(
-                store,
-                commit,
-                template,
-                record.max_update_norm,
-                example_bound=example_bound(state, task_id, participant),
-            )
-            if weights is None:
-                assert verdict is not None
-                if participant not in reasons:
-                    audit.problems.append(f"{participant}: update is unusable ({verdict}) but was not rejected")
-                elif not _justified(reasons[participant], verdict, store, commit.update_digest):
-                    audit.problems.append(
-                        f"{participant}: rejected for {reasons[participant]!r}, replay says {verdict!r}"
-                    )
-            else:
-                usable[participant] = weights
-        decision = decide_round(record, template, usable, {a: c.num_examples for a, c in round_commits.items()})
-        expected_accepted = decision.accepted()
-        expected_rule_rejections = decision.rule_rejections()
-        if expected_accepted != sorted(recorded.accepted):
-            audit.problems.append(f"accepted {sorted(recorded.accepted)} but the rule accepts {expected_accepted}")
-        for participant in usable:
-            if participant in reasons and reasons[participant] != expected_rule_rejections.get(participant):
-                audit.problems.append(
-                    f"{participant}: rejection {reasons[participant]!r} is not what the rule "
-                    f"gives ({expected_rule_rejections.get(participant)!r})"
-                )
-        if recorded.status == "ok":
-            if decision.weights is None or len(expected_accepted) < record.min_participants:
-                audit.problems.append("round marked ok without enough usable updates")
-            else:
-                digest = str(Digest.sha256(to_bytes(decision.weights)))
-                if digest != recorded.aggregate_digest:
-                    audit.problems.append(
-                        f"aggregate digest {recorded.aggregate_digest} differs from the replay's {digest}"
-                    )
-                elif not _intact(store, digest):
-                    audit.problems.append(f"stored aggregate {digest} is missing or changed")
-            base_digest = recorded.aggregate_digest or base_digest
-        elif decision.weights is not None and len(expected_accepted) >= record.min_participants:
-            audit.problems.append("round marked failed although enough updates were usable")
+        usable = _replay_updates(ledger, store, state, record, recorded, round_commits, base_digest, template, audit)
+        base_digest = _check_outcome(store, record, recorded, round_commits, template, usable, base_digest, audit)
         audit.accepted, audit.rejected = len(recorded.accepted), len(recorded.rejected)
     if base_digest != progress(state, task_id).global_digest:
         report.problems.append("the task's current global model is not the last round's aggregate")
     return report
+
+
+def _replay_updates(
+    ledger: LedgerBackend,
+    store: ArtifactStore,
+    state: State,
+    record: TaskRecord,
+    recorded: RoundRecord,
+    round_commits: dict[Address, CommitRecord],
+    base_digest: str,
+    template: Weights,
+    audit: RoundAudit,
+) -> dict[Address, Weights]:
+    """Check every commitment's signature and replay its update's validation; the usable updates."""
+    usable: dict[Address, Weights] = {}
+    reasons = dict(recorded.rejected)
+    for participant, commit in sorted(round_commits.items()):
+        try:
+            event = ledger.get_event(commit.event_id).event
+            signer = recover_signer(event.digest, event.signature)
+        except LedgerMLError as exc:
+            audit.problems.append(f"{participant}: commitment unreadable or badly signed: {exc}")
+            continue
+        if signer != participant or event.actor != participant:
+            audit.problems.append(f"{participant}: commitment is signed by {signer}, not by the participant")
+        if event.payload.get("update_digest") != commit.update_digest or commit.base_digest != base_digest:
+            audit.problems.append(f"{participant}: commitment does not match the recorded update or base model")
+        weights, verdict = update_verdict(
+            store,
+            commit,
+            template,
+            record.max_update_norm,
+            example_bound=example_bound(state, record.task_id, participant),
+        )
+        if weights is None:
+            assert verdict is not None
+            if participant not in reasons:
+                audit.problems.append(f"{participant}: update is unusable ({verdict}) but was not rejected")
+            elif not _justified(reasons[participant], verdict, store, commit.update_digest):
+                audit.problems.append(f"{participant}: rejected for {reasons[participant]!r}, replay says {verdict!r}")
+        else:
+            usable[participant] = weights
+    return usable
+
+
+def _check_outcome(
+    store: ArtifactStore,
+    record: TaskRecord,
+    recorded: RoundRecord,
+    round_commits: dict[Address, CommitRecord],
+    template: Weights,
+    usable: dict[Address, Weights],
+    base_digest: str,
+    audit: RoundAudit,
+) -> str:
+    """Re-run the recorded rule on the usable updates and compare accepted, rejected, status and aggregate;
+    the next round's base model digest."""
+    reasons = dict(recorded.rejected)
+    decision = decide_round(record, template, usable, {a: c.num_examples for a, c in round_commits.items()})
+    expected_accepted = decision.accepted()
+    expected_rule_rejections = decision.rule_rejections()
+    if expected_accepted != sorted(recorded.accepted):
+        audit.problems.append(f"accepted {sorted(recorded.accepted)} but the rule accepts {expected_accepted}")
+    for participant in usable:
+        if participant in reasons and reasons[participant] != expected_rule_rejections.get(participant):
+            audit.problems.append(
+                f"{participant}: rejection {reasons[participant]!r} is not what the rule "
+                f"gives ({expected_rule_rejections.get(participant)!r})"
+            )
+    if recorded.status == "ok":
+        if decision.weights is None or len(expected_accepted) < record.min_participants:
+            audit.problems.append("round marked ok without enough usable updates")
+        else:
+            digest = str(Digest.sha256(to_bytes(decision.weights)))
+            if digest != recorded.aggregate_digest:
+                audit.problems.append(
+                    f"aggregate digest {recorded.aggregate_digest} differs from the replay's {digest}"
+                )
+            elif not _intact(store, digest):
+                audit.problems.append(f"stored aggregate {digest} is missing or changed")
+        base_digest = recorded.aggregate_digest or base_digest
+    elif decision.weights is not None and len(expected_accepted) >= record.min_participants:
+        audit.problems.append("round marked failed although enough updates were usable")
+    return base_digest

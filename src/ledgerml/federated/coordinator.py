@@ -19,14 +19,15 @@ import numpy as np
 from .._canonical import canonical_json
 from .._json import loads_bounded
 from ..errors import ConfigError, LedgerMLError, NotFound, RejectedEvent
-from ..events import Payload, event_from_dict, sign_event
+from ..events import Event, Payload, event_from_dict, sign_event
 from ..identity import Identity
 from ..ledger.base import LedgerBackend
 from ..ml.models import Model
 from ..ml.serialization import Weights, flatten, from_bytes, to_bytes, unflatten
-from ..state import MAX_RECORDS, apply, check_envelope, next_nonce
+from ..state import MAX_RECORDS, State, apply, check_envelope, next_nonce
 from ..store import ArtifactStore
-from ..tasks import (
+from ..types import Address, Digest
+from ..vocab.tasks import (
     CommitRecord,
     Rejection,
     RoundFinalized,
@@ -38,7 +39,6 @@ from ..tasks import (
     progress,
     task,
 )
-from ..types import Address, Digest
 from .aggregation import AggregationResult, aggregate, check_rule
 from .dp import check_dp_settings, gaussian_epsilon
 from .receipts import issue_receipt
@@ -250,16 +250,7 @@ class TaskCoordinator:
         )
         store.put(spec_bytes)  # bytes first: the task never names what the store lacks
         store.put(initial)
-        nonces: dict[str, int] = {}
-        events = []
-        for signer, body in [(aggregator, payload), *funding]:
-            add_signer = getattr(ledger, "add_signer", None)  # the EVM backend sends from each actor's own key
-            if add_signer is not None:
-                add_signer(signer)
-            nonce = nonces.get(signer.address, ledger.next_nonce(signer.address))
-            events.append(sign_event(signer, ledger.ledger_id, body, nonce))
-            nonces[signer.address] = nonce + 1
-        ledger.append_batch(events)
+        ledger.append_batch(_sign_batch(ledger, [(aggregator, payload), *funding]))
         return cls(ledger, store, aggregator, task_id)
 
     @property
@@ -377,6 +368,32 @@ class TaskCoordinator:
                 received_bytes[str(received)] = bytes(reply.update)
         return invalid, mismatches, received_bytes
 
+    def _judge(
+        self,
+        state: State,
+        committed: dict[Address, CommitRecord],
+        template: Weights,
+        received: dict[str, bytes],
+        mismatches: dict[Address, str],
+    ) -> tuple[dict[Address, str], dict[Address, Weights]]:
+        """Validate every committed update: the rejection reasons and the usable weights."""
+        rejected: dict[Address, str] = {}
+        usable: dict[Address, Weights] = {}
+        for participant, commit in sorted(committed.items()):
+            weights, reason = update_verdict(
+                self.store,
+                commit,
+                template,
+                self.record.max_update_norm,
+                received,
+                example_bound=example_bound(state, self.task_id, participant),
+            )
+            if weights is None:
+                rejected[participant] = mismatches.get(participant, reason or "unusable")
+            else:
+                usable[participant] = weights
+        return rejected, usable
+
     def process_round(
         self, replies: list[Reply], *, evaluate: Callable[[Weights], dict[str, float]] | None = None
     ) -> RoundOutcome:
@@ -393,21 +410,7 @@ class TaskCoordinator:
         invalid = [(node, _node_reason(node, reason)) for node, reason in invalid]
         state = self.ledger.state()
         committed = commits(state, self.task_id, round_)
-        rejected: dict[Address, str] = {}
-        usable: dict[Address, Weights] = {}
-        for participant, commit in sorted(committed.items()):
-            weights, reason = update_verdict(
-                self.store,
-                commit,
-                template,
-                self.record.max_update_norm,
-                received,
-                example_bound=example_bound(state, self.task_id, participant),
-            )
-            if weights is None:
-                rejected[participant] = mismatches.get(participant, reason or "unusable")
-            else:
-                usable[participant] = weights
+        rejected, usable = self._judge(state, committed, template, received, mismatches)
         decision = decide_round(self.record, template, usable, {a: c.num_examples for a, c in committed.items()})
         accepted = decision.accepted()
         rejected.update(decision.rule_rejections())
@@ -417,11 +420,7 @@ class TaskCoordinator:
             "rejected": float(len(rejected)),
             "invalid": float(len(invalid)),
         }
-        dp = self.record.dp_params()
-        if dp:
-            epsilon = gaussian_epsilon(float(dp["noise_multiplier"]), round_, float(dp["delta"]))  # type: ignore[arg-type]
-            if math.isfinite(epsilon):
-                metrics["dp_epsilon"] = epsilon
+        metrics.update(_dp_metrics(self.record, round_))
         if decision.weights is not None and len(accepted) >= self.record.min_participants:
             weights_next = decision.weights
             aggregate_digest: str | None = str(self.store.put(to_bytes(weights_next)))
@@ -446,6 +445,15 @@ class TaskCoordinator:
         return RoundOutcome(
             round_, status, aggregate_digest, sorted(accepted), rejected, invalid, metrics, weights_next, self.receipts
         )
+
+
+def _dp_metrics(record: TaskRecord, round_: int) -> dict[str, float]:
+    """The privacy budget spent after ``round_`` (``dp_epsilon``) for a DP task, when it is finite."""
+    dp = record.dp_params()
+    if not dp:
+        return {}
+    epsilon = gaussian_epsilon(float(dp["noise_multiplier"]), round_, float(dp["delta"]))  # type: ignore[arg-type]
+    return {"dp_epsilon": epsilon} if math.isfinite(epsilon) else {}
 
 
 def _evaluation(evaluate: Callable[[Weights], dict[str, float]], weights: Weights) -> dict[str, float]:
@@ -501,3 +509,17 @@ def _as_participant(node: str) -> str:
     from ..types import is_checksum_address
 
     return node if is_checksum_address(node) else "0x" + "0" * 40
+
+
+def _sign_batch(ledger: LedgerBackend, bodies: Sequence[tuple[Identity, Payload]]) -> list[Event]:
+    """Sign each body with consecutive nonces per signer, for one ``append_batch``."""
+    nonces: dict[str, int] = {}
+    events = []
+    for signer, body in bodies:
+        add_signer = getattr(ledger, "add_signer", None)  # the EVM backend sends from each actor's own key
+        if add_signer is not None:
+            add_signer(signer)
+        nonce = nonces.get(signer.address, ledger.next_nonce(signer.address))
+        events.append(sign_event(signer, ledger.ledger_id, body, nonce))
+        nonces[signer.address] = nonce + 1
+    return events

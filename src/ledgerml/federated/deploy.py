@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..home import Home
-from .runner import load_plan
+from .plan import load_plan
 
 APP_DIR = Path(__file__).parent / "flower_app"
 
@@ -55,7 +55,7 @@ class LocalDeployment:
     def __init__(self, home: Home, task_id: str, *, workdir: Path | None = None) -> None:
         self.home = home
         self.task_id = task_id
-        self.count = len(load_plan(home, task_id)["participants"])
+        self.count = len(load_plan(home, task_id).participants)
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="ledgerml-flower-"))
         self.processes: list[subprocess.Popen[bytes]] = []
         self.port = free_port()

@@ -35,7 +35,7 @@ def gaussian_epsilon(noise_multiplier: float, rounds: int, delta: float) -> floa
     """(epsilon, delta)-DP of ``rounds`` releases of a change clipped to C with noise std ``z * C``.
 
     ``math.inf`` when no finite budget exists (``z = 0``, or so small that the arithmetic overflows); setups
-    refuse such settings (``runner.check_dp``) so that every recorded ``dp_epsilon`` is finite."""
+    refuse such settings (``config.check_dp``) so that every recorded ``dp_epsilon`` is finite."""
     if not 0 < delta < 1:
         raise ConfigError("delta must be in (0, 1)")
     if not math.isfinite(noise_multiplier) or noise_multiplier <= 0:

@@ -21,8 +21,9 @@ from .._json import loads_bounded
 from ..errors import RejectedEvent
 from ..events import MAX_EVENT_BYTES, event_from_dict
 from ..ml.serialization import Weights, to_bytes
-from ..state import State, holders_of, next_nonce
+from ..state import State, next_nonce
 from ..types import Role
+from ..vocab.core import holders_of
 from .coordinator import MAX_COMMITMENT_DEPTH, Reply, RoundOutcome, TaskCoordinator
 from .participant import Participant
 from .receipts import parse_receipt, save_receipt

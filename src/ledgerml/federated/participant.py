@@ -14,8 +14,8 @@ from ..events import Event, sign_event
 from ..identity import Identity
 from ..ml.models import build_model
 from ..ml.serialization import from_bytes, to_bytes
-from ..tasks import ParticipantJoined, UpdateCommitted
 from ..types import Digest
+from ..vocab.tasks import ParticipantJoined, UpdateCommitted
 from . import attacks
 from .dp import clip_and_noise
 

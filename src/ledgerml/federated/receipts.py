@@ -24,7 +24,7 @@ from ..events import Event, event_from_dict
 from ..identity import Identity, recover_signer
 from ..ledger.base import LedgerBackend
 from ..state import check_envelope
-from ..tasks import commits, progress, round_record, task
+from ..vocab.tasks import commits, progress, round_record, task
 
 RECEIPT_VERSION = 1
 _TASK_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")

@@ -22,6 +22,59 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _accuracy_png(plt: Any, runs: dict[str, list[dict[str, Any]]]) -> str:
+    """Validation accuracy per round, one line per run."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    for label, rounds in runs.items():
+        ax.plot(
+            [r["round"] for r in rounds],
+            [r["metrics"].get("val_accuracy", float("nan")) for r in rounds],
+            marker="o",
+            label=label,
+        )
+    ax.set_xlabel("round")
+    ax.set_ylabel("validation accuracy")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    png = _png(fig)
+    plt.close(fig)
+    return png
+
+
+def _participation_png(plt: Any, rounds: list[dict[str, Any]], names: dict[str, str], robust: str) -> str:
+    """Accepted and rejected updates per named participant of one run, stacked."""
+    accepted: Counter[str] = Counter()
+    rejected: Counter[str] = Counter()
+    for r in rounds:
+        accepted.update(r["accepted"])
+        rejected.update(r["rejected"].keys())
+    people = sorted(set(names) & (set(accepted) | set(rejected)), key=lambda a: names[a])
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    labels = [names[a] for a in people]
+    ax.bar(labels, [accepted[a] for a in people], label="accepted", color="#3a7d44")
+    ax.bar(
+        labels, [rejected[a] for a in people], bottom=[accepted[a] for a in people], label="rejected", color="#c0392b"
+    )
+    ax.set_ylabel(f"updates ({robust})")
+    ax.legend()
+    plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
+    png = _png(fig)
+    plt.close(fig)
+    return png
+
+
+def _ledger_png(plt: Any, kinds: Counter[str]) -> str:
+    """Events on the ledger by kind."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.0))
+    ordered = kinds.most_common()
+    ax.barh([k for k, _ in ordered], [v for _, v in ordered], color="#34495e")
+    ax.set_xlabel("events on the ledger")
+    png = _png(fig)
+    plt.close(fig)
+    return png
+
+
 def write_report(
     path: Path,
     *,
@@ -40,46 +93,9 @@ def write_report(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    for label, rounds in runs.items():
-        ax.plot(
-            [r["round"] for r in rounds],
-            [r["metrics"].get("val_accuracy", float("nan")) for r in rounds],
-            marker="o",
-            label=label,
-        )
-    ax.set_xlabel("round")
-    ax.set_ylabel("validation accuracy")
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    accuracy_png = _png(fig)
-    plt.close(fig)
-
-    accepted: Counter[str] = Counter()
-    rejected: Counter[str] = Counter()
-    for r in runs[robust]:
-        accepted.update(r["accepted"])
-        rejected.update(r["rejected"].keys())
-    people = sorted(set(names) & (set(accepted) | set(rejected)), key=lambda a: names[a])
-    fig, ax = plt.subplots(figsize=(6.5, 3.2))
-    labels = [names[a] for a in people]
-    ax.bar(labels, [accepted[a] for a in people], label="accepted", color="#3a7d44")
-    ax.bar(
-        labels, [rejected[a] for a in people], bottom=[accepted[a] for a in people], label="rejected", color="#c0392b"
-    )
-    ax.set_ylabel(f"updates ({robust})")
-    ax.legend()
-    plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
-    participation_png = _png(fig)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(6.5, 3.0))
-    ordered = kinds.most_common()
-    ax.barh([k for k, _ in ordered], [v for _, v in ordered], color="#34495e")
-    ax.set_xlabel("events on the ledger")
-    ledger_png = _png(fig)
-    plt.close(fig)
+    accuracy_png = _accuracy_png(plt, runs)
+    participation_png = _participation_png(plt, runs[robust], names, robust)
+    ledger_png = _ledger_png(plt, kinds)
 
     reasons = [
         [r["round"], names.get(a, a), reason] for r in runs[robust] for a, reason in sorted(r["rejected"].items())

@@ -31,19 +31,9 @@ from ..ml.models import build_model
 from ..ml.serialization import flatten, from_bytes, unflatten
 from ..state import State
 from ..store import ArtifactStore
-from ..tasks import (
-    RewardPaid,
-    StakeSlashed,
-    TaskRecord,
-    TaskSettled,
-    commits,
-    expected_payments,
-    progress,
-    round_budget,
-    round_record,
-    task,
-)
-from ..tokens import pool, stake
+from ..vocab.rewards import RewardPaid, StakeSlashed, TaskSettled, expected_payments, payouts, round_budget
+from ..vocab.tasks import TaskRecord, commits, progress, round_record, task
+from ..vocab.tokens import pool, stake
 from .valuation import Utility, Valuation, exact_shapley, leave_one_out, monte_carlo_shapley
 
 log = logging.getLogger("ledgerml.incentives")
@@ -262,13 +252,13 @@ def audit_rewards(
     spec = loads_bounded(store.get(record.model_spec))
     problems: list[str] = []
     for round_ in range(1, progress(state, task_id).finalized + 1):
-        paid = state.get("rewards", (task_id, round_))
+        paid = payouts(state, task_id).rewards.get(round_)
         finalized = round_record(state, task_id, round_)
         assert finalized is not None
-        for (tid, r, participant), (amount, reason, _) in state.rows("slashes").items():
-            if tid == task_id and r == round_ and dict(finalized.rejected).get(participant) != reason:
+        for (r, participant), slash in payouts(state, task_id).slashes.items():
+            if r == round_ and dict(finalized.rejected).get(participant) != slash.reason:
                 problems.append(
-                    f"round {round_}: {participant} slashed {amount} for a reason the round does not record"
+                    f"round {round_}: {participant} slashed {slash.amount} for a reason the round does not record"
                 )
         problems += _slash_problems(state, record, round_, finalized.rejected)
         if finalized.status != "ok" or record.reward_pool == 0:
@@ -279,12 +269,12 @@ def audit_rewards(
         try:
             value = value_round(state, store, record, round_, spec, validation)
         except Exception as exc:  # the settler records zero contributions when valuation fails; so must the replay
-            if any(dict(paid[0]).values()):
+            if any(dict(paid.contributions).values()):
                 problems.append(f"round {round_}: cannot recompute contributions: {exc}")
             continue
-        if dict(paid[0]) != value.contributions:
+        if dict(paid.contributions) != value.contributions:
             problems.append(
-                f"round {round_}: recorded contributions {dict(paid[0])} differ from the "
+                f"round {round_}: recorded contributions {dict(paid.contributions)} differ from the "
                 f"recomputation {value.contributions}"
             )
     if progress(state, task_id).finalized >= record.rounds and state.get("settled", task_id) is None:
@@ -300,11 +290,8 @@ def expected_slash(state: State, record: TaskRecord, round_: int, participant: s
     joined = state.get("participants", (record.task_id, participant))
     if joined is None:
         return 0
-    earlier: int = sum(
-        int(amount)
-        for (tid, r, who), (amount, _, _) in state.rows("slashes").items()
-        if tid == record.task_id and who == participant and r < round_
-    )
+    slashes = payouts(state, record.task_id).slashes.items()
+    earlier: int = sum(slash.amount for (r, who), slash in slashes if who == participant and r < round_)
     due: int = max(0, min(int(joined.stake) - earlier, record.slash_amount))
     return due
 
@@ -315,7 +302,7 @@ def _slash_problems(state: State, record: TaskRecord, round_: int, rejected: Any
     for participant, reason in rejected:
         due = expected_slash(state, record, round_, participant, reason)
         found = state.get("slashes", (record.task_id, round_, participant))
-        amount = 0 if found is None else found[0]
+        amount = 0 if found is None else found.amount
         if amount != due:
             problems.append(
                 f"round {round_}: {participant} was rejected for {reason[:80]!r}: slash due {due}, recorded {amount}"
