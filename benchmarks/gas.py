@@ -26,18 +26,10 @@ from typing import Any
 from ledgerml import DatasetRegistered, Identity, ModelRegistered, RoleGranted
 from ledgerml.anchor import anchor_head
 from ledgerml.ledger.evm.backend import EvmLedger, connect, deploy, fund
-from ledgerml.tasks import (
-    ParticipantJoined,
-    Rejection,
-    RewardPaid,
-    RoundFinalized,
-    StakeSlashed,
-    TaskCreated,
-    TaskSettled,
-    UpdateCommitted,
-)
-from ledgerml.tokens import TokensMinted, TokensTransferred
 from ledgerml.types import Role
+from ledgerml.vocab.rewards import RewardPaid, StakeSlashed, TaskSettled
+from ledgerml.vocab.tasks import ParticipantJoined, Rejection, RoundFinalized, TaskCreated, UpdateCommitted
+from ledgerml.vocab.tokens import TokensMinted, TokensTransferred
 
 ANVIL = Path(__file__).resolve().parents[1] / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 

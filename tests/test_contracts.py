@@ -11,17 +11,10 @@ from hypothesis import strategies as st
 
 from ledgerml import DatasetRegistered, Identity, RoleGranted, sign_event
 from ledgerml.ledger.evm.build import load_artifact, stale
-from ledgerml.tasks import (
-    ParticipantJoined,
-    RewardPaid,
-    RoundFinalized,
-    StakeSlashed,
-    TaskCreated,
-    TaskSettled,
-    UpdateCommitted,
-)
-from ledgerml.tokens import TokensMinted, TokensTransferred
 from ledgerml.types import Role
+from ledgerml.vocab.rewards import RewardPaid, StakeSlashed, TaskSettled
+from ledgerml.vocab.tasks import ParticipantJoined, RoundFinalized, TaskCreated, UpdateCommitted
+from ledgerml.vocab.tokens import TokensMinted, TokensTransferred
 
 from .conftest import make_identity
 
@@ -98,7 +91,7 @@ def task_ledger(admin: Identity, alice: Identity, bob: Identity):  # type: ignor
 
 def _payloads(cast, eve):  # type: ignore[no-untyped-def]
     """One payload per state-changing function of the Ledger contract (the token transfer aside)."""
-    from ledgerml.events import ModelRegistered, RoleRevoked
+    from ledgerml.vocab.core import ModelRegistered, RoleRevoked
 
     from .conformance.scenario import A1, D_ALICE, M0, TASK, U, digest
 

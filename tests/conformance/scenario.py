@@ -15,18 +15,10 @@ from ledgerml.errors import (
     Unauthorized,
     UnknownReference,
 )
-from ledgerml.tasks import (
-    ParticipantJoined,
-    Rejection,
-    RewardPaid,
-    RoundFinalized,
-    StakeSlashed,
-    TaskCreated,
-    TaskSettled,
-    UpdateCommitted,
-)
-from ledgerml.tokens import TokensMinted, TokensTransferred
 from ledgerml.types import Role
+from ledgerml.vocab.rewards import RewardPaid, StakeSlashed, TaskSettled
+from ledgerml.vocab.tasks import ParticipantJoined, Rejection, RoundFinalized, TaskCreated, UpdateCommitted
+from ledgerml.vocab.tokens import TokensMinted, TokensTransferred
 
 from ..conftest import make_identity
 

@@ -48,9 +48,10 @@ from ledgerml.errors import (
 )
 from ledgerml.events import MAX_EVENT_BYTES, now_ms
 from ledgerml.ledger.evm.view import project
-from ledgerml.state import MAX_BACKDATE_MS, MAX_CLOCK_SKEW_MS, MAX_RECORDS, latest_time, roles_of
-from ledgerml.tokens import supply
+from ledgerml.state import MAX_BACKDATE_MS, MAX_CLOCK_SKEW_MS, MAX_RECORDS, latest_time
 from ledgerml.types import Role
+from ledgerml.vocab.core import roles_of
+from ledgerml.vocab.tokens import supply
 
 from .scenario import REJECTIONS, Cast, full_task
 

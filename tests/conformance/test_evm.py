@@ -18,9 +18,9 @@ from ledgerml.errors import InvalidTransition, MalformedEvent
 from ledgerml.ledger.blocks import sign_block
 from ledgerml.ledger.evm.backend import EvmLedger, deploy, fund
 from ledgerml.ledger.evm.calls import event_call
-from ledgerml.tasks import TaskCreated
-from ledgerml.tokens import TokensMinted, TokensTransferred
 from ledgerml.types import Role
+from ledgerml.vocab.tasks import TaskCreated
+from ledgerml.vocab.tokens import TokensMinted, TokensTransferred
 
 from ..conftest import make_identity
 from .scenario import Cast

@@ -23,7 +23,7 @@ from eth_account import Account
 from ... import errors
 from ..._json import loads_bounded
 from ..._keccak import keccak256
-from ...events import Event, LedgerCreated, Payload, now_ms, parse_event, sign_event
+from ...events import Event, Payload, now_ms, parse_event, sign_event
 from ...identity import Identity
 from ...state import (
     MAX_BACKDATE_MS,
@@ -34,13 +34,15 @@ from ...state import (
     latest_time,
     next_nonce,
 )
-from ...tasks import task
-from ...tokens import balance
 from ...types import Address, to_address
-from ..base import ProgressCallback, Receipt, StoredEvent, VerifyReport
+from ...vocab.core import LedgerCreated
+from ...vocab.tasks import task
+from ...vocab.tokens import balance
+from ..base import Capabilities, ProgressCallback, Receipt, StoredEvent, VerifyReport
 from ..blocks import GENESIS_PREV_HASH, BlockHeader
 from ..merkle import MerkleTree, leaf_hash
 from ..proofs import ConsistencyProof, InclusionProof
+from ..registry import LedgerURL, url_options
 from ..sealing import ChainCheck, seal_next
 from .build import DEFAULT_EVM_VERSION, load_artifact
 from .calls import ROLE_BITS, ZERO32, digest32, event_call, revert_error, task_key
@@ -152,6 +154,15 @@ def _check_backdating(state: State, event: Event) -> None:
             f"event time {event.time} is {latest - event.time} ms before the ledger's latest event time {latest}; "
             f"at most {MAX_BACKDATE_MS} ms of backdating is accepted"
         )
+
+
+def _url_options(url: LedgerURL) -> tuple[str, dict[str, Any]]:
+    """The deployment file and typed options of an EVM ledger URL."""
+    options = url_options(url.options, ints=("block_size",), floats=("timeout",), precheck="bool", deployment="text")
+    deployment = options.pop("deployment", "")
+    if not deployment:
+        raise errors.ConfigError("an EVM ledger URL names its deployment file: evm+http://HOST:PORT?deployment=FILE")
+    return str(deployment), options
 
 
 def _address(value: int) -> str:
@@ -278,6 +289,8 @@ class EvmLedger:
     sending, so a doomed event costs no gas (the contract enforces the rules either way).
     """
 
+    capabilities = Capabilities(atomic_batches=False, seals_by_time=False, distributed=True, storage_check=True)
+
     def __init__(
         self,
         w3: Any,
@@ -331,6 +344,18 @@ class EvmLedger:
         self._synced = self.deployment.block - 1
 
     # -- opening --------------------------------------------------------------------------------------
+
+    @classmethod
+    def open_url(cls, url: LedgerURL, *, validator: Identity | None, signers: Sequence[Identity]) -> EvmLedger:
+        """``Ledger.open`` for ``evm+http(s)://HOST:PORT?deployment=FILE[&block_size=N&precheck=0&timeout=S]``."""
+        deployment, options = _url_options(url)
+        return cls.open(url.path, deployment, validator=validator, signers=signers, **options)
+
+    @classmethod
+    def create_url(cls, url: LedgerURL, *, admin: Identity, validator: Identity | None, name: str) -> EvmLedger:
+        """``Ledger.create`` for an EVM URL: deploy the contracts and write the deployment file."""
+        deployment, options = _url_options(url)
+        return cls.create(url.path, deployment, admin=admin, validator=validator, name=name, **options)
 
     @classmethod
     def open(cls, rpc_url: str, deployment_file: str | os.PathLike[str], **options: Any) -> EvmLedger:

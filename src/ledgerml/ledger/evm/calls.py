@@ -10,28 +10,13 @@ from typing import Any
 
 from ... import errors
 from ..._keccak import keccak256
-from ...events import (
-    MAX_EVENT_BYTES,
-    DatasetRegistered,
-    Event,
-    LedgerCreated,
-    ModelRegistered,
-    RoleGranted,
-    RoleRevoked,
-)
+from ...events import MAX_EVENT_BYTES, Event
 from ...state import MAX_RECORDS, State
-from ...tasks import (
-    ParticipantJoined,
-    RewardPaid,
-    RoundFinalized,
-    StakeSlashed,
-    TaskCreated,
-    TaskSettled,
-    UpdateCommitted,
-    task,
-)
-from ...tokens import TokensMinted, TokensTransferred
 from ...types import Role
+from ...vocab.core import DatasetRegistered, LedgerCreated, ModelRegistered, RoleGranted, RoleRevoked
+from ...vocab.rewards import RewardPaid, StakeSlashed, TaskSettled
+from ...vocab.tasks import ParticipantJoined, RoundFinalized, TaskCreated, UpdateCommitted, task
+from ...vocab.tokens import TokensMinted, TokensTransferred
 
 MAX_BODY = MAX_EVENT_BYTES
 """Largest event body the contract takes (``MAX_BODY`` in Ledger.vy): every backend's ``events.MAX_EVENT_BYTES``."""

@@ -14,10 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..._keccak import keccak256
-from ...state import State, dataset, next_nonce, roles_of
-from ...tasks import commits, participants, progress, round_record, task
-from ...tokens import balance, pool, stake
+from ...state import State, next_nonce
 from ...types import Role
+from ...vocab.core import dataset, roles_of
+from ...vocab.tasks import commits, participants, progress, round_record, task
+from ...vocab.tokens import balance, pool, stake
 
 
 def addresses_of(state: State) -> list[str]:
