@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,42 +97,16 @@ def golden(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     return check
 
 
-ANVIL = Path(__file__).resolve().parent.parent / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+def start_anvil(*extra: str):  # type: ignore[no-untyped-def]
+    """A real anvil 1.7.1 node on a free loopback port, stopped by PID on exit (yields its RPC URL)."""
+    from ledgerml.localnode import running_anvil
 
+    @contextlib.contextmanager
+    def running() -> Iterator[str]:
+        with running_anvil(*extra) as anvil:
+            yield anvil.url
 
-@contextlib.contextmanager
-def start_anvil(*extra: str) -> Iterator[str]:
-    """Run a real anvil 1.7.1 node on a free loopback port; stop it by PID on exit."""
-    binary = ANVIL if ANVIL.exists() else shutil.which("anvil")
-    assert binary, "anvil is missing: run 'npm ci' (the README's test command does)"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [str(binary), "--host", "127.0.0.1", "--port", str(port), "--silent", *extra],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                __import__("ledgerml._jsonrpc", fromlist=["JsonRpc"]).JsonRpc(url, timeout=1).call("eth_chainId")
-                break
-            except Exception:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    return running()
 
 
 @pytest.fixture

@@ -100,15 +100,13 @@ def test_node_start_status_stop(
 ) -> None:
     import json
     import os
-    import socket
 
     from ledgerml.cli import main
+    from ledgerml.localnode import free_port
 
     home = Home(tmp_path / "home")
     home.init(unencrypted=True)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
 
     def run(*args: str) -> tuple[int, str]:
         monkeypatch.setattr(sys, "argv", ["ledgerml", *args, "--home", str(home.path), "--json"])
@@ -132,9 +130,9 @@ def test_node_start_status_stop(
     finally:
         code, _ = run("node", "stop")
     assert code == 0
-    from ledgerml.cli.node import _alive
+    from ledgerml.localnode import alive
 
-    assert not _alive(pid)
+    assert not alive(pid)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # reaped, not merely a zombie
     assert json.loads(run("node", "status")[1]) == {"running": False}

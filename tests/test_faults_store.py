@@ -21,6 +21,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from ledgerml.home import Home
+from ledgerml.localnode import alive
 
 FAULT_LIMITS = [0, 4096, 20_000, 34_000, 40_000, 48_000, 60_000, 80_000, 120_000, 200_000, 400_000, 1 << 21]
 """File size limits (bytes) that land in turn in the artifact writes, the ledger's files, and nowhere."""
@@ -188,14 +189,6 @@ def _children(pid: int) -> set[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
 @pytest.mark.skipif(not Path("/proc").is_dir() or (os.cpu_count() or 1) < 2, reason="needs /proc and 2 CPUs")
 def test_kill_9_of_data_register_takes_its_hashing_workers_with_it(home: Path, tmp_path: Path) -> None:
     big = tmp_path / "big.csv"
@@ -218,14 +211,14 @@ def test_kill_9_of_data_register_takes_its_hashing_workers_with_it(home: Path, t
             time.sleep(0.05)
         assert len(workers) >= 2, "data register never started its hashing workers"
         time.sleep(0.5)
-        assert all(_alive(pid) for pid in workers)  # hashing is under way
+        assert all(alive(pid) for pid in workers)  # hashing is under way
     finally:
         process.kill()
         process.wait()
     deadline = time.monotonic() + 5
-    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
-    survivors = [pid for pid in workers if _alive(pid)]
+    survivors = [pid for pid in workers if alive(pid)]
     for pid in survivors:  # clean up before failing
         os.kill(pid, signal.SIGKILL)
     assert not survivors, f"hashing workers {survivors} outlived their killed parent"

@@ -279,7 +279,7 @@ def test_attestation_golden_and_signature(golden) -> None:  # type: ignore[no-un
     state.put(
         "datasets",
         "sha256:" + "1" * 64,
-        __import__("ledgerml.state", fromlist=["DatasetRecord"]).DatasetRecord(
+        __import__("ledgerml.vocab.core", fromlist=["DatasetRecord"]).DatasetRecord(
             "sha256:" + "1" * 64,
             trainer.address,
             "cohort",

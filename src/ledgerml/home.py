@@ -6,7 +6,7 @@ import json
 import math
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -191,7 +191,7 @@ class Home:
                 ledger=chain_url,
                 dev_funding=dev_funding,
             )
-            self.config_path.write_text(json.dumps(asdict(config), indent=2) + "\n")
+            self.write_config(config)
         except BaseException:
             if created_folder:
                 shutil.rmtree(self.path, ignore_errors=True)
@@ -204,6 +204,44 @@ class Home:
                     shutil.rmtree(self.path / "keys", ignore_errors=True)
             raise
         return config, admin
+
+    def deploy_evm_ledger(
+        self,
+        rpc: str,
+        key: str,
+        *,
+        deployment: Path | None = None,
+        name: str = "ledger",
+        use: bool = False,
+        dev_funding: bool = False,
+    ) -> tuple[Any, Path, str]:
+        """Deploy the ledger and token contracts from identity ``key`` through ``rpc``; write the deployment file
+        (default ``HOME/deployment.json``) and, with ``use``, make it this home's ledger. Returns the
+        ``Deployment``, the file and the ledger URL. Nothing is written when the file exists or its folder does not."""
+        from .ledger.evm.backend import connect, deploy, fund
+
+        identity = self.identity(key)
+        path = deployment or self.path / "deployment.json"
+        if path.exists():
+            raise AlreadyExists(f"{path} exists already: it names another deployment")
+        if not path.parent.is_dir():
+            raise NotFound(f"folder {path.parent} does not exist")
+        w3 = connect(rpc)
+        if dev_funding:
+            fund(w3, [identity.address])
+        result = deploy(w3, identity, name=name)
+        result.save(path)
+        url = evm_url(rpc, path.resolve())
+        if use:
+            self.write_config(replace(self.config(), ledger=url, dev_funding=dev_funding))
+        return result, path, url
+
+    def write_config(self, config: HomeConfig) -> None:
+        """Replace ``config.json`` whole (temporary file + rename), after checking it as :meth:`config` would."""
+        parse_config(asdict(config), str(self.config_path))
+        partial = self.config_path.with_name(f".{CONFIG_NAME}.partial")
+        partial.write_text(json.dumps(asdict(config), indent=2) + "\n")
+        os.replace(partial, self.config_path)
 
     def ledger_url(self) -> str:
         """The ledger URL with this home's block and durability settings."""

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from .._json import loads_bounded
-from ..errors import AlreadyExists, ConfigError, InvalidProof, MalformedEvent, NotFound
+from ..errors import ConfigError, InvalidProof, MalformedEvent
 from ..events import MAX_EVENT_BYTES, MAX_EVENT_DEPTH, event_from_dict, validate_payload
 from ..ledger.proofs import (
     ConsistencyProof,
@@ -18,7 +18,6 @@ from ..ledger.proofs import (
     verify_consistency_proof,
     verify_inclusion_proof,
 )
-from ..ledger.registry import evm_url
 from ._common import (
     AsOption,
     HomeOption,
@@ -329,24 +328,10 @@ def deploy_contracts(
     """Deploy the ledger and reward-token contracts and write the deployment file (chain id, addresses, block)."""
     import dataclasses
 
-    from ..ledger.evm.backend import Deployment, connect, deploy, fund
-
     target = home_of(home)
-    identity = target.identity(key)
-    path = deployment or target.path / "deployment.json"
-    if path.exists():
-        raise AlreadyExists(f"{path} exists already: it names another deployment")
-    if not path.parent.is_dir():
-        raise NotFound(f"folder {path.parent} does not exist")
-    w3 = connect(rpc)
-    if dev_funding:
-        fund(w3, [identity.address])
-    result: Deployment = deploy(w3, identity, name=name)
-    result.save(path)
-    url = evm_url(rpc, path.resolve())
-    if use:
-        config = dataclasses.replace(target.config(), ledger=url, dev_funding=dev_funding)
-        target.config_path.write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+    result, path, url = target.deploy_evm_ledger(
+        rpc, key, deployment=deployment, name=name, use=use, dev_funding=dev_funding
+    )
     if json_out:
         emit_json({**dataclasses.asdict(result), "file": str(path), "ledger_url": url, "used": use})
     else:

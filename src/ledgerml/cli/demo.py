@@ -5,7 +5,6 @@ have done, and an auditor checks the ledger, every round and the final model. Wr
 from __future__ import annotations
 
 import contextlib
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import ConfigError, TamperDetected
+from ..localnode import launch, shutdown
 from ._common import HomeOption, JsonOption, console, emit_json, err_console, table
 
 if TYPE_CHECKING:
@@ -89,12 +89,7 @@ def _anvil(say: Any) -> Any:
 
     @contextlib.contextmanager
     def start(home_path: Path) -> Iterator[str]:
-        from .node import launch, shutdown
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        pid, evm_rpc, chain_id = launch(home_path, port)
+        pid, evm_rpc, chain_id = launch(home_path)
         try:
             say(f"anvil started (pid {pid}) at {evm_rpc}, chain id {chain_id}; the ledger runs in its contracts")
             yield evm_rpc

@@ -20,16 +20,10 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..home import Home
+from ..localnode import free_port
 from .plan import load_plan
 
 APP_DIR = Path(__file__).parent / "flower_app"
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _tool(name: str) -> str:
