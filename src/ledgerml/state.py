@@ -266,12 +266,8 @@ def apply(state: State, event: Event, *, check_signature: bool = True) -> None:
         raise UnknownEventKind(f"no rule for event kind {event.kind!r}")
     if info is None and event.kind != GENESIS_KIND:
         raise InvalidTransition(f"the first event of a ledger must be LedgerCreated, got {event.kind}")
+    check_backdating(state, event)
     latest = latest_time(state)
-    if latest is not None and event.time < latest - MAX_BACKDATE_MS:
-        raise InvalidTransition(
-            f"event time {event.time} is {latest - event.time} ms before the ledger's latest event time {latest}; "
-            f"at most {MAX_BACKDATE_MS} ms of backdating is accepted"
-        )
     with state.atomic():
         handler(state, event, payload)
         state.put("nonces", event.actor, expected + 1)
@@ -283,6 +279,16 @@ def latest_time(state: State) -> int | None:
     """The latest time of any accepted event (``meta``/``clock``), or None before genesis."""
     value: int | None = state.get("meta", "clock")
     return value
+
+
+def check_backdating(state: State, event: Event) -> None:
+    """Raise unless ``event.time`` is at most :data:`MAX_BACKDATE_MS` before the latest accepted event's time."""
+    latest = latest_time(state)
+    if latest is not None and event.time < latest - MAX_BACKDATE_MS:
+        raise InvalidTransition(
+            f"event time {event.time} is {latest - event.time} ms before the ledger's latest event time {latest}; "
+            f"at most {MAX_BACKDATE_MS} ms of backdating is accepted"
+        )
 
 
 def check_clock(event: Event, now: int) -> None:
@@ -314,6 +320,7 @@ __all__ = [
     "LedgerInfo",
     "State",
     "apply",
+    "check_backdating",
     "check_clock",
     "check_envelope",
     "fold",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ledgerml import DatasetRegistered, Identity, LedgerBackend, Payload, RoleGranted
+from ledgerml import DatasetRegistered, Identity, LedgerBackend, ModelRegistered, Payload, RoleGranted, RoleRevoked
 from ledgerml.errors import (
     DuplicateRegistration,
     InsufficientFunds,
@@ -172,6 +172,10 @@ def finish(ledger: LedgerBackend, c: Cast) -> None:
     )
     ledger.submit(c.admin, TaskSettled(task_id=TASK))
     ledger.submit(c.alice, TokensTransferred(to=c.bob.address, amount=50))
+    # the round-one aggregate registered as a model, and a role granted and taken back: every kind appears here
+    ledger.submit(c.admin, ModelRegistered(model_id=A1, name="round 1 aggregate", task=TASK, round=1))
+    ledger.submit(c.admin, RoleGranted(subject=c.carol.address, role=Role.AUDITOR))
+    ledger.submit(c.admin, RoleRevoked(subject=c.carol.address, role=Role.AUDITOR))
 
 
 def full_task(ledger: LedgerBackend, c: Cast) -> None:

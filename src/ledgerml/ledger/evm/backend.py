@@ -26,16 +26,16 @@ from ..._keccak import keccak256
 from ...events import Event, Payload, now_ms, parse_event, sign_event
 from ...identity import Identity
 from ...state import (
-    MAX_BACKDATE_MS,
     State,
     apply,
+    check_backdating,
     check_clock,
     check_envelope,
-    latest_time,
     next_nonce,
 )
 from ...types import Address, to_address
 from ...vocab.core import LedgerCreated
+from ...vocab.evm import ROLE_BITS, ZERO32, digest32, task_key
 from ...vocab.tasks import task
 from ...vocab.tokens import balance
 from ..base import Capabilities, ProgressCallback, Receipt, StoredEvent, VerifyReport
@@ -45,7 +45,7 @@ from ..proofs import ConsistencyProof, InclusionProof
 from ..registry import LedgerURL, url_options
 from ..sealing import ChainCheck, seal_next
 from .build import DEFAULT_EVM_VERSION, load_artifact
-from .calls import ROLE_BITS, ZERO32, digest32, event_call, revert_error, task_key
+from .calls import event_call, revert_error
 from .view import addresses_of, differences, project
 
 DEPLOYMENT_FORMAT = "ledgerml-evm-deployment/1"
@@ -144,16 +144,6 @@ def _skip(state: State, log: Any, exc: Exception, after_event: int) -> SkippedTr
         reason=f"{type(exc).__name__}: {message}",
         after_event=after_event,
     )
-
-
-def _check_backdating(state: State, event: Event) -> None:
-    """The state machine's backdating rule (``state.apply``), which the contract cannot check."""
-    latest = latest_time(state)
-    if latest is not None and event.time < latest - MAX_BACKDATE_MS:
-        raise errors.InvalidTransition(
-            f"event time {event.time} is {latest - event.time} ms before the ledger's latest event time {latest}; "
-            f"at most {MAX_BACKDATE_MS} ms of backdating is accepted"
-        )
 
 
 def _url_options(url: LedgerURL) -> tuple[str, dict[str, Any]]:
@@ -502,7 +492,7 @@ class EvmLedger:
                         try:
                             check_envelope(state, event)
                             check_clock(event, now)
-                            _check_backdating(state, event)
+                            check_backdating(state, event)
                             if event.actor not in self._signers:
                                 raise errors.ConfigError(
                                     f"this process holds no key for {event.actor}: on the EVM ledger every actor "
