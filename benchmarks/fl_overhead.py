@@ -30,7 +30,6 @@ from flwr.serverapp.strategy import FedAvg
 
 from ledgerml.federated.apps import run_in_process
 from ledgerml.federated.flower import LocalGrid, local_contexts
-from ledgerml.federated.models import build_model
 from ledgerml.federated.runner import (
     FederationConfig,
     load_participant,
@@ -39,6 +38,7 @@ from ledgerml.federated.runner import (
     validation_evaluator,
 )
 from ledgerml.home import Home
+from ledgerml.ml.models import build_model
 
 
 def plain_run(home: Home, task_id: str, spec: dict[str, Any], rounds: int) -> float:

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from ledgerml.errors import ConfigError
 from ledgerml.federated import attacks
 from ledgerml.federated.aggregation import RULES, aggregate, check_rule, krum_scores, pairwise_sq_distances
-from ledgerml.federated.data import partition_dirichlet, partition_iid
 from ledgerml.federated.dp import clip_and_noise, gaussian_epsilon
-from ledgerml.federated.serialization import digest_of, flatten, from_bytes, to_bytes, unflatten
 from ledgerml.federated.validation import check_update
+from ledgerml.ml.data import partition_dirichlet, partition_iid
+from ledgerml.ml.serialization import digest_of, flatten, from_bytes, to_bytes, unflatten
 
 
 def honest_and_outliers(rng: np.random.Generator, honest: int, outliers: int, dim: int = 12) -> np.ndarray:

@@ -21,8 +21,8 @@ from ledgerml.federated.apps import run_in_process
 from ledgerml.federated.audit import audit_task
 from ledgerml.federated.coordinator import Reply, TaskCoordinator
 from ledgerml.federated.runner import FederationConfig, load_participant, load_plan, round_history, setup_federation
-from ledgerml.federated.serialization import from_bytes, to_bytes
 from ledgerml.home import Home
+from ledgerml.ml.serialization import from_bytes, to_bytes
 from ledgerml.vocab.tasks import RoundFinalized, UpdateCommitted, commits, progress, task
 
 os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
@@ -784,7 +784,7 @@ def test_two_runs_of_one_task_do_not_overlap(cli, tmp_path: Path) -> None:  # ty
 
 def test_dp_without_noise_is_refused_at_setup(home: Home) -> None:
     from ledgerml.errors import ConfigError
-    from ledgerml.federated.models import build_model
+    from ledgerml.ml.models import build_model
 
     planned(home, rounds=1)
     ledger = home.open_ledger()
