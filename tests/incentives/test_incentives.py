@@ -30,7 +30,7 @@ from ledgerml.vocab.rewards import RewardPaid, StakeSlashed, TaskSettled, expect
 from ledgerml.vocab.tasks import task
 from ledgerml.vocab.tokens import TokensMinted, TokensTransferred, balance, supply
 
-from .conftest import make_identity
+from ..conftest import make_identity
 
 os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
 

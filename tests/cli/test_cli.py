@@ -10,7 +10,7 @@ import pytest
 
 from ledgerml.cli import main  # noqa: F401  (imported for the side effect of loading every command)
 
-from ._cli import snapshot
+from .._cli import snapshot
 
 
 def test_init_creates_home(cli, home: Path) -> None:  # type: ignore[no-untyped-def]
@@ -201,7 +201,7 @@ def test_readme_provenance_walkthrough_runs_as_written(tmp_path: Path) -> None:
     import re
     import subprocess
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = readme[readme.index("## Provenance walk-through") :]
     block = re.search(r"```bash\n(.*?)```", section, re.S)
     assert block is not None

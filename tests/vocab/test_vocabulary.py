@@ -13,7 +13,7 @@ from ledgerml.state import registered_kinds
 from ledgerml.vocab import VOCABULARIES
 from ledgerml.vocab.evm import encoders, off_chain_kinds
 
-from .conformance.scenario import Cast, full_task
+from ..conformance.scenario import Cast, full_task
 
 
 def test_every_kind_has_a_rule_and_an_evm_encoding_or_a_reason() -> None:

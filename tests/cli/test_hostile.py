@@ -29,7 +29,7 @@ from ledgerml.state import MAX_BACKDATE_MS, MAX_CLOCK_SKEW_MS
 from ledgerml.vocab.core import DatasetRegistered
 from ledgerml.vocab.tokens import TokensMinted
 
-from ._cli import event_count, run_cli, snapshot
+from .._cli import event_count, run_cli, snapshot
 
 DEEP = 200_000
 

@@ -13,7 +13,7 @@ import pytest
 from ledgerml import DatasetRegistered, Ledger, ModelRegistered, RoleGranted, sqlite_url
 from ledgerml.types import Role
 
-from .conftest import make_identity
+from ..conftest import make_identity
 
 MUTATIONS = 1200
 EVENT_COLUMNS = ["id", "kind", "actor", "nonce", "time", "body", "leaf_hash"]

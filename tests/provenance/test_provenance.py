@@ -40,7 +40,7 @@ from ledgerml.store import LocalStore
 from ledgerml.types import Role
 from ledgerml.vocab.core import ModelRecord
 
-from .conftest import make_identity
+from ..conftest import make_identity
 
 
 @dataclass

@@ -353,7 +353,7 @@ def test_bad_federation_configs(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "example", sorted((Path(__file__).parent.parent / "examples" / "federations").glob("*.toml")), ids=lambda p: p.stem
+    "example", sorted((Path(__file__).parents[2] / "examples" / "federations").glob("*.toml")), ids=lambda p: p.stem
 )
 def test_example_federations_run(tmp_path: Path, example: Path) -> None:
     import dataclasses

@@ -19,7 +19,7 @@ from ledgerml.ledger.merkle import (
     verify_inclusion,
 )
 
-VECTORS = json.loads((Path(__file__).parent / "data" / "rfc6962_vectors.json").read_text())
+VECTORS = json.loads((Path(__file__).parents[1] / "data" / "rfc6962_vectors.json").read_text())
 
 
 # -- a naive reference, written straight from RFC 9162 section 2.1 -----------------------------------

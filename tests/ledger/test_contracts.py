@@ -16,7 +16,7 @@ from ledgerml.vocab.rewards import RewardPaid, StakeSlashed, TaskSettled
 from ledgerml.vocab.tasks import ParticipantJoined, RoundFinalized, TaskCreated, UpdateCommitted
 from ledgerml.vocab.tokens import TokensMinted, TokensTransferred
 
-from .conftest import make_identity
+from ..conftest import make_identity
 
 D = "sha256:" + "d" * 64
 
@@ -66,7 +66,7 @@ def test_only_minters_mint_and_balances_bound_transfers(chain) -> None:  # type:
 
 # -- the Ledger contract: access control, checks-effects-interactions, token supply -----------------------
 
-CONTRACT = Path(__file__).resolve().parents[1] / "src/ledgerml/ledger/evm/contracts/Ledger.vy"
+CONTRACT = Path(__file__).resolve().parents[2] / "src/ledgerml/ledger/evm/contracts/Ledger.vy"
 OPEN_TO_HOLDERS = {"transfer_tokens"}  # any token holder may transfer; the balance is the only check
 
 
@@ -77,7 +77,7 @@ def task_ledger(admin: Identity, alice: Identity, bob: Identity):  # type: ignor
 
     from ledgerml.ledger.evm.backend import EvmLedger, deploy, fund
 
-    from .conformance.scenario import Cast, setup_task
+    from ..conformance.scenario import Cast, setup_task
 
     w3 = Web3(EthereumTesterProvider())
     cast = Cast.make(admin, alice, bob)
@@ -93,7 +93,7 @@ def _payloads(cast, eve):  # type: ignore[no-untyped-def]
     """One payload per state-changing function of the Ledger contract (the token transfer aside)."""
     from ledgerml.vocab.core import ModelRegistered, RoleRevoked
 
-    from .conformance.scenario import A1, D_ALICE, M0, TASK, U, digest
+    from ..conformance.scenario import A1, D_ALICE, M0, TASK, U, digest
 
     return {
         "grant_role": RoleGranted(subject=eve.address, role=Role.TRAINER),
@@ -265,7 +265,7 @@ def test_zero_transfers_and_oversized_record_counts_are_refused(task_ledger) -> 
     from ledgerml.errors import MalformedEvent
     from ledgerml.events import Event
 
-    from .conformance.scenario import digest
+    from ..conformance.scenario import digest
 
     ledger, cast, _eve = task_ledger
     alice = cast.alice

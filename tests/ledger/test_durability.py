@@ -15,9 +15,9 @@ import pytest
 from ledgerml import Identity, Ledger, RoleGranted, sqlite_url
 from ledgerml.types import Role
 
-from .conftest import make_identity
+from ..conftest import make_identity
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ADMIN_SEED = 1000
 
 
