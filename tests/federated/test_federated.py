@@ -879,3 +879,18 @@ def test_run_federation_returns_a_typed_result(home: Home) -> None:
     assert isinstance(result, FederationResult) and seen == [1, 2]
     assert result.audit.ok and len(result.rounds) == 2 and result.attestation.is_file()
     assert result.to_dict()["task"] == "wf" and result.to_dict()["audit_ok"] is True
+
+
+def test_a_binary_or_huge_config_file_is_one_line(tmp_path: Path) -> None:
+    """Found by the command-tree fuzzer: ``fl setup BINARY`` printed an internal error (UnicodeDecodeError)."""
+    from ledgerml.errors import ConfigError
+    from ledgerml.federated.config import MAX_CONFIG_BYTES, FederationConfig
+
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(bytes(range(128, 256)))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        FederationConfig.from_toml(binary)
+    huge = tmp_path / "huge.toml"
+    huge.write_bytes(b"#" * (MAX_CONFIG_BYTES + 1))
+    with pytest.raises(ConfigError, match="larger than"):
+        FederationConfig.from_toml(huge)

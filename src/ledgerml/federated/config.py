@@ -59,9 +59,13 @@ class FederationConfig:
     def from_toml(cls, path: str | Path) -> FederationConfig:
         """Read ``[federation]`` (and optional ``[attack]``, ``[dp]``) from a TOML file."""
         try:
-            raw = tomllib.loads(Path(path).read_text())
+            if Path(path).stat().st_size > MAX_CONFIG_BYTES:
+                raise ConfigError(f"{path} is larger than {MAX_CONFIG_BYTES:,} bytes: not a federation config")
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
             raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}): not a TOML federation config") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from None
         values = _toml_settings(raw, path)
@@ -131,6 +135,8 @@ def _toml_settings(raw: dict[str, Any], path: str | Path) -> dict[str, Any]:
     return values
 
 
+MAX_CONFIG_BYTES = 1 << 20
+"""Largest federation config file read (a TOML file of a few dozen settings)."""
 MAX_PARTICIPANTS = 100
 """Most participants a federation config may name (each gets a key file and a registered partition)."""
 MAX_ROUNDS = 10_000
