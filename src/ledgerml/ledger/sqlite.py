@@ -543,27 +543,110 @@ class SqliteLedger:
 
 
 def _audit(conn: sqlite3.Connection, ledger_id: str, progress: ProgressCallback | None) -> VerifyReport:
-    report = VerifyReport(ok=True)
-    state = State()
-    tree = MerkleTree()
-    total = int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
-    block_rows = conn.execute(f"SELECT {_BLOCK_COLUMNS} FROM blocks ORDER BY height").fetchall()
-    blocks = iter(block_rows)
-    pending_block = next(blocks, None)
-    chain = ChainCheck(ledger_id)
+    """Replay the whole file: rows, signatures, the state machine, checkpoints and the chain of headers."""
+    return _Audit(conn, ledger_id).run(progress)
 
-    def fail(location: str, problem: str) -> VerifyReport:
-        report.ok, report.location, report.problem = False, location, problem
-        report.events_checked, report.blocks_checked = tree.size, chain.checked
+
+class _Problem(Exception):
+    """The first problem an audit finds: where, and what."""
+
+    def __init__(self, location: str, problem: str) -> None:
+        super().__init__(problem)
+        self.location, self.problem = location, problem
+
+
+class _Audit:
+    """One audit of one consistent snapshot of a ledger file (see :meth:`SqliteLedger.verify`)."""
+
+    def __init__(self, conn: sqlite3.Connection, ledger_id: str) -> None:
+        self.conn, self.ledger_id = conn, ledger_id
+        self.state, self.tree, self.chain = State(), MerkleTree(), ChainCheck(ledger_id)
+        self.checkpoints = dict(conn.execute("SELECT log_size, state FROM checkpoints").fetchall())
+
+    def run(self, progress: ProgressCallback | None) -> VerifyReport:
+        """The report: the first problem, or the counts, the final state digest and notes."""
+        report = VerifyReport(ok=True)
+        try:
+            self._check_meta()
+            self._replay(progress)
+        except _Problem as found:
+            report.ok, report.location, report.problem = False, found.location, found.problem
+            report.events_checked, report.blocks_checked = self.tree.size, self.chain.checked
+            return report
+        report.events_checked, report.blocks_checked = self.tree.size, self.chain.checked
+        report.unsealed_events = self.tree.size - self.chain.sealed
+        if report.unsealed_events:
+            report.notes.append(f"{report.unsealed_events} newest event(s) are not sealed in a block yet")
+        report.notes.append(
+            "a single-authority ledger cannot show that newest unsealed or unanchored data was not dropped"
+        )
+        report.state_digest = self.state.digest()
         return report
 
-    def check_block(row: Sequence[Any]) -> str | None:
+    def _check_meta(self) -> None:
+        meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+        if meta.get("ledger_id") != self.ledger_id or meta.get("schema") != SCHEMA_VERSION:
+            raise _Problem("meta", "ledger id or schema version changed")
+
+    def _replay(self, progress: ProgressCallback | None) -> None:
+        total = int(self.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+        blocks = iter(self.conn.execute(f"SELECT {_BLOCK_COLUMNS} FROM blocks ORDER BY height").fetchall())
+        pending = next(blocks, None)
+        rows = self.conn.execute("SELECT seq, id, kind, actor, nonce, time, body, leaf_hash FROM events ORDER BY seq")
+        for row in rows:
+            self._replay_event(row)
+            while pending is not None and pending[3] <= self.tree.size:
+                problem = self._check_block(pending)
+                if problem:
+                    raise _Problem(f"block {pending[0]}", problem)
+                pending = next(blocks, None)
+            if progress is not None and (self.tree.size % 2048 == 0 or self.tree.size == total):
+                progress(self.tree.size, total)
+        if pending is not None:
+            raise _Problem(f"block {pending[0]}", "block commits to more events than the log holds")
+        if self.checkpoints:
+            raise _Problem(f"checkpoint at {min(self.checkpoints)}", "a state checkpoint lies beyond the log")
+        if self.tree.size == 0:
+            raise _Problem("event 0", "the ledger holds no events (genesis missing)")
+
+    def _replay_event(self, row: Sequence[Any]) -> None:
+        seq, event_id, kind, actor, nonce, event_time, body, stored_leaf = row
+        location = f"event {seq}"
+        if not isinstance(seq, int) or seq != self.tree.size:
+            raise _Problem(f"event {self.tree.size}", f"event row missing or out of order (next row has seq {seq})")
+        try:
+            body = _blob(body, "body")
+            event = parse_event(body)
+            apply(self.state, event)  # signature first: an edited body shows up as a signature problem
+            if (event_id, kind, actor, nonce, event_time) != (
+                event.id,
+                event.kind,
+                event.actor,
+                event.nonce,
+                event.time,
+            ):
+                raise _Problem(location, "indexed columns (id/kind/actor/nonce/time) disagree with the event body")
+            leaf = leaf_hash(body)
+            if _blob(stored_leaf, "leaf_hash") != leaf:
+                raise _Problem(location, "stored leaf hash does not match the event body")
+        except LedgerMLError as exc:
+            raise _Problem(location, f"{type(exc).__name__}: {exc}") from None
+        if seq == 0 and event.ledger != self.ledger_id:
+            raise _Problem(location, "genesis event belongs to another ledger")
+        self.tree.append(leaf)
+        stored = self.checkpoints.pop(self.tree.size, None)
+        if stored is not None and _blob(stored, "state") != encode_state(self.state):
+            raise _Problem(
+                f"checkpoint at {self.tree.size}", "the stored state checkpoint differs from the replayed state"
+            )
+
+    def _check_block(self, row: Sequence[Any]) -> str | None:
         try:
             height, stored_hash, stored_prev, log_size, log_root, block_time, proposer, signature = row
             if not all(isinstance(v, int) for v in (height, log_size, block_time)) or not isinstance(proposer, str):
                 return "block height, log size, time or proposer column has the wrong type"
             header = BlockHeader(
-                ledger_id,
+                self.ledger_id,
                 height,
                 _blob(stored_prev, "prev_hash"),
                 log_size,
@@ -572,57 +655,9 @@ def _audit(conn: sqlite3.Connection, ledger_id: str, progress: ProgressCallback 
                 Address(proposer),
                 _blob(signature, "signature"),
             )
-            return chain.check(header, tree, state, stored_hash=_blob(stored_hash, "hash"))
+            return self.chain.check(header, self.tree, self.state, stored_hash=_blob(stored_hash, "hash"))
         except (LedgerMLError, TypeError, ValueError, OverflowError) as exc:
             return f"malformed block row: {exc}"
-
-    checkpoints = dict(conn.execute("SELECT log_size, state FROM checkpoints").fetchall())
-    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    if meta.get("ledger_id") != ledger_id or meta.get("schema") != SCHEMA_VERSION:
-        return fail("meta", "ledger id or schema version changed")
-    rows = conn.execute("SELECT seq, id, kind, actor, nonce, time, body, leaf_hash FROM events ORDER BY seq")
-    for seq, event_id, kind, actor, nonce, event_time, body, stored_leaf in rows:
-        location = f"event {seq}"
-        if not isinstance(seq, int) or seq != tree.size:
-            return fail(f"event {tree.size}", f"event row missing or out of order (next row has seq {seq})")
-        try:
-            body = _blob(body, "body")
-            event = parse_event(body)
-            apply(state, event)  # signature first: an edited body shows up as a signature problem
-            columns = (event.id, event.kind, event.actor, event.nonce, event.time)
-            if (event_id, kind, actor, nonce, event_time) != columns:
-                return fail(location, "indexed columns (id/kind/actor/nonce/time) disagree with the event body")
-            leaf = leaf_hash(body)
-            if _blob(stored_leaf, "leaf_hash") != leaf:
-                return fail(location, "stored leaf hash does not match the event body")
-        except LedgerMLError as exc:
-            return fail(location, f"{type(exc).__name__}: {exc}")
-        if seq == 0 and event.ledger != ledger_id:
-            return fail(location, "genesis event belongs to another ledger")
-        tree.append(leaf)
-        if tree.size in checkpoints and _blob(checkpoints.pop(tree.size), "state") != encode_state(state):
-            return fail(f"checkpoint at {tree.size}", "the stored state checkpoint differs from the replayed state")
-        while pending_block is not None and pending_block[3] <= tree.size:
-            problem = check_block(pending_block)
-            if problem:
-                return fail(f"block {pending_block[0]}", problem)
-            pending_block = next(blocks, None)
-        if progress is not None and (tree.size % 2048 == 0 or tree.size == total):
-            progress(tree.size, total)
-    if pending_block is not None:
-        return fail(f"block {pending_block[0]}", "block commits to more events than the log holds")
-    if checkpoints:
-        return fail(f"checkpoint at {min(checkpoints)}", "a state checkpoint lies beyond the log")
-    if tree.size == 0:
-        return fail("event 0", "the ledger holds no events (genesis missing)")
-    report.events_checked = tree.size
-    report.blocks_checked = chain.checked
-    report.unsealed_events = tree.size - chain.sealed
-    if report.unsealed_events:
-        report.notes.append(f"{report.unsealed_events} newest event(s) are not sealed in a block yet")
-    report.notes.append("a single-authority ledger cannot show that newest unsealed or unanchored data was not dropped")
-    report.state_digest = state.digest()
-    return report
 
 
 _LARGEST = 2**62
