@@ -163,24 +163,10 @@ class Home:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             self.artifacts_path.mkdir(exist_ok=True)
-            store = self.keys
             try:
-                admin = store.load(admin_name, password)
+                admin = self.keys.load(admin_name, password)
             except NotFound:
-                admin = store.create(admin_name, password, unencrypted=unencrypted, kdf=kdf)
-            url = sqlite_url(
-                self.ledger_path, synchronous=synchronous, block_size=block_size, block_interval=block_interval
-            )
-            chain_url = ""
-            if evm_rpc is not None:
-                chain_url = evm_url(evm_rpc, self.path / "deployment.json", block_size=block_size)
-                url = chain_url
-                if dev_funding:
-                    from .ledger.evm.backend import connect, fund
-
-                    fund(connect(evm_rpc), [admin.address])
-            ledger = Ledger.create(url, admin=admin, name=ledger_name)
-            ledger.close()
+                admin = self.keys.create(admin_name, password, unencrypted=unencrypted, kdf=kdf)
             config = HomeConfig(
                 admin=admin_name,
                 validator=admin_name,
@@ -188,22 +174,45 @@ class Home:
                 block_size=block_size,
                 block_interval=block_interval,
                 synchronous=synchronous,
-                ledger=chain_url,
                 dev_funding=dev_funding,
             )
+            parse_config(asdict(config), str(self.config_path))  # refuse bad settings before any ledger exists
+            config.ledger = self._create_ledger(admin, config, ledger_name, evm_rpc)
             self.write_config(config)
         except BaseException:
-            if created_folder:
-                shutil.rmtree(self.path, ignore_errors=True)
-            else:
-                (self.path / "deployment.json").unlink(missing_ok=True)
-                for leftover in (self.ledger_path, self.config_path):
-                    for suffix in ("", "-wal", "-shm"):
-                        Path(str(leftover) + suffix).unlink(missing_ok=True)
-                if not keys_existed:
-                    shutil.rmtree(self.path / "keys", ignore_errors=True)
+            self._undo_init(created_folder, keys_existed)
             raise
         return config, admin
+
+    def _create_ledger(self, admin: Identity, config: HomeConfig, name: str, evm_rpc: str | None) -> str:
+        """Create the home's ledger (its SQLite file, or contracts on ``evm_rpc``); the URL to record, if EVM."""
+        url = sqlite_url(
+            self.ledger_path,
+            synchronous=config.synchronous,
+            block_size=config.block_size,
+            block_interval=config.block_interval,
+        )
+        chain_url = ""
+        if evm_rpc is not None:
+            chain_url = url = evm_url(evm_rpc, self.path / "deployment.json", block_size=config.block_size)
+            if config.dev_funding:
+                from .ledger.evm.backend import connect, fund
+
+                fund(connect(evm_rpc), [admin.address])
+        Ledger.create(url, admin=admin, name=name).close()
+        return chain_url
+
+    def _undo_init(self, created_folder: bool, keys_existed: bool) -> None:
+        """Remove what a failed :meth:`init` made: the folder it created, or the files it added to one."""
+        if created_folder:
+            shutil.rmtree(self.path, ignore_errors=True)
+            return
+        (self.path / "deployment.json").unlink(missing_ok=True)
+        for leftover in (self.ledger_path, self.config_path):
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(leftover) + suffix).unlink(missing_ok=True)
+        if not keys_existed:
+            shutil.rmtree(self.path / "keys", ignore_errors=True)
 
     def deploy_evm_ledger(
         self,
