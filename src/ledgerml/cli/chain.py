@@ -53,12 +53,9 @@ def log(
     json_out: JsonOption = False,
 ) -> None:
     """List events in log order."""
-    ledger = home_of(home).open_ledger(as_validator=False)
-    try:
+    with home_of(home).open_ledger(as_validator=False) as ledger:
         sealed = ledger.block().log_size
         stored = [s for s in ledger.events(start, start + limit) if kind is None or s.event.kind == kind]
-    finally:
-        ledger.close()
     if json_out:
         emit_json([{"seq": s.seq, "sealed": s.seq < sealed, **s.event.to_dict(), "id": s.event.id} for s in stored])
         return
@@ -88,11 +85,8 @@ def blocks(
     json_out: JsonOption = False,
 ) -> None:
     """List blocks."""
-    ledger = home_of(home).open_ledger(as_validator=False)
-    try:
+    with home_of(home).open_ledger(as_validator=False) as ledger:
         headers = list(ledger.blocks(start, start + limit))
-    finally:
-        ledger.close()
     if json_out:
         emit_json([h.to_dict() for h in headers])
         return
@@ -116,16 +110,13 @@ def show(
     """Show one event (by seq or id) or one block (--block HEIGHT)."""
     if (ref is None) == (block is None):
         raise ConfigError("give either an event reference or --block HEIGHT")
-    ledger = home_of(home).open_ledger(as_validator=False)
-    try:
+    with home_of(home).open_ledger(as_validator=False) as ledger:
         if block is not None:
             data = ledger.block(block).to_dict()
         else:
             assert ref is not None
             stored = ledger.get_event(_ref(ref))
             data = {"seq": stored.seq, "id": stored.event.id, "block": stored.block_height, **stored.event.to_dict()}
-    finally:
-        ledger.close()
     if json_out:
         emit_json(data)
     else:
@@ -144,11 +135,8 @@ def proof(
     json_out: JsonOption = True,
 ) -> None:
     """Write an inclusion proof (event + RFC 9162 audit path + signed block header) as JSON."""
-    ledger = home_of(home).open_ledger(as_validator=False)
-    try:
+    with home_of(home).open_ledger(as_validator=False) as ledger:
         result = ledger.inclusion_proof(_ref(ref), block)
-    finally:
-        ledger.close()
     write_json(result.to_dict(), out)
 
 
@@ -161,11 +149,8 @@ def consistency(
     json_out: JsonOption = True,
 ) -> None:
     """Write a consistency proof between two blocks (both signed headers + RFC 9162 path) as JSON."""
-    ledger = home_of(home).open_ledger(as_validator=False)
-    try:
+    with home_of(home).open_ledger(as_validator=False) as ledger:
         result = ledger.consistency_proof(old, new)
-    finally:
-        ledger.close()
     write_json(result.to_dict(), out)
 
 
@@ -236,24 +221,20 @@ def append(
     signed = [item for item in items if "signature" in item]
     if signed and len(signed) != len(items):
         raise ConfigError("a batch file holds either only unsigned {kind, payload} lines or only signed events")
-    ledger = target.open_ledger()
-    try:
-        with progress_bar("appending", enabled=not json_out and len(items) > 1) as update:
-            if signed:
-                events = [event_from_dict(item) for item in items]
-                receipts = ledger.append_batch(events)
-            else:
-                identity = target.identity(acting)
-                payloads = []
-                for index, item in enumerate(items):
-                    try:
-                        payloads.append(validate_payload(str(item.get("kind")), item.get("payload", {})))
-                    except MalformedEvent as exc:
-                        raise exc.in_batch(index) if len(items) > 1 else exc from None
-                receipts = ledger.submit_batch(identity, payloads)
-            update(len(receipts), len(items))
-    finally:
-        ledger.close()
+    with target.open_ledger() as ledger, progress_bar("appending", enabled=not json_out and len(items) > 1) as update:
+        if signed:
+            events = [event_from_dict(item) for item in items]
+            receipts = ledger.append_batch(events)
+        else:
+            identity = target.identity(acting)
+            payloads = []
+            for index, item in enumerate(items):
+                try:
+                    payloads.append(validate_payload(str(item.get("kind")), item.get("payload", {})))
+                except MalformedEvent as exc:
+                    raise exc.in_batch(index) if len(items) > 1 else exc from None
+            receipts = ledger.submit_batch(identity, payloads)
+        update(len(receipts), len(items))
     if json_out:
         emit_json([{"seq": r.seq, "id": r.event_id} for r in receipts])
     else:
@@ -295,13 +276,10 @@ def _load_items(path: Path) -> list[dict[str, Any]]:
 def seal(home: HomeOption = None, json_out: JsonOption = False) -> None:
     """Cut a block now over all pending events (needs the validator key)."""
     target = home_of(home)
-    ledger = target.open_ledger()
-    try:
+    with target.open_ledger() as ledger:
         if ledger.validator is None:
             raise ConfigError("the validator key could not be opened (set LEDGERML_PASSWORD), so no block can be cut")
         header = ledger.seal()
-    finally:
-        ledger.close()
     if json_out:
         emit_json(None if header is None else header.to_dict())
     elif header is None:

@@ -193,11 +193,8 @@ def features(
     if ledger:
         from ..analytics.ledger_source import ledger_transactions
 
-        backend = home_of(home).open_ledger(as_validator=False)
-        try:
+        with home_of(home).open_ledger(as_validator=False) as backend:
             frame = ledger_transactions(backend)
-        finally:
-            backend.close()
     elif transactions is not None:
         frame = read_transactions(transactions)
     else:

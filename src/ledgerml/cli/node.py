@@ -76,13 +76,10 @@ def anchor(
     from ..anchor import anchor_head, save_anchor
 
     target = home_of(home)
-    ledger = target.open_ledger()
-    try:
+    with target.open_ledger() as ledger:
         if ledger.validator is not None:
             ledger.seal()
         record = anchor_head(ledger, target.identity(acting), to)
-    finally:
-        ledger.close()
     save_anchor(target.path / "anchors.jsonl", record)
     if json_out:
         from dataclasses import asdict

@@ -87,8 +87,7 @@ def verify(
         raise ConfigError(f"--ledger-id must be 32 hex digits, got {ledger_id!r}")
     target = home_of(home)
     creators, source = expected_creators(target, trust)
-    ledger = target.open_ledger(as_validator=False)
-    try:
+    with target.open_ledger(as_validator=False) as ledger:
         with progress_bar("verifying", enabled=not json_out) as update:
             report = ledger.verify(progress=update)
         identity_problem = check_identity(ledger, creators, source, ledger_id) if report.ok else None
@@ -101,8 +100,6 @@ def verify(
                 a for a in discover_anchors(ledger, anchors_from, since=anchors_since) if a.transaction not in known
             ]
         anchor_problems = check_anchors(ledger, anchors) if report.ok else []
-    finally:
-        ledger.close()
     if anchors_from is not None:
         report.notes.append(f"{len(anchors)} anchor(s) found on {anchors_from} and in anchors.jsonl")
     elif report.ok:
@@ -150,11 +147,8 @@ def _verify_path(
     check: Callable[..., VerificationReport], path: Path, attestation: Path | None, home: str | None, json_out: bool
 ) -> None:
     target = home_of(home)
-    ledger = target.open_ledger(as_validator=False)
-    try:
+    with target.open_ledger(as_validator=False) as ledger:
         report = check(ledger, target.store(), path, attestation)
-    finally:
-        ledger.close()
     _print(report, json_out)
 
 
