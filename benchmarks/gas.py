@@ -13,10 +13,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
-import signal
-import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,12 +22,11 @@ from typing import Any
 from ledgerml import DatasetRegistered, Identity, ModelRegistered, RoleGranted
 from ledgerml.anchor import anchor_head
 from ledgerml.ledger.evm.backend import EvmLedger, connect, deploy, fund
+from ledgerml.localnode import running_anvil
 from ledgerml.types import Role
 from ledgerml.vocab.rewards import RewardPaid, StakeSlashed, TaskSettled
 from ledgerml.vocab.tasks import ParticipantJoined, Rejection, RoundFinalized, TaskCreated, UpdateCommitted
 from ledgerml.vocab.tokens import TokensMinted, TokensTransferred
-
-ANVIL = Path(__file__).resolve().parents[1] / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 
 
 def digest(tag: str) -> str:
@@ -40,33 +35,9 @@ def digest(tag: str) -> str:
 
 @contextmanager
 def anvil() -> Iterator[str]:
-    binary = str(ANVIL) if ANVIL.exists() else shutil.which("anvil")
-    if not binary:
-        raise SystemExit("anvil is missing: run npm ci")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [binary, "--host", "127.0.0.1", "--port", str(port), "--silent", "--accounts", "1", "--balance", "1000000"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                connect(url, timeout=1)
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=20)
+    """A throwaway anvil with one well-funded account (the shared launcher in ledgerml.localnode)."""
+    with running_anvil("--silent", "--accounts", "1", "--balance", "1000000") as node:
+        yield node.url
 
 
 def new_ledger(w3: Any, admin: Identity, people: list[Identity], gas_limit: int | None) -> EvmLedger:

@@ -13,7 +13,7 @@ from ..ledger.base import LedgerBackend
 
 
 def seal_if_possible(ledger: LedgerBackend) -> None:
-    """Cut a block over the new events when this process holds the validator key, so proofs exist at once."""
+    """Seal a block over the new events when this process holds the validator key, so proofs exist at once."""
     if ledger.validator is not None:
         ledger.seal()
 

@@ -274,11 +274,11 @@ def _load_items(path: Path) -> list[dict[str, Any]]:
 
 @app.command("seal")
 def seal(home: HomeOption = None, json_out: JsonOption = False) -> None:
-    """Cut a block now over all pending events (needs the validator key)."""
+    """Seal a block now over all pending events (needs the validator key)."""
     target = home_of(home)
     with target.open_ledger() as ledger:
         if ledger.validator is None:
-            raise ConfigError("the validator key could not be opened (set LEDGERML_PASSWORD), so no block can be cut")
+            raise ConfigError("the validator key could not be opened (set LEDGERML_PASSWORD): no block can be sealed")
         header = ledger.seal()
     if json_out:
         emit_json(None if header is None else header.to_dict())

@@ -14,8 +14,8 @@ def init(
     home: HomeOption = None,
     admin: Annotated[str, typer.Option(help="Name of the creator identity (admin and validator).")] = "admin",
     name: Annotated[str, typer.Option(help="Human-readable ledger name.")] = "ledger",
-    block_size: Annotated[int, typer.Option(help="Cut a block every N events.")] = 1000,
-    block_interval: Annotated[float, typer.Option(help="Cut a block when N seconds passed since the last.")] = 5.0,
+    block_size: Annotated[int, typer.Option(help="Seal a block every N events.")] = 1000,
+    block_interval: Annotated[float, typer.Option(help="Seal a block when N seconds passed since the last.")] = 5.0,
     synchronous: Annotated[
         str, typer.Option(help="SQLite durability: normal (survives process kill) or full (also power loss).")
     ] = "normal",

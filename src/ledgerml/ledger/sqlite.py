@@ -1,7 +1,7 @@
 """The embedded ledger: one SQLite file (WAL), an RFC 9162 Merkle log of events, validator-signed blocks.
 
 Writers serialise on ``BEGIN IMMEDIATE``; each writer first catches up with rows other processes appended,
-then runs the state machine, inserts, and cuts blocks - all in one transaction, so a rejected event or
+then runs the state machine, inserts, and seals blocks - all in one transaction, so a rejected event or
 batch leaves file and memory unchanged. ``synchronous=normal`` (default) keeps every committed event
 across a killed process; ``synchronous=full`` also across power loss.
 """
@@ -168,7 +168,7 @@ class SqliteLedger:
         block_size: int = 1000,
         block_interval: float = 5.0,
     ) -> SqliteLedger:
-        """Open an existing ledger file; ``validator`` lets this process cut and sign blocks."""
+        """Open an existing ledger file; ``validator`` lets this process seal blocks."""
         target = Path(path)
         _check_options(synchronous, block_size, block_interval)
         if not target.is_file():
@@ -298,7 +298,7 @@ class SqliteLedger:
             try:
                 with self._state.atomic():
                     result = work()
-                    self._cut_due_blocks()
+                    self._seal_due_blocks()
                     self._write_checkpoint()
                     self._conn.execute("COMMIT")
                 _fault_point(self._tree.size - tree_size)
@@ -382,7 +382,7 @@ class SqliteLedger:
 
     # -- blocks -------------------------------------------------------------------------------------
 
-    def _cut(self, log_size: int) -> BlockHeader:
+    def _seal_upto(self, log_size: int) -> BlockHeader:
         header = seal_next(
             self._latest_block(),
             self._tree,
@@ -407,23 +407,23 @@ class SqliteLedger:
         )
         return header
 
-    def _cut_due_blocks(self) -> None:
+    def _seal_due_blocks(self) -> None:
         """Cut blocks of ``block_size`` events, then one more if ``block_interval`` has passed."""
         last = self._latest_block() if self._validator is not None else None
         if last is None:
-            return  # no validator key here, or the genesis block (create() cuts it explicitly)
+            return  # no validator key here, or the genesis block (create() seals it explicitly)
         while self._tree.size - last.log_size >= self.block_size:
-            last = self._cut(last.log_size + self.block_size)
+            last = self._seal_upto(last.log_size + self.block_size)
         if self._tree.size > last.log_size and now_ms() - last.time >= self.block_interval * 1000:
-            self._cut(self._tree.size)
+            self._seal_upto(self._tree.size)
 
     def seal(self) -> BlockHeader | None:
-        """Cut a block now over every pending event; None if nothing is pending."""
+        """Seal a block now over every pending event; None if nothing is pending."""
 
         def work() -> BlockHeader | None:
             previous = self._latest_block()
             sealed = 0 if previous is None else previous.log_size
-            return self._cut(self._tree.size) if self._tree.size > sealed else None
+            return self._seal_upto(self._tree.size) if self._tree.size > sealed else None
 
         return self._write(work)
 
