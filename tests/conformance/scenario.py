@@ -15,6 +15,7 @@ from ledgerml.errors import (
     Unauthorized,
     UnknownReference,
 )
+from ledgerml.ledger.blocks import BlockHeader, sign_block
 from ledgerml.types import Role
 from ledgerml.vocab.rewards import RewardPaid, StakeSlashed, TaskSettled
 from ledgerml.vocab.tasks import ParticipantJoined, Rejection, RoundFinalized, TaskCreated, UpdateCommitted
@@ -393,3 +394,16 @@ REJECTIONS: dict[str, tuple[Stage, str, Callable[[Cast], Payload], type[Rejected
         InsufficientFunds,
     ),
 }
+
+
+def backdated_copy(last: BlockHeader, previous: BlockHeader, validator: Identity) -> BlockHeader:
+    """``last`` re-signed with a time before ``previous``'s: a forged, backwards-dated block."""
+    return sign_block(
+        validator,
+        ledger=last.ledger,
+        height=last.height,
+        prev_hash=last.prev_hash,
+        log_size=last.log_size,
+        log_root=last.log_root,
+        time=previous.time - 1,
+    )

@@ -23,7 +23,7 @@ from ledgerml.vocab.tasks import TaskCreated
 from ledgerml.vocab.tokens import TokensMinted, TokensTransferred
 
 from ..conftest import make_identity
-from .scenario import Cast
+from .scenario import Cast, backdated_copy
 from .suite import BLOCK_SIZE, M1, LedgerConformance, _signed_raw
 
 GAS = 8_000_000  # explicit gas: py-evm's estimation would double the time
@@ -71,15 +71,7 @@ class EvmConformance(LedgerConformance):
         if forgery == "wrong_height":
             changes: dict[str, Any] = {"height": last.height + 5}
         else:
-            forged = sign_block(
-                admin,
-                ledger=ledger.ledger_id,
-                height=last.height,
-                prev_hash=last.prev_hash,
-                log_size=last.log_size,
-                log_root=last.log_root,
-                time=previous.time - 1,
-            )
+            forged = backdated_copy(last, previous, admin)
             changes = {"time": forged.time, "block_hash": forged.hash, "signature": forged.signature}
         honest = ledger._logs
 

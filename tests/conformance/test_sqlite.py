@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from ledgerml import Identity, Ledger, LedgerBackend, sqlite_url
-from ledgerml.ledger.blocks import sign_block
 from ledgerml.ledger.sqlite import SqliteLedger
 
+from .scenario import backdated_copy
 from .suite import BLOCK_SIZE, LedgerConformance
 
 
@@ -38,15 +38,7 @@ class TestSqliteConformance(LedgerConformance):
             if forgery == "wrong_height":
                 conn.execute("UPDATE blocks SET height = ? WHERE height = ?", (last.height + 5, last.height))
             else:
-                forged = sign_block(
-                    admin,
-                    ledger=ledger.ledger_id,
-                    height=last.height,
-                    prev_hash=last.prev_hash,
-                    log_size=last.log_size,
-                    log_root=last.log_root,
-                    time=previous.time - 1,
-                )
+                forged = backdated_copy(last, previous, admin)
                 conn.execute(
                     "UPDATE blocks SET time = ?, hash = ?, signature = ? WHERE height = ?",
                     (forged.time, forged.hash, forged.signature, last.height),

@@ -185,15 +185,21 @@ def _require_known(state: State, table: str, ids: Iterable[str], what: str) -> N
             raise UnknownReference(f"{what} {item} is not registered on this ledger")
 
 
+def declared_records(payload: DatasetRegistered) -> int | None:
+    """``metadata["records"]``: None when absent; ``MalformedEvent`` unless an integer 0 ... ``MAX_RECORDS``."""
+    records = payload.metadata.get("records")
+    if records is not None and (type(records) is not int or not 0 <= records <= MAX_RECORDS):
+        raise MalformedEvent(f"metadata.records must be an integer from 0 to {MAX_RECORDS}, got {records!r}")
+    return records
+
+
 @rule(DatasetRegistered)
 def _dataset_registered(state: State, event: Event, payload: DatasetRegistered) -> None:
     require_role(state, event.actor, Role.DATA_OWNER)
     if dataset(state, payload.dataset_id) is not None:
         raise DuplicateRegistration(f"dataset {payload.dataset_id} is registered already")
     _require_known(state, "datasets", payload.parents, "parent dataset")
-    records = payload.metadata.get("records")
-    if records is not None and (type(records) is not int or not 0 <= records <= MAX_RECORDS):
-        raise MalformedEvent(f"metadata.records must be an integer from 0 to {MAX_RECORDS}, got {records!r}")
+    records = declared_records(payload)
     state.put(
         "datasets",
         payload.dataset_id,
@@ -257,14 +263,8 @@ def _revoke_call(event: Event, payload: RoleRevoked, state: State) -> Call:
 
 
 def dataset_records(payload: DatasetRegistered) -> int:
-    """The record count the contract stores for a dataset: ``metadata["records"]``, 0 when absent (the rule
-    refuses a value that is not an integer 0 ... ``MAX_RECORDS``; so does this, before any call is made)."""
-    records = payload.metadata.get("records")
-    if records is None:
-        return 0
-    if type(records) is not int or not 0 <= records <= MAX_RECORDS:
-        raise MalformedEvent(f"metadata.records must be an integer from 0 to {MAX_RECORDS}, got {records!r}")
-    return records
+    """The record count the contract stores for a dataset: the declared count, 0 when absent."""
+    return declared_records(payload) or 0
 
 
 @evm_call(DatasetRegistered)

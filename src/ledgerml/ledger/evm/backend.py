@@ -271,6 +271,67 @@ def deploy(
     return deployment
 
 
+class _AuditProblem(Exception):
+    """The first problem an EVM audit finds: where, and what."""
+
+    def __init__(self, location: str, problem: str) -> None:
+        super().__init__(problem)
+        self.location, self.problem = location, problem
+
+
+class _ChainReplay:
+    """Replays a deployment's logs once: events through the state machine (skipping and reporting a body that does
+    not replay), each sealed header checked by the shared rules once the log holds exactly the events it seals."""
+
+    def __init__(self, ledger: EvmLedger, head: int) -> None:
+        self.ledger_id = ledger.ledger_id
+        self.logs = ledger._logs(ledger.deployment.block, head)
+        self.headers = [
+            (ledger._header(log), bytes(log["args"]["block_hash"])) for n, log in self.logs if n == "Sealed"
+        ]
+        self.state, self.tree, self.chain = State(), MerkleTree(), ChainCheck(ledger.ledger_id)
+        self.ledger_transactions: set[bytes] = set()
+
+    def run(self, report: EvmVerifyReport, progress: ProgressCallback | None) -> None:
+        """Fold every event and check every header; raise :class:`_AuditProblem` at the first chain problem."""
+        total = sum(1 for name, _ in self.logs if name == "Appended")
+        self._check_due()
+        for name, log in self.logs:
+            if name != "Appended":
+                continue
+            self.ledger_transactions.add(bytes(log["transactionHash"]))
+            try:
+                event = _event_of(log)
+                if self.tree.size == 0 and event.ledger != self.ledger_id:
+                    raise errors.WrongLedger("the genesis event belongs to another ledger")
+                apply(self.state, event)
+            except errors.LedgerMLError as exc:
+                skipped = _skip(self.state, log, exc, self.tree.size)
+                report.skipped.append(skipped)
+                report.notes.append(skipped.note())
+                continue
+            self.tree.append(leaf_hash(bytes(log["args"]["body"])))
+            if progress is not None and (self.tree.size % 2048 == 0 or self.tree.size == total):
+                progress(self.tree.size, total)
+            self._check_due()
+        if self.chain.checked < len(self.headers):
+            header = self.headers[self.chain.checked][0]
+            raise _AuditProblem(
+                f"block {header.height}",
+                f"block log size {header.log_size} is not within the log ({self.tree.size} events)",
+            )
+        if self.tree.size == 0:
+            raise _AuditProblem("event 0", "the chain holds no ledger events (genesis missing)")
+        report.events_checked, report.blocks_checked = self.tree.size, self.chain.checked
+
+    def _check_due(self) -> None:
+        while self.chain.checked < len(self.headers) and self.headers[self.chain.checked][0].log_size <= self.tree.size:
+            header, stored_hash = self.headers[self.chain.checked]
+            problem = self.chain.check(header, self.tree, self.state, stored_hash=stored_hash)
+            if problem is not None:
+                raise _AuditProblem(f"block {header.height}", problem)
+
+
 class EvmLedger:
     """A ledger whose rules run in the Ledger contract. Implements ``LedgerBackend``.
 
@@ -772,90 +833,49 @@ class EvmLedger:
         named by field (``tasks.<id>.min_stake``).
         """
         report = EvmVerifyReport(ok=True)
-        state, tree = State(), MerkleTree()
         head = int(self.w3.eth.block_number)
-        logs = self._logs(self.deployment.block, head)
-        total = sum(1 for name, _ in logs if name == "Appended")
-        # each header is checked (ledger/sealing.py, as on every backend) once the replay holds exactly the
-        # events it seals, so the proposer's role is judged at that point of the log
-        headers = [(self._header(log), bytes(log["args"]["block_hash"])) for name, log in logs if name == "Sealed"]
-        chain = ChainCheck(self.ledger_id)
-        ledger_transactions: set[bytes] = set()
-
-        def fail(location: str, problem: str) -> EvmVerifyReport:
-            report.ok, report.location, report.problem = False, location, problem
-            report.events_checked, report.blocks_checked = tree.size, chain.checked
+        replay = _ChainReplay(self, head)
+        try:
+            replay.run(report, progress)
+            self._compare_storage(replay, report, head)
+        except _AuditProblem as found:
+            report.ok, report.location, report.problem = False, found.location, found.problem
+            report.events_checked, report.blocks_checked = replay.tree.size, replay.chain.checked
             return report
+        report.unsealed_events = replay.tree.size - replay.chain.sealed
+        if report.unsealed_events:
+            report.notes.append(f"{report.unsealed_events} newest event(s) are not sealed in a block yet")
+        report.notes.append(f"events, blocks and contract storage read from chain {self.deployment.chain_id}")
+        report.state_digest = replay.state.digest()
+        return report
 
-        def check_due() -> str | None:
-            while chain.checked < len(headers) and headers[chain.checked][0].log_size <= tree.size:
-                header, stored_hash = headers[chain.checked]
-                problem = chain.check(header, tree, state, stored_hash=stored_hash)
-                if problem is not None:
-                    return f"block {header.height}: {problem}"
-            return None
-
-        for name, log in [("", None), *logs]:
-            if name == "Appended":
-                ledger_transactions.add(bytes(log["transactionHash"]))
-                try:
-                    event = _event_of(log)
-                    if tree.size == 0 and event.ledger != self.ledger_id:
-                        raise errors.WrongLedger("the genesis event belongs to another ledger")
-                    apply(state, event)
-                except errors.LedgerMLError as exc:
-                    skipped = _skip(state, log, exc, tree.size)
-                    report.skipped.append(skipped)
-                    report.notes.append(skipped.note())
-                    continue
-                tree.append(leaf_hash(bytes(log["args"]["body"])))
-                if progress is not None and (tree.size % 2048 == 0 or tree.size == total):
-                    progress(tree.size, total)
-            if name in ("", "Appended"):
-                problem = check_due()
-                if problem is not None:
-                    where, _, what = problem.partition(": ")
-                    return fail(where, what)
-        if chain.checked < len(headers):
-            header = headers[chain.checked][0]
-            return fail(
-                f"block {header.height}", f"block log size {header.log_size} is not within the log ({tree.size} events)"
-            )
-        if tree.size == 0:
-            return fail("event 0", "the chain holds no ledger events (genesis missing)")
-        report.events_checked, report.blocks_checked = tree.size, chain.checked
+    def _compare_storage(self, replay: _ChainReplay, report: EvmVerifyReport, head: int) -> None:
+        """After the replay: the contract's head, every stored field and the token balances must match it."""
+        state, chain = replay.state, replay.chain
         hint = f"; {len(report.skipped)} skipped transaction(s), see notes" if report.skipped else ""
         f = self.contract.functions
         head_hash = GENESIS_PREV_HASH if chain.previous is None else chain.previous.hash
         if (f.block_count().call(), bytes(f.head_hash().call())) != (chain.checked, head_hash):
-            return fail(
-                "contract storage",
-                f"the contract's block count or head hash disagrees with its {chain.checked} blocks",
+            raise _AuditProblem(
+                "contract storage", f"the contract's block count or head hash disagrees with its {chain.checked} blocks"
             )
-        expected, found = project(state), self.chain_view(state)
-        paths = [p for p in differences(expected, found) if not p.startswith("balances")]
+        paths = [p for p in differences(project(state), self.chain_view(state)) if not p.startswith("balances")]
         if paths:
             shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
-            return fail(
+            raise _AuditProblem(
                 "contract storage", f"the contract's storage disagrees with the replayed events at {shown}{hint}"
             )
         if report.skipped:
             first = report.skipped[0]
             more = f" ({len(report.skipped) - 1} more, see notes)" if len(report.skipped) > 1 else ""
-            return fail(
+            raise _AuditProblem(
                 f"transaction {first.transaction}",
                 f"the contract accepted this call from {first.actor} but its body does not replay ({first.reason}); "
                 f"its effect on the contract is explained by no signed event{more}",
             )
-        problem = self._check_tokens(state, ledger_transactions, head, report)
+        problem = self._check_tokens(state, replay.ledger_transactions, head, report)
         if problem is not None:
-            return fail("token", problem + hint)
-        report.unsealed_events = tree.size - chain.sealed
-        if report.unsealed_events:
-            report.notes.append(f"{report.unsealed_events} newest event(s) are not sealed in a block yet")
-        report.notes.append(f"events, blocks and contract storage read from chain {self.deployment.chain_id}")
-        report.state_digest = state.digest()
-        return report
+            raise _AuditProblem("token", problem + hint)
 
     def _check_tokens(
         self, state: State, ledger_transactions: set[bytes], head: int, report: VerifyReport
