@@ -136,3 +136,40 @@ def test_node_start_status_stop(
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # reaped, not merely a zombie
     assert json.loads(run("node", "status")[1]) == {"running": False}
+
+
+@pytest.mark.slow
+def test_verify_rediscovers_anchors_from_the_chain(node: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 21 item 11: anchors.jsonl deleted with the rewrite; ``verify --anchors-from`` finds the anchor on
+    chain and fails, while a head that an outsider signed and posted for this ledger id is ignored."""
+    from ledgerml.ledger.blocks import sign_block
+
+    from ._cli import run_cli
+    from .cli.test_hostile import one_error_line
+
+    home = _home(tmp_path, node)
+    ledger = home.open_ledger()
+    head = ledger.block()
+    save_anchor(home.path / "anchors.jsonl", anchor_head(ledger, home.identity(), f"evm+{node}"))
+    stranger = make_identity("stranger", 4242)
+    JsonRpc(node).call("anvil_setBalance", [stranger.address, hex(10**20)])
+    fake_head = sign_block(
+        stranger, ledger=head.ledger, height=head.height, prev_hash=head.prev_hash, log_size=head.log_size,
+        log_root=bytes(32), time=head.time,
+    )  # fmt: skip
+
+    class PostsAFakeHead:
+        def block(self) -> object:
+            return fake_head
+
+    anchor_head(PostsAFakeHead(), stranger, f"evm+{node}")  # type: ignore[arg-type]
+    ledger.close()
+    monkeypatch.setenv("LEDGERML_HOME", str(home.path))
+    assert run_cli("verify", "--anchors-from", f"evm+{node}").code == 0  # the outsider's head is not counted
+    _rewrite_last_block(home)
+    (home.path / "anchors.jsonl").unlink()
+    plain = run_cli("verify")
+    assert plain.code == 0 and "no chain was asked for anchors" in plain.out, plain
+    found = run_cli("verify", "--anchors-from", f"evm+{node}")
+    assert found.code == 31 and "history rewritten" in found.err and one_error_line(found.err), found
+    assert run_cli("verify", "--anchors-from", f"evm+{node}", "--anchors-since", "999999").code == 2
