@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from ._files import replace_atomically
 from ._json import loads_bounded
 from .errors import AlreadyExists, ConfigError, KeystoreError, LedgerMLError, NotFound
 from .identity import Identity, KeyStore, check_identity_name, password_from_env
@@ -248,9 +249,7 @@ class Home:
     def write_config(self, config: HomeConfig) -> None:
         """Replace ``config.json`` whole (temporary file + rename), after checking it as :meth:`config` would."""
         parse_config(asdict(config), str(self.config_path))
-        partial = self.config_path.with_name(f".{CONFIG_NAME}.partial")
-        partial.write_text(json.dumps(asdict(config), indent=2) + "\n")
-        os.replace(partial, self.config_path)
+        replace_atomically(self.config_path, (json.dumps(asdict(config), indent=2) + "\n").encode())
 
     def ledger_url(self) -> str:
         """The ledger URL with this home's block and durability settings."""

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .._files import replace_atomically
 from .._json import loads_bounded
 from ..errors import KeystoreError, StorageError
 from ..home import Home
@@ -113,19 +114,26 @@ def write_json(data: Any, out: Path | None, *, jsonl: bool = False) -> None:
         console.print(f"wrote {out}")
 
 
-def write_output(out: Path, data: bytes) -> None:
-    """Write an ``--out`` file whole or not at all (temporary file + rename); ``StorageError`` says why not."""
+def check_out(out: Path | None, option: str = "--out") -> None:
+    """Refuse an output path that cannot be written (missing folder, a folder) before any work is done."""
+    if out is None:
+        return
     if out.is_dir():
-        raise StorageError(f"--out {out} is a folder; give the path of a file to write")
-    if not out.parent.is_dir():
-        raise StorageError(f"--out {out}: the folder {out.parent} does not exist")
-    partial = out.with_name(f".{out.name}.partial")
+        raise StorageError(f"{option} {out} is a folder; name a file to write")
+    parent = out.parent
+    if not parent.is_dir():
+        raise StorageError(f"{option} {out}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise StorageError(f"{option} {out}: the folder {parent} is not writable")
+
+
+def write_output(out: Path, data: bytes, option: str = "--out") -> None:
+    """Write an ``--out`` file whole or not at all (temporary file + rename); ``StorageError`` says why not."""
+    check_out(out, option)
     try:
-        partial.write_bytes(data)
-        os.replace(partial, out)
+        replace_atomically(out, data)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise StorageError(f"cannot write {out}: {exc.strerror or exc}") from None
+        raise StorageError(f"cannot write {option} {out}: {exc.strerror or exc}") from None
 
 
 def ask_password(confirm: bool, purpose: str) -> str:

@@ -15,14 +15,16 @@ from ._common import (
     AsOption,
     HomeOption,
     JsonOption,
+    check_out,
     console,
     emit_json,
     home_of,
     progress_bar,
     read_proof_file,
     table,
+    write_json,
 )
-from ._provenance import check_id, check_out, seal_if_possible, write_json_out
+from ._provenance import check_id, seal_if_possible
 
 app = typer.Typer(help="Register datasets, show them, prove single records.", no_args_is_help=True)
 
@@ -149,7 +151,7 @@ def prove(
     check_out(out)
     with home_of(home).open_ledger(as_validator=False) as ledger:
         proof = prove_record(path, row, file=file, ledger=ledger)
-    write_json_out(proof, out)
+    write_json(proof, out)
 
 
 @app.command("check-record")
@@ -187,4 +189,4 @@ def attest_cmd(
     target = home_of(home)
     with target.open_ledger(as_validator=False) as ledger:
         envelope = attest(ledger, target.identity(acting), dataset_id)
-    write_json_out(envelope, out, jsonl=True)
+    write_json(envelope, out, jsonl=True)

@@ -9,8 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import ConfigError
-from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of, table
-from ._provenance import check_out, write_text_atomic
+from ._common import AsOption, HomeOption, JsonOption, check_out, console, emit_json, home_of, table, write_output
 
 app = typer.Typer(help="Fraud detection on Ethereum accounts.", no_args_is_help=True)
 
@@ -124,7 +123,7 @@ def score(
         raise ConfigError("give either --model DIR or --unsupervised")
     check_out(out)
     frame = score_accounts(data, model, home_of(home), unregistered=unregistered)
-    write_text_atomic(out, frame.to_csv(index=False))
+    write_output(out, frame.to_csv(index=False).encode())
     if json_out:
         emit_json({"accounts": len(frame), "flagged": int(frame["flagged"].sum()), "out": str(out)})
     else:
@@ -203,7 +202,7 @@ def features(
         with progress_bar("fetching blocks", enabled=not json_out) as update:
             frame = fetch_transactions(rpc, from_block, to_block, checkpoint=checkpoint, progress=update)
     accounts = account_features(frame)
-    write_text_atomic(out, accounts.to_csv(index=False))
+    write_output(out, accounts.to_csv(index=False).encode())
     if json_out:
         emit_json({"transactions": len(frame), "accounts": len(accounts), "out": str(out)})
     else:

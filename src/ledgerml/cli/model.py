@@ -11,8 +11,8 @@ from rich.tree import Tree
 from ..errors import ConfigError, NotFound
 from ..provenance import attest, lineage, lineage_dot, register_model
 from ..vocab.core import model
-from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of, table
-from ._provenance import check_id, check_out, seal_if_possible, write_json_out
+from ._common import AsOption, HomeOption, JsonOption, check_out, console, emit_json, home_of, table, write_json
+from ._provenance import check_id, seal_if_possible
 
 app = typer.Typer(help="Register models with lineage, show lineage, write attestations.", no_args_is_help=True)
 
@@ -157,4 +157,4 @@ def attest_cmd(
     target = home_of(home)
     with target.open_ledger(as_validator=False) as ledger:
         envelope = attest(ledger, target.identity(acting), model_id)
-    write_json_out(envelope, out, jsonl=True)
+    write_json(envelope, out, jsonl=True)

@@ -7,11 +7,11 @@ read and written only through :class:`FederationPlan`, which checks it once when
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .._files import replace_atomically
 from .._json import loads_bounded
 from ..errors import ConfigError
 from ..home import Home
@@ -96,9 +96,7 @@ class FederationPlan:
 
     def write(self, path: Path) -> Path:
         """Replace the plan file atomically: a crash leaves the old plan or the new one, never half of one."""
-        partial = path.with_suffix(".json.partial")
-        partial.write_text(json.dumps(self.to_dict(), indent=2))
-        os.replace(partial, path)
+        replace_atomically(path, json.dumps(self.to_dict(), indent=2).encode())
         return path
 
 

@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .._files import replace_atomically
 from .._json import load_file, loads_bounded
 from ..errors import ConfigError, LedgerMLError
 from ..events import Event, event_from_dict
@@ -100,9 +101,7 @@ def save_receipt(folder: Path, receipt: dict[str, Any]) -> Path:
     commitment = str(receipt["commitment"]).removeprefix("sha256:")
     path: Path = folder / str(receipt["task"]) / f"round-{int(receipt['round'])}-{commitment}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(receipt, sort_keys=True))
-    partial.replace(path)
+    replace_atomically(path, json.dumps(receipt, sort_keys=True).encode())
     return path
 
 
