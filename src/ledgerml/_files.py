@@ -1,9 +1,37 @@
-"""Replacing a file whole or not at all: a temporary file beside it, then one rename."""
+"""Files from outside and files we replace: reading a regular file within a size bound (before reading it),
+and replacing a file whole or not at all (a temporary file beside it, then one rename)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from .errors import ConfigError, LedgerMLError
+
+
+def read_bounded(
+    path: Path,
+    limit: int,
+    *,
+    what: str | None = None,
+    error: type[LedgerMLError] = ConfigError,
+    unreadable: type[LedgerMLError] | None = None,
+) -> bytes:
+    """The bytes of the regular file ``path`` if it holds at most ``limit`` bytes (checked before reading).
+
+    ``error`` when it is larger; ``unreadable`` (default: ``error``) when it does not exist, is not a regular file
+    or cannot be read. Messages name ``what`` (default: the path).
+    """
+    label, failed = what or str(path), unreadable or error
+    if not path.is_file():
+        raise failed(f"{label} is not a regular file" if path.exists() else f"{label} does not exist")
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise error(f"{label} is {size:,} bytes; at most {limit:,} are accepted")
+        return path.read_bytes()
+    except OSError as exc:
+        raise failed(f"cannot read {label}: {exc.strerror or exc}") from None
 
 
 def replace_atomically(path: Path, data: bytes) -> None:
@@ -18,4 +46,4 @@ def replace_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-__all__ = ["replace_atomically"]
+__all__ = ["read_bounded", "replace_atomically"]

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ._files import read_bounded
 from .errors import LedgerMLError, MalformedEvent
 
 MAX_JSON_BYTES = 64 * 1024 * 1024
@@ -70,17 +71,11 @@ def loads_bounded(
 
 def load_file(path: str | Path, *, what: str | None = None, **bounds: Any) -> Any:
     """Read and parse a JSON file with :func:`loads_bounded`, refusing files larger than the bound unread."""
-    path = Path(path)
-    label = what or f"{path}"
-    max_bytes = int(bounds.get("max_bytes", MAX_JSON_BYTES))
+    label = what or str(path)
     error: type[LedgerMLError] = bounds.get("error", MalformedEvent)
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise _error(error, f"{label} is {size:,} bytes; at most {max_bytes:,} are accepted")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise error(f"cannot read {label}: {exc.strerror or exc}") from None
+    too_large = JsonTooLarge if error is MalformedEvent else error
+    max_bytes = int(bounds.get("max_bytes", MAX_JSON_BYTES))
+    raw = read_bounded(Path(path), max_bytes, what=label, error=too_large, unreadable=error)
     return loads_bounded(raw, what=label, **bounds)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._files import read_bounded
 from ..errors import ConfigError, NotFound, StorageError
 
 if TYPE_CHECKING:
@@ -43,15 +44,9 @@ def is_number(value: Any) -> bool:
 
 def _read_bounded(path: Path, limit: int) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes; ``ConfigError`` otherwise."""
-    if path.is_symlink() or not path.is_file():
+    if path.is_symlink():
         raise ConfigError(f"{path} is not a regular file")
-    try:
-        size = path.stat().st_size
-        if size > limit:
-            raise ConfigError(f"{path} is {size:,} bytes; at most {limit:,} are accepted")
-        return path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return read_bounded(path, limit)
 
 
 def read_folder(folder: str | os.PathLike[str], fmt: FolderFormat) -> dict[str, bytes]:

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .._files import replace_atomically
+from .._files import read_bounded, replace_atomically
 from .._json import loads_bounded
 from ..errors import KeystoreError, StorageError
 from ..home import Home
@@ -85,15 +85,7 @@ def read_input(path: Path, *, max_bytes: int = MAX_INPUT_BYTES, text: bool = Fal
     ``text``, not UTF-8)."""
     from ..errors import MalformedEvent, NotFound
 
-    try:
-        if path.is_dir():
-            raise NotFound(f"{path} is a folder; give a file")
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise MalformedEvent(f"{path} is {size:,} bytes; at most {max_bytes:,} are read")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise NotFound(f"cannot read {path}: {exc.strerror or exc}") from None
+    raw = read_bounded(path, max_bytes, error=MalformedEvent, unreadable=NotFound)
     if text:
         try:
             raw.decode("utf-8")

@@ -21,6 +21,7 @@ from typing import Any
 
 import pydantic
 
+from .._files import read_bounded
 from .._json import loads_bounded
 from ..errors import ConfigError, MalformedEvent, NotFound
 from ..events import Payload, sign_event
@@ -227,15 +228,7 @@ def _read_metrics(metrics: str | os.PathLike[str] | dict[str, Any] | bytes) -> b
     source = Path(metrics)
     if not source.exists():
         raise NotFound(f"metrics file {source} does not exist")
-    if not source.is_file():
-        raise ConfigError(f"metrics file {source} is not a regular file")
-    try:
-        size = source.stat().st_size
-        if size > MAX_METRICS_BYTES:
-            raise ConfigError(f"metrics file {source} is {size:,} bytes; at most {MAX_METRICS_BYTES:,} are accepted")
-        raw = source.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read metrics file {source}: {exc.strerror or exc}") from None
+    raw = read_bounded(source, MAX_METRICS_BYTES, what=f"metrics file {source}")
     return _checked_metrics(raw, f"metrics file {source}")
 
 
