@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ._files import replace_atomically
-from ._json import loads_bounded
+from ._json import load_file
 from .errors import AlreadyExists, ConfigError, KeystoreError, LedgerMLError, NotFound
 from .identity import Identity, KeyStore, check_identity_name, password_from_env
 from .ledger.base import LedgerBackend
@@ -21,6 +21,8 @@ from .types import Address
 
 DEFAULT_HOME = ".ledgerml"
 CONFIG_NAME = "config.json"
+MAX_CONFIG_BYTES = 1 << 20
+"""Largest ``config.json`` read (checked before reading it)."""
 
 
 @dataclass
@@ -130,11 +132,7 @@ class Home:
         """Read ``config.json``; ``NotFound`` if the home was never initialised."""
         if not self.exists():
             raise NotFound(f"no ledger home at {self.path}: run 'ledgerml init' (or pass --home / LEDGERML_HOME)")
-        try:
-            raw = self.config_path.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"cannot read {self.config_path}: {exc.strerror}") from None
-        data: Any = loads_bounded(raw, what=str(self.config_path), max_bytes=1 << 20, error=ConfigError)
+        data: Any = load_file(self.config_path, max_bytes=MAX_CONFIG_BYTES, error=ConfigError)
         return parse_config(data, str(self.config_path))
 
     def init(

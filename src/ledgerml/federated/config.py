@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._files import read_bounded
 from ..errors import ConfigError, LedgerMLError
 from ..identity import check_identity_name
 from ..ml import data as data_module
@@ -58,12 +59,9 @@ class FederationConfig:
     @classmethod
     def from_toml(cls, path: str | Path) -> FederationConfig:
         """Read ``[federation]`` (and optional ``[attack]``, ``[dp]``) from a TOML file."""
+        text = read_bounded(Path(path), MAX_CONFIG_BYTES, what=f"federation config {path}")
         try:
-            if Path(path).stat().st_size > MAX_CONFIG_BYTES:
-                raise ConfigError(f"{path} is larger than {MAX_CONFIG_BYTES:,} bytes: not a federation config")
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+            raw = tomllib.loads(text.decode("utf-8"))
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}): not a TOML federation config") from None
         except tomllib.TOMLDecodeError as exc:
