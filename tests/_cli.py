@@ -42,6 +42,17 @@ def run_cli(*args: str) -> Result:
     return Result(code, out.getvalue(), err.getvalue())
 
 
+def error_lines(err: str) -> list[str]:
+    """The lines of stderr that are not blank and not a warning (an unencrypted key's, say)."""
+    return [line for line in err.splitlines() if line.strip() and not line.startswith("warning:")]
+
+
+def one_error_line(err: str) -> bool:
+    """True when stderr holds exactly one ``error:`` line and nothing that looks like a traceback."""
+    lines = error_lines(err)
+    return "Traceback" not in err and len(lines) == 1 and lines[0].startswith("error:")
+
+
 def snapshot(home: Path) -> list[str]:
     """The whole ledger file as SQL text: equal snapshots, nothing changed."""
     conn = sqlite3.connect(home / "ledger.db")

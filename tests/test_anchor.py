@@ -144,8 +144,7 @@ def test_verify_rediscovers_anchors_from_the_chain(node: str, tmp_path: Path, mo
     chain and fails, while a head that an outsider signed and posted for this ledger id is ignored."""
     from ledgerml.ledger.blocks import sign_block
 
-    from ._cli import run_cli
-    from .cli.test_hostile import one_error_line
+    from ._cli import one_error_line, run_cli
 
     home = _home(tmp_path, node)
     ledger = home.open_ledger()

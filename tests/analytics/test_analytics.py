@@ -14,6 +14,8 @@ from ledgerml.analytics.features import account_features, pagerank
 from ledgerml.analytics.synthetic import PATTERNS, generate
 from ledgerml.errors import ConfigError, NotFound
 
+from .._cli import error_lines
+
 
 def labelled_accounts(seed: int = 3) -> pd.DataFrame:
     world = generate(ordinary_accounts=120, ordinary_transactions=1200, groups_per_pattern=3, seed=seed)
@@ -327,10 +329,6 @@ def _cli_subprocess(home: Path, *args: str) -> tuple[int, str, str]:
     return result.returncode, result.stdout, result.stderr
 
 
-def _one_error_line(err: str) -> list[str]:
-    return [line for line in err.splitlines() if line.strip() and not line.startswith("warning: UNENCRYPTED")]
-
-
 def test_fraud_score_checks_the_model_folder_against_the_ledger_and_its_files(tmp_path: Path) -> None:
     """A changed threshold is refused (digest); a truncated model.txt or a bad tree is one line, never a crash."""
     import shutil
@@ -393,7 +391,7 @@ def test_fraud_score_checks_the_model_folder_against_the_ledger_and_its_files(tm
 
     changed = variant("threshold", set_threshold)
     code, _, err = _cli_subprocess(home, *base, str(changed))
-    assert code == 3 and "not a model registered" in err and len(_one_error_line(err)) == 1, err
+    assert code == 3 and "not a model registered" in err and len(error_lines(err)) == 1, err
     code, _, err = _cli_subprocess(home, *base, str(changed), "--unregistered")
     assert code == 0, err  # explicitly asked for: used, after its files were checked
     for name, change, message in [
@@ -407,7 +405,7 @@ def test_fraud_score_checks_the_model_folder_against_the_ledger_and_its_files(tm
         folder = variant(name, change)
         before = scores.read_bytes()
         code, out, err = _cli_subprocess(home, *base, str(folder), "--unregistered")
-        lines = _one_error_line(err)
+        lines = error_lines(err)
         assert code == 2 and len(lines) == 1 and message in lines[0] and "Traceback" not in err, (name, code, err)
         assert scores.read_bytes() == before and out == ""  # nothing written
     code, _, err = _cli_subprocess(

@@ -29,7 +29,7 @@ from ledgerml.state import MAX_BACKDATE_MS, MAX_CLOCK_SKEW_MS
 from ledgerml.vocab.core import DatasetRegistered
 from ledgerml.vocab.tokens import TokensMinted
 
-from .._cli import event_count, run_cli, snapshot
+from .._cli import event_count, one_error_line, run_cli, snapshot
 
 DEEP = 200_000
 
@@ -46,12 +46,6 @@ def ledgerml(
     return subprocess.run(
         [sys.executable, "-m", "ledgerml", *args], env=env, capture_output=True, text=True, check=check, **options
     )  # type: ignore[call-overload]
-
-
-def one_error_line(err: str) -> bool:
-    """True when stderr holds exactly one ``error:`` line and nothing that looks like a traceback."""
-    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("warning:")]
-    return "Traceback" not in err and len(lines) == 1 and lines[0].startswith("error:")
 
 
 # -- item 2: bounded JSON --------------------------------------------------------------------------------

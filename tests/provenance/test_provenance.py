@@ -40,6 +40,7 @@ from ledgerml.store import LocalStore
 from ledgerml.types import Role
 from ledgerml.vocab.core import ModelRecord
 
+from .._cli import error_lines
 from ..conftest import make_identity
 
 
@@ -604,7 +605,7 @@ def test_bad_options_are_one_line_with_a_specific_code_and_change_nothing(
     except SystemExit as exc:
         got = exc.code if isinstance(exc.code, int) else 1
     captured = capsys.readouterr()
-    lines = [line for line in captured.err.splitlines() if line.strip() and not line.startswith("warning: UNENCRYPTED")]
+    lines = error_lines(captured.err)
     assert "Traceback" not in captured.err
     assert (got, len(lines)) == (code, 1), captured.err[:2000]
     assert lines[0].startswith("error: ") and len(lines[0]) < 600 and captured.out == ""

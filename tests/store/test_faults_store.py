@@ -23,6 +23,8 @@ from safetensors.numpy import save_file
 from ledgerml.home import Home
 from ledgerml.localnode import alive
 
+from .._cli import one_error_line
+
 FAULT_LIMITS = [0, 4096, 20_000, 34_000, 40_000, 48_000, 60_000, 80_000, 120_000, 200_000, 400_000, 1 << 21]
 """File size limits (bytes) that land in turn in the artifact writes, the ledger's files, and nowhere."""
 
@@ -92,9 +94,7 @@ def _assert_verifies(home: Path) -> None:
 
 def _assert_one_line_failure(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode != 0
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("warning:")]
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    assert one_error_line(result.stderr), result.stderr
 
 
 def _dataset_folder(root: Path, tag: int) -> Path:
