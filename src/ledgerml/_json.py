@@ -59,8 +59,9 @@ def loads_bounded(
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
     if len(raw) > max_bytes:
         raise _error(error, f"{what} is {len(raw):,} bytes; at most {max_bytes:,} are accepted")
-    depth = nesting_depth(raw, max_depth)
-    if depth > max_depth:
+    # no more opening brackets than the bound (in strings or not): the text cannot nest deeper, skip the scan
+    opening = raw.count(b"[") + raw.count(b"{")
+    if opening > max_depth and nesting_depth(raw, max_depth) > max_depth:
         raise _error(error, f"{what} is nested more than {max_depth} levels deep; nesting is limited")
     try:
         return json.loads(raw)

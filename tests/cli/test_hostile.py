@@ -62,6 +62,16 @@ def test_deep_json_is_refused_without_recursion_even_with_py_ecc_loaded() -> Non
     assert loads_bounded(b'{"a": "[[[[[[", "b": [[1]]}', max_depth=3) == {"a": "[[[[[[", "b": [[1]]}
 
 
+def test_depth_bound_is_exact_on_both_sides_of_the_bracket_count_shortcut() -> None:
+    """The scan is skipped only when the text has no more opening brackets than the bound."""
+    assert loads_bounded(b"[" * 4 + b"]" * 4, max_depth=4) == [[[[]]]]
+    with pytest.raises(JsonTooLarge):
+        loads_bounded(b"[" * 5 + b"]" * 5, max_depth=4)
+    assert loads_bounded(b'["[[[[[[", [[[]]]]', max_depth=4) == ["[[[[[[", [[[]]]]  # brackets in strings
+    with pytest.raises(JsonTooLarge):
+        loads_bounded(b'["[", [[[[]]]]]', max_depth=4)
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab,:'),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3),
