@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import coincurve
-from eth_account import Account
 
 from ._json import loads_bounded
 from ._keccak import checksum_hex, keccak256
@@ -164,6 +163,8 @@ class KeyStore:
             }
         else:
             assert password is not None
+            from eth_account import Account  # imported here: it costs ~1 s at start-up
+
             document = Account.encrypt(ident.private_key, password, kdf=kdf)
         document["ledgerml_name"] = name
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -179,6 +180,8 @@ class KeyStore:
         if not password:
             raise KeystoreError(f"identity {name!r} is encrypted: set LEDGERML_PASSWORD or enter a password")
         try:
+            from eth_account import Account
+
             private_key = Account.decrypt(document, password)
         except ValueError as exc:
             raise KeystoreError(f"cannot open identity {name!r}: wrong password or damaged keystore") from exc
