@@ -10,12 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledgerml.errors import ConfigError
-from ledgerml.federated import attacks
+from ledgerml.federated import aggregation, attacks
 from ledgerml.federated.aggregation import RULES, aggregate, check_rule, krum_scores, pairwise_sq_distances
 from ledgerml.federated.dp import clip_and_noise, gaussian_epsilon
 from ledgerml.federated.validation import check_update
 from ledgerml.ml.data import partition_dirichlet, partition_iid
 from ledgerml.ml.serialization import digest_of, flatten, from_bytes, to_bytes, unflatten
+
+from . import _reference_rules
 
 
 def honest_and_outliers(rng: np.random.Generator, honest: int, outliers: int, dim: int = 12) -> np.ndarray:
@@ -145,3 +147,118 @@ def test_partitions_cover_every_row_once(seed: int, parts: int, alpha: float) ->
     for shards in (partition_iid(len(y), parts, seed), partition_dirichlet(y, parts, alpha, seed, min_size=1)):
         combined = np.concatenate(shards)
         assert len(shards) == parts and sorted(combined.tolist()) == list(range(len(y)))
+
+
+# --- O(n*d) rules (issue 19): same bits as the old n x n x d implementation, any reading order ---------------
+
+RULE_PARAMS: list[tuple[str, dict[str, float]]] = [
+    ("fedavg", {}),
+    ("median", {}),
+    ("trimmed_mean", {"beta": 0.2}),
+    ("krum", {}),
+    ("multi_krum", {}),
+    ("bulyan", {}),
+    ("norm_clipped_mean", {"clip": 0.5}),
+]
+
+
+def spread_deltas(seed: int, n: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of very different scales (so summation order shows in the bits), weights with a zero."""
+    rng = np.random.default_rng(seed)
+    deltas = rng.normal(size=(n, d)) * 10.0 ** rng.integers(-6, 6, size=(n, 1))
+    weights = rng.integers(0, 40, size=n).astype(float)
+    return deltas, weights
+
+
+def same_result(a: object, b: object) -> bool:
+    return (
+        a.delta.tobytes() == b.delta.tobytes()  # type: ignore[attr-defined]
+        and a.accepted == b.accepted  # type: ignore[attr-defined]
+        and a.rejected == b.rejected  # type: ignore[attr-defined]
+        and a.info == b.info  # type: ignore[attr-defined]
+    )
+
+
+@pytest.mark.parametrize(("rule", "params"), RULE_PARAMS)
+@pytest.mark.parametrize(("n", "d"), [(1, 5), (2, 1), (5, 37), (9, 300), (23, 129), (12, aggregation.BLOCK)])
+def test_rules_match_the_old_implementation_bit_for_bit(rule: str, params: dict[str, float], n: int, d: int) -> None:
+    deltas, weights = spread_deltas(n * 1000 + d, n, d)
+    old = _reference_rules.OLD_RULES[rule](deltas, weights, **params)
+    assert same_result(aggregate(rule, deltas, weights, params), old)
+
+
+class ChunkedDeltas:
+    """A Deltas source that reads in odd-sized pieces and counts its reads, as a stream would."""
+
+    def __init__(self, matrix: np.ndarray) -> None:
+        self.matrix, self.reads = matrix, 0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.matrix.shape  # type: ignore[return-value]
+
+    def columns(self, lo: int, hi: int) -> np.ndarray:
+        self.reads += 1
+        parts = [self.matrix[:, a : min(hi, a + 7)] for a in range(lo, hi, 7)]
+        return np.ascontiguousarray(np.hstack(parts), dtype=np.float64)
+
+    def row(self, i: int) -> np.ndarray:
+        self.reads += 1
+        return self.matrix[i].astype(np.float64)
+
+
+@pytest.mark.parametrize(("rule", "params"), RULE_PARAMS)
+def test_bits_do_not_depend_on_the_source_or_the_column_block(
+    rule: str, params: dict[str, float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deltas, weights = spread_deltas(7, 8, 2 * aggregation.BLOCK + 5)
+    expected = aggregate(rule, deltas, weights, params)
+    source = ChunkedDeltas(deltas)
+    assert same_result(aggregate(rule, source, weights, params), expected) and source.reads > 0
+    monkeypatch.setattr(aggregation, "COLUMN_CELLS", 8 * 100)  # 100 columns per coordinate block
+    assert same_result(aggregate(rule, deltas, weights, params), expected)
+
+
+def test_norms_and_distances_sum_block_by_block_in_order() -> None:
+    deltas, _ = spread_deltas(3, 4, 2 * aggregation.BLOCK + 11)
+    b = aggregation.BLOCK
+    pieces = [deltas[:, :b], deltas[:, b : 2 * b], deltas[:, 2 * b :]]
+    norms = np.zeros(4)
+    for piece in pieces:
+        norms = norms + (piece * piece).sum(axis=1)
+    assert aggregation.row_sq_norms(deltas).tobytes() == norms.tobytes()
+    distances = pairwise_sq_distances(deltas)
+    for i in range(4):
+        for j in range(4):
+            expected = 0.0
+            for piece in pieces:
+                expected += float(((piece[i] - piece[j]) ** 2).sum())
+            assert distances[i, j] == expected
+
+
+def test_float32_updates_give_the_bits_of_their_float64_widening() -> None:
+    deltas32 = np.random.default_rng(5).normal(size=(7, 3000)).astype(np.float32)
+    weights = np.arange(1.0, 8.0)
+    for rule, params in RULE_PARAMS:
+        wide = aggregate(rule, deltas32.astype(np.float64), weights, params)
+        assert same_result(aggregate(rule, deltas32, weights, params), wide)
+
+
+def test_krum_memory_is_linear_in_n_times_d() -> None:
+    import tracemalloc
+
+    n, d = 20, 20_000
+    deltas = np.random.default_rng(0).normal(size=(n, d))
+    tracemalloc.start()
+    try:
+        aggregate("multi_krum", deltas, np.ones(n))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * n * d * 8  # the old rule needed n * n * d * 8 (2 * 20x); this one a few blocks
+
+
+@pytest.mark.parametrize("bad", [np.zeros((0, 3)), np.zeros(4), np.zeros((3, 0)), [["a", "b"]], np.zeros((2, 2, 2))])
+def test_malformed_update_matrices_are_one_config_error(bad: object) -> None:
+    with pytest.raises(ConfigError):
+        aggregate("fedavg", bad, np.ones(2))  # type: ignore[arg-type]

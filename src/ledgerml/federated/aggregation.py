@@ -1,22 +1,72 @@
 """Aggregation rules as plain numpy functions, deterministic to the bit for a given input order.
 
-Every rule takes the updates as rows of a float64 matrix of *deltas* (update minus current global model), in
-a fixed participant order (sorted by address), and the example counts, and returns the aggregated delta with
-the indices it used and the reasons for those it did not. Accumulation is float64 throughout; ties are
-broken by row order. References: Blanchard et al. 2017 (Krum, Multi-Krum), El Mhamdi et al. 2018 (Bulyan),
-Yin et al. 2018 (median, trimmed mean).
+Every rule takes the updates as rows of *deltas* (update minus current global model) in a fixed participant
+order (sorted by address) - a float matrix, or any ``Deltas`` source that reads column blocks and rows (the
+artifact store streams through one, see ``federated.streaming``) - and the example counts, and returns the
+aggregated delta with the indices it used and the reasons for those it did not. Memory is O(n * d): no rule
+builds an n x n x d tensor. Accumulation is float64 throughout, in a fixed order: per coordinate over rows in
+row order; a squared norm or distance sums each block of ``BLOCK`` coordinates (numpy's pairwise sum) and then
+the block sums in order, so the bits do not depend on how the data were read. Ties are broken by row order.
+References: Blanchard et al. 2017 (Krum, Multi-Krum), El Mhamdi et al. 2018 (Bulyan), Yin et al. 2018 (median,
+trimmed mean).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..errors import ConfigError
+
+BLOCK = 8192
+"""Coordinates per block of a norm or distance sum: part of the rules' definition (it fixes the summation
+order), not a tuning knob. Models of up to BLOCK parameters get exactly the bits of a single numpy sum."""
+
+COLUMN_CELLS = 1 << 20
+"""Values (rows x columns) per column block of a coordinate-wise rule; any value gives the same bits."""
+
+
+@runtime_checkable
+class Deltas(Protocol):
+    """``n`` rows of ``d`` deltas read by column block or by row, always as float64."""
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n, d)``."""
+        ...
+
+    def columns(self, lo: int, hi: int) -> np.ndarray:
+        """Columns ``lo:hi`` of every row as a C-contiguous float64 ``(n, hi - lo)`` array."""
+        ...
+
+    def row(self, i: int) -> np.ndarray:
+        """Row ``i`` as a float64 ``(d,)`` array."""
+        ...
+
+
+class MatrixDeltas:
+    """A ``Deltas`` view of an in-memory 2-D array (float32 rows are widened block by block, exactly)."""
+
+    def __init__(self, matrix: np.ndarray) -> None:
+        self.matrix = matrix
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n, d)``."""
+        n, d = self.matrix.shape
+        return int(n), int(d)
+
+    def columns(self, lo: int, hi: int) -> np.ndarray:
+        """Columns ``lo:hi`` as float64."""
+        return np.ascontiguousarray(self.matrix[:, lo:hi], dtype=np.float64)
+
+    def row(self, i: int) -> np.ndarray:
+        """Row ``i`` as float64."""
+        return np.asarray(self.matrix[i], dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -29,48 +79,132 @@ class AggregationResult:
     info: dict[str, float] = field(default_factory=dict)
 
 
-def _check(deltas: np.ndarray, weights: np.ndarray) -> None:
-    if deltas.ndim != 2 or deltas.shape[0] == 0:
+def as_deltas(deltas: np.ndarray | Deltas) -> Deltas:
+    """``deltas`` as a ``Deltas`` source; ``ConfigError`` unless it is 2-D with at least one row."""
+    if not isinstance(deltas, np.ndarray) and isinstance(deltas, Deltas):
+        source: Deltas = deltas
+    else:
+        try:
+            matrix = np.asarray(deltas)
+            matrix = matrix if matrix.dtype.kind == "f" else matrix.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ConfigError("aggregation needs a 2-D numeric matrix of updates") from None
+        if matrix.ndim != 2:
+            raise ConfigError("aggregation needs at least one update")
+        source = MatrixDeltas(matrix)
+    n, d = source.shape
+    if n == 0 or d == 0:
         raise ConfigError("aggregation needs at least one update")
-    if weights.shape != (deltas.shape[0],) or np.any(weights < 0):
+    return source
+
+
+def _check(deltas: np.ndarray | Deltas, weights: np.ndarray) -> Deltas:
+    source = as_deltas(deltas)
+    if weights.shape != (source.shape[0],) or np.any(weights < 0):
         raise ConfigError("one non-negative weight per update is needed")
+    return source
 
 
-def _weighted_mean(deltas: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def spans(d: int, width: int) -> Iterator[tuple[int, int]]:
+    """``(lo, hi)`` column ranges of at most ``width`` covering ``0:d`` in order."""
+    for lo in range(0, d, width):
+        yield lo, min(d, lo + width)
+
+
+def _column_width(n: int, d: int) -> int:
+    return max(1, min(d, COLUMN_CELLS // max(n, 1)))
+
+
+def _by_columns(source: Deltas, rows: list[int] | None, per_block: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Apply a coordinate-wise function to column blocks (of ``rows`` only, if given) and join the results."""
+    n, d = source.shape
+    out = np.empty(d, dtype=np.float64)
+    for lo, hi in spans(d, _column_width(n, d)):
+        block = source.columns(lo, hi)
+        out[lo:hi] = per_block(block if rows is None else np.ascontiguousarray(block[rows]))
+    return out
+
+
+def row_sq_norms(deltas: np.ndarray | Deltas) -> np.ndarray:
+    """Squared L2 norm of each row, summed block by block in the fixed order."""
+    source = as_deltas(deltas)
+    n, d = source.shape
+    norms = np.zeros(n, dtype=np.float64)
+    for lo, hi in spans(d, BLOCK):
+        block = source.columns(lo, hi)
+        norms += (block * block).sum(axis=1)
+    return norms
+
+
+def pairwise_sq_distances(deltas: np.ndarray | Deltas) -> np.ndarray:
+    """Squared Euclidean distances between all rows, block by block, each pair once, in O(n * BLOCK) working
+    memory (elementwise differences, no BLAS, so the bits are reproducible)."""
+    source = as_deltas(deltas)
+    n, d = source.shape
+    distances = np.zeros((n, n), dtype=np.float64)
+    buffer = np.empty((max(n - 1, 1), min(d, BLOCK)), dtype=np.float64)
+    for lo, hi in spans(d, BLOCK):
+        block = source.columns(lo, hi)
+        for i in range(n - 1):
+            diff = buffer[: n - 1 - i, : hi - lo]
+            np.subtract(block[i + 1 :], block[i], out=diff)
+            np.multiply(diff, diff, out=diff)
+            distances[i, i + 1 :] += diff.sum(axis=1)
+    upper = np.triu_indices(n, 1)
+    distances[upper[1], upper[0]] = distances[upper]
+    return distances
+
+
+def _scales(weights: np.ndarray) -> np.ndarray | None:
+    """Each row's share of the weighted mean, or None for the plain mean (all weights zero)."""
     total = float(weights.sum())
-    if total <= 0:
-        return np.asarray(deltas.mean(axis=0), dtype=np.float64)
-    return np.asarray((deltas * (weights / total)[:, None]).sum(axis=0), dtype=np.float64)
+    return None if total <= 0 else weights / total
 
 
-def fedavg(deltas: np.ndarray, weights: np.ndarray) -> AggregationResult:
+def _weighted_mean(
+    source: Deltas, rows: list[int], weights: np.ndarray, factors: np.ndarray | None = None
+) -> np.ndarray:
+    """Mean of ``rows`` weighted by ``weights`` (plain mean if they sum to zero), each row first multiplied by
+    its ``factor`` if given; accumulated row by row in order (one pass over the rows, a single row in memory)."""
+    scales = _scales(weights[rows])
+    total: np.ndarray | None = None
+    for k, i in enumerate(rows):
+        row = source.row(i)
+        if factors is not None:
+            row = row * factors[i]
+        term = row if scales is None else row * scales[k]
+        total = term.copy() if total is None else np.add(total, term, out=total)
+    assert total is not None
+    return total / len(rows) if scales is None else total
+
+
+def fedavg(deltas: np.ndarray | Deltas, weights: np.ndarray) -> AggregationResult:
     """Mean weighted by example counts (McMahan et al. 2017)."""
-    _check(deltas, weights)
-    return AggregationResult(_weighted_mean(deltas, weights), tuple(range(len(deltas))))
+    source = _check(deltas, weights)
+    rows = list(range(source.shape[0]))
+    return AggregationResult(_weighted_mean(source, rows, weights), tuple(rows))
 
 
-def median(deltas: np.ndarray, weights: np.ndarray) -> AggregationResult:
+def median(deltas: np.ndarray | Deltas, weights: np.ndarray) -> AggregationResult:
     """Coordinate-wise median (unweighted)."""
-    _check(deltas, weights)
-    return AggregationResult(np.median(deltas, axis=0), tuple(range(len(deltas))))
+    source = _check(deltas, weights)
+    return AggregationResult(
+        _by_columns(source, None, lambda block: np.median(block, axis=0)), tuple(range(source.shape[0]))
+    )
 
 
-def trimmed_mean(deltas: np.ndarray, weights: np.ndarray, beta: float = 0.2) -> AggregationResult:
+def trimmed_mean(deltas: np.ndarray | Deltas, weights: np.ndarray, beta: float = 0.2) -> AggregationResult:
     """Coordinate-wise mean after dropping the ``floor(beta * n)`` largest and smallest values."""
-    _check(deltas, weights)
+    source = _check(deltas, weights)
     if not 0 <= beta < 0.5:
         raise ConfigError("trimmed_mean needs 0 <= beta < 0.5")
-    n = len(deltas)
+    n = source.shape[0]
     k = int(np.floor(beta * n))
-    ordered = np.sort(deltas, axis=0, kind="stable")
-    kept = ordered[k : n - k]
-    return AggregationResult(kept.mean(axis=0), tuple(range(n)), info={"trimmed_per_side": float(k)})
 
+    def per_block(block: np.ndarray) -> np.ndarray:
+        return np.asarray(np.sort(block, axis=0, kind="stable")[k : n - k].mean(axis=0))
 
-def pairwise_sq_distances(deltas: np.ndarray) -> np.ndarray:
-    """Squared Euclidean distances between all rows (elementwise, no BLAS, so the bits are reproducible)."""
-    diff = deltas[:, None, :] - deltas[None, :, :]
-    return np.asarray((diff * diff).sum(axis=2), dtype=np.float64)
+    return AggregationResult(_by_columns(source, None, per_block), tuple(range(n)), info={"trimmed_per_side": float(k)})
 
 
 def krum_scores(distances: np.ndarray, f: int) -> np.ndarray:
@@ -92,65 +226,69 @@ def _effective_f(n: int, f: int | None, divisor: int) -> int:
     return most if f is None else max(0, min(int(f), most))
 
 
-def _multi_krum_select(deltas: np.ndarray, f: int, m: int) -> list[int]:
+def _multi_krum_select(source: Deltas, f: int, m: int) -> list[int]:
     """The ``m`` rows with the lowest Krum scores, scored once on the full set (as Flower's
     ``select_multikrum`` does; re-scoring a shrinking set degenerates once fewer than ``2f + 3`` remain)."""
-    scores = krum_scores(pairwise_sq_distances(deltas), f) if len(deltas) > 1 else np.zeros(1)
+    scores = krum_scores(pairwise_sq_distances(source), f) if source.shape[0] > 1 else np.zeros(1)
     return [int(i) for i in np.argsort(scores, kind="stable")[:m]]
 
 
-def krum(deltas: np.ndarray, weights: np.ndarray, f: int | None = None) -> AggregationResult:
+def krum(deltas: np.ndarray | Deltas, weights: np.ndarray, f: int | None = None) -> AggregationResult:
     """The single update with the lowest Krum score."""
-    _check(deltas, weights)
-    n = len(deltas)
+    source = _check(deltas, weights)
+    n = source.shape[0]
     f = _effective_f(n, f, 2)
-    winner = _multi_krum_select(deltas, f, 1)[0]
+    winner = _multi_krum_select(source, f, 1)[0]
     rejected = {i: "not selected by krum" for i in range(n) if i != winner}
-    return AggregationResult(deltas[winner].astype(np.float64), (winner,), rejected, {"f": float(f)})
+    return AggregationResult(np.array(source.row(winner), dtype=np.float64), (winner,), rejected, {"f": float(f)})
 
 
 def multi_krum(
-    deltas: np.ndarray, weights: np.ndarray, f: int | None = None, m: int | None = None
+    deltas: np.ndarray | Deltas, weights: np.ndarray, f: int | None = None, m: int | None = None
 ) -> AggregationResult:
     """Weighted mean of the ``m`` updates chosen by repeated Krum (default ``m = n - f``)."""
-    _check(deltas, weights)
-    n = len(deltas)
+    source = _check(deltas, weights)
+    n = source.shape[0]
     f = _effective_f(n, f, 2)
     m = n - f if m is None else max(1, min(int(m), n))
-    chosen = sorted(_multi_krum_select(deltas, f, m))
+    chosen = sorted(_multi_krum_select(source, f, m))
     rejected = {i: "not selected by multi_krum" for i in range(n) if i not in chosen}
     return AggregationResult(
-        _weighted_mean(deltas[chosen], weights[chosen]), tuple(chosen), rejected, {"f": float(f), "m": float(m)}
+        _weighted_mean(source, chosen, weights), tuple(chosen), rejected, {"f": float(f), "m": float(m)}
     )
 
 
-def bulyan(deltas: np.ndarray, weights: np.ndarray, f: int | None = None) -> AggregationResult:
-    """Bulyan: choose ``n - 2f`` updates by Multi-Krum, then per coordinate average the ``n - 4f`` values
-    closest to the coordinate's median among them (``f`` clamped so that ``n >= 4f + 3``)."""
-    _check(deltas, weights)
-    n = len(deltas)
-    f = _effective_f(n, f, 4)
-    theta = n - 2 * f
-    chosen = sorted(_multi_krum_select(deltas, f, theta))
-    selected = deltas[chosen]
-    beta = theta - 2 * f
+def _bulyan_block(selected: np.ndarray, beta: int) -> np.ndarray:
+    """Per coordinate, the mean of the ``beta`` values closest to the median (ties by row order)."""
     centre = np.median(selected, axis=0)
     order = np.argsort(np.abs(selected - centre), axis=0, kind="stable")[:beta]
-    closest = np.take_along_axis(selected, order, axis=0)
+    return np.asarray(np.take_along_axis(selected, order, axis=0).mean(axis=0))
+
+
+def bulyan(deltas: np.ndarray | Deltas, weights: np.ndarray, f: int | None = None) -> AggregationResult:
+    """Bulyan: choose ``n - 2f`` updates by Multi-Krum, then per coordinate average the ``n - 4f`` values
+    closest to the coordinate's median among them (``f`` clamped so that ``n >= 4f + 3``)."""
+    source = _check(deltas, weights)
+    n = source.shape[0]
+    f = _effective_f(n, f, 4)
+    theta = n - 2 * f
+    chosen = sorted(_multi_krum_select(source, f, theta))
+    beta = theta - 2 * f
+    delta = _by_columns(source, chosen, lambda block: _bulyan_block(block, beta))
     rejected = {i: "not selected by bulyan" for i in range(n) if i not in chosen}
-    return AggregationResult(closest.mean(axis=0), tuple(chosen), rejected, {"f": float(f), "beta": float(beta)})
+    return AggregationResult(delta, tuple(chosen), rejected, {"f": float(f), "beta": float(beta)})
 
 
-def norm_clipped_mean(deltas: np.ndarray, weights: np.ndarray, clip: float = 1.0) -> AggregationResult:
+def norm_clipped_mean(deltas: np.ndarray | Deltas, weights: np.ndarray, clip: float = 1.0) -> AggregationResult:
     """Weighted mean after scaling every delta down to L2 norm at most ``clip`` (Sun et al. 2019)."""
-    _check(deltas, weights)
+    source = _check(deltas, weights)
     if clip <= 0:
         raise ConfigError("norm_clipped_mean needs clip > 0")
-    norms = np.sqrt((deltas * deltas).sum(axis=1))
+    norms = np.sqrt(row_sq_norms(source))
     scale = np.minimum(1.0, clip / np.maximum(norms, 1e-300))
-    clipped = deltas * scale[:, None]
+    rows = list(range(source.shape[0]))
     return AggregationResult(
-        _weighted_mean(clipped, weights), tuple(range(len(deltas))), info={"clipped": float((scale < 1).sum())}
+        _weighted_mean(source, rows, weights, scale), tuple(rows), info={"clipped": float((scale < 1).sum())}
     )
 
 
@@ -206,9 +344,10 @@ def check_rule(rule: str, params: dict[str, Any], *, participants: int | None = 
 
 
 def aggregate(
-    rule: str, deltas: np.ndarray, weights: np.ndarray, params: dict[str, Any] | None = None
+    rule: str, deltas: np.ndarray | Deltas, weights: np.ndarray, params: dict[str, Any] | None = None
 ) -> AggregationResult:
-    """Run rule ``rule`` with ``params``."""
+    """Run rule ``rule`` with ``params`` on a float matrix (float32 is widened exactly, block by block) or any
+    ``Deltas`` source; the bits are the same either way."""
     params = params or {}
     check_rule(rule, params)
-    return RULES[rule](np.asarray(deltas, dtype=np.float64), np.asarray(weights, dtype=np.float64), **params)
+    return RULES[rule](as_deltas(deltas), np.asarray(weights, dtype=np.float64), **params)
