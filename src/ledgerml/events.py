@@ -10,6 +10,7 @@ bodies. The vocabularies (``ledgerml.vocab``) register their kinds with :func:`e
 from __future__ import annotations
 
 import hashlib
+import importlib
 import re
 import time as _time
 from collections.abc import Callable
@@ -79,8 +80,23 @@ def event_kind(kind: str) -> Callable[[P], P]:
     return register
 
 
+def load_vocabularies() -> None:
+    """Import ``ledgerml.vocab`` once, which registers every kind's payload, rule and encoding.
+
+    ``import ledgerml`` stays light (the CLI starts fast), so the vocabularies load on first use instead: every
+    lookup of a kind's schema or rule goes through here.
+    """
+    if not _VOCABULARIES_LOADED:
+        importlib.import_module("ledgerml.vocab")
+        _VOCABULARIES_LOADED.append(True)
+
+
+_VOCABULARIES_LOADED: list[bool] = []
+
+
 def payload_types() -> dict[str, type[Payload]]:
     """Every registered event kind and its payload schema."""
+    load_vocabularies()
     return dict(_PAYLOADS)
 
 
@@ -164,6 +180,9 @@ class Event:
 def validate_payload(kind: str, payload: dict[str, Any]) -> Payload:
     """Validate ``payload`` for ``kind``; the payload must also be in canonical form (defaults explicit)."""
     schema = _PAYLOADS.get(kind)
+    if schema is None:
+        load_vocabularies()
+        schema = _PAYLOADS.get(kind)
     if schema is None:
         raise UnknownEventKind(f"unknown event kind {kind!r}")
     try:
@@ -284,6 +303,7 @@ __all__ = [
     "Payload",
     "event_from_dict",
     "event_kind",
+    "load_vocabularies",
     "now_ms",
     "parse_event",
     "payload_types",

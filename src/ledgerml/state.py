@@ -25,7 +25,7 @@ from .errors import (
     UnknownEventKind,
     WrongLedger,
 )
-from .events import MAX_EVENT_BYTES, Event, Payload
+from .events import MAX_EVENT_BYTES, Event, Payload, load_vocabularies
 from .identity import recover_signer
 from .types import Address, Role
 
@@ -263,6 +263,9 @@ def apply(state: State, event: Event, *, check_signature: bool = True) -> None:
     payload = event.typed_payload()
     handler = _RULES.get(event.kind)
     if handler is None:
+        load_vocabularies()
+        handler = _RULES.get(event.kind)
+    if handler is None:
         raise UnknownEventKind(f"no rule for event kind {event.kind!r}")
     if info is None and event.kind != GENESIS_KIND:
         raise InvalidTransition(f"the first event of a ledger must be LedgerCreated, got {event.kind}")
@@ -310,6 +313,7 @@ def fold(events: Iterable[Event], state: State | None = None, *, check_signature
 
 def registered_kinds() -> list[str]:
     """Event kinds that have a rule."""
+    load_vocabularies()
     return sorted(_RULES)
 
 

@@ -22,6 +22,7 @@ from ledgerml.vocab.tasks import ParticipantJoined, Rejection, RoundFinalized, T
 from ledgerml.vocab.tokens import TokensMinted, TokensTransferred
 
 from ..conftest import make_identity
+from .steps import steps_for
 
 TASK = "hospital-ct"
 
@@ -180,11 +181,13 @@ def finish(ledger: LedgerBackend, c: Cast) -> None:
 
 
 def full_task(ledger: LedgerBackend, c: Cast) -> None:
-    """The whole scenario."""
+    """The whole scenario, then the steps later vocabularies add (``tests/conformance/steps``)."""
     setup_task(ledger, c)
     commit_round_one(ledger, c)
     finalize_round_one(ledger, c)
     finish(ledger, c)
+    for step in steps_for(on_chain_only=type(ledger).__module__.startswith("ledgerml.ledger.evm")):
+        step(ledger, c)
 
 
 Stage = Callable[[LedgerBackend, Cast], None]

@@ -49,5 +49,5 @@ def test_every_kind_appears_in_the_conformance_scenario(tmp_path: Path) -> None:
         used = {stored.event.kind for stored in ledger.events()}
     missing = sorted(set(payload_types()) - used)
     assert not missing, (
-        f"kinds the conformance scenario never uses (add them to tests/conformance/scenario.py): {missing}"
+        f"kinds the conformance scenario never uses (add a step module in tests/conformance/steps/): {missing}"
     )

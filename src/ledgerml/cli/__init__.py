@@ -11,32 +11,74 @@ import click
 import typer
 from rich.markup import escape
 
+from .. import __version__
 from ..errors import LedgerMLError
-from . import audit, chain, data, demo, fl, fraud, identity, init, model, node, rewards, role, verify
-from ._common import err_console
+from ._lazy import Entry, LazyGroup
+
+COMMANDS: dict[str, Entry] = {
+    "init": Entry(
+        "ledgerml.cli.init:init",
+        "Create a ledger home: ledger.db, keys/ and artifacts/, with the creator as admin and validator.",
+    ),
+    "demo": Entry(
+        "ledgerml.cli.demo:demo",
+        "Run the federated scenario end to end in a fresh ledger home (temporary unless --home is given).",
+    ),
+    "identity": Entry("ledgerml.cli.identity:app", "Create and inspect identities (secp256k1 keys, V3 keystores)."),
+    "role": Entry("ledgerml.cli.role:app", "Grant and revoke roles (admin only)."),
+    "chain": Entry("ledgerml.cli.chain:app", "Append events, inspect the log and blocks, make and check proofs."),
+    "data": Entry("ledgerml.cli.data:app", "Register datasets, show them, prove single records."),
+    "model": Entry("ledgerml.cli.model:app", "Register models with lineage, show lineage, write attestations."),
+    "verify": Entry(
+        "ledgerml.cli.verify:app", "Audit the whole ledger (no subcommand), or verify a model or dataset against it."
+    ),
+    "fl": Entry("ledgerml.cli.fl:app", "Run federated training recorded on the ledger; list tasks."),
+    "audit": Entry("ledgerml.cli.audit:app", "Audit federated tasks by replaying their rounds."),
+    "rewards": Entry("ledgerml.cli.rewards:rewards_app", "Contributions, rewards and slashes of federated tasks."),
+    "token": Entry("ledgerml.cli.rewards:token_app", "The reward token: balances, transfers, minting (admin)."),
+    "fraud": Entry("ledgerml.cli.fraud:app", "Fraud detection on Ethereum accounts."),
+    "contracts": Entry("ledgerml.cli.contracts:app", "Scan Solidity contracts for vulnerabilities."),
+    "gas": Entry("ledgerml.cli.gas:app", "Forecast gas prices and recommend fees."),
+    "consensus": Entry("ledgerml.cli.consensus:app", "Tune consensus parameters: block cutting and QBFT timeouts."),
+    "node": Entry("ledgerml.cli.node:app", "A local Ethereum node (anvil 1.7.1 from npm) for anchoring and tests."),
+    "anchor": Entry(
+        "ledgerml.cli.node:anchor",
+        "Write the ledger's latest signed block header to an EVM chain; 'ledgerml verify' checks it later.",
+    ),
+    "serve": Entry("ledgerml.cli.serve:serve", "Serve the ledger over HTTP: the API under /api, the dashboard at /."),
+    "remote": Entry("ledgerml.cli.remote:app", "Read and append to a ledger served by 'ledgerml serve'."),
+}
+"""Every top-level command: where it lives and the help line ``ledgerml --help`` shows without importing it."""
+
+
+class _Root(LazyGroup):
+    table = COMMANDS
+
 
 app = typer.Typer(
     name="ledgerml",
+    cls=_Root,
     help="Verifiable multi-party machine learning on a ledger.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.command("init")(init.init)
-app.command("demo")(demo.demo)
-app.add_typer(identity.app, name="identity")
-app.add_typer(role.app, name="role")
-app.add_typer(chain.app, name="chain")
-app.add_typer(data.app, name="data")
-app.add_typer(model.app, name="model")
-app.add_typer(verify.app, name="verify")
-app.add_typer(fl.app, name="fl")
-app.add_typer(audit.app, name="audit")
-app.add_typer(rewards.rewards_app, name="rewards")
-app.add_typer(rewards.token_app, name="token")
-app.add_typer(fraud.app, name="fraud")
-app.add_typer(node.app, name="node")
-app.command("anchor")(node.anchor)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"ledgerml {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Verifiable multi-party machine learning on a ledger."""
+
 
 USAGE_EXIT = 2
 """Exit code of a command-line usage mistake (an unknown option, a value of the wrong type): click's."""
@@ -49,6 +91,8 @@ INTERNAL_EXIT = 70
 
 
 def _fail(message: str, code: int) -> None:
+    from ._common import err_console  # here, not at the top: it loads the ledger home code
+
     err_console.print(f"[bold red]error[/]: {escape(message)}", highlight=False, markup=True, soft_wrap=True)
     sys.exit(code)
 
@@ -100,4 +144,4 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "app", "main"]
