@@ -217,6 +217,10 @@ def test_bits_do_not_depend_on_the_source_or_the_column_block(
     assert same_result(aggregate(rule, source, weights, params), expected) and source.reads > 0
     monkeypatch.setattr(aggregation, "COLUMN_CELLS", 8 * 100)  # 100 columns per coordinate block
     assert same_result(aggregate(rule, deltas, weights, params), expected)
+    for threads in ("1", "3"):
+        monkeypatch.setenv("LEDGERML_AGG_THREADS", threads)
+        assert aggregation.workers() == int(threads)
+        assert same_result(aggregate(rule, deltas, weights, params), expected)
 
 
 def test_norms_and_distances_sum_block_by_block_in_order() -> None:

@@ -14,17 +14,26 @@ trimmed mean).
 from __future__ import annotations
 
 import math
+import os
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
 from ..errors import ConfigError
 
+T = TypeVar("T")
+_SCRATCH = threading.local()
+
 BLOCK = 8192
 """Coordinates per block of a norm or distance sum: part of the rules' definition (it fixes the summation
 order), not a tuning knob. Models of up to BLOCK parameters get exactly the bits of a single numpy sum."""
+
+MAX_WORKERS = 4
+"""Most threads block work uses by default."""
 
 COLUMN_CELLS = 1 << 20
 """Values (rows x columns) per column block of a coordinate-wise rule; any value gives the same bits."""
@@ -115,13 +124,45 @@ def _column_width(n: int, d: int) -> int:
     return max(1, min(d, COLUMN_CELLS // max(n, 1)))
 
 
+def workers() -> int:
+    """Threads for block work: the CPUs this process may use, at most ``MAX_WORKERS`` (``LEDGERML_AGG_THREADS``
+    overrides). Results are combined in block order, so the bits do not depend on it."""
+    asked = os.environ.get("LEDGERML_AGG_THREADS", "")
+    if asked.isdigit() and int(asked) > 0:
+        return min(int(asked), 64)
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
+
+
+def _in_order(work: Callable[[tuple[int, int]], T], ranges: list[tuple[int, int]]) -> Iterator[T]:
+    """``work`` over column ranges, on a few threads (numpy releases the GIL), results in range order."""
+    count = workers()
+    if count == 1 or len(ranges) == 1:
+        yield from map(work, ranges)
+        return
+    with ThreadPoolExecutor(count) as pool:
+        yield from pool.map(work, ranges)
+
+
+def _scratch(rows: int, cols: int) -> np.ndarray:
+    """A per-thread float64 buffer of at least ``rows x cols`` (large allocations fault pages every time)."""
+    buffer: np.ndarray | None = getattr(_SCRATCH, "buffer", None)
+    if buffer is None or buffer.shape[0] < rows or buffer.shape[1] < cols:
+        buffer = _SCRATCH.buffer = np.empty((rows, cols), dtype=np.float64)
+    return buffer[:rows, :cols]
+
+
 def _by_columns(source: Deltas, rows: list[int] | None, per_block: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """Apply a coordinate-wise function to column blocks (of ``rows`` only, if given) and join the results."""
     n, d = source.shape
     out = np.empty(d, dtype=np.float64)
-    for lo, hi in spans(d, _column_width(n, d)):
-        block = source.columns(lo, hi)
-        out[lo:hi] = per_block(block if rows is None else np.ascontiguousarray(block[rows]))
+
+    def work(span: tuple[int, int]) -> np.ndarray:
+        block = source.columns(*span)
+        return per_block(block if rows is None else np.ascontiguousarray(block[rows]))
+
+    ranges = list(spans(d, _column_width(n, d)))
+    for (lo, hi), values in zip(ranges, _in_order(work, ranges), strict=True):
+        out[lo:hi] = values
     return out
 
 
@@ -129,27 +170,38 @@ def row_sq_norms(deltas: np.ndarray | Deltas) -> np.ndarray:
     """Squared L2 norm of each row, summed block by block in the fixed order."""
     source = as_deltas(deltas)
     n, d = source.shape
+
+    def work(span: tuple[int, int]) -> np.ndarray:
+        block = source.columns(*span)
+        return np.asarray((block * block).sum(axis=1))
+
     norms = np.zeros(n, dtype=np.float64)
-    for lo, hi in spans(d, BLOCK):
-        block = source.columns(lo, hi)
-        norms += (block * block).sum(axis=1)
+    for partial in _in_order(work, list(spans(d, BLOCK))):
+        norms += partial
     return norms
+
+
+def _block_distances(source: Deltas, span: tuple[int, int]) -> np.ndarray:
+    """The upper triangle of one block's contribution to the squared distances."""
+    block = source.columns(*span)
+    n = block.shape[0]
+    partial = np.zeros((n, n), dtype=np.float64)
+    for i in range(n - 1):
+        diff = _scratch(n - 1 - i, block.shape[1])
+        np.subtract(block[i + 1 :], block[i], out=diff)
+        np.multiply(diff, diff, out=diff)
+        partial[i, i + 1 :] = diff.sum(axis=1)
+    return partial
 
 
 def pairwise_sq_distances(deltas: np.ndarray | Deltas) -> np.ndarray:
     """Squared Euclidean distances between all rows, block by block, each pair once, in O(n * BLOCK) working
-    memory (elementwise differences, no BLAS, so the bits are reproducible)."""
+    memory per thread (elementwise differences, no BLAS, so the bits are reproducible)."""
     source = as_deltas(deltas)
     n, d = source.shape
     distances = np.zeros((n, n), dtype=np.float64)
-    buffer = np.empty((max(n - 1, 1), min(d, BLOCK)), dtype=np.float64)
-    for lo, hi in spans(d, BLOCK):
-        block = source.columns(lo, hi)
-        for i in range(n - 1):
-            diff = buffer[: n - 1 - i, : hi - lo]
-            np.subtract(block[i + 1 :], block[i], out=diff)
-            np.multiply(diff, diff, out=diff)
-            distances[i, i + 1 :] += diff.sum(axis=1)
+    for partial in _in_order(lambda span: _block_distances(source, span), list(spans(d, BLOCK))):
+        distances += partial
     upper = np.triu_indices(n, 1)
     distances[upper[1], upper[0]] = distances[upper]
     return distances
