@@ -23,14 +23,17 @@ known_backends: dict[str, str] = {
     "sqlite": "ledgerml.ledger.sqlite:SqliteLedger",
     "evm+http": "ledgerml.ledger.evm.backend:EvmLedger",
     "evm+https": "ledgerml.ledger.evm.backend:EvmLedger",
+    "http": "ledgerml.ledger.remote:RemoteLedger",
+    "https": "ledgerml.ledger.remote:RemoteLedger",
 }
 """URL scheme -> ``"module:Class"`` of its backend. Register another with :func:`register_backend`."""
 
 
 @dataclass(frozen=True)
 class LedgerURL:
-    """A parsed ledger URL: ``sqlite:///path/to/ledger.db?synchronous=full&block_size=1000``, or
-    ``evm+http://127.0.0.1:8545?deployment=deployment.json`` (``path`` is then the node's RPC URL)."""
+    """A parsed ledger URL: ``sqlite:///path/to/ledger.db?synchronous=full&block_size=1000``,
+    ``evm+http://127.0.0.1:8545?deployment=deployment.json`` (``path`` is then the node's RPC URL), or
+    ``http://127.0.0.1:8000`` for a ledger served by ``ledgerml serve`` (``path`` is the service's URL)."""
 
     scheme: str
     path: str
@@ -45,11 +48,17 @@ def parse_ledger_url(url: str) -> LedgerURL:
         if not parsed.netloc:
             raise ConfigError(f"ledger URL {url!r} names no node: evm+http://HOST:PORT?deployment=FILE")
         return LedgerURL(parsed.scheme, f"{parsed.scheme[4:]}://{parsed.netloc}{parsed.path}", options)
+    if parsed.scheme in ("http", "https"):
+        if not parsed.netloc:
+            raise ConfigError(
+                f"ledger URL {url!r} names no host: http://HOST:PORT (a ledger served by 'ledgerml serve')"
+            )
+        return LedgerURL(parsed.scheme, f"{parsed.scheme}://{parsed.netloc}{parsed.path.rstrip('/')}", options)
     if parsed.scheme != "sqlite":
         known = ", ".join(sorted(known_backends))
         raise ConfigError(
-            f"unsupported ledger URL {url!r}: expected sqlite:///PATH or evm+http://HOST:PORT?deployment=FILE "
-            f"(schemes: {known})"
+            f"unsupported ledger URL {url!r}: expected sqlite:///PATH, evm+http://HOST:PORT?deployment=FILE or "
+            f"http://HOST:PORT (schemes: {known})"
         )
     if parsed.netloc not in ("", "localhost"):
         raise ConfigError(f"sqlite URLs name a local file: sqlite:///PATH, got host {parsed.netloc!r}")

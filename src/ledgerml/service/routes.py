@@ -1,0 +1,243 @@
+"""The ``/api`` routes: thin handlers over the Python API and ``documents`` (the same calls the CLI makes)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from .._json import loads_bounded
+from ..errors import MalformedEvent
+from ..events import MAX_EVENT_DEPTH, Event, event_from_dict
+from ..ledger.base import Receipt
+from ..types import to_address
+from . import documents, reports
+from .auth import TokenRecord, require_admin, require_writer
+from .context import MAX_BATCH_BODY, MAX_BATCH_EVENTS, MAX_EVENT_BODY, Service
+from .problems import BodyTooLarge, RateLimited, UnsupportedMediaType
+
+router = APIRouter()
+COOKIE = "ledgerml_token"
+"""The dashboard's cookie; it authorises reads only (writes need the Authorization header)."""
+
+
+def service_of(request: Request) -> Service:
+    """The service the app was created with."""
+    service: Service = request.app.state.service
+    return service
+
+
+def bearer(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer TOKEN`` header."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def reader(request: Request) -> TokenRecord:
+    """Any live token (header, or the dashboard's cookie) may read."""
+    return service_of(request).tokens.authenticate(bearer(request) or request.cookies.get(COOKIE))
+
+
+def writer(request: Request) -> TokenRecord:
+    """A live token from the Authorization header (never the cookie), within its write rate."""
+    service = service_of(request)
+    record = service.tokens.authenticate(bearer(request))
+    wait = service.writes.take(record.token_id)
+    if wait:
+        limited = RateLimited(
+            f"token {record.token_id} may send {service.settings.write_rate:g} writes per second "
+            f"(bursts of {service.settings.write_burst}); retry in {wait:.2f} s"
+        )
+        limited.retry_after = wait
+        raise limited
+    return record
+
+
+Reader = Annotated[TokenRecord, Depends(reader)]
+Writer = Annotated[TokenRecord, Depends(writer)]
+Start = Annotated[int, Query(ge=0, description="First sequence number or height.")]
+Limit = Annotated[int, Query(ge=1, le=documents.MAX_PAGE, description="At most this many.")]
+
+
+def _ref(text: str) -> int | str:
+    return int(text) if text.isascii() and text.isdigit() else text
+
+
+async def _json_body(request: Request, limit: int) -> Any:
+    """The request's JSON body: ``application/json``, at most ``limit`` bytes (checked while reading)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise UnsupportedMediaType(f"the body must be application/json, got {kind or 'no content type'}")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"the body is {int(declared):,} bytes; this endpoint takes at most {limit:,}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"the body is over {limit:,} bytes; this endpoint takes at most {limit:,}")
+        chunks.append(chunk)
+    return loads_bounded(b"".join(chunks), what="the request body", max_bytes=limit, max_depth=MAX_EVENT_DEPTH + 1)
+
+
+def _receipt(receipt: Receipt) -> dict[str, Any]:
+    return {"seq": receipt.seq, "id": receipt.event_id}
+
+
+@router.get("/head", summary="Ledger id, size and the latest signed block header")
+def get_head(request: Request, _: Reader) -> dict[str, Any]:
+    return documents.head(service_of(request).ledger)
+
+
+@router.get("/verify", summary="Audit the whole ledger: the document of 'ledgerml verify --json'")
+def get_verify(request: Request, _: Reader) -> dict[str, Any]:
+    service = service_of(request)
+    return reports.verify_document(service.home, service.ledger)
+
+
+@router.get("/events", summary="Events in a window, filtered by kind and actor ('chain log --json')")
+def get_events(
+    request: Request, _: Reader, start: Start = 0, limit: Limit = 50, kind: str | None = None, actor: str | None = None
+) -> dict[str, Any]:
+    ledger = service_of(request).ledger
+    who = to_address(actor) if actor else None
+    found = documents.event_list(ledger, start, limit, kind, who)
+    following = start + limit
+    return {"events": found, "start": start, "limit": limit, "next": following if following < ledger.size else None}
+
+
+@router.get("/events/{ref}", summary="One event by sequence number or id ('chain show REF --json')")
+def get_event(request: Request, ref: str, _: Reader) -> dict[str, Any]:
+    return documents.event_detail(service_of(request).ledger, _ref(ref))
+
+
+@router.get("/events/{ref}/proof", summary="Inclusion proof file ('chain proof REF'), checked offline")
+def get_proof(
+    request: Request, ref: str, _: Reader, block: Annotated[int | None, Query(ge=0)] = None, download: bool = False
+) -> Any:
+    proof = service_of(request).ledger.inclusion_proof(_ref(ref), block).to_dict()
+    if not download:
+        return proof
+    import json
+
+    name = f"proof-{proof['leaf_index']}.json"
+    body = json.dumps(proof, indent=2, sort_keys=True) + "\n"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(body, media_type="application/json", headers=headers)
+
+
+@router.get("/consistency", summary="Consistency proof between two blocks ('chain consistency OLD NEW')")
+def get_consistency(
+    request: Request, _: Reader, old: Annotated[int, Query(ge=0)], new: Annotated[int | None, Query(ge=0)] = None
+) -> dict[str, Any]:
+    return service_of(request).ledger.consistency_proof(old, new).to_dict()
+
+
+@router.get("/blocks", summary="Signed block headers ('chain blocks --json')")
+def get_blocks(request: Request, _: Reader, start: Start = 0, limit: Limit = 50) -> dict[str, Any]:
+    return {"blocks": documents.block_list(service_of(request).ledger, start, limit), "start": start}
+
+
+@router.get("/blocks/{height}", summary="One signed block header ('chain show --block H --json')")
+def get_block(request: Request, height: int, _: Reader) -> dict[str, Any]:
+    return service_of(request).ledger.block(height).to_dict()
+
+
+@router.get("/nonces/{address}", summary="The nonce an address signs its next event with")
+def get_nonce(request: Request, address: str, _: Reader) -> dict[str, Any]:
+    checked = to_address(address)
+    return {"address": checked, "next_nonce": service_of(request).ledger.next_nonce(checked)}
+
+
+@router.get("/tasks", summary="Federated tasks ('fl tasks --json')")
+def get_tasks(request: Request, _: Reader) -> list[dict[str, Any]]:
+    return documents.task_list(service_of(request).ledger.state())
+
+
+@router.get("/tasks/{task_id}/rounds", summary="A task's rounds: metrics, accepted, rejected with reasons")
+def get_rounds(request: Request, task_id: str, _: Reader) -> dict[str, Any]:
+    return documents.rounds(service_of(request).ledger.state(), task_id)
+
+
+@router.get("/tasks/{task_id}/rewards", summary="Contributions, rewards, slashes ('rewards show TASK --json')")
+def get_rewards(request: Request, task_id: str, _: Reader) -> dict[str, Any]:
+    return documents.rewards(service_of(request).ledger.state(), task_id)
+
+
+@router.get("/tasks/{task_id}/audit", summary="Replay every round ('audit task TASK --json')")
+def get_audit(request: Request, task_id: str, _: Reader) -> dict[str, Any]:
+    documents.rounds(service_of(request).ledger.state(), task_id)  # NotFound for an unknown task, first
+    return reports.audit_document(service_of(request).home, task_id)
+
+
+@router.get("/models", summary="Registered models ('model list --json')")
+def get_models(request: Request, _: Reader) -> list[dict[str, Any]]:
+    return documents.model_list(service_of(request).ledger.state())
+
+
+@router.get("/models/{model_id}", summary="One model ('model show MODEL --json')")
+def get_model(request: Request, model_id: str, _: Reader) -> dict[str, Any]:
+    return documents.model_detail(service_of(request).ledger, model_id)
+
+
+@router.get("/models/{model_id}/lineage", summary="A model's lineage ('model lineage MODEL --json')")
+def get_lineage(request: Request, model_id: str, _: Reader) -> dict[str, Any]:
+    from ..provenance import lineage
+
+    graph: dict[str, Any] = lineage(service_of(request).ledger.state(), model_id)
+    return graph
+
+
+@router.get("/datasets", summary="Registered datasets ('data list --json')")
+def get_datasets(request: Request, _: Reader) -> list[dict[str, Any]]:
+    return documents.dataset_list(service_of(request).ledger.state())
+
+
+@router.get("/datasets/{dataset_id}", summary="One dataset with its manifest ('data show DATASET --json')")
+def get_dataset(request: Request, dataset_id: str, _: Reader) -> dict[str, Any]:
+    service = service_of(request)
+    return documents.dataset_detail(service.home, service.ledger, dataset_id)
+
+
+@router.get("/whoami", summary="The calling token's record (without its hash)")
+def get_whoami(record: Reader) -> dict[str, Any]:
+    return record.public()
+
+
+@router.post("/events", status_code=201, summary="Append one pre-signed event; 201 with its receipt")
+async def post_event(request: Request, record: Writer) -> dict[str, Any]:
+    event = event_from_dict(await _json_body(request, MAX_EVENT_BODY))
+    require_writer(record, event.actor)
+    return _receipt(await run_in_threadpool(service_of(request).ledger.append, event))
+
+
+@router.post("/events/batch", status_code=201, summary="Append pre-signed events in order, all or nothing")
+async def post_batch(request: Request, record: Writer) -> list[dict[str, Any]]:
+    data = await _json_body(request, MAX_BATCH_BODY)
+    if not isinstance(data, list) or not data:
+        raise MalformedEvent("a batch body is a non-empty JSON array of signed events")
+    if len(data) > MAX_BATCH_EVENTS:
+        raise BodyTooLarge(f"a batch holds at most {MAX_BATCH_EVENTS} events, got {len(data)}")
+    events: list[Event] = []
+    for index, item in enumerate(data):
+        try:
+            events.append(event_from_dict(item))
+        except MalformedEvent as exc:
+            raise exc.in_batch(index) from None
+        require_writer(record, events[-1].actor)
+    receipts = await run_in_threadpool(service_of(request).ledger.append_batch, events)
+    return [_receipt(r) for r in receipts]
+
+
+@router.post("/seal", summary="Seal pending events into a block now (admin token; needs the validator key)")
+def post_seal(request: Request, record: Writer) -> dict[str, Any] | None:
+    require_admin(record, "sealing a block")
+    ledger = service_of(request).ledger
+    if ledger.validator is None:
+        from ..errors import ConfigError
+
+        raise ConfigError("the service holds no validator key (start it with LEDGERML_PASSWORD set)")
+    header = ledger.seal()
+    return None if header is None else header.to_dict()
