@@ -16,8 +16,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
-
 from ._canonical import canonical_json
 from ._json import loads_bounded
 from ._jsonrpc import JsonRpc
@@ -26,6 +24,12 @@ from .identity import Identity
 from .ledger.base import LedgerBackend
 
 PREFIX = b"ledgerml-anchor/v1"
+
+
+class ChainUnreachable(ConfigError, ConnectionError):
+    """The chain holding the anchors cannot be read: no evidence either way, so not a tamper verdict."""
+
+    exit_code = 7
 
 
 @dataclass(frozen=True)
@@ -48,15 +52,65 @@ def _rpc_url(target: str) -> str:
     return target.removeprefix("evm+")
 
 
-def anchor_head(ledger: LedgerBackend, identity: Identity, target: str, *, timeout: float = 60) -> Anchor:
-    """Send the latest signed block header to the chain at ``target`` and wait until it is mined."""
+DEV_FUNDING_WEI = 10**18
+"""What ``--dev-funding`` tops the anchoring key up to (1 ether) from the node's first unlocked account."""
+
+
+def _wait_receipt(rpc: JsonRpc, tx_hash: str, timeout: float, what: str) -> dict[str, Any]:
+    """The receipt of ``tx_hash`` once mined; ``ConfigError`` if it is not mined in time or failed."""
+    deadline = time.monotonic() + timeout
+    while (receipt := rpc.call("eth_getTransactionReceipt", [tx_hash])) is None:
+        if time.monotonic() > deadline:
+            raise ConfigError(f"{what} {tx_hash} was not mined within {timeout:.0f}s")
+        time.sleep(0.05)
+    if int(receipt["status"], 16) != 1:
+        raise ConfigError(f"{what} {tx_hash} failed on chain")
+    return dict(receipt)
+
+
+def fund_from_node(rpc: JsonRpc, address: str, wei: int = DEV_FUNDING_WEI, *, timeout: float = 60) -> None:
+    """Top ``address`` up to ``wei`` from the node's first unlocked account (development nodes such as anvil);
+    ``ConfigError`` if the node has none (a real chain: fund the key from a wallet)."""
+    accounts = rpc.call("eth_accounts") or []
+    if not accounts:
+        raise ConfigError(f"the node at {rpc.url} has no unlocked account to fund from: fund {address} from a wallet")
+    held = int(rpc.call("eth_getBalance", [address, "latest"]), 16)
+    if held >= wei // 2:
+        return
+    tx = {"from": accounts[0], "to": address, "value": hex(wei - held), "gas": hex(21_000)}
+    _wait_receipt(rpc, rpc.call("eth_sendTransaction", [tx]), timeout, "funding transaction")
+
+
+def _require_gas_money(rpc: JsonRpc, address: str, cost: int) -> None:
+    """``InsufficientGas`` saying what to do when ``address`` cannot pay ``cost`` wei."""
+    held = int(rpc.call("eth_getBalance", [address, "latest"]), 16)
+    if held < cost:
+        raise InsufficientGas(
+            f"the anchoring key {address} holds {held} wei and the anchor transaction costs up to {cost} wei: "
+            "send it some ether, or on a development node (anvil, 'ledgerml node start') pass --dev-funding"
+        )
+
+
+class InsufficientGas(ConfigError):
+    """The key that sends a transaction cannot pay its gas."""
+
+
+def anchor_head(
+    ledger: LedgerBackend, identity: Identity, target: str, *, timeout: float = 60, dev_funding: bool = False
+) -> Anchor:
+    """Send the latest signed block header to the chain at ``target`` and wait until it is mined. With
+    ``dev_funding`` the key is first topped up from the node's unlocked account (development nodes only)."""
+    from eth_account import Account
+
     url = _rpc_url(target)
     rpc = JsonRpc(url)
     head = ledger.block()
     document = head.to_dict()
     data = PREFIX + canonical_json(document)
     chain_id = int(rpc.call("eth_chainId"), 16)
-    transaction = {
+    if dev_funding:
+        fund_from_node(rpc, identity.address, timeout=timeout)
+    transaction: dict[str, Any] = {
         "to": identity.address,
         "value": 0,
         "data": "0x" + data.hex(),
@@ -74,15 +128,10 @@ def anchor_head(ledger: LedgerBackend, identity: Identity, target: str, *, timeo
         ),
         "gasPrice": int(rpc.call("eth_gasPrice"), 16),
     }
+    _require_gas_money(rpc, identity.address, int(transaction["gas"]) * int(transaction["gasPrice"]))
     signed = Account.sign_transaction(transaction, identity.private_key)
     tx_hash = rpc.call("eth_sendRawTransaction", ["0x" + bytes(signed.raw_transaction).hex()])
-    deadline = time.monotonic() + timeout
-    while (receipt := rpc.call("eth_getTransactionReceipt", [tx_hash])) is None:
-        if time.monotonic() > deadline:
-            raise ConfigError(f"anchor transaction {tx_hash} was not mined within {timeout:.0f}s")
-        time.sleep(0.05)
-    if int(receipt["status"], 16) != 1:
-        raise ConfigError(f"anchor transaction {tx_hash} failed on chain")
+    _wait_receipt(rpc, tx_hash, timeout, "anchor transaction")
     return Anchor(url, chain_id, tx_hash, head.ledger, head.height, head.log_size, head.log_root.hex(), head.hash.hex())
 
 
@@ -121,8 +170,11 @@ def discover_anchors(
     url = _rpc_url(target)
     rpc = JsonRpc(url)
     trusted = validators if validators is not None else set(holders_of(ledger.state(), Role.VALIDATOR))
-    chain_id = int(rpc.call("eth_chainId"), 16)
-    latest = int(rpc.call("eth_blockNumber"), 16)
+    try:
+        chain_id = int(rpc.call("eth_chainId"), 16)
+        latest = int(rpc.call("eth_blockNumber"), 16)
+    except ConfigError as exc:
+        raise ChainUnreachable(f"cannot read anchors from {target}: {exc}") from None
     if since < 0 or since > latest:
         raise ConfigError(f"--anchors-since {since} is outside the chain's blocks 0..{latest}")
     if latest - since + 1 > MAX_SCAN_BLOCKS:
@@ -170,8 +222,7 @@ def check_anchors(ledger: LedgerBackend, anchors: list[Anchor]) -> list[str]:
         try:
             tx = JsonRpc(anchor.rpc).call("eth_getTransactionByHash", [anchor.transaction])
         except LedgerMLError as exc:
-            problems.append(f"{where}: cannot read the chain: {exc}")
-            continue
+            raise ChainUnreachable(f"{where}: cannot read the chain: {exc}") from None
         if tx is None or tx.get("blockNumber") is None:
             problems.append(f"{where}: the transaction is not on chain {anchor.chain_id}")
             continue

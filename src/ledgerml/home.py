@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from ._extras import require_extra
 from ._files import replace_atomically
 from ._json import load_file
 from .errors import AlreadyExists, ConfigError, KeystoreError, LedgerMLError, NotFound
@@ -193,6 +194,7 @@ class Home:
         )
         chain_url = ""
         if evm_rpc is not None:
+            require_extra("evm", "a ledger on an EVM chain")
             chain_url = url = evm_url(evm_rpc, self.path / "deployment.json", block_size=config.block_size)
             if config.dev_funding:
                 from .ledger.evm.backend import connect, fund
@@ -226,6 +228,7 @@ class Home:
         """Deploy the ledger and token contracts from identity ``key`` through ``rpc``; write the deployment file
         (default ``HOME/deployment.json``) and, with ``use``, make it this home's ledger. Returns the
         ``Deployment``, the file and the ledger URL. Nothing is written when the file exists or its folder does not."""
+        require_extra("evm", "deploying the EVM ledger")
         from .ledger.evm.backend import connect, deploy, fund
 
         identity = self.identity(key)
@@ -292,6 +295,7 @@ class Home:
             ledger = Ledger.open(self.ledger_url(), validator=validator)
             self._check_validator(ledger, validator_address)
             return ledger
+        require_extra("evm", f"the ledger {config.ledger.split('?')[0]}")
         signers = self.loadable_identities(password)
         ledger = Ledger.open(self.ledger_url(), validator=validator, signers=signers)
         self._check_validator(ledger, validator_address)

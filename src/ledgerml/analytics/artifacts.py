@@ -132,6 +132,32 @@ def check_model_out(model_out: Path) -> None:
         raise StorageError(f"--model-out {model_out}: the folder {model_out.parent} does not exist")
 
 
+def check_can_register(home: Home, acting: str | None, data: Path, command: str) -> None:
+    """Before any long work: the identity loads and holds the roles registering needs (``trainer`` or
+    ``aggregator`` for the model; ``data_owner`` too while the data is not registered); ``Unauthorized`` names
+    the missing role and the command that grants it."""
+    from ..errors import Unauthorized
+    from ..provenance.manifest import build_manifest
+    from ..types import Role
+    from ..vocab.core import dataset, roles_of
+
+    identity = home.identity(acting)
+    with home.open_ledger(as_validator=False) as ledger:
+        state = ledger.state()
+        held = roles_of(state, identity.address)
+        data_known = dataset(state, str(build_manifest(data).digest)) is not None
+    wanted = [] if data_known else [Role.DATA_OWNER]
+    if not held & {Role.TRAINER, Role.AGGREGATOR}:
+        wanted.append(Role.TRAINER)
+    missing = [role.value for role in wanted if role not in held]
+    if missing:
+        grants = " && ".join(f"ledgerml role grant {role} {identity.name}" for role in missing)
+        raise Unauthorized(
+            f"'{command}' registers the {'data and the ' if not data_known else ''}model signed by "
+            f"{identity.name!r}, who lacks the role {' and '.join(missing)}: {grants} (or --no-register)"
+        )
+
+
 def save_and_register(
     save: Callable[[str | None], None],
     folder: Path,

@@ -118,7 +118,8 @@ class FraudDetector(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
         self._check()
         frame = self._frame(X, reset=True)
-        _, y = validate_data(self, frame.to_numpy(), y, ensure_all_finite="allow-nan", reset=False)
+        named = frame if isinstance(X, pd.DataFrame) else frame.to_numpy()  # as fitted: no name warning
+        _, y = validate_data(self, named, y, ensure_all_finite="allow-nan", reset=False)
         check_classification_targets(y)
         self.classes_, encoded = np.unique(y, return_inverse=True)
         if len(self.classes_) != 2:

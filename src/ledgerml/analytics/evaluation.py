@@ -34,9 +34,10 @@ def evaluate_folds(
     splits: Iterable[Fold],
     *,
     prepare: Callable[[Any], Any] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Fit a fresh ``make()`` on each fold's training rows and score its test rows; per-fold scores, seconds
-    to train, and their means (``mean_<name>``)."""
+    to train, and their means (``mean_<name>``). ``progress(done)`` is called after each fold."""
     rows = []
     for train, test in splits:
         model = make()
@@ -48,6 +49,8 @@ def evaluate_folds(
         seconds = time.perf_counter() - started
         p = model.predict_proba(x_test)[:, 1]
         rows.append({**classification_scores(y[test], model.predict(x_test), p), "train_seconds": seconds})
+        if progress is not None:
+            progress(len(rows))
     return {"folds": rows, **{f"mean_{k}": float(np.mean([r[k] for r in rows])) for k in rows[0]}}
 
 
@@ -58,8 +61,9 @@ def cross_validate(
     folds: int = 5,
     seed: int = 0,
     prepare: Callable[[Any], Any] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """F1 (illicit class), PR-AUC, ROC-AUC, precision and recall per fold and their means; seconds to train."""
     assert table.labels is not None
     splits = grouped_stratified_folds(table.labels, table.addresses.to_numpy(), folds=folds, seed=seed)
-    return evaluate_folds(table.features, table.labels, make, splits, prepare=prepare)
+    return evaluate_folds(table.features, table.labels, make, splits, prepare=prepare, progress=progress)

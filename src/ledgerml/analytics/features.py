@@ -14,6 +14,49 @@ import pandas as pd
 from ..errors import ConfigError, NotFound
 
 REQUIRED = ("from", "to", "value", "timestamp")
+TRANSACTION_FEATURES = (
+    "Sent tnx",
+    "Received Tnx",
+    "Number of Created Contracts",
+    "Unique Received From Addresses",
+    "Unique Sent To Addresses",
+    "min value received",
+    "max value received",
+    "avg val received",
+    "total ether received",
+    "min val sent",
+    "max val sent",
+    "avg val sent",
+    "total Ether sent",
+    "Avg min between sent tnx",
+    "Avg min between received tnx",
+    "Time Diff between first and last (Mins)",
+    "total transactions (including tnx to create contract",
+    "total ether balance",
+    "graph pagerank",
+    "graph reciprocity",
+    "graph burstiness",
+    "graph fan-in share",
+    "graph passthrough",
+    "Total ERC20 tnxs",
+    "ERC20 total Ether received",
+    "ERC20 total ether sent",
+    "ERC20 uniq sent addr",
+    "ERC20 uniq rec addr",
+    "ERC20 uniq rec contract addr",
+    "ERC20 avg time between sent tnx",
+    "ERC20 avg time between rec tnx",
+    "ERC20 min val rec",
+    "ERC20 max val rec",
+    "ERC20 avg val rec",
+    "ERC20 min val sent",
+    "ERC20 max val sent",
+    "ERC20 avg val sent",
+    "ERC20 uniq sent token name",
+    "ERC20 uniq rec token name",
+)
+"""The feature columns :func:`account_features` writes (after ``Address``), in this order: the ``transactions``
+feature schema, which ``fraud train --schema transactions`` restricts a model to."""
 
 
 def read_transactions(path: Path) -> pd.DataFrame:
@@ -85,7 +128,7 @@ def account_features(transactions: pd.DataFrame) -> pd.DataFrame:
     times = _ether_features(frame, tx, transfers)
     _graph_features(frame, transfers, times, addresses)
     _token_features(frame, tokens)
-    return frame.reset_index()
+    return frame.reindex(columns=list(TRANSACTION_FEATURES)).reset_index()
 
 
 ZERO_WHEN_ABSENT = (

@@ -7,7 +7,9 @@ Columns: ``from, to, value`` (ether), ``timestamp`` (seconds), ``gas``, ``contra
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -139,3 +141,54 @@ def generate(
     frame = pd.DataFrame(rows, columns=["from", "to", "value", "timestamp", "gas", "contract_creation"])
     frame = frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
     return SyntheticLedger(frame, illicit, ordinary + sorted(illicit))
+
+
+def labelled_accounts(world: SyntheticLedger) -> pd.DataFrame:
+    """The world's account table (``fraud features``' columns) with ``FLAG`` = 1 for every planted account."""
+    from .features import account_features
+
+    accounts = account_features(world.transactions)
+    flags = accounts["Address"].map(lambda a: int(a in world.illicit))
+    accounts.insert(1, "FLAG", flags)
+    return accounts
+
+
+def send_to_dev_node(url: str, world: SyntheticLedger, progress: Callable[[int, int], None] | None = None) -> int:
+    """Replay the world's ether transfers on a development node that can impersonate accounts (anvil): fund
+    each sender, send every transfer with its time gap kept, wait until each is mined. Contract creations are
+    left out. Returns how many transactions were sent; ``ConfigError`` if the node refuses (not a dev node)."""
+    from .._jsonrpc import JsonRpc
+
+    rpc = JsonRpc(url)
+    rows = world.transactions[~world.transactions["contract_creation"]]
+    for address in sorted(set(rows["from"])):
+        rpc.call("anvil_impersonateAccount", [address])
+        rpc.call("anvil_setBalance", [address, hex(10**24)])
+    last = int(rpc.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    start = int(rows["timestamp"].min())
+    for done, row in enumerate(rows.itertuples(index=False), start=1):
+        stamp = max(int(row.timestamp) - start + last + 1, last + 1)
+        rpc.call("evm_setNextBlockTimestamp", [stamp])
+        transaction = {"from": row[0], "to": row[1], "value": hex(int(row.value * 1e18)), "gas": hex(GAS)}
+        _wait_mined(rpc, rpc.call("eth_sendTransaction", [transaction]))
+        last = stamp
+        if progress is not None:
+            progress(done, len(rows))
+    return len(rows)
+
+
+MINE_TIMEOUT_SECONDS = 10.0
+"""How long ``send_to_dev_node`` waits for one transaction to be mined."""
+
+
+def _wait_mined(rpc: Any, transaction: str) -> None:
+    """Poll for the receipt of ``transaction`` (anvil mines asynchronously)."""
+    import time
+
+    from ..errors import ConfigError
+
+    deadline = time.monotonic() + MINE_TIMEOUT_SECONDS
+    while rpc.call("eth_getTransactionReceipt", [transaction]) is None:
+        if time.monotonic() > deadline:
+            raise ConfigError(f"transaction {transaction} was not mined within {MINE_TIMEOUT_SECONDS:g} s")
+        time.sleep(0.002)

@@ -3,17 +3,26 @@ model, score and explain accounts. The CLI and the REST service call these and o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ..errors import ConfigError, NotFound
-from .accounts import read_accounts
-from .artifacts import check_model_out, read_registered_folder, save_and_register
+from .accounts import AccountTable, read_accounts
+from .artifacts import check_can_register, check_model_out, read_registered_folder, save_and_register
 from .detector import DETECTOR_FOLDER, FraudDetector
 from .evaluation import cross_validate
+from .features import TRANSACTION_FEATURES
+
+SCHEMAS = ("table", "transactions")
+"""Feature schemas a detector can be trained on: every numeric column of the table, or only the columns
+``fraud features`` computes from transactions (so the model can score its output)."""
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``: called as cross-validation folds and the final fit finish."""
 
 if TYPE_CHECKING:
     from ..home import Home
@@ -67,16 +76,59 @@ class AccountExplanation:
     contributions: list[Contribution]
 
 
-def _check_folds(folds: int) -> None:
+def _check_settings(folds: int, missing: str, schema: str) -> None:
+    """The options' values, before any data is read."""
+    from .detector import MISSING_POLICIES
+
     if folds < 2:
         raise ConfigError("--folds must be at least 2")
+    if missing not in MISSING_POLICIES:
+        raise ConfigError(f"--missing must be one of {', '.join(MISSING_POLICIES)}, not {missing!r}")
+    if schema not in SCHEMAS:
+        raise ConfigError(f"--schema must be one of {', '.join(SCHEMAS)}, not {schema!r}")
 
 
-def evaluate_fraud_detector(data: Path, *, folds: int = 5, missing: str = "native") -> FraudEvaluation:
+def select_schema(accounts: AccountTable, schema: str, data: Path) -> AccountTable:
+    """The table's features under ``schema``: all of them (``table``), or only those ``fraud features`` writes."""
+    if schema == "table":
+        return accounts
+    kept = [c for c in accounts.features.columns if c in TRANSACTION_FEATURES]
+    if not kept:
+        raise ConfigError(f"{data} has none of the columns 'fraud features' computes; use --schema table")
+    return replace(accounts, features=accounts.features[kept])
+
+
+def align_features(accounts: AccountTable, detector: FraudDetector, data: Path) -> Any:
+    """The table's columns the model was trained on, in its order (other columns are ignored); ``ConfigError``
+    naming the absent ones, and saying when 'fraud features' cannot compute them."""
+    needed = list(detector.features_)
+    absent = [f for f in needed if f not in accounts.features.columns]
+    if absent:
+        shown = ", ".join(repr(a) for a in absent[:3]) + (f" and {len(absent) - 3} more" if len(absent) > 3 else "")
+        underivable = [a for a in absent if a not in TRANSACTION_FEATURES]
+        hint = (
+            "; 'fraud features' cannot compute them from transactions: train with --schema transactions to use only "
+            "the columns it writes"
+            if underivable
+            else ""
+        )
+        raise ConfigError(f"{data} lacks {len(absent)} column(s) the model was trained on: {shown}{hint}")
+    return accounts.features[needed]
+
+
+def _counting(progress: Progress | None, total: int) -> Callable[[int], None] | None:
+    return None if progress is None else (lambda done: progress(done, total))
+
+
+def evaluate_fraud_detector(
+    data: Path, *, folds: int = 5, missing: str = "native", schema: str = "table", progress: Progress | None = None
+) -> FraudEvaluation:
     """Grouped stratified k-fold evaluation (duplicated addresses stay in one fold)."""
-    _check_folds(folds)
-    accounts = read_accounts(data, require_label=True)
-    result = cross_validate(accounts, lambda: FraudDetector(missing=missing), folds=folds)
+    _check_settings(folds, missing, schema)
+    accounts = select_schema(read_accounts(data, require_label=True), schema, data)
+    result = cross_validate(
+        accounts, lambda: FraudDetector(missing=missing), folds=folds, progress=_counting(progress, folds)
+    )
     return FraudEvaluation(len(accounts.addresses), result)
 
 
@@ -86,25 +138,32 @@ def train_fraud_detector(
     *,
     missing: str = "native",
     folds: int = 5,
+    schema: str = "table",
     home: Home | None = None,
     acting: str | None = None,
+    progress: Progress | None = None,
 ) -> FraudTrainingResult:
     """Cross-validate, train on every row, save to ``model_out`` and, with a ``home``, register the data (if
-    new) and the model with its cross-validated metrics, signed by ``acting``. Nothing half-written is left."""
+    new) and the model with its cross-validated metrics, signed by ``acting``. Options, output folder, data and
+    the signer's roles are checked before training; nothing half-written is left."""
     check_model_out(model_out)
-    _check_folds(folds)
-    accounts = read_accounts(data, require_label=True)
-    result = cross_validate(accounts, lambda: FraudDetector(missing=missing), folds=folds)
+    _check_settings(folds, missing, schema)
+    accounts = select_schema(read_accounts(data, require_label=True), schema, data)
+    if home is not None:
+        check_can_register(home, acting, data, "fraud train")
+    result = cross_validate(
+        accounts, lambda: FraudDetector(missing=missing), folds=folds, progress=_counting(progress, folds + 1)
+    )
     assert accounts.labels is not None
     detector = FraudDetector(missing=missing).fit(accounts.features, accounts.labels)
+    if progress is not None:
+        progress(folds + 1, folds + 1)
     summary = {k: v for k, v in result.items() if k.startswith("mean_")}
 
     def save(data_id: str | None) -> None:
-        extra = (
-            {"cross_validation": summary}
-            if data_id is None
-            else {"training_data": data_id, "cross_validation": summary}
-        )
+        extra: dict[str, Any] = {"cross_validation": summary, "feature_schema": schema}
+        if data_id is not None:
+            extra["training_data"] = data_id
         detector.save(model_out, extra)
 
     model_id = save_and_register(
@@ -125,10 +184,10 @@ def score_accounts(data: Path, model: Path | None, home: Home, *, unregistered: 
     chosen threshold, or (no model) an IsolationForest's anomaly score in [0, 1] and outlier flag."""
     from .anomaly import anomaly_scores
 
-    detector = None if model is None else load_fraud_detector(model, home, unregistered=unregistered)
     accounts = read_accounts(data, require_label=False)
+    detector = None if model is None else load_fraud_detector(model, home, unregistered=unregistered)
     if detector is not None:
-        p = detector.predict_proba(accounts.features)[:, 1]
+        p = detector.predict_proba(align_features(accounts, detector, data))[:, 1]
         flags = (p >= detector.threshold_).astype(int)
     else:
         p, flags = anomaly_scores(accounts.features)
@@ -146,7 +205,7 @@ def explain_account(
     matches = accounts.addresses.str.lower() == address.lower()
     if not matches.any():
         raise NotFound(f"address {address} is not in {data}")
-    row = accounts.features[matches.to_numpy()].iloc[[0]]
+    row = align_features(accounts, detector, data)[matches.to_numpy()].iloc[[0]]
     contributions = detector.explain(row).iloc[0]
     base = float(contributions.pop("(base)"))
     ranked = contributions.reindex(contributions.abs().sort_values(ascending=False).index)[:top]

@@ -24,6 +24,7 @@ from ._common import (
     JsonOption,
     console,
     emit_json,
+    err_console,
     home_of,
     progress_bar,
     read_input,
@@ -317,3 +318,38 @@ def deploy_contracts(
             f"deployed ledger {result.ledger_id} on chain {result.chain_id} at block {result.block}: "
             f"ledger contract {result.ledger}, token {result.token}\ndeployment file: {path}\nledger URL: {url}"
         )
+
+
+@app.command("template")
+def template(
+    kind: Annotated[str, typer.Argument(help="An event kind, e.g. DatasetRegistered ('chain template --list').")] = "",
+    list_kinds: Annotated[bool, typer.Option("--list", help="List every event kind instead.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Print a complete payload for KIND that passes its schema (every field, defaults explicit) on stdout,
+    ready for 'chain append --payload', and each field's type on stderr. Replace the example values."""
+    from ..workflows.templates import event_kinds, payload_template
+
+    if list_kinds or not kind:
+        if not list_kinds:
+            raise ConfigError("give an event kind (or --list): " + ", ".join(event_kinds()))
+        if json_out:
+            emit_json(event_kinds())
+        else:
+            typer.echo("\n".join(event_kinds()))
+        return
+    found = payload_template(kind)
+    if json_out:
+        emit_json(
+            {
+                "kind": found.kind,
+                "payload": found.payload,
+                "fields": [{"name": f.name, "type": f.type, "required": f.required} for f in found.fields],
+            }
+        )
+        return
+    typer.echo(json.dumps(found.payload, sort_keys=True))
+    err_console.print(f"{found.kind}: {found.doc}", highlight=False)
+    for f in found.fields:
+        state = "required" if f.required else f"default {json.dumps(found.payload[f.name])}"
+        err_console.print(f"  {f.name}: {f.type}; {state}", highlight=False, markup=False)

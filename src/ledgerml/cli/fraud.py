@@ -8,8 +8,20 @@ from typing import Annotated, Any
 
 import typer
 
+from .._extras import require
 from ..errors import ConfigError
-from ._common import AsOption, HomeOption, JsonOption, check_out, console, emit_json, home_of, table, write_output
+from ._common import (
+    AsOption,
+    HomeOption,
+    JsonOption,
+    check_out,
+    console,
+    emit_json,
+    home_of,
+    progress_bar,
+    table,
+    write_output,
+)
 
 app = typer.Typer(help="Fraud detection on Ethereum accounts.", no_args_is_help=True)
 
@@ -24,6 +36,19 @@ MissingOption = Annotated[
     str,
     typer.Option(help="Missing values: native (trees decide), zero (fill 0), indicator (fill 0 + is-missing columns)."),
 ]
+SchemaOption = Annotated[
+    str,
+    typer.Option(
+        help="Features to train on: table (every numeric column) or transactions (only the columns "
+        "'fraud features' computes, so the model can score its output)."
+    ),
+]
+
+
+def _needs_analytics(command: str, *, trees: bool = True) -> None:
+    """One line naming the extra when pandas, scikit-learn or LightGBM is missing."""
+    modules = ("pandas", "sklearn", "lightgbm") if trees else ("pandas", "scipy")
+    require(*modules, extra="analytics", purpose=f"'ledgerml fraud {command}'")
 
 
 def _metrics_table(title: str, result: dict[str, Any]) -> None:
@@ -57,13 +82,16 @@ def evaluate(
     data: Annotated[Path, typer.Option("--data", help="Labelled account table (FLAG column).")],
     folds: Annotated[int, typer.Option(help="Number of folds.")] = 5,
     missing: MissingOption = "native",
+    schema: SchemaOption = "table",
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Grouped stratified k-fold report (duplicated addresses stay in one fold)."""
+    _needs_analytics("evaluate")
     from ..analytics.workflows import evaluate_fraud_detector
 
-    evaluation = evaluate_fraud_detector(data, folds=folds, missing=missing)
+    with progress_bar("cross-validating (folds)", enabled=not json_out) as update:
+        evaluation = evaluate_fraud_detector(data, folds=folds, missing=missing, schema=schema, progress=update)
     if json_out:
         emit_json(evaluation.cross_validation)
     else:
@@ -77,17 +105,30 @@ def train(
     model_out: Annotated[Path, typer.Option("--model-out", help="Folder to write the model into.")],
     missing: MissingOption = "native",
     folds: Annotated[int, typer.Option(help="Number of cross-validation folds.")] = 5,
+    schema: SchemaOption = "table",
     register: Annotated[bool, typer.Option(help="Register the model (and its data) on the ledger.")] = True,
     home: HomeOption = None,
     acting: AsOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Cross-validate, train on everything, save, and register the model with its data and metrics."""
+    """Cross-validate, train on everything, save, and register the model with its data and metrics.
+
+    Registering signs with --as (default: the home's default identity), which needs the trainer role and, while
+    the data is not registered yet, data_owner; both are checked before training starts."""
+    _needs_analytics("train")
     from ..analytics.workflows import train_fraud_detector
 
-    trained = train_fraud_detector(
-        data, model_out, missing=missing, folds=folds, home=home_of(home) if register else None, acting=acting
-    )
+    with progress_bar("training (folds, then the final fit)", enabled=not json_out) as update:
+        trained = train_fraud_detector(
+            data,
+            model_out,
+            missing=missing,
+            folds=folds,
+            schema=schema,
+            home=home_of(home) if register else None,
+            acting=acting,
+            progress=update,
+        )
     if json_out:
         emit_json(
             {"model": str(model_out), "model_id": trained.model_id, **trained.summary, "threshold": trained.threshold}
@@ -117,6 +158,7 @@ def score(
 ) -> None:
     """Score accounts: calibrated probability of being illicit and the flag at the chosen threshold (or, with
     --unsupervised, an anomaly score in [0, 1] and the forest's outlier flag)."""
+    _needs_analytics("score")
     from ..analytics.workflows import score_accounts
 
     if (model is None) == (not unsupervised):
@@ -141,6 +183,7 @@ def explain(
     json_out: JsonOption = False,
 ) -> None:
     """What drove one account's score: TreeSHAP contributions (log-odds) of its features."""
+    _needs_analytics("explain")
     from ..analytics.workflows import explain_account
 
     found = explain_account(model, data, address, home_of(home), top=top, unregistered=unregistered)
@@ -182,9 +225,9 @@ def features(
     json_out: JsonOption = False,
 ) -> None:
     """Turn raw transactions (a file, or blocks from a node - resumable) into account features."""
+    _needs_analytics("features", trees=False)
     from ..analytics.features import account_features, read_transactions
     from ..analytics.rpc import fetch_transactions
-    from ._common import progress_bar
 
     if sum(x is not None for x in (transactions, rpc)) + int(ledger) != 1:
         raise ConfigError("give exactly one of --transactions FILE, --rpc URL, --ledger")
@@ -207,3 +250,55 @@ def features(
         emit_json({"transactions": len(frame), "accounts": len(accounts), "out": str(out)})
     else:
         console.print(f"{len(frame)} transactions -> {len(accounts)} accounts; wrote {out}")
+
+
+@app.command("synthetic")
+def synthetic(
+    out: Annotated[Path, typer.Option("--out", help="Labelled account table (CSV, FLAG = 1 for planted accounts).")],
+    seed: Annotated[int, typer.Option(help="Random seed: another seed, another world.")] = 0,
+    accounts: Annotated[int, typer.Option(help="Ordinary accounts (planted laundering groups come on top).")] = 150,
+    transactions: Annotated[int, typer.Option(help="Ordinary transactions among them.")] = 1500,
+    groups: Annotated[int, typer.Option(help="Planted groups per laundering pattern (5 patterns).")] = 3,
+    transactions_out: Annotated[
+        Path | None, typer.Option("--transactions-out", help="Also write the raw transactions (CSV).")
+    ] = None,
+    send: Annotated[
+        str | None,
+        typer.Option("--send", help="Also send the transfers to a development node (anvil) at this JSON-RPC URL."),
+    ] = None,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Generate transactions with planted laundering patterns (fan-in, fan-out, peel chains, cycles,
+    scatter-gather) among ordinary trades, and write their labelled account table - data to try the pipeline on."""
+    _needs_analytics("synthetic", trees=False)
+    from ..analytics.synthetic import generate, labelled_accounts, send_to_dev_node
+
+    for option, value, low in (
+        ("--accounts", accounts, 2),
+        ("--transactions", transactions, 1),
+        ("--groups", groups, 1),
+    ):
+        if not low <= value <= 100_000:
+            raise ConfigError(f"{option} must be from {low} to 100000, not {value}")
+    check_out(out)
+    check_out(transactions_out, "--transactions-out")
+    world = generate(
+        ordinary_accounts=accounts, ordinary_transactions=transactions, groups_per_pattern=groups, seed=seed
+    )
+    table_ = labelled_accounts(world)
+    sent = 0
+    if send is not None:
+        with progress_bar(f"sending to {send}", enabled=not json_out) as update:
+            sent = send_to_dev_node(send, world, progress=update)
+    write_output(out, table_.to_csv(index=False).encode())
+    if transactions_out is not None:
+        write_output(transactions_out, world.transactions.to_csv(index=False).encode(), "--transactions-out")
+    summary = {"accounts": len(table_), "illicit": int(table_["FLAG"].sum()), "transactions": len(world.transactions)}
+    if json_out:
+        emit_json({**summary, "sent": sent, "out": str(out)})
+    else:
+        console.print(
+            f"{summary['transactions']} transactions, {summary['accounts']} accounts ({summary['illicit']} planted "
+            f"illicit); wrote {out}" + (f"; sent {sent} transfers to {send}" if send else "")
+        )

@@ -70,16 +70,25 @@ def anchor(
     to: Annotated[str, typer.Option("--to", help="evm+http://HOST:PORT of the chain to anchor on.")],
     home: HomeOption = None,
     acting: AsOption = None,
+    dev_funding: Annotated[
+        bool,
+        typer.Option(
+            "--dev-funding", help="First top the key up from the node's unlocked account (anvil and other dev nodes)."
+        ),
+    ] = False,
     json_out: JsonOption = False,
 ) -> None:
-    """Write the ledger's latest signed block header to an EVM chain; 'ledgerml verify' checks it later."""
+    """Write the ledger's latest signed block header to an EVM chain; 'ledgerml verify' checks it later.
+
+    The transaction is signed by --as (default: the home's default identity) and pays gas: fund that address,
+    or on a development node pass --dev-funding."""
     from ..anchor import anchor_head, save_anchor
 
     target = home_of(home)
     with target.open_ledger() as ledger:
         if ledger.validator is not None:
             ledger.seal()
-        record = anchor_head(ledger, target.identity(acting), to)
+        record = anchor_head(ledger, target.identity(acting), to, dev_funding=dev_funding)
     save_anchor(target.path / "anchors.jsonl", record)
     if json_out:
         from dataclasses import asdict

@@ -126,13 +126,22 @@ def _attestation_check(
     return False, f"no attestation in {path} names {subject_id}"
 
 
+def require_inputs(path: str | os.PathLike[str], attestation: str | os.PathLike[str] | None) -> None:
+    """``NotFound`` naming the first of ``path`` and ``attestation`` that does not exist."""
+    for given in (path, attestation):
+        if given is not None and not Path(given).exists():
+            raise NotFound(f"{given} does not exist")
+
+
 def verify_model(
     ledger: LedgerBackend,
     store: ArtifactStore,
     path: str | os.PathLike[str],
     attestation: str | os.PathLike[str] | None = None,
 ) -> VerificationReport:
-    """Check a model file or folder against the ledger; see the report's checks."""
+    """Check a model file or folder against the ledger; see the report's checks. ``NotFound`` (not a failed
+    check) when ``path`` or ``attestation`` does not exist: a missing file is no evidence of tampering."""
+    require_inputs(path, attestation)
     report = VerificationReport(str(path))
     try:
         model_id = str(artifact_digest(path))
@@ -165,7 +174,8 @@ def verify_dataset(
     path: str | os.PathLike[str],
     attestation: str | os.PathLike[str] | None = None,
 ) -> VerificationReport:
-    """Check a dataset file or folder against the ledger (re-fingerprinting it)."""
+    """Check a dataset file or folder against the ledger (re-fingerprinting it); ``NotFound`` for a missing input."""
+    require_inputs(path, attestation)
     report = VerificationReport(str(path))
     try:
         manifest = build_manifest(path)

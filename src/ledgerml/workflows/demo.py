@@ -5,6 +5,7 @@ checks the ledger, every round, the final model and the payouts. Writes an HTML 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 import time
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import AlreadyExists
+from ..errors import AlreadyExists, StorageError
 from ..federated.apps import run_in_process
 from ..federated.audit import audit_task
 from ..federated.config import FederationConfig
@@ -126,6 +127,19 @@ class DemoResult:
         }
 
 
+def check_report_path(path: Path, home: Path) -> None:
+    """``StorageError`` before any work when the report cannot be written to ``path`` (a folder, a missing or
+    read-only folder); the demo's own home, created later, is fine."""
+    if path.is_dir():
+        raise StorageError(f"--report {path} is a folder; name a file to write")
+    if path.parent.resolve() == home.resolve():
+        return
+    if not path.parent.is_dir():
+        raise StorageError(f"--report {path}: the folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise StorageError(f"--report {path}: the folder {path.parent} is not writable")
+
+
 def new_demo_home(home: Path | None) -> Home:
     """The demo's ledger home: ``home`` or a fresh temporary folder; ``AlreadyExists`` if it holds one already."""
     target = Home(Path(home) if home is not None else Path(tempfile.mkdtemp(prefix="ledgerml-demo-")))
@@ -187,13 +201,14 @@ def run_demo(
     report_path = report or (target.path / "report.html" if keep else Path("ledgerml-demo-report.html"))
     started = time.perf_counter()
     try:
+        plans = demo_plans(rounds, attack)  # settings refused before the home or a node exists
+        check_report_path(report_path, target.path)
         with node(target.path) if node is not None else contextlib.nullcontext(None) as evm_rpc:
             _init_home(target, evm_rpc)
             say(
                 f"[bold]ledgerml demo[/]: 5 hospitals, hospital '{HOSPITALS[ATTACKER]}' attacks ({attack}); "
                 f"home {target.path}"
             )
-            plans = demo_plans(rounds, attack)
             histories = _run_federations(target, plans, on_run)
             model_id, attestation = register_final_model(target, plans["robust"].task_id)
             result = _audit(target, plans, histories, model_id, attestation)
