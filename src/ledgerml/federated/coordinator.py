@@ -22,7 +22,7 @@ from ..errors import ConfigError, LedgerMLError, NotFound, RejectedEvent
 from ..events import Event, Payload, event_from_dict, sign_event
 from ..identity import Identity
 from ..ledger.base import LedgerBackend
-from ..ml.models import Model
+from ..ml.models import ARRAYS_SPEC, Model, describe_arrays
 from ..ml.serialization import Weights, flatten, from_bytes, to_bytes, unflatten
 from ..state import MAX_RECORDS, State, apply, check_envelope, next_nonce
 from ..store import ArtifactStore
@@ -41,6 +41,7 @@ from ..vocab.tasks import (
 )
 from .aggregation import AggregationResult, aggregate, check_rule
 from .dp import check_dp_settings, gaussian_epsilon
+from .flower_rules import is_flower_rule
 from .receipts import issue_receipt
 from .validation import check_update
 
@@ -61,6 +62,8 @@ class Reply:
     event: dict[str, Any] | None = None
     update: bytes | None = None
     error: str | None = None
+    participant: Address | None = None
+    """The node's participant when known from its signed join (names an invalid reply that carries none)."""
 
 
 @dataclass
@@ -141,17 +144,27 @@ class RoundDecision:
 
 
 def decide_round(
-    record: TaskRecord, template: Weights, usable: dict[Address, Weights], examples: dict[Address, int]
+    record: TaskRecord,
+    template: Weights,
+    usable: dict[Address, Weights],
+    examples: dict[Address, int],
+    *,
+    round_: int = 0,
+    strategy: Any = None,
 ) -> RoundDecision:
     """Run the rule and build the next global model; any failure (or a non-finite aggregate) is returned as
-    ``error``, never raised, so a round always finalizes. The auditor replays exactly this."""
+    ``error``, never raised, so a round always finalizes. The auditor replays exactly this. For a Flower rule
+    (``flwr:NAME``) ``strategy`` is the wrapped strategy whose aggregate is used (the auditor rebuilds it)."""
     order = sorted(usable)
     try:
         with np.errstate(all="ignore"):
-            result, order = run_rule(record, template, usable, examples)
-            if result is None:
+            if is_flower_rule(record.rule):
+                result, order, weights = run_flower_rule(record, template, usable, examples, round_, strategy)
+            else:
+                result, order = run_rule(record, template, usable, examples)
+                weights = None if result is None else new_global(template, result)
+            if result is None or weights is None:
                 return RoundDecision(None, order, None)
-            weights = new_global(template, result)
             if not all(np.all(np.isfinite(array)) for array in weights.values()):
                 return RoundDecision(result, order, None, "the aggregate has non-finite values")
     except Exception as exc:
@@ -170,13 +183,45 @@ def run_rule(
     order = sorted(usable)
     if not order:
         return None, order
-    counts = [examples[a] for a in order]
-    if any(type(c) is not int or not 0 <= c <= MAX_RECORDS for c in counts):
-        raise ConfigError(f"example counts must be integers from 0 to {MAX_RECORDS}")
+    counts = _checked_counts(order, examples)
     base = flatten(template)
     deltas = np.stack([flatten(usable[a]) - base for a in order])
     weights = np.array([float(c) for c in counts], dtype=np.float64)
     return aggregate(record.rule, deltas, weights, record.params()), order
+
+
+def _checked_counts(order: list[Address], examples: dict[Address, int]) -> list[int]:
+    """The example counts in ``order``; ``ConfigError`` unless each is an integer from 0 to ``MAX_RECORDS``."""
+    counts = [examples[a] for a in order]
+    if any(type(c) is not int or not 0 <= c <= MAX_RECORDS for c in counts):
+        raise ConfigError(f"example counts must be integers from 0 to {MAX_RECORDS}")
+    return counts
+
+
+def run_flower_rule(
+    record: TaskRecord,
+    template: Weights,
+    usable: dict[Address, Weights],
+    examples: dict[Address, int],
+    round_: int,
+    strategy: Any = None,
+) -> tuple[AggregationResult | None, list[Address], Weights | None]:
+    """The task's Flower strategy on the usable updates (all of them count as accepted): the result, the order
+    and the next global model, which is the strategy's aggregate itself (cast to the global model's dtypes; it
+    must have the global model's arrays and shapes)."""
+    from .flower_rules import build, flower_aggregate
+
+    order = sorted(usable)
+    if not order:
+        return None, order, None
+    _checked_counts(order, examples)
+    aggregate = flower_aggregate(strategy or build(record.rule, record.params()), round_, order, usable, examples)
+    reason = check_update(aggregate, template, None)
+    if reason is not None and not reason.startswith("wrong dtype"):
+        raise ConfigError(f"the strategy's aggregate does not fit the model: {reason}")
+    shaped = {name: np.asarray(aggregate[name]).astype(template[name].dtype) for name in template}
+    delta = flatten(shaped) - flatten(template)
+    return AggregationResult(delta, tuple(range(len(order)))), order, shaped
 
 
 def new_global(template: Weights, result: AggregationResult) -> Weights:
@@ -207,7 +252,7 @@ class TaskCoordinator:
         aggregator: Identity,
         *,
         task_id: str,
-        model: Model,
+        model: Model | Weights,
         rounds: int,
         rule: str = "fedavg",
         rule_params: dict[str, Any] | None = None,
@@ -224,12 +269,20 @@ class TaskCoordinator:
         funding: Sequence[tuple[Identity, Payload]] = (),
     ) -> TaskCoordinator:
         """Store the model spec and initial weights, then register ``TaskCreated`` together with ``funding``
-        (e.g. the admin's mints into the reward pool) in one atomic batch, so a crash leaves all or none."""
-        check_rule(rule, rule_params or {})
+        (e.g. the admin's mints into the reward pool) in one atomic batch, so a crash leaves all or none.
+
+        ``model`` is a ledgerml model, or the app's own initial arrays by name (a Flower app's ArrayRecord as
+        numpy); the spec document records every array's name, shape and dtype either way. ``rule`` is a
+        ledgerml rule or a Flower strategy (``flwr:NAME``, see ``flower_rules.rule_of``)."""
+        if is_flower_rule(rule):
+            from .flower_rules import build
+
+            build(rule, rule_params or {})
+        else:
+            check_rule(rule, rule_params or {})
         if dp:
             check_dp_settings(dp, rounds)
-        spec_bytes = canonical_json(model.spec)
-        initial = to_bytes(model.get_weights())
+        spec_bytes, initial = model_documents(model)
         payload = TaskCreated(
             task_id=task_id,
             name=name or task_id,
@@ -352,7 +405,7 @@ class TaskCoordinator:
             if reason == "":
                 continue
             if reason is not None:
-                invalid.append((event.actor if event is not None else reply.node, reason))
+                invalid.append(_invalid_entry(reply, event, reason))
                 continue
             assert reply.update is not None
             received = self.store.put(bytes(reply.update))  # checked first, then bytes, then the commitment
@@ -395,7 +448,11 @@ class TaskCoordinator:
         return rejected, usable
 
     def process_round(
-        self, replies: list[Reply], *, evaluate: Callable[[Weights], dict[str, float]] | None = None
+        self,
+        replies: list[Reply],
+        *,
+        evaluate: Callable[[Weights], dict[str, float]] | None = None,
+        strategy: Any = None,
     ) -> RoundOutcome:
         """Commit what arrived, judge every committed update, aggregate, and finalize the open round.
 
@@ -407,11 +464,11 @@ class TaskCoordinator:
         template = self.global_weights()
         self.receipts = {}
         invalid, mismatches, received = self._accept_commitments(round_, replies)
-        invalid = [(node, _node_reason(node, reason)) for node, reason in invalid]
         state = self.ledger.state()
         committed = commits(state, self.task_id, round_)
         rejected, usable = self._judge(state, committed, template, received, mismatches)
-        decision = decide_round(self.record, template, usable, {a: c.num_examples for a, c in committed.items()})
+        examples = {a: c.num_examples for a, c in committed.items()}
+        decision = decide_round(self.record, template, usable, examples, round_=round_, strategy=strategy)
         accepted = decision.accepted()
         rejected.update(decision.rule_rejections())
         metrics: dict[str, float] = {
@@ -496,12 +553,15 @@ def _dry_run(state: Any, event: Any) -> RejectedEvent | None:
         return exc
 
 
-def _node_reason(node: str, reason: str) -> str:
-    """An invalid reply's reason, naming the node when the reply names no participant."""
+def _invalid_entry(reply: Reply, event: Any, reason: str) -> tuple[str, str]:
+    """An invalid reply as (who, reason): the participant its commitment claims, else the node's participant
+    known from its signed join, else the node id; the reason names the node when the reply names no one."""
     from ..types import is_checksum_address
 
-    text = reason if is_checksum_address(node) else f"node {node}: {reason}"
-    return text[:512]
+    if event is not None:
+        return event.actor, reason[:512]
+    text = reason if is_checksum_address(reply.node) else f"node {reply.node}: {reason}"
+    return reply.participant or reply.node, text[:512]
 
 
 def _as_participant(node: str) -> str:
@@ -509,6 +569,20 @@ def _as_participant(node: str) -> str:
     from ..types import is_checksum_address
 
     return node if is_checksum_address(node) else "0x" + "0" * 40
+
+
+def model_documents(model: Model | Weights) -> tuple[bytes, bytes]:
+    """The model spec document (canonical JSON with ``arrays``: name -> shape and dtype) and the initial
+    weights (safetensors) of a ledgerml model or of an app's own arrays."""
+    if isinstance(model, dict):
+        weights = {str(name): np.asarray(array) for name, array in model.items()}
+        spec: dict[str, Any] = {"type": ARRAYS_SPEC}
+    else:
+        weights, spec = model.get_weights(), dict(model.spec)
+    if not weights:
+        raise ConfigError("the initial model has no arrays")
+    spec["arrays"] = describe_arrays(weights)
+    return canonical_json(spec), to_bytes(weights)
 
 
 def _sign_batch(ledger: LedgerBackend, bodies: Sequence[tuple[Identity, Payload]]) -> list[Event]:

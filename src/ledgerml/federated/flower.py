@@ -18,19 +18,18 @@ from flwr.serverapp.strategy import FedAvg, Strategy
 from flwr.supercore.task_identity import TaskIdentity
 
 from .._json import loads_bounded
-from ..errors import RejectedEvent
+from ..errors import ConfigError, LedgerMLError, RejectedEvent
 from ..events import MAX_EVENT_BYTES, event_from_dict
+from ..identity import recover_signer
 from ..ml.serialization import Weights, to_bytes
 from ..state import State, next_nonce
-from ..types import Role
+from ..types import Address, Role
 from ..vocab.core import holders_of
 from .coordinator import MAX_COMMITMENT_DEPTH, Reply, RoundOutcome, TaskCoordinator
+from .mod import JOIN, KEY, MAX_CONFIG_JSON_BYTES, RECEIPT, STEP, only_record, weights_of
 from .participant import Participant
 from .receipts import parse_receipt, save_receipt
 
-KEY = "ledgerml"
-MAX_CONFIG_JSON_BYTES = 1024 * 1024
-"""Largest JSON text (nonces, model spec, DP settings) a participant parses from the aggregator's config."""
 log = logging.getLogger("ledgerml.federated")
 
 
@@ -60,13 +59,32 @@ def _commitment(value: object, what: str) -> Any:
     return loads_bounded(value, what=what, max_bytes=MAX_EVENT_BYTES, max_depth=MAX_COMMITMENT_DEPTH)
 
 
-def _train_reply(node: str, reply: Message) -> Reply:
-    """The commitment and update bytes of a train reply; nothing is parsed beyond the bounds."""
+def _owned(state: State, people: set[Address]) -> str:
+    """The datasets each of ``people`` registered, as JSON (a mod joins with its own by default)."""
+    owned: dict[str, list[str]] = {}
+    for dataset_id, record in sorted(state.rows("datasets").items()):
+        if record.owner in people:
+            owned.setdefault(record.owner, []).append(dataset_id)
+    return json.dumps(owned)
+
+
+def _train_reply(node: str, reply: Message, participant: Address | None = None) -> Reply:
+    """The commitment and update bytes of a train reply; nothing is parsed beyond the bounds. The bytes are
+    the ``update`` the ledgerml ClientApp sends, or else the canonical encoding of the reply's one
+    ArrayRecord (a Flower app with ``ledger_mod``)."""
     record = reply.content[KEY]
-    update = record["update"]
+    update = record["update"] if "update" in record else to_bytes(weights_of(only_record(reply.content, "array")[1]))
     if not isinstance(update, bytes):
         raise TypeError("the update must be bytes")
-    return Reply(node, event=_commitment(record["event"], "commitment"), update=update)
+    return Reply(node, event=_commitment(record["event"], "commitment"), update=update, participant=participant)
+
+
+def _signed_by_actor(event: Any) -> bool:
+    """True if ``event`` carries its actor's valid signature."""
+    try:
+        return bool(recover_signer(event.digest, event.signature) == event.actor)
+    except (LedgerMLError, ValueError):
+        return False
 
 
 def _config_json(value: object, what: str) -> Any:
@@ -77,8 +95,10 @@ def _config_json(value: object, what: str) -> Any:
 
 
 class LedgerStrategy(Strategy):
-    """Wraps any Flower strategy (sampling, evaluation) and replaces its aggregation with the ledger's:
-    commitments appended, updates validated and stored, the task's rule applied, the round finalized."""
+    """Wraps any Flower strategy (sampling, evaluation) and records every round on the ledger: commitments
+    appended, updates validated and stored, the task's rule applied, the round finalized. When the task's rule
+    names a Flower strategy (``flwr:FedAvg``, ``flwr:Krum``, ...), the wrapped strategy's own
+    ``aggregate_train`` makes the aggregate that is recorded; otherwise the ledger's numpy rule does."""
 
     def __init__(
         self,
@@ -88,40 +108,62 @@ class LedgerStrategy(Strategy):
         evaluate: Callable[[Weights], dict[str, float]] | None = None,
         on_round: Callable[[RoundOutcome], None] | None = None,
     ) -> None:
+        from .flower_rules import check_strategy_matches
+
         self.coordinator = coordinator
         self.inner = inner or FedAvg(fraction_evaluate=0.0, min_available_nodes=1, min_train_nodes=1)
+        check_strategy_matches(coordinator.record, self.inner)
         self.evaluate = evaluate
         self.on_round = on_round
         self.history: list[RoundOutcome] = []
         self.join_problems: list[str] = []
+        self.nodes: dict[str, Address] = {}
+        """Each node's participant, learned from its signed join event (invalid replies name it)."""
 
-    def _ledger_config(self) -> ConfigRecord:
+    def _ledger_config(self, *, with_global: bool = True) -> ConfigRecord:
         config = self.coordinator.train_config()
         state = self.coordinator.ledger.state()
         config["nonces"] = _nonces(state)
-        config["global"] = to_bytes(self.coordinator.global_weights())
+        if with_global:
+            config["global"] = to_bytes(self.coordinator.global_weights())
         config["spec"] = json.dumps(self.coordinator.model_spec())
         config["dp"] = json.dumps(self.coordinator.record.dp_params())
         return ConfigRecord(config)
 
+    def _join_config(self) -> ConfigRecord:
+        """The join step's record: task, ledger, nonces, each identity's datasets and the minimum stake."""
+        config = self._ledger_config(with_global=False)
+        state = self.coordinator.ledger.state()
+        people = set(holders_of(state, Role.DATA_OWNER)) | set(holders_of(state, Role.TRAINER))
+        config[STEP] = JOIN
+        config["owned"] = _owned(state, people)
+        config["min_stake"] = self.coordinator.record.min_stake
+        return config
+
     def join(self, grid: Grid, timeout: float = 600) -> None:
-        """Ask every node to join the task with a signed ``ParticipantJoined``; append what arrives."""
-        record = self._ledger_config()
+        """Ask every node to join the task with a signed ``ParticipantJoined`` (a ``train`` message whose
+        ledgerml record says ``step=join``, which ``ledger_mod`` answers); append what arrives, and learn which
+        participant each node is."""
+        record = self._join_config()
         messages = [
-            Message(RecordDict({KEY: record}), dst_node_id=node, message_type="query.join")
-            for node in grid.get_node_ids()
+            Message(RecordDict({KEY: record}), dst_node_id=node, message_type="train") for node in grid.get_node_ids()
         ]
         joined = set(self.coordinator.participants())
         for reply in grid.send_and_receive(messages, timeout=timeout):
+            node = str(reply.metadata.src_node_id)
             if reply.has_error():
-                self.join_problems.append(f"node {reply.metadata.src_node_id}: {reply.error.reason}")
+                self.join_problems.append(f"node {node}: {reply.error.reason}")
                 continue
             try:
                 event = event_from_dict(_commitment(reply.content[KEY]["event"], "join event"))
+                if event.kind != "ParticipantJoined" or not _signed_by_actor(event):
+                    raise ConfigError("the join reply is not a ParticipantJoined signed by its actor")
                 if event.actor not in joined:
                     self.coordinator.ledger.append(event)
-            except (RejectedEvent, ValueError, KeyError) as exc:
-                self.join_problems.append(f"node {reply.metadata.src_node_id}: join refused: {exc}")
+                    joined.add(event.actor)
+                self.nodes[node] = event.actor
+            except (RejectedEvent, ValueError, KeyError, TypeError) as exc:
+                self.join_problems.append(f"node {node}: join refused: {exc}")
 
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
@@ -139,14 +181,15 @@ class LedgerStrategy(Strategy):
         collected = []
         for reply in replies:
             node = str(reply.metadata.src_node_id)
+            known = self.nodes.get(node)
             if reply.has_error():
-                collected.append(Reply(node, error=f"client error: {reply.error.reason}"))
+                collected.append(Reply(node, error=f"client error: {reply.error.reason}", participant=known))
                 continue
             try:
-                collected.append(_train_reply(node, reply))
-            except (KeyError, ValueError, TypeError) as exc:
-                collected.append(Reply(node, error=f"reply without a ledgerml commitment: {exc}"))
-        outcome = self.coordinator.process_round(collected, evaluate=self.evaluate)
+                collected.append(_train_reply(node, reply, known))
+            except (KeyError, ValueError, TypeError, LedgerMLError) as exc:
+                collected.append(Reply(node, error=f"reply without a ledgerml commitment: {exc}", participant=known))
+        outcome = self.coordinator.process_round(collected, evaluate=self.evaluate, strategy=self.inner)
         self._send_receipts(outcome)
         self.history.append(outcome)
         if self.on_round is not None:
@@ -154,15 +197,16 @@ class LedgerStrategy(Strategy):
         return _arrays(outcome.global_weights), _metric_record(outcome.metrics)
 
     def _send_receipts(self, outcome: RoundOutcome) -> None:
-        """Give each participant whose commitment arrived the aggregator's signed receipt for it."""
+        """Give each participant whose commitment arrived the aggregator's signed receipt for it (a ``train``
+        message with ``step=receipt``, which ``ledger_mod`` and the ledgerml ClientApp keep)."""
         grid = getattr(self, "_grid", None)
         if grid is None or not outcome.receipts:
             return
         messages = [
             Message(
-                RecordDict({KEY: ConfigRecord({"receipt": json.dumps(receipt, sort_keys=True)})}),
+                RecordDict({KEY: ConfigRecord({STEP: RECEIPT, "receipt": json.dumps(receipt, sort_keys=True)})}),
                 dst_node_id=int(node),
-                message_type="query.receipt",
+                message_type="train",
             )
             for node, receipt in sorted(outcome.receipts.items())
             if node.isdigit()
@@ -218,26 +262,32 @@ def make_client_app(load: Callable[[Context], Participant]) -> ClientApp:
         return _cached_participant(load, context)
 
     def config(message: Message) -> dict[str, Any]:
+        if KEY not in message.content:
+            raise ConfigError(
+                "this ClientApp takes part only in a ledgerml federation: the server's message carries no "
+                f"{KEY!r} record (a plain Flower app joins with ClientApp(mods=[ledger_mod(...)]) instead)"
+            )
         return dict(message.content[KEY])
 
-    @app.query("join")
-    def _join(message: Message, context: Context) -> Message:
-        cfg = config(message)
+    def join(message: Message, context: Context, cfg: dict[str, Any]) -> Message:
         me = participant(context)
         event = me.join(str(cfg["ledger"]), str(cfg["task"]), _config_json(cfg["nonces"], "nonces").get(me.address, 0))
         return Message(RecordDict({KEY: ConfigRecord({"event": json.dumps(event.to_dict())})}), reply_to=message)
 
-    @app.query("receipt")
-    def _receipt(message: Message, context: Context) -> Message:
+    def receipt(message: Message, context: Context, cfg: dict[str, Any]) -> Message:
         me = participant(context)
-        receipt = parse_receipt(str(dict(message.content[KEY])["receipt"]))
-        if receipt["participant"] == me.address and me.receipts is not None:
-            save_receipt(me.receipts, receipt)
+        found = parse_receipt(str(cfg["receipt"]))
+        if found["participant"] == me.address and me.receipts is not None:
+            save_receipt(me.receipts, found)
         return Message(RecordDict(), reply_to=message)
 
     @app.train()
     def _train(message: Message, context: Context) -> Message:
         cfg = config(message)
+        if cfg.get(STEP) == JOIN:
+            return join(message, context, cfg)
+        if cfg.get(STEP) == RECEIPT:
+            return receipt(message, context, cfg)
         data, event, metrics = participant(context).train(
             _bytes(cfg["global"]), cfg, _config_json(cfg["spec"], "model spec"), _config_json(cfg["dp"], "dp") or None
         )

@@ -8,7 +8,9 @@ model unchanged (a free rider) is therefore a null player: Shapley value exactly
 
 Updates with the same digest are one player whose value their submitters share, so duplicating an update
 (sybils) earns nothing extra. The validation set is the task's registered validation dataset, held by the
-aggregator; the auditor needs a copy and checks it against the registered digest.
+aggregator; the auditor needs a copy and checks it against the registered digest. For a task whose model is
+the app's own (a Flower app with ``ledger_mod``), the utility is a server-side score function instead
+(``Scorer``: arrays by name -> a number, e.g. validation accuracy), passed wherever a validation set goes.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from ..identity import Identity
 from ..ledger.base import LedgerBackend
 from ..ml.data import read_csv
 from ..ml.models import build_model
-from ..ml.serialization import flatten, from_bytes, unflatten
+from ..ml.serialization import Weights, flatten, from_bytes, unflatten
 from ..state import State
 from ..store import ArtifactStore
 from ..vocab.rewards import RewardPaid, StakeSlashed, TaskSettled, expected_payments, payouts, round_budget
@@ -37,6 +39,10 @@ from ..vocab.tokens import pool, stake
 from .valuation import Utility, Valuation, exact_shapley, leave_one_out, monte_carlo_shapley
 
 log = logging.getLogger("ledgerml.incentives")
+Scorer = Callable[[Weights], float]
+"""A server-side score of a model's arrays (higher is better): the utility for an app's own model."""
+Validation = tuple[np.ndarray, np.ndarray] | Scorer
+"""What values a coalition: the task's validation set (features, labels) for a ledgerml model, or a Scorer."""
 MICRO = 1_000_000
 EXACT_UP_TO = 10
 
@@ -71,7 +77,7 @@ def round_utility(
     record: TaskRecord,
     round_: int,
     spec: dict[str, Any],
-    validation: tuple[np.ndarray, np.ndarray],
+    validation: Validation,
 ) -> tuple[Utility, list[list[str]]]:
     """The utility of a finalized round's accepted updates, and the addresses behind each player (one player
     per distinct update digest)."""
@@ -87,8 +93,7 @@ def round_utility(
     base_vec = flatten(base)
     deltas = [flatten(from_bytes(store.get(d))) - base_vec for d in digests]
     examples = [float(round_commits[by_digest[d][0]].num_examples) for d in digests]
-    X, y = validation
-    model = build_model(spec)
+    score = validation if callable(validation) else _accuracy(spec, validation)
     total = sum(examples) or float(len(examples))
     shares = [(e if sum(examples) else 1.0) / total for e in examples]
 
@@ -96,10 +101,21 @@ def round_utility(
         # The round's aggregate as if the players outside the coalition had sent no change: weights stay the
         # round's shares, so an unchanged model (a free rider) never moves any coalition's utility.
         change = sum((shares[i] * deltas[i] for i in sorted(coalition)), np.zeros_like(base_vec))
-        model.set_weights(unflatten(base_vec + change, base))
-        return model.evaluate(X, y)[1]
+        return float(score(unflatten(base_vec + change, base)))
 
     return utility, [by_digest[d] for d in digests]
+
+
+def _accuracy(spec: dict[str, Any], validation: tuple[np.ndarray, np.ndarray]) -> Scorer:
+    """Validation accuracy of the task's ledgerml model with given arrays."""
+    X, y = validation
+    model = build_model(spec)
+
+    def score(weights: Weights) -> float:
+        model.set_weights(weights)
+        return model.evaluate(X, y)[1]
+
+    return score
 
 
 def value_round(
@@ -108,7 +124,7 @@ def value_round(
     record: TaskRecord,
     round_: int,
     spec: dict[str, Any],
-    validation: tuple[np.ndarray, np.ndarray],
+    validation: Validation,
 ) -> RoundValue:
     """Value the accepted updates of one finalized round with the method the task names."""
     utility, players = round_utility(state, store, record, round_, spec, validation)
@@ -154,7 +170,7 @@ class RoundSettler:
         store: ArtifactStore,
         aggregator: Identity,
         task_id: str,
-        validation: tuple[np.ndarray, np.ndarray],
+        validation: Validation,
     ) -> None:
         self.ledger, self.store, self.aggregator, self.task_id = ledger, store, aggregator, task_id
         self.validation = validation
@@ -241,9 +257,7 @@ class RoundSettler:
         return on_round
 
 
-def audit_rewards(
-    ledger: LedgerBackend, store: ArtifactStore, task_id: str, validation: tuple[np.ndarray, np.ndarray]
-) -> list[str]:
+def audit_rewards(ledger: LedgerBackend, store: ArtifactStore, task_id: str, validation: Validation) -> list[str]:
     """Recompute every round's contributions and payments and every slash; return the mismatches."""
     state = ledger.state()
     record = task(state, task_id)

@@ -12,6 +12,17 @@ import numpy as np
 from ..errors import ConfigError
 from .serialization import Weights
 
+ARRAYS_SPEC = "arrays"
+"""Spec type of a task whose model is the app's own: only its arrays are known (names, shapes, dtypes)."""
+
+
+def describe_arrays(weights: Weights) -> dict[str, dict[str, Any]]:
+    """Each array's shape and dtype by name, as a model spec records them."""
+    return {
+        name: {"shape": [int(n) for n in np.shape(weights[name])], "dtype": str(np.asarray(weights[name]).dtype)}
+        for name in sorted(weights)
+    }
+
 
 class Model(Protocol):
     """What federated training needs from a model."""
@@ -146,7 +157,12 @@ class MLP(_Base):
 def build_model(spec: dict[str, Any]) -> SoftmaxRegression | MLP:
     """A model from its spec (``{"type": "softmax"|"mlp", "n_features", "n_classes", ...}``)."""
     kind = spec.get("type")
-    args = {k: v for k, v in spec.items() if k != "type"}
+    if kind == ARRAYS_SPEC:
+        raise ConfigError(
+            "the task's model is the app's own (only its arrays are recorded): pass a server-side evaluate "
+            "function; ledgerml cannot build it"
+        )
+    args = {k: v for k, v in spec.items() if k not in ("type", "arrays")}
     try:
         if kind == "softmax":
             return SoftmaxRegression(**args)

@@ -1,0 +1,314 @@
+"""Bring your own Flower app: a quickstart-numpy-style ClientApp plus ``ledger_mod`` joins a ledgerml
+federation in process; any replayable ``flwr.serverapp.strategy`` strategy is wrapped unchanged and its
+aggregate is the one recorded; the round audit (``ledgerml audit task``) passes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.clientapp import ClientApp
+from flwr.serverapp.strategy import FedAdam, FedAvg, FedMedian, FedProx, Krum
+
+from ledgerml.errors import ConfigError
+from ledgerml.federated import create_flower_task, ledger_mod, serve_flower_task
+from ledgerml.federated.flower import LocalGrid, local_contexts
+from ledgerml.home import Home
+from ledgerml.ml.serialization import from_bytes
+from ledgerml.vocab.tasks import commits, participants, round_record, task
+
+from .._cli import run_cli, snapshot
+from .quickstart.client_app import app, plain_app
+from .quickstart.task import get_model, load_data, mse
+
+TASK = "qs"
+
+
+def _register(home: Home, name: str, partition: int, folder: Path) -> None:
+    """What an organisation does with the CLI beforehand: its identity, its role (from the admin), its data."""
+    X, y = load_data(partition)
+    path = folder / f"{name}.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["x0", "x1", "x2", "y"])
+        writer.writerows([[*map(repr, map(float, row)), repr(float(t))] for row, t in zip(X, y[:, 0], strict=True)])
+    for args in (
+        ("identity", "create", name, "--unencrypted"),
+        ("role", "grant", "data_owner", name),
+        (
+            "data",
+            "register",
+            str(path),
+            "--as",
+            name,
+            "--name",
+            name,
+            "--license",
+            "CC0-1.0",
+            "--consent-note",
+            "synthetic",
+        ),
+    ):
+        result = run_cli(*args, "--home", str(home.path))
+        assert result.code == 0, result.err
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home with an aggregator and two organisations (org0, org1) that registered their data, made once."""
+    folder = tmp_path_factory.mktemp("prepared")
+    home = Home(folder / "home")
+    home.init(unencrypted=True)
+    assert run_cli("identity", "create", "agg", "--unencrypted", "--home", str(home.path)).code == 0
+    assert run_cli("role", "grant", "aggregator", "agg", "--home", str(home.path)).code == 0
+    for partition in (0, 1):
+        _register(home, f"org{partition}", partition, folder)
+    return home.path
+
+
+@pytest.fixture
+def federation(prepared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
+    """A fresh copy of the prepared home; Flower's task identity restored afterwards."""
+    from flwr.supercore.task_identity import TaskIdentity
+
+    shutil.copytree(prepared, tmp_path / "home")
+    home = Home(tmp_path / "home")
+    monkeypatch.setenv("QUICKSTART_KEYS", str(home.keys.folder))
+    monkeypatch.setenv("QUICKSTART_RECEIPTS", str(tmp_path / "receipts"))
+    saved = (TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id)
+    yield home
+    TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id = saved
+
+
+def evaluate(arrays: dict[str, np.ndarray]) -> dict[str, float]:
+    """The server-side evaluation of the app's own arrays (held-out data)."""
+    X, y = load_data(99)
+    return {"val_mse": mse(arrays["0"], arrays["1"], X, y)}
+
+
+def _strategy(cls: type[Any] = FedAvg, **settings: Any) -> Any:
+    return cls(fraction_evaluate=0.0, min_available_nodes=2, min_train_nodes=2, **settings)
+
+
+def _run(home: Home, client: ClientApp, strategy: Any, nodes: int = 2) -> Any:
+    with LocalGrid(client, local_contexts(nodes)) as grid:
+        return serve_flower_task(grid, home, TASK, strategy, evaluate=evaluate)
+
+
+def _stored_updates(home: Home, round_: int) -> list[tuple[dict[str, np.ndarray], int]]:
+    with home.open_ledger(as_validator=False) as ledger:
+        found = commits(ledger.state(), TASK, round_)
+    return [(from_bytes(home.store().get(c.update_digest)), c.num_examples) for _, c in sorted(found.items())]
+
+
+def _independent_aggregate(cls: type[Any], settings: dict[str, Any], updates: list[tuple[Any, int]]) -> dict[str, Any]:
+    """What a fresh instance of Flower's strategy makes of the stored updates (test-side, not ledgerml's code)."""
+    from flwr.supercore.task_identity import TaskIdentity
+
+    saved = (TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id)
+    TaskIdentity.run_id, TaskIdentity.node_id, TaskIdentity.task_id = 1, 1, 1
+    try:
+        replies = [
+            Message(
+                RecordDict(
+                    {
+                        "arrays": ArrayRecord({k: Array(v) for k, v in sorted(weights.items())}),
+                        "metrics": MetricRecord({"num-examples": n}),
+                    }
+                ),
+                dst_node_id=i + 1,
+                message_type="train",
+            )
+            for i, (weights, n) in enumerate(updates)
+        ]
+        arrays, _ = _strategy(cls, **settings).aggregate_train(1, replies)
+    finally:
+        TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id = saved
+    return {k: a.numpy() for k, a in arrays.items()}
+
+
+def test_quickstart_app_with_the_mod_joins_and_the_audit_passes(federation: Home, tmp_path: Path) -> None:
+    # Prepare: the task records the app's own arrays ("0", "1": float32), its rule is Flower's FedAvg
+    record = create_flower_task(
+        federation, TASK, initial=ArrayRecord(get_model()), strategy=_strategy(), rounds=2, aggregator="agg"
+    )
+    spec = json.loads(federation.store().get(record.model_spec))
+    assert spec == {
+        "type": "arrays",
+        "arrays": {"0": {"shape": [3, 1], "dtype": "float32"}, "1": {"shape": [1], "dtype": "float32"}},
+    }
+    assert record.rule == "flwr:FedAvg"
+    # Execute
+    served = _run(federation, app, _strategy())
+    # Assert: the mod joined both organisations with their registered datasets; every round used both updates
+    assert served.join_problems == []
+    with federation.open_ledger(as_validator=False) as ledger:
+        state = ledger.state()
+        orgs = {federation.keys.info(f"org{i}").address for i in (0, 1)}
+        assert set(participants(state, TASK)) == orgs
+        rounds = [round_record(state, TASK, r) for r in (1, 2)]
+    assert [(r.status, sorted(r.accepted), r.invalid) for r in rounds if r] == [("ok", sorted(orgs), ())] * 2
+    assert json.loads(rounds[1].metrics)["val_mse"] < json.loads(rounds[0].metrics)["val_mse"]  # type: ignore[union-attr]
+    # The recorded aggregate is Flower's FedAvg of the stored updates, arrays under their own names
+    expected = _independent_aggregate(FedAvg, {}, _stored_updates(federation, 2))
+    final = from_bytes(federation.store().get(rounds[1].aggregate_digest))  # type: ignore[union-attr, arg-type]
+    assert sorted(final) == ["0", "1"] and final["0"].dtype == np.float32
+    assert all(np.array_equal(final[k], expected[k].astype(np.float32)) for k in final)
+    # Receipts went to each organisation's folder, and the auditor's replay agrees (CLI, exit 0)
+    assert len(list((tmp_path / "receipts").rglob("*.json"))) == 4
+    audit = run_cli("audit", "task", TASK, "--home", str(federation.path), "--json")
+    assert audit.code == 0, audit.out + audit.err
+    assert json.loads(audit.out)["ok"] is True
+    receipts = run_cli("audit", "task", TASK, "--receipts", str(tmp_path / "receipts"), "--home", str(federation.path))
+    assert receipts.code == 0, receipts.out + receipts.err
+
+
+@pytest.mark.parametrize(("cls", "settings"), [(FedProx, {"proximal_mu": 0.1}), (Krum, {}), (FedMedian, {})])
+def test_flower_strategies_are_wrapped_unchanged_and_their_aggregate_recorded(
+    federation: Home, cls: type[Any], settings: dict[str, Any]
+) -> None:
+    create_flower_task(
+        federation,
+        TASK,
+        initial=ArrayRecord(get_model()),
+        strategy=_strategy(cls, **settings),
+        rounds=1,
+        aggregator="agg",
+    )
+    _run(federation, app, _strategy(cls, **settings))
+    with federation.open_ledger(as_validator=False) as ledger:
+        recorded = round_record(ledger.state(), TASK, 1)
+        record = task(ledger.state(), TASK)
+    assert recorded is not None and record is not None and recorded.status == "ok"
+    assert record.rule == f"flwr:{cls.__name__}" and record.params().get("proximal_mu") == settings.get("proximal_mu")
+    expected = _independent_aggregate(cls, settings, _stored_updates(federation, 1))
+    final = from_bytes(federation.store().get(recorded.aggregate_digest))  # type: ignore[arg-type]
+    assert all(np.array_equal(final[k], expected[k].astype(final[k].dtype)) for k in final)
+    assert run_cli("audit", "task", TASK, "--home", str(federation.path)).code == 0
+
+
+def test_a_stateful_or_mismatched_strategy_is_refused_and_writes_nothing(federation: Home) -> None:
+    before = snapshot(federation.path)
+    with pytest.raises(ConfigError, match=r"FedAdam.*replayable"):
+        create_flower_task(
+            federation, TASK, initial=ArrayRecord(get_model()), strategy=FedAdam(), rounds=1, aggregator="agg"
+        )
+    assert snapshot(federation.path) == before
+    create_flower_task(
+        federation, TASK, initial=ArrayRecord(get_model()), strategy=_strategy(), rounds=1, aggregator="agg"
+    )
+    with pytest.raises(ConfigError, match="records flwr:FedAvg"):
+        _run(federation, app, _strategy(FedProx, proximal_mu=1.0))
+
+
+def test_the_unmodified_app_cannot_join(federation: Home) -> None:
+    create_flower_task(
+        federation, TASK, initial=ArrayRecord(get_model()), strategy=_strategy(), rounds=1, aggregator="agg"
+    )
+    served = _run(federation, plain_app, _strategy())
+    assert len(served.join_problems) == 2
+    with federation.open_ledger(as_validator=False) as ledger:
+        assert participants(ledger.state(), TASK) == []
+        recorded = round_record(ledger.state(), TASK, 1)
+    assert recorded is not None and recorded.status == "failed" and len(recorded.invalid) == 2
+
+
+def _failing_app() -> ClientApp:
+    """The quickstart app with the mod, whose partition 1 crashes while training (after it joined)."""
+    broken = ClientApp(mods=[ledger_mod(key="$QUICKSTART_KEYS/org{partition-id}.json")])
+
+    @broken.train()
+    def train(msg: Message, context: Context) -> Message:
+        from .quickstart.client_app import train as quickstart_train
+
+        if int(context.node_config["partition-id"]) == 1:
+            raise RuntimeError("out of memory")
+        return quickstart_train(msg, context)
+
+    return broken
+
+
+def test_an_invalid_reply_names_the_nodes_participant(federation: Home) -> None:
+    create_flower_task(
+        federation, TASK, initial=ArrayRecord(get_model()), strategy=_strategy(), rounds=1, aggregator="agg"
+    )
+    _run(federation, _failing_app(), _strategy())
+    with federation.open_ledger(as_validator=False) as ledger:
+        recorded = round_record(ledger.state(), TASK, 1)
+    assert recorded is not None and recorded.status == "ok"
+    ((who, reason),) = recorded.invalid
+    assert who == federation.keys.info("org1").address  # not the zero address
+    assert reason.startswith("node 2: client error:") and "out of memory" in reason
+
+
+def _message(content: RecordDict, message_type: str = "train") -> Message:
+    from flwr.supercore.task_identity import TaskIdentity
+
+    TaskIdentity.run_id, TaskIdentity.node_id, TaskIdentity.task_id = 1, 1, 1
+    return Message(content, dst_node_id=1, message_type=message_type)
+
+
+def _context() -> Context:
+    return local_contexts(1)[1]
+
+
+def test_a_plain_flower_server_message_passes_through_the_mod(federation: Home) -> None:
+    message = _message(RecordDict({"arrays": ArrayRecord(get_model()), "config": ConfigRecord({"lr": 0.1})}))
+    with LocalGrid(app, local_contexts(1)):
+        reply = app(message, _context())
+    assert not reply.has_error() and "ledgerml" not in reply.content and len(reply.content.array_records) == 1
+
+
+def test_the_mod_refuses_what_it_cannot_sign(federation: Home, tmp_path: Path) -> None:
+    ledger_config = ConfigRecord(
+        {"task": TASK, "round": 1, "base": "sha256:" + "0" * 64, "ledger": "0" * 32, "nonces": "{}"}
+    )
+    message = _message(
+        RecordDict({"arrays": ArrayRecord(get_model()), "config": ConfigRecord(), "ledgerml": ledger_config})
+    )
+    nokey = ClientApp(mods=[ledger_mod(key=str(tmp_path / "missing.json"))])
+    nokey.train()(lambda msg, ctx: Message(msg.content, reply_to=msg))
+    with LocalGrid(app, local_contexts(1)):
+        with pytest.raises(Exception, match="no identity named 'missing'"):
+            nokey(message, _context())
+        with pytest.raises(ConfigError, match="not the global model the ledger names"):
+            app(message, _context())
+    with pytest.raises(ConfigError, match="stake"):
+        ledger_mod(stake=-1)
+
+
+def test_a_bad_example_count_is_refused_before_signing() -> None:
+    from ledgerml.federated.mod import example_count
+
+    for bad in (1.5, -1, "many", True):
+        with pytest.raises(ConfigError, match="num-examples"):
+            example_count({"num-examples": bad}, "num-examples")  # type: ignore[arg-type]
+    assert example_count(MetricRecord({"num-examples": 40}), "num-examples") == 40
+
+
+def test_the_auditor_catches_an_aggregate_the_strategy_did_not_make(
+    federation: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ledgerml.federated.flower_rules as flower_rules
+
+    create_flower_task(
+        federation, TASK, initial=ArrayRecord(get_model()), strategy=_strategy(), rounds=1, aggregator="agg"
+    )
+    honest = flower_rules.flower_aggregate
+
+    def lying(*args: Any) -> dict[str, np.ndarray]:
+        return {name: array + np.float32(0.5) for name, array in honest(*args).items()}
+
+    monkeypatch.setattr(flower_rules, "flower_aggregate", lying)
+    _run(federation, app, _strategy())
+    monkeypatch.setattr(flower_rules, "flower_aggregate", honest)
+    audit = run_cli("audit", "task", TASK, "--home", str(federation.path), "--json")
+    assert audit.code == 34, audit.out + audit.err
+    assert "differs from the replay" in audit.out
