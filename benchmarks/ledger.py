@@ -90,7 +90,7 @@ def grow(ledger: SqliteLedger, target: int, next_id: list[int]) -> None:
         count = min(5000, target - ledger.size)
         base = ledger.next_nonce(OWNER.address)
         events = [
-            sign_event(OWNER, ledger.ledger_id, payload(next_id[0] + i), base + i, time_ms=1) for i in range(count)
+            sign_event(OWNER, ledger.ledger_id, payload(next_id[0] + i), base + i) for i in range(count)
         ]
         next_id[0] += count
         ledger.append_batch(events)
