@@ -1,5 +1,6 @@
-"""The same ServerApp/ClientApp on Flower's simulation engine (Ray) and deployment engine (SuperLink +
-SuperNodes as separate processes on localhost). Slow: about 10 s and 25 s."""
+"""Flower's engines: a quickstart-style app plus ``ledger_mod`` on the simulation engine (Ray, the suite's one
+Ray test), and ledgerml's own ServerApp/ClientApp on the deployment engine (SuperLink + SuperNodes as separate
+processes on localhost). Slow: about 15 s and 25 s."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 from ledgerml.federated.audit import audit_task
 from ledgerml.federated.runner import FederationConfig, round_history, setup_federation
 from ledgerml.home import Home
+from ledgerml.types import Role
+from ledgerml.vocab.core import RoleGranted
 
 os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
 os.environ.setdefault("FLWR_DISABLE_UPDATE_CHECK", "1")
@@ -35,12 +38,48 @@ def _assert_recorded(home: Home, task_id: str) -> None:
 
 
 @pytest.mark.slow
-def test_flower_simulation_engine(tmp_path: Path) -> None:
-    from ledgerml.federated.apps import run_simulation
+def test_quickstart_app_with_the_mod_on_the_simulation_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one Ray test: a quickstart-numpy-style ClientApp plus ``ledger_mod`` on Flower's simulation engine
+    (virtual SuperNodes with random node ids), the ServerApp wrapping Flower's FedAvg; the audit passes."""
+    from flwr.app import ArrayRecord, Context
+    from flwr.serverapp import Grid, ServerApp
+    from flwr.serverapp.strategy import FedAvg
+    from flwr.simulation import run_simulation
 
-    home = _planned(tmp_path, "sim")
-    run_simulation(home, "sim")
+    from ledgerml.federated import create_flower_task, serve_flower_task
+
+    from .quickstart.client_app import app
+    from .quickstart.task import get_model
+    from .test_flower_mod import _register, evaluate
+
+    home = Home(tmp_path / "home")
+    home.init(unencrypted=True)
+    agg = home.keys.create("agg", None, unencrypted=True)
+    with home.open_ledger() as ledger:
+        ledger.submit(home.identity(home.config().admin), RoleGranted(subject=agg.address, role=Role.AGGREGATOR))
+    for partition in (0, 1):
+        _register(home, f"org{partition}", partition, tmp_path)
+    monkeypatch.setenv("QUICKSTART_KEYS", str(home.keys.folder))
+    monkeypatch.setenv("QUICKSTART_RECEIPTS", str(tmp_path / "receipts"))
+
+    def strategy() -> FedAvg:
+        return FedAvg(fraction_evaluate=0.0, min_available_nodes=2, min_train_nodes=2)
+
+    create_flower_task(home, "sim", initial=ArrayRecord(get_model()), strategy=strategy(), rounds=2, aggregator="agg")
+    server_app = ServerApp()
+
+    @server_app.main()
+    def main(grid: Grid, context: Context) -> None:
+        serve_flower_task(grid, home, "sim", strategy(), evaluate=evaluate)
+
+    run_simulation(
+        server_app=server_app,
+        client_app=app,
+        num_supernodes=2,
+        backend_config={"client_resources": {"num_cpus": 1, "num_gpus": 0.0}},
+    )
     _assert_recorded(home, "sim")
+    assert len(list((tmp_path / "receipts").rglob("*.json"))) == 4
 
 
 @pytest.mark.slow
