@@ -9,7 +9,6 @@ with ``state()``).
 
 from __future__ import annotations
 
-import bisect
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -115,7 +114,6 @@ class RemoteLedger:
         self.capabilities = Capabilities(**head["capabilities"])
         self._state = State()
         self._folded = 0
-        self._sizes: list[int] = []
 
     @classmethod
     def open_url(cls, url: LedgerURL, *, validator: Identity | None, signers: Sequence[Identity] = ()) -> RemoteLedger:
@@ -210,25 +208,17 @@ class RemoteLedger:
         return _stored(self._call("GET", f"/api/events/{ref}"), "block")
 
     def events(self, start: int = 0, stop: int | None = None) -> Iterator[StoredEvent]:
-        """Events with ``start <= seq < stop``, fetched a page at a time (each with the block that first seals it)."""
+        """Events with ``start <= seq < stop``, fetched a page at a time (block heights not filled in, as SQLite's;
+        ``get_event`` has them)."""
         position = start
         while stop is None or position < stop:
             limit = PAGE if stop is None else min(PAGE, stop - position)
             page = self._call("GET", "/api/events", params={"start": position, "limit": limit})
             for item in page["events"]:
-                yield StoredEvent(
-                    item["seq"], _event(item), self._sealing_height(item["seq"]) if item["sealed"] else None
-                )
+                yield StoredEvent(item["seq"], _event(item), None)
             if page["next"] is None or not page["events"]:
                 return
             position = page["next"]
-
-    def _sealing_height(self, seq: int) -> int | None:
-        """The first block whose log covers ``seq`` (headers fetched once and extended as blocks are sealed)."""
-        if not self._sizes or self._sizes[-1] <= seq:
-            self._sizes += [h.log_size for h in self.blocks(len(self._sizes))]
-        found = bisect.bisect_right(self._sizes, seq)
-        return found if found < len(self._sizes) else None
 
     def block(self, height: int | None = None) -> BlockHeader:
         """The signed header at ``height`` (default: the latest)."""
