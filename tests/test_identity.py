@@ -100,3 +100,62 @@ def test_keystore_bad_input_changes_nothing(tmp_path: Path) -> None:
     with pytest.raises(KeystoreError, match="unreadable"):
         store.load("broken", "x")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.json", "dave.json"]
+
+
+def test_a_new_keystore_holds_an_encryption_key_sealed_under_the_signing_key(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path)
+    made = store.create("enc", "pw", kdf="pbkdf2")
+    loaded = store.load("enc", "pw")
+    assert loaded.encryption_private_key == made.encryption_private_key and len(made.encryption_public_key) == 32
+    document = json.loads((tmp_path / "enc.json").read_text())
+    assert made.encryption_private_key.hex() not in json.dumps(document)  # never stored in the clear
+    assert store.info("enc").encryption_public_key == made.encryption_public_key.hex()
+    plain = store.create("plain", None, unencrypted=True)
+    assert store.load("plain", None).encryption_private_key == plain.encryption_private_key
+
+
+def test_a_damaged_or_moved_encryption_key_is_a_keystore_error(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path)
+    store.create("a", None, unencrypted=True)
+    store.create("b", None, unencrypted=True)
+    a_doc = json.loads((tmp_path / "a.json").read_text())
+    b_doc = json.loads((tmp_path / "b.json").read_text())
+    b_doc["ledgerml_encryption"] = a_doc["ledgerml_encryption"]  # a's sealed key pasted into b's keystore
+    (tmp_path / "b.json").write_text(json.dumps(b_doc))
+    with pytest.raises(KeystoreError, match="encryption key is damaged"):
+        store.load("b", None)
+    a_doc["ledgerml_encryption"]["sealed"] = "00" * 60
+    (tmp_path / "a.json").write_text(json.dumps(a_doc))
+    with pytest.raises(KeystoreError, match="encryption key is damaged"):
+        store.load("a", None)
+
+
+def test_an_old_keystore_gets_an_encryption_key_once(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path)
+    store.create("old", None, unencrypted=True)
+    document = json.loads((tmp_path / "old.json").read_text())
+    del document["ledgerml_encryption"]
+    (tmp_path / "old.json").write_text(json.dumps(document))
+    assert not store.load("old", None).has_encryption_key
+    with pytest.raises(KeystoreError, match="register-key"):
+        _ = store.load("old", None).encryption_private_key
+    added = store.add_encryption_key("old", None)
+    assert store.add_encryption_key("old", None).encryption_private_key == added.encryption_private_key
+    assert oct((tmp_path / "old.json").stat().st_mode & 0o777) == "0o600"
+
+
+def test_v3_import_keeps_the_keystore_and_export_strips_ledgerml_fields(tmp_path: Path) -> None:
+    key = bytes.fromhex("6b" * 32)
+    theirs = Account.encrypt(key, "their-pass", kdf="pbkdf2", iterations=1000)
+    store = KeyStore(tmp_path)
+    with pytest.raises(KeystoreError, match="wrong password"):
+        store.import_v3("x", theirs, "wrong")
+    with pytest.raises(KeystoreError, match="not a V3 keystore"):
+        store.import_v3("x", {"version": 3}, "their-pass")
+    imported = store.import_v3("x", theirs, "their-pass")
+    assert imported.address == Account.from_key(key).address and imported.has_encryption_key
+    assert store.load("x", "their-pass").encryption_private_key == imported.encryption_private_key
+    exported = store.export_v3("x", "their-pass")
+    assert exported["crypto"] == theirs["crypto"] and not any(k.startswith("ledgerml") for k in exported)
+    with pytest.raises(AlreadyExists):
+        store.import_v3("x", theirs, "their-pass")

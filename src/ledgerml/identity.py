@@ -14,7 +14,7 @@ import os
 import re
 import secrets
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -73,6 +73,7 @@ class Identity:
     name: str
     address: Address
     _private_key: coincurve.PrivateKey
+    _encryption_key: bytes | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def generate(cls, name: str) -> Identity:
@@ -99,8 +100,75 @@ class Identity:
         """The raw private key (only for writing keystores)."""
         return bytes(self._private_key.secret)
 
+    @property
+    def has_encryption_key(self) -> bool:
+        """True if this identity carries its X25519 encryption key (keystores made by ledgerml do)."""
+        return self._encryption_key is not None
+
+    @property
+    def encryption_private_key(self) -> bytes:
+        """The raw X25519 private key; ``KeystoreError`` if this identity has none."""
+        if self._encryption_key is None:
+            raise KeystoreError(
+                f"identity {self.name!r} has no encryption key: run 'ledgerml identity register-key {self.name}'"
+            )
+        return self._encryption_key
+
+    @property
+    def encryption_public_key(self) -> bytes:
+        """The raw 32-byte X25519 public key."""
+        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+        return X25519PrivateKey.from_private_bytes(self.encryption_private_key).public_key().public_bytes_raw()
+
+    def with_encryption_key(self, private_key: bytes | None = None) -> Identity:
+        """This identity with an X25519 encryption key (``private_key``, or a new random one)."""
+        key = private_key if private_key is not None else secrets.token_bytes(32)
+        if len(key) != 32:
+            raise KeystoreError(f"an X25519 private key is 32 bytes, got {len(key)}")
+        return replace(self, _encryption_key=key)
+
     def __repr__(self) -> str:
         return f"Identity(name={self.name!r}, address={self.address})"
+
+
+_ENCRYPTION_FIELD = "ledgerml_encryption"
+_KEY_SEAL_INFO = b"ledgerml/keystore/x25519/v1"
+
+
+def _seal_key_of(signing_key: bytes) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_KEY_SEAL_INFO).derive(signing_key)
+
+
+def seal_encryption_key(identity: Identity) -> dict[str, str]:
+    """The keystore field holding ``identity``'s X25519 key: AES-256-GCM under a key derived (HKDF-SHA256) from
+    the signing key, so it is exactly as protected as the signing key the keystore encrypts."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = secrets.token_bytes(12)
+    sealed = AESGCM(_seal_key_of(identity.private_key)).encrypt(
+        nonce, identity.encryption_private_key, identity.address.encode()
+    )
+    return {"suite": "X25519", "public_key": identity.encryption_public_key.hex(), "sealed": (nonce + sealed).hex()}
+
+
+def open_encryption_key(identity: Identity, stored: Any, where: str) -> Identity:
+    """``identity`` with the X25519 key of a keystore field written by :func:`seal_encryption_key`."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    try:
+        raw = bytes.fromhex(str(stored["sealed"]))
+        key = AESGCM(_seal_key_of(identity.private_key)).decrypt(raw[:12], raw[12:], identity.address.encode())
+        opened = identity.with_encryption_key(key)
+        if opened.encryption_public_key.hex() != stored["public_key"]:
+            raise ValueError("public key mismatch")
+    except (InvalidTag, KeyError, TypeError, ValueError, KeystoreError):
+        raise KeystoreError(f"keystore {where}: the encryption key is damaged or belongs to another key") from None
+    return opened
 
 
 def check_identity_name(name: str) -> None:
@@ -119,6 +187,7 @@ class KeyInfo:
     address: Address
     encrypted: bool
     path: Path
+    encryption_public_key: str | None = None
 
 
 class KeyStore:
@@ -152,7 +221,18 @@ class KeyStore:
             raise KeystoreError(f"a password is needed to encrypt {name!r} (set LEDGERML_PASSWORD)")
         ident = identity if identity is not None else Identity.generate(name)
         if ident.name != name:
-            ident = Identity.from_private_key(name, ident.private_key)
+            ident = replace(ident, name=name)
+        if not ident.has_encryption_key:
+            ident = ident.with_encryption_key()
+        document = self._document(ident, password, unencrypted=unencrypted, kdf=kdf)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        _write_new_file(path, json.dumps(document, indent=2).encode())
+        return ident
+
+    def _document(
+        self, ident: Identity, password: str | None, *, unencrypted: bool, kdf: Literal["scrypt", "pbkdf2"]
+    ) -> dict[str, Any]:
+        """The keystore JSON of ``ident``: a V3 keystore (or the labelled plaintext form) plus its encryption key."""
         document: dict[str, Any]
         if unencrypted:
             document = {
@@ -165,18 +245,21 @@ class KeyStore:
             assert password is not None
             from eth_account import Account  # imported here: it costs ~1 s at start-up
 
-            document = Account.encrypt(ident.private_key, password, kdf=kdf)
-        document["ledgerml_name"] = name
-        self.folder.mkdir(parents=True, exist_ok=True)
-        _write_new_file(path, json.dumps(document, indent=2).encode())
-        return ident
+            document = dict(Account.encrypt(ident.private_key, password, kdf=kdf))
+        document["ledgerml_name"] = ident.name
+        document[_ENCRYPTION_FIELD] = seal_encryption_key(ident)
+        return document
 
     def load(self, name: str, password: str | None) -> Identity:
         """Open the identity ``name``; raise ``KeystoreError`` on a wrong or missing password."""
         path = self._path(name)
         document = self._read(name, path)
         if document.get("ledgerml_unencrypted"):
-            return Identity.from_private_key(name, bytes.fromhex(str(document["private_key"])))
+            try:
+                raw = bytes.fromhex(str(document["private_key"]))
+            except (KeyError, ValueError):
+                raise KeystoreError(f"keystore {path} holds no readable private key") from None
+            return self._with_encryption(Identity.from_private_key(name, raw), document, path)
         if not password:
             raise KeystoreError(f"identity {name!r} is encrypted: set LEDGERML_PASSWORD or enter a password")
         try:
@@ -189,15 +272,83 @@ class KeyStore:
         stored = document.get("address")
         if stored and to_address("0x" + str(stored).removeprefix("0x")) != ident.address:
             raise KeystoreError(f"keystore {path} names another address than its key")
+        return self._with_encryption(ident, document, path)
+
+    def _with_encryption(self, ident: Identity, document: dict[str, Any], path: Path) -> Identity:
+        stored = document.get(_ENCRYPTION_FIELD)
+        return ident if stored is None else open_encryption_key(ident, stored, str(path))
+
+    def add_encryption_key(self, name: str, password: str | None) -> Identity:
+        """Give an identity whose keystore predates encryption keys an X25519 key pair (the keystore is rewritten
+        whole, mode 0600); an identity that has one is returned as it is."""
+        ident = self.load(name, password)
+        if ident.has_encryption_key:
+            return ident
+        path = self._path(name)
+        document = self._read(name, path)
+        ident = ident.with_encryption_key()
+        document[_ENCRYPTION_FIELD] = seal_encryption_key(ident)
+        _replace_file(path, json.dumps(document, indent=2).encode())
+        return ident
+
+    def export_v3(
+        self, name: str, password: str | None, *, kdf: Literal["scrypt", "pbkdf2"] = "scrypt"
+    ) -> dict[str, Any]:
+        """The identity's signing key as a standard Web3 Secret Storage (V3) keystore, without ledgerml's fields.
+
+        An encrypted keystore is exported as it is stored (after checking ``password`` opens it); an unencrypted
+        one is encrypted with ``password``.
+        """
+        from eth_account import Account
+
+        ident = self.load(name, password)
+        document = self._read(name, self._path(name))
+        if not password:
+            raise KeystoreError(f"a password is needed to export {name!r} as an encrypted keystore")
+        if document.get("ledgerml_unencrypted"):
+            document = dict(Account.encrypt(ident.private_key, password, kdf=kdf))
+        return {key: value for key, value in document.items() if not key.startswith("ledgerml_")}
+
+    def import_v3(self, name: str, keystore: Any, password: str, *, unencrypted: bool = False) -> Identity:
+        """Store the key of an existing V3 keystore (geth, Foundry, MetaMask, ...) as identity ``name``.
+
+        The keystore is kept as it is - its cipher, KDF and ``password`` - with ledgerml's fields added (a new
+        encryption key sealed under the signing key); ``unencrypted`` stores the key in plaintext instead.
+        """
+        from eth_account import Account
+
+        path = self._path(name)
+        if path.exists():
+            raise AlreadyExists(f"identity {name!r} exists already ({path})")
+        if not isinstance(keystore, dict) or not isinstance(keystore.get("crypto", keystore.get("Crypto")), dict):
+            raise KeystoreError("not a V3 keystore: a JSON object with a 'crypto' object is expected")
+        try:
+            private_key = bytes(Account.decrypt(keystore, password))
+        except Exception:  # eth_account raises ValueError, KeyError or TypeError on a bad file
+            raise KeystoreError("cannot open the keystore to import: wrong password or damaged keystore") from None
+        ident = Identity.from_private_key(name, private_key).with_encryption_key()
+        stored = keystore.get("address")
+        if stored and to_address("0x" + str(stored).removeprefix("0x")) != ident.address:
+            raise KeystoreError("the keystore to import names another address than its key")
+        if unencrypted:
+            return self.create(name, None, unencrypted=True, identity=ident)
+        document = {key: value for key, value in keystore.items() if not key.startswith("ledgerml_")}
+        document["address"] = ident.address[2:].lower()
+        document["ledgerml_name"] = name
+        document[_ENCRYPTION_FIELD] = seal_encryption_key(ident)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        _write_new_file(path, json.dumps(document, indent=2).encode())
         return ident
 
     def info(self, name: str) -> KeyInfo:
-        """Name, address and encryption of a stored identity."""
+        """Name, address, encryption and encryption public key of a stored identity (no password needed)."""
         path = self._path(name)
         document = self._read(name, path)
         raw_address = str(document.get("address", ""))
         address = to_address(raw_address if raw_address.startswith("0x") else "0x" + raw_address)
-        return KeyInfo(name, address, not document.get("ledgerml_unencrypted", False), path)
+        stored = document.get(_ENCRYPTION_FIELD)
+        public = str(stored.get("public_key")) if isinstance(stored, dict) else None
+        return KeyInfo(name, address, not document.get("ledgerml_unencrypted", False), path, public)
 
     def list(self) -> list[KeyInfo]:
         """Every stored identity, sorted by name."""
@@ -235,6 +386,21 @@ def _write_new_file(path: Path, data: bytes) -> None:
         raise AlreadyExists(f"{path} exists already") from exc
     finally:
         os.unlink(tmp)
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    """Replace ``path`` whole with ``data`` (mode 0600; temporary file, fsync, rename)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def password_from_env() -> str | None:

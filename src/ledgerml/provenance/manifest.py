@@ -7,7 +7,9 @@ dataset's id is the SHA-256 of its canonical manifest. Tabular files also carry 
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,16 +128,50 @@ def _files_of(root: Path) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
-def build_manifest(path: str | os.PathLike[str], *, records: bool = True, workers: int | None = None) -> Manifest:
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``: bytes fingerprinted so far of the total (each tabular file counts twice: its digest
+and its record pass)."""
+
+
+def _sha256_counting(path: Path, tick: Callable[[int], None]) -> str:
+    """SHA-256 hex of a file, streamed in 1 MiB chunks, calling ``tick(bytes)`` after each."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+                tick(len(chunk))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return digest.hexdigest()
+
+
+def build_manifest(
+    path: str | os.PathLike[str], *, records: bool = True, workers: int | None = None, progress: Progress | None = None
+) -> Manifest:
     """Fingerprint a file or folder; tabular files get a record-level root when ``records`` is set."""
+    files = _files_of(Path(path))
+    formats = {relative: tabular_format(file) if records else None for relative, file in files}
+    sizes = {relative: file.stat().st_size for relative, file in files}
+    total = sum(sizes.values()) + sum(sizes[r] for r, fmt in formats.items() if fmt is not None)
+    done = 0
+
+    def tick(count: int) -> None:
+        nonlocal done
+        done += count
+        if progress is not None:
+            progress(done, total)
+
     entries = []
-    for relative, file in _files_of(Path(path)):
+    for relative, file in files:
         summary = None
-        fmt = tabular_format(file) if records else None
+        fmt = formats[relative]
         if fmt is not None:
             columns, leaves = table_leaves(file, fmt, workers)
             summary = RecordSummary(fmt, tuple(columns), len(leaves), merkle_root(leaves).hex())
-        entries.append(FileEntry(relative, sha256_file(file).hex, file.stat().st_size, summary))
+            tick(sizes[relative])
+        digest = _sha256_counting(file, tick) if progress is not None else sha256_file(file).hex
+        entries.append(FileEntry(relative, digest, sizes[relative], summary))
     return Manifest(tuple(entries))
 
 

@@ -14,7 +14,7 @@ import pickletools
 import re
 import struct
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,6 +187,7 @@ def register_dataset(
     parents: list[str] | None = None,
     metadata: dict[str, Any] | None = None,
     workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Registration:
     """Fingerprint a file or folder and register it as ``DatasetRegistered`` signed by ``owner``.
 
@@ -195,7 +196,7 @@ def register_dataset(
     """
     target = Path(path)
     parents = _check_digests(list(parents or []), "--parent")
-    manifest = build_manifest(target, workers=workers)
+    manifest = build_manifest(target, workers=workers, progress=progress)
     records = sum(entry.records.count for entry in manifest.files if entry.records is not None)
     payload = _payload(
         DatasetRegistered,
