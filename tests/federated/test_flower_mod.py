@@ -24,7 +24,7 @@ from ledgerml.home import Home
 from ledgerml.ml.serialization import from_bytes
 from ledgerml.vocab.tasks import commits, participants, round_record, task
 
-from .._cli import run_cli, snapshot
+from .._cli import one_error_line, run_cli, snapshot
 from .quickstart.client_app import app, plain_app
 from .quickstart.task import get_model, load_data, mse
 
@@ -312,3 +312,33 @@ def test_the_auditor_catches_an_aggregate_the_strategy_did_not_make(
     audit = run_cli("audit", "task", TASK, "--home", str(federation.path), "--json")
     assert audit.code == 34, audit.out + audit.err
     assert "differs from the replay" in audit.out
+
+
+def test_own_arrays_with_a_robust_ledger_rule_and_rewards_valued_by_a_server_score(federation: Home) -> None:
+    from ledgerml.incentives import audit_rewards
+    from ledgerml.vocab.rewards import payouts
+
+    def utility(arrays: dict[str, np.ndarray]) -> float:
+        return -evaluate(arrays)["val_mse"]
+
+    create_flower_task(
+        federation,
+        TASK,
+        initial=ArrayRecord(get_model()),
+        strategy="median",
+        rounds=2,
+        aggregator="agg",
+        reward_pool=1000,
+        max_update_norm=50.0,
+    )
+    with pytest.raises(ConfigError, match="utility"):
+        _run(federation, app, _strategy())
+    with LocalGrid(app, local_contexts(2)) as grid:
+        serve_flower_task(grid, federation, TASK, _strategy(), evaluate=evaluate, utility=utility)
+    with federation.open_ledger(as_validator=False) as ledger:
+        paid = payouts(ledger.state(), TASK)
+        assert sorted(paid.rewards) == [1, 2] and all(sum(dict(r.payments).values()) > 0 for r in paid.rewards.values())
+        assert audit_rewards(ledger, federation.store(), TASK, utility) == []
+        assert audit_rewards(ledger, federation.store(), TASK, lambda arrays: 0.0) != []  # another utility: caught
+    cli_audit = run_cli("audit", "task", TASK, "--home", str(federation.path))  # the CLI takes no utility yet
+    assert cli_audit.code == 2 and one_error_line(cli_audit.err), cli_audit.err
