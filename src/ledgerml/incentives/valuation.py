@@ -5,7 +5,9 @@ permutations with truncation and, like GTG-Shapley (Liu et al. 2022), guided sam
 with player k mod n, so every player is measured first equally often, and a permutation stops scanning once
 the prefix's utility is within ``truncation`` of the grand coalition's (the rest get marginal 0); if the whole
 round gained less than ``truncation``, every value is 0 without sampling. ``leave_one_out`` needs n + 1
-evaluations. All count distinct utility evaluations (results are cached per coalition).
+evaluations. ``kernel_shapley`` fits the values by KernelSHAP's weighted regression over a budget of coalitions
+(the estimator measured best beyond exact's range, docs/benchmarks.md). All count distinct utility evaluations
+(results are cached per coalition).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
+
+from ..errors import ConfigError
 
 Coalition = frozenset[int]
 Utility = Callable[[Coalition], float]
@@ -122,3 +126,97 @@ def spearman(a: list[float] | tuple[float, ...], b: list[float] | tuple[float, .
         return 1.0
     result = spearmanr(a, b).statistic
     return 1.0 if math.isnan(result) else float(result)
+
+
+def _kernel_weight(n: int, size: int) -> float:
+    """The Shapley kernel's weight of one coalition of ``size`` players (Lundberg and Lee 2017)."""
+    return (n - 1) / (math.comb(n, size) * size * (n - size))
+
+
+def _size_classes(n: int) -> list[tuple[int, ...]]:
+    """Coalition sizes paired with their complements' (1 with n-1, 2 with n-2, ...), heaviest kernel mass first."""
+    return [(s,) if s == n - s else (s, n - s) for s in range(1, n // 2 + 1)]
+
+
+def _plan_coalitions(n: int, budget: int, rng: np.random.Generator) -> dict[Coalition, float]:
+    """Coalitions (not empty or full) with their regression weights: whole size classes while the budget lasts,
+    then paired random coalitions (a set and its complement) from the remaining classes, drawn by kernel mass,
+    sharing that mass equally."""
+    plan: dict[Coalition, float] = {}
+    classes = _size_classes(n)
+    left = budget
+    while classes and sum(math.comb(n, s) for s in classes[0]) <= left:
+        sizes = classes.pop(0)
+        for size in sizes:
+            for members in combinations(range(n), size):
+                plan[frozenset(members)] = _kernel_weight(n, size)
+        left -= sum(math.comb(n, s) for s in sizes)
+    if not classes or left < 2:
+        return plan
+    masses = np.array([sum(_kernel_weight(n, s) * math.comb(n, s) for s in sizes) for sizes in classes])
+    drawn: dict[Coalition, int] = {}
+    for _ in range(50 * left):
+        if len(drawn) + 2 > left:
+            break
+        sizes = classes[int(rng.choice(len(classes), p=masses / masses.sum()))]
+        chosen: Coalition = frozenset(rng.choice(n, size=sizes[0], replace=False).tolist())
+        for coalition in (chosen, frozenset(range(n)) - chosen):
+            drawn[coalition] = drawn.get(coalition, 0) + 1
+    total = sum(drawn.values())
+    plan.update({c: float(masses.sum()) * count / total for c, count in drawn.items()})
+    return plan
+
+
+def _solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Gaussian elimination with partial pivoting by elementwise row operations (no LAPACK, whose blocking
+    differs between machines: these bits are the same anywhere)."""
+    size = len(rhs)
+    a = np.hstack([matrix, rhs[:, None]]).astype(np.float64)
+    for col in range(size):
+        pivot = col + int(np.argmax(np.abs(a[col:, col])))
+        a[[col, pivot]] = a[[pivot, col]]
+        if a[col, col] == 0.0:
+            raise ConfigError("kernel Shapley: the sampled coalitions do not determine the values")
+        factors = a[col + 1 :, col] / a[col, col]
+        a[col + 1 :] -= factors[:, None] * a[col]
+    out = np.zeros(size)
+    for r in range(size - 1, -1, -1):
+        tail = 0.0
+        for c in range(r + 1, size):
+            tail += float(a[r, c]) * float(out[c])
+        out[r] = (a[r, size] - tail) / a[r, r]
+    return out
+
+
+def kernel_shapley(n: int, utility: Utility, *, max_evaluations: int, seed: int = 0) -> Valuation:
+    """Shapley values by KernelSHAP (Lundberg and Lee 2017): the weighted least-squares fit of ``v(S) - v({})``
+    by the sum of the members' values over at most ``max_evaluations`` distinct coalitions (empty and full
+    included, and at least every coalition of one and of ``n - 1`` players), subject to the values summing to
+    ``v(N) - v({})``. The coalitions are the Shapley kernel's
+    heaviest size classes whole, then paired random draws (``seed``); with the budget of every coalition it is
+    exact Shapley, and it is exact for additive games at any budget. Deterministic to the bit for a seed."""
+    least = min(2**n, 2 * n + 2) if n >= 0 else 0
+    if n < 0 or type(max_evaluations) is not int or max_evaluations < least:
+        raise ConfigError(
+            f"kernel Shapley of {n} players needs max_evaluations >= {least} (every single player and every"
+            f" coalition of all but one), got {max_evaluations!r}"
+        )
+    v = CachedUtility(utility)
+    if n == 0:
+        return Valuation((), "kernel", 0)
+    empty, grand = v(frozenset()), v(frozenset(range(n)))
+    if n == 1:
+        return Valuation((grand - empty,), "kernel", v.evaluations)
+    plan = _plan_coalitions(n, max_evaluations - 2, np.random.default_rng(seed))
+    matrix, rhs = np.zeros((n + 1, n + 1)), np.zeros(n + 1)
+    member = np.zeros(n + 1)
+    for coalition in sorted(plan, key=sorted):  # a fixed order of the sums
+        member[:] = 0.0
+        member[sorted(coalition)] = 1.0
+        weight = plan[coalition]
+        matrix += np.multiply.outer(member * weight, member)
+        rhs += member * (weight * (v(coalition) - empty))
+    matrix[:n, n] = matrix[n, :n] = 1.0  # the efficiency constraint, by a Lagrange multiplier
+    rhs[n] = grand - empty
+    values = [float(x) for x in _solve(matrix, rhs)[:n]]
+    return Valuation(tuple(values), "kernel", v.evaluations)
