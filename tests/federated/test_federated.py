@@ -493,6 +493,74 @@ def test_invalid_federation_configs_write_nothing(cli, tmp_path: Path, text: str
     assert _event_count(root) == events and _files(root) == before
 
 
+SCHEMA_MISTAKES = [  # (TOML text, the one line must contain)
+    ('[atack]\nkind = "sign_flip"\n', "unknown table [atack] in bad.toml; did you mean 'attack'?"),
+    ("[rewards]\nreward_pol = 5\n", "unknown key 'rewards.reward_pol' in bad.toml; did you mean 'reward_pool'?"),
+    ('[rewards]\nvaluation = { method = "exact", perms = 3 }\n', "unknown key 'rewards.valuation.perms'"),
+    ('[federation]\nrounds = "10"\n', "setting 'federation.rounds' in bad.toml must be an integer, got '10'"),
+    ('[federation]\nnames = ["a", 3]\nparticipants = 2\n', "setting 'federation.names[1]' in bad.toml must be a"),
+    ('[attack]\nparams = { scale = "big" }\n', "setting 'attack.params.scale' in bad.toml must be a number"),
+    ('[federation]\nmodel = { type = "cnn" }\n', "setting 'federation.model.type' in bad.toml must be one of"),
+    ("[dp]\nclip = 1.0\n", "key 'dp.noise_multiplier' is missing in bad.toml"),
+    ("federation = 3\n", "setting 'federation' in bad.toml must be a table, got 3"),
+]
+
+
+@pytest.mark.parametrize("text,message", SCHEMA_MISTAKES, ids=[m[:24] for _, m in SCHEMA_MISTAKES])
+def test_schema_mistakes_are_one_line_naming_the_key(cli, tmp_path: Path, text: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "bad.toml").write_text(text)
+    for command in ("validate", "run"):
+        extra = ["--unencrypted"] if command == "run" else []
+        result = cli("fl", command, str(tmp_path / "bad.toml"), *extra)
+        assert result.code == 2 and len(result.err.strip().splitlines()) == 1, result.err
+        assert message in result.err.replace(str(tmp_path) + "/", ""), result.err
+    assert not (tmp_path / "home").exists()  # the schema is checked before a home is even opened
+
+
+def test_schema_table_in_the_docs_is_the_schema() -> None:
+    from ledgerml.federated.schema import schema_table
+
+    docs = (Path(__file__).parents[2] / "docs" / "federation-config.md").read_text()
+    assert schema_table() in docs, "regenerate the table: python -c 'from ledgerml.federated.schema import ...'"
+
+
+def test_every_example_validates_and_dataclass_fields_are_all_in_the_schema(cli) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from ledgerml.federated.schema import FederationTable, config_settings
+
+    for example in sorted((Path(__file__).parents[2] / "examples" / "federations").glob("*.toml")):
+        result = cli("fl", "validate", str(example), "--json")
+        assert result.code == 0 and json.loads(result.out)["ok"], result.err
+    everything = {
+        "federation": {"task_id": "t", "model": {"type": "mlp", "hidden": 4}},
+        "attack": {"kind": "scaling", "participants": [0], "fraction": 0.0, "params": {"boost": 2.0}},
+        "dp": {"clip": 1.0, "noise_multiplier": 1.0, "delta": 1e-5},
+        "rewards": {"reward_pool": 1, "stake": 1, "initial_tokens": 1, "slash_on": ["x"], "slash_amount": 1,
+                    "valuation": {"method": "monte_carlo", "permutations": 2}},
+    }  # fmt: skip
+    settings_ = config_settings(everything, "t.toml")
+    reachable = set(FederationTable.model_fields) | set(settings_)
+    assert {f.name for f in dataclasses.fields(FederationConfig)} <= reachable
+    FederationConfig(**settings_)
+
+
+def test_a_task_resumes_only_with_its_own_settings(cli, home: Home, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from ledgerml.errors import ConfigError
+    from ledgerml.federated.workflow import check_same_task, run_federation
+
+    config = planned(home)
+    check_same_task(home, config)  # the same settings: resumes
+    changed = FederationConfig(task_id="t1", participants=4, rounds=5, epochs=1, lr=0.1)
+    before = _files(home.path)
+    with pytest.raises(ConfigError, match=r"task 't1' exists with other settings \(rounds: 3 -> 5; lr: 0.5 -> 0.1\)"):
+        run_federation(home, changed)
+    assert _files(home.path) == before
+    (tmp_path / "changed.toml").write_text('[federation]\ntask_id = "t1"\nparticipants = 4\nrounds = 5\n')
+    result = cli("fl", "validate", str(tmp_path / "changed.toml"), "--home", str(home.path))
+    assert result.code == 2 and "rounds: 3 -> 5" in result.err and len(result.err.strip().splitlines()) == 1
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.sampled_from(["rounds", "participants", "epochs", "batch_size", "min_participants", "seed", "lr", "alpha"]),

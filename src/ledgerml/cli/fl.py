@@ -94,6 +94,35 @@ class _round_progress:
             self._progress.__exit__(None, None, None)
 
 
+@app.command("validate")
+def validate(
+    config: Annotated[Path, typer.Argument(help="A federation TOML file (schema: docs/federation-config.md).")],
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Check a federation config without writing anything: every table, key, type and bound, the data
+    partition, and (in an existing home) that the task would be accepted or resumes with the same settings."""
+    from dataclasses import asdict
+
+    from ..federated.config import FederationConfig
+    from ..federated.workflow import validate_federation
+
+    settings = FederationConfig.from_toml(config)
+    target = home_of(home)
+    validate_federation(target if target.exists() else None, settings)
+    if json_out:
+        emit_json({"ok": True, "task": settings.task_id, "settings": asdict(settings)})
+    else:
+        console.print(
+            f"[green]valid[/]: task {settings.task_id}, {settings.participants} participants, {settings.rounds} "
+            f"rounds, rule {settings.rule}"
+            + (f", attack {settings.attack}" if settings.attack != "none" else "")
+            + (", DP on" if settings.dp else "")
+            + ("" if target.exists() else f" (no ledger home at {target.path}: ledger checks skipped)"),
+            highlight=False,
+        )
+
+
 @app.command("setup")
 def setup(
     config: Annotated[Path, typer.Argument(help="A federation TOML file.")],

@@ -58,7 +58,9 @@ class FederationConfig:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> FederationConfig:
-        """Read ``[federation]`` (and optional ``[attack]``, ``[dp]``) from a TOML file."""
+        """Read ``[federation]`` (and optional ``[attack]``, ``[dp]``, ``[rewards]``) from a TOML file: the whole
+        file is checked against the schema (``federated.schema``: unknown tables and keys, types), then every
+        bound; ``ConfigError`` names the first bad key."""
         text = read_bounded(Path(path), MAX_CONFIG_BYTES, what=f"federation config {path}")
         try:
             raw = tomllib.loads(text.decode("utf-8"))
@@ -66,11 +68,9 @@ class FederationConfig:
             raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}): not a TOML federation config") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-        values = _toml_settings(raw, path)
-        unknown = set(values) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(f"unknown setting(s) in {path}: {sorted(unknown)}")
-        return cls(**values)
+        from .schema import config_settings
+
+        return cls(**config_settings(raw, str(path)))
 
     def attacker_indices(self) -> list[int]:
         """Which participants attack: the listed ones, else the first ``attack_fraction`` of them."""
@@ -98,39 +98,6 @@ class FederationConfig:
     def participant_names(self) -> list[str]:
         """Identity names of the participants."""
         return self.names or [f"{self.task_id}-org{i:02d}" for i in range(self.participants)]
-
-
-TABLES = {
-    "federation": None,
-    "attack": {"kind": "attack", "participants": "attackers", "fraction": "attack_fraction", "params": "attack_params"},
-    "dp": {},
-    "rewards": {k: k for k in ("reward_pool", "stake", "initial_tokens", "slash_on", "slash_amount", "valuation")},
-}
-"""The TOML tables a federation config may have, and how their keys map to :class:`FederationConfig` fields."""
-
-
-def _toml_settings(raw: dict[str, Any], path: str | Path) -> dict[str, Any]:
-    """The config's fields from its TOML tables; ``ConfigError`` for an unknown table or key."""
-    unknown_tables = set(raw) - set(TABLES)
-    if unknown_tables:
-        raise ConfigError(f"unknown table(s) in {path}: {sorted(unknown_tables)}; known: {sorted(TABLES)}")
-    for name in raw:
-        if not isinstance(raw[name], dict):
-            raise ConfigError(f"'{name}' in {path} must be a table")
-    values = dict(raw.get("federation", {}))
-    for table in ("attack", "rewards"):
-        mapping = TABLES[table]
-        assert mapping is not None
-        section = raw.get(table, {})
-        unknown = set(section) - set(mapping)
-        if unknown:
-            raise ConfigError(
-                f"unknown setting(s) in table '{table}' of {path}: {sorted(unknown)}; known: {sorted(mapping)}"
-            )
-        values.update({mapping[key]: value for key, value in section.items()})
-    if "dp" in raw:
-        values["dp"] = raw["dp"]
-    return values
 
 
 MAX_CONFIG_BYTES = 1 << 20

@@ -4,7 +4,7 @@ audit every round and payout; and the combined audit of a task."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +62,9 @@ def run_federation(
     audit every round and payout. Refused while another process runs the same task; ``FederationFailed`` if
     every round it ran failed. A failed audit is reported in the result, not raised."""
     check_mode(mode)
-    preflight(home, config)
+    validate_federation(home, config)
     with federation_lock(home, config.task_id):
+        check_same_task(home, config)
         setup_federation(home, config, unencrypted=unencrypted)
         first_round = len(round_history(home, config.task_id)) + 1
         _train(home, config.task_id, mode, on_round)
@@ -71,6 +72,47 @@ def run_federation(
         model_id, attestation = register_final_model(home, config.task_id)
         audit = audit_federation(home, config.task_id)
     return FederationResult(config.task_id, round_history(home, config.task_id), model_id, attestation, audit)
+
+
+def validate_federation(home: Home | None, config: FederationConfig) -> None:
+    """Every check a run makes before its first write, writing nothing: the settings and the data partition,
+    and, with an existing ``home``, that the task event would be accepted and an existing task has these very
+    settings (``ledgerml fl validate``)."""
+    if home is None or not home.exists():
+        from ..ml import data as data_module
+
+        data_module.load(config.dataset)
+        return
+    preflight(home, config)
+    check_same_task(home, config)
+
+
+def config_differences(old: FederationConfig, new: FederationConfig) -> list[str]:
+    """``key: old -> new`` for every setting that differs."""
+    before, after = asdict(old), asdict(new)
+    return [f"{key}: {before[key]!r} -> {after[key]!r}" for key in before if before[key] != after[key]]
+
+
+def check_same_task(home: Home, config: FederationConfig) -> None:
+    """An existing task resumes only with the settings it was set up with; ``ConfigError`` naming what differs."""
+    from .plan import plan_path
+
+    if not plan_path(home, config.task_id).exists():
+        with home.open_ledger(as_validator=False) as ledger:
+            record = task_record(ledger.state(), config.task_id)
+        if record is not None:
+            raise ConfigError(
+                f"task {config.task_id!r} exists on this ledger but its plan is not in {home.path}: "
+                "give the federation another task_id"
+            )
+        return
+    differences = config_differences(load_plan(home, config.task_id).config, config)
+    if differences:
+        shown = "; ".join(differences[:4]) + (f"; and {len(differences) - 4} more" if len(differences) > 4 else "")
+        raise ConfigError(
+            f"task {config.task_id!r} exists with other settings ({shown}): give a new task_id, or the original "
+            "settings to resume it"
+        )
 
 
 def check_mode(mode: str) -> None:
