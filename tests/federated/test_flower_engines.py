@@ -39,18 +39,22 @@ def _assert_recorded(home: Home, task_id: str) -> None:
 
 @pytest.mark.slow
 def test_quickstart_app_with_the_mod_on_the_simulation_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The one Ray test: a quickstart-numpy-style ClientApp plus ``ledger_mod`` on Flower's simulation engine
-    (virtual SuperNodes with random node ids), the ServerApp wrapping Flower's FedAvg; the audit passes."""
-    from flwr.app import ArrayRecord, Context
-    from flwr.serverapp import Grid, ServerApp
-    from flwr.serverapp.strategy import FedAvg
+    """The one Ray test: examples/flower-quickstart (a quickstart-numpy-style ClientApp plus ``ledger_mod``,
+    and a ServerApp wrapping Flower's FedAvg) on Flower's simulation engine, whose virtual SuperNodes have
+    random node ids; every round accepts both updates and the audit passes."""
+    from flwr.app import ArrayRecord
     from flwr.simulation import run_simulation
 
-    from ledgerml.federated import create_flower_task, serve_flower_task
+    from ledgerml.federated import create_flower_task
 
-    from .quickstart.client_app import app
-    from .quickstart.task import get_model
-    from .test_flower_mod import _register, evaluate
+    from .quickstart import EXAMPLE
+    from .test_flower_mod import _register
+
+    # isort: split
+    from quickstart_ledger.client_app import app as client_app
+    from quickstart_ledger.server_app import app as server_app
+    from quickstart_ledger.server_app import strategy
+    from quickstart_ledger.task import get_model
 
     home = Home(tmp_path / "home")
     home.init(unencrypted=True)
@@ -59,22 +63,18 @@ def test_quickstart_app_with_the_mod_on_the_simulation_engine(tmp_path: Path, mo
         ledger.submit(home.identity(home.config().admin), RoleGranted(subject=agg.address, role=Role.AGGREGATOR))
     for partition in (0, 1):
         _register(home, f"org{partition}", partition, tmp_path)
-    monkeypatch.setenv("QUICKSTART_KEYS", str(home.keys.folder))
-    monkeypatch.setenv("QUICKSTART_RECEIPTS", str(tmp_path / "receipts"))
-
-    def strategy() -> FedAvg:
-        return FedAvg(fraction_evaluate=0.0, min_available_nodes=2, min_train_nodes=2)
-
     create_flower_task(home, "sim", initial=ArrayRecord(get_model()), strategy=strategy(), rounds=2, aggregator="agg")
-    server_app = ServerApp()
-
-    @server_app.main()
-    def main(grid: Grid, context: Context) -> None:
-        serve_flower_task(grid, home, "sim", strategy(), evaluate=evaluate)
-
+    for name, value in {
+        "LEDGERML_HOME": str(home.path),
+        "QUICKSTART_TASK": "sim",
+        "QUICKSTART_KEYS": str(home.keys.folder),
+        "QUICKSTART_RECEIPTS": str(tmp_path / "receipts"),
+        "PYTHONPATH": str(EXAMPLE),  # Ray's workers import the app from there
+    }.items():
+        monkeypatch.setenv(name, value)
     run_simulation(
         server_app=server_app,
-        client_app=app,
+        client_app=client_app,
         num_supernodes=2,
         backend_config={"client_resources": {"num_cpus": 1, "num_gpus": 0.0}},
     )

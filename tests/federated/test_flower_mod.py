@@ -25,8 +25,16 @@ from ledgerml.ml.serialization import from_bytes
 from ledgerml.vocab.tasks import commits, participants, round_record, task
 
 from .._cli import one_error_line, run_cli, snapshot
-from .quickstart.client_app import app, plain_app
-from .quickstart.task import get_model, load_data, mse
+from .quickstart import EXAMPLE  # noqa: F401  (puts examples/flower-quickstart on the path)
+
+# isort: split
+from quickstart_ledger.client_app import app, train  # the example app itself
+from quickstart_ledger.server_app import evaluate
+from quickstart_ledger.task import get_model, load_data
+
+plain_app = ClientApp()
+"""The same app without the mod: Flower's quickstart before it joins a ledgerml federation."""
+plain_app.train()(train)
 
 TASK = "qs"
 
@@ -85,12 +93,6 @@ def federation(prepared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     saved = (TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id)
     yield home
     TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id = saved
-
-
-def evaluate(arrays: dict[str, np.ndarray]) -> dict[str, float]:
-    """The server-side evaluation of the app's own arrays (held-out data)."""
-    X, y = load_data(99)
-    return {"val_mse": mse(arrays["0"], arrays["1"], X, y)}
 
 
 def _strategy(cls: type[Any] = FedAvg, **settings: Any) -> Any:
@@ -225,12 +227,10 @@ def _failing_app() -> ClientApp:
     broken = ClientApp(mods=[ledger_mod(key="$QUICKSTART_KEYS/org{partition-id}.json")])
 
     @broken.train()
-    def train(msg: Message, context: Context) -> Message:
-        from .quickstart.client_app import train as quickstart_train
-
+    def crashing_train(msg: Message, context: Context) -> Message:
         if int(context.node_config["partition-id"]) == 1:
             raise RuntimeError("out of memory")
-        return quickstart_train(msg, context)
+        return train(msg, context)
 
     return broken
 

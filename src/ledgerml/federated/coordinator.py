@@ -209,13 +209,17 @@ def run_flower_rule(
     """The task's Flower strategy on the usable updates (all of them count as accepted): the result, the order
     and the next global model, which is the strategy's aggregate itself (cast to the global model's dtypes; it
     must have the global model's arrays and shapes)."""
-    from .flower_rules import build, flower_aggregate
+    from .flower_rules import build, flower_aggregate, quiet_flower
 
     order = sorted(usable)
     if not order:
         return None, order, None
     _checked_counts(order, examples)
-    aggregate = flower_aggregate(strategy or build(record.rule, record.params()), round_, order, usable, examples)
+    if strategy is None:  # the auditor's replay: the recorded strategy, rebuilt quietly
+        with quiet_flower():
+            aggregate = flower_aggregate(build(record.rule, record.params()), round_, order, usable, examples)
+    else:
+        aggregate = flower_aggregate(strategy, round_, order, usable, examples)
     reason = check_update(aggregate, template, None)
     if reason is not None and not reason.startswith("wrong dtype"):
         raise ConfigError(f"the strategy's aggregate does not fit the model: {reason}")

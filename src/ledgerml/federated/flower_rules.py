@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import logging
 import math
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -89,6 +90,20 @@ def check_strategy_matches(record: Any, strategy: Any) -> None:
         raise ConfigError(
             f"the wrapped strategy is {rule} {params}, but task {record.task_id!r} records {record.rule} {recorded}"
         )
+
+
+@contextlib.contextmanager
+def quiet_flower() -> Iterator[None]:
+    """Flower's log held to errors (a replay rebuilds strategies, which log their settings each time)."""
+    import flwr.serverapp.strategy  # noqa: F401  (importing Flower sets its log level; do it first)
+
+    logger = logging.getLogger("flwr")
+    saved = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(saved)
 
 
 @contextlib.contextmanager

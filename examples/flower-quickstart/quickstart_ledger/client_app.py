@@ -1,8 +1,5 @@
-"""quickstart-numpy-style ClientApp: Flower's own example with real local training.
-
-The only ledgerml lines are the import of ``ledger_mod`` and ``mods=[...]`` on the ClientApp: the training
-and evaluation code below is what a Flower user writes, with no ledgerml import.
-"""
+"""quickstart-numpy-style ClientApp: Flower's example with real local training, joined to a ledgerml federation
+by one mod. The training and evaluation code has no ledgerml import."""
 
 from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
@@ -11,7 +8,7 @@ from ledgerml.federated import ledger_mod  # the one added import
 
 from .task import load_data, mse
 
-# The one changed line: the mod and the node's identity (key file per partition, password from the environment)
+# The one changed line: the mod and this node's identity (its key file; the password from LEDGERML_PASSWORD).
 app = ClientApp(
     mods=[ledger_mod(key="$QUICKSTART_KEYS/org{partition-id}.json", receipts="$QUICKSTART_RECEIPTS/org{partition-id}")]
 )
@@ -39,9 +36,3 @@ def evaluate(msg: Message, context: Context) -> Message:
     X, y = load_data(int(context.node_config["partition-id"]))
     metrics = {"loss": mse(w, b, X, y), "num-examples": len(X)}
     return Message(content=RecordDict({"metrics": MetricRecord(metrics)}), reply_to=msg)
-
-
-plain_app = ClientApp()
-"""The same app without the mod (what Flower's quickstart is before joining a ledgerml federation)."""
-plain_app.train()(train)
-plain_app.evaluate()(evaluate)
