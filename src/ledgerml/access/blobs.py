@@ -15,14 +15,14 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, TypeVar
 
 from ..errors import NotFound
 from ..store import ArtifactCorrupted, ArtifactStore, LocalStore, StoreWriteError
 from ..types import Digest
 
 T = TypeVar("T")
-Sink = Callable[[bytes], object]
+Sink = Callable[[memoryview], object]
 
 
 def put_stream(store: ArtifactStore, produce: Callable[[Sink], T]) -> tuple[str, T]:
@@ -34,7 +34,7 @@ def put_stream(store: ArtifactStore, produce: Callable[[Sink], T]) -> tuple[str,
     try:
         with os.fdopen(fd, "wb") as handle:
 
-            def sink(data: bytes) -> None:
+            def sink(data: memoryview) -> None:
                 digest.update(data)
                 handle.write(data)
 
@@ -60,16 +60,21 @@ def put_stream(store: ArtifactStore, produce: Callable[[Sink], T]) -> tuple[str,
 class HashingReader(io.RawIOBase):
     """A read-only stream that hashes what it returns; :meth:`check` compares with the expected address."""
 
-    def __init__(self, source: BinaryIO, address: str) -> None:
+    def __init__(self, source: Any, address: str) -> None:
         self._source, self._address, self._digest = source, address, hashlib.sha256()
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
-        data = self._source.read(size)
+        data: bytes = self._source.read(size)
         self._digest.update(data)
         return data
+
+    def readinto(self, buffer: Any) -> int:
+        count: int = self._source.readinto(buffer)
+        self._digest.update(memoryview(buffer)[:count])
+        return count
 
     def check(self) -> None:
         """Read to the end; ``ArtifactCorrupted`` unless everything read hashes to the address."""

@@ -148,49 +148,89 @@ def _read_full(source: Readable, size: int) -> bytes:
     return b"".join(parts)
 
 
+def _fill(source: Readable, buffer: bytearray) -> int:
+    """Read into ``buffer`` until it is full or the source ends; the number of bytes read."""
+    view, filled = memoryview(buffer), 0
+    readinto = getattr(source, "readinto", None)
+    while filled < len(buffer):
+        if readinto is not None:
+            count = readinto(view[filled:])
+        else:
+            part = source.read(len(buffer) - filled)
+            count = len(part)
+            view[filled : filled + count] = part
+        if not count:
+            break
+        filled += count
+    return filled
+
+
+def _aes(key: bytes) -> Any:
+    from cryptography.hazmat.primitives.ciphers import algorithms
+
+    return algorithms.AES(key)
+
+
+def _gcm(aes: Any, nonce: bytes, tag: bytes | None = None) -> Any:
+    from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
+    cipher = Cipher(aes, modes.GCM(nonce, tag))
+    return cipher.encryptor() if tag is None else cipher.decryptor()
+
+
 def encrypt_stream(
     data_key: bytes,
     context: bytes,
     source: Readable,
-    sink: Callable[[bytes], object],
+    sink: Callable[[memoryview], object],
     *,
     chunk_size: int = DEFAULT_CHUNK,
     progress: Callable[[int], None] | None = None,
-) -> str:
-    """Encrypt ``source`` to ``sink`` chunk by chunk; returns the plaintext's ``sha256:`` digest.
+    digest: bool = True,
+) -> str | None:
+    """Encrypt ``source`` to ``sink`` chunk by chunk; returns the plaintext's ``sha256:`` digest (None without
+    ``digest``). ``sink`` gets views of reused buffers: it must consume each before it returns.
 
     ``context`` (the dataset id and file path) is bound into the file key, so ciphertexts cannot be swapped.
     """
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     if not MIN_CHUNK <= chunk_size <= MAX_CHUNK:
         raise ValueError(f"chunk size must be from {MIN_CHUNK} to {MAX_CHUNK} bytes")
     salt = os.urandom(SALT_BYTES)
     header = HEADER.pack(MAGIC, chunk_size, salt)
-    aead = AESGCM(_hkdf(data_key, salt, b"ledgerml/stream/v1\x00" + context))
-    sink(header)
-    digest = hashlib.sha256()
-    current = _read_full(source, chunk_size)
-    counter = 0
+    aes = _aes(_hkdf(data_key, salt, b"ledgerml/stream/v1\x00" + context))
+    sink(memoryview(header))
+    hasher = hashlib.sha256() if digest else None
+    current, following = bytearray(chunk_size), bytearray(chunk_size)
+    sealed = bytearray(chunk_size + 15)
+    size, counter = _fill(source, current), 0
     while True:
-        following = _read_full(source, chunk_size) if len(current) == chunk_size else b""
-        last = not following
-        digest.update(current)
-        sink(aead.encrypt(_nonce(counter, last), current, header))
+        following_size = _fill(source, following) if size == chunk_size else 0
+        last = following_size == 0
+        plain = memoryview(current)[:size]
+        if hasher is not None:
+            hasher.update(plain)
+        encryptor = _gcm(aes, _nonce(counter, last))
+        encryptor.authenticate_additional_data(header)
+        written = encryptor.update_into(plain, sealed)
+        encryptor.finalize()
+        sink(memoryview(sealed)[:written])
+        sink(memoryview(encryptor.tag))
         if progress is not None:
-            progress(len(current))
+            progress(size)
         if last:
-            return "sha256:" + digest.hexdigest()
-        current, counter = following, counter + 1
+            return None if hasher is None else "sha256:" + hasher.hexdigest()
+        current, following, size, counter = following, current, following_size, counter + 1
 
 
-def decrypt_chunks(data_key: bytes, context: bytes, source: Readable, *, what: str = "the file") -> Iterator[bytes]:
+def decrypt_chunks(
+    data_key: bytes, context: bytes, source: Readable, *, what: str = "the file"
+) -> Iterator[memoryview]:
     """Yield the plaintext chunks of a stream written by :func:`encrypt_stream`, each one authenticated first.
 
-    ``DecryptionFailed`` names the chunk that fails (changed, reordered, truncated or for another key or file).
+    Each chunk is a view of a reused buffer, valid until the next one is asked for. ``DecryptionFailed`` names the
+    chunk that fails (changed, reordered, truncated or for another key or file).
     """
     from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     header = _read_full(source, HEADER.size)
     if len(header) != HEADER.size:
@@ -198,22 +238,29 @@ def decrypt_chunks(data_key: bytes, context: bytes, source: Readable, *, what: s
     magic, chunk_size, salt = HEADER.unpack(header)
     if magic != MAGIC or not MIN_CHUNK <= chunk_size <= MAX_CHUNK:
         raise DecryptionFailed(f"{what}: not a ledgerml sealed stream (bad header)")
-    aead = AESGCM(_hkdf(data_key, salt, b"ledgerml/stream/v1\x00" + context))
+    aes = _aes(_hkdf(data_key, salt, b"ledgerml/stream/v1\x00" + context))
     sealed = chunk_size + TAG_BYTES
-    current = _read_full(source, sealed)
-    counter = 0
+    current, following, plain = bytearray(sealed), bytearray(sealed), bytearray(chunk_size + 15)
+    size, counter = _fill(source, current), 0
     while True:
-        following = _read_full(source, sealed) if len(current) == sealed else b""
-        last = not following
+        following_size = _fill(source, following) if size == sealed else 0
+        last = following_size == 0
         try:
-            yield aead.decrypt(_nonce(counter, last), current, header)
+            if size < TAG_BYTES:
+                raise InvalidTag
+            view = memoryview(current)
+            decryptor = _gcm(aes, _nonce(counter, last), bytes(view[size - TAG_BYTES : size]))
+            decryptor.authenticate_additional_data(header)
+            written = decryptor.update_into(view[: size - TAG_BYTES], plain)
+            decryptor.finalize()
         except InvalidTag:
             raise DecryptionFailed(
                 f"{what}: chunk {counter} fails authentication (changed, reordered, truncated, or another key)"
             ) from None
+        yield memoryview(plain)[:written]
         if last:
             return
-        current, counter = following, counter + 1
+        current, following, size, counter = following, current, following_size, counter + 1
 
 
 def same_digest(a: str, b: str) -> bool:

@@ -37,6 +37,7 @@ class SealedDataset:
     series: str
     epoch: int
     chunk_size: int
+    seal_id: str
     files: tuple[SealedFile, ...]
 
     def to_bytes(self) -> bytes:
@@ -51,6 +52,7 @@ class SealedDataset:
                 "files": [
                     {"ciphertext": f.ciphertext, "path": f.path, "sha256": f.sha256, "size": f.size} for f in self.files
                 ],
+                "seal_id": self.seal_id,
                 "series": self.series,
             }
         )
@@ -69,7 +71,14 @@ class SealedDataset:
                 SealedFile(str(f["path"]), int(f["size"]), str(f["sha256"]), str(f["ciphertext"]))
                 for f in data["files"]
             )
-            return cls(str(data["dataset_id"]), str(data["series"]), int(data["epoch"]), int(data["chunk_size"]), files)
+            return cls(
+                str(data["dataset_id"]),
+                str(data["series"]),
+                int(data["epoch"]),
+                int(data["chunk_size"]),
+                str(data["seal_id"]),
+                files,
+            )
         except (KeyError, TypeError, ValueError):
             raise DecryptionFailed("the sealed descriptor is malformed") from None
 

@@ -14,8 +14,8 @@ from .crypto import WrongKey, unchain_key, unwrap_key, wrap_info
 from .formats import KeyBundle
 
 
-def key_payload(identity: Identity) -> EncryptionKeyRegistered | None:
-    """The registration of ``identity``'s encryption key, or None if the ledger state has it already."""
+def key_payload(identity: Identity) -> EncryptionKeyRegistered:
+    """The registration of ``identity``'s encryption key."""
     public = identity.encryption_public_key.hex()
     built = payload(EncryptionKeyRegistered, "encryption key registration", public_key=public, suite="X25519")
     assert isinstance(built, EncryptionKeyRegistered)
@@ -28,9 +28,7 @@ def register_encryption_key(ledger: LedgerBackend, identity: Identity) -> Receip
     current = encryption_key(ledger.state(), identity.address)
     if current is not None and current.public_key == identity.encryption_public_key.hex():
         return None
-    built = key_payload(identity)
-    assert built is not None
-    return ledger.submit(identity, built)
+    return ledger.submit(identity, key_payload(identity))
 
 
 def needs_key_registration(state: State, identity: Identity) -> bool:

@@ -29,7 +29,7 @@ from .blobs import open_blob
 from .crypto import decrypt_chunks, same_digest
 from .formats import SealedDataset, SealedFile
 from .keys import current_key, key_at
-from .seal import _file_context
+from .seal import file_context
 
 
 @dataclass(frozen=True)
@@ -62,10 +62,10 @@ def _descriptor(ledger: LedgerBackend, store: ArtifactStore, dataset_id: str) ->
     return descriptor, manifest
 
 
-def _decrypt_file(store: ArtifactStore, key: bytes, dataset_id: str, entry: SealedFile, target: Path) -> int:
+def _decrypt_file(store: ArtifactStore, key: bytes, seal_id: str, entry: SealedFile, target: Path) -> int:
     digest, written = hashlib.sha256(), 0
     with open_blob(store, entry.ciphertext) as source, open(target, "wb") as out:
-        for chunk in decrypt_chunks(key, _file_context(dataset_id, entry.path), source, what=entry.path):
+        for chunk in decrypt_chunks(key, file_context(seal_id, entry.path), source, what=entry.path):
             digest.update(chunk)
             out.write(chunk)
             written += len(chunk)
@@ -111,7 +111,7 @@ def decrypt_dataset(
         for entry in descriptor.files:
             path = scratch / entry.path
             path.parent.mkdir(parents=True, exist_ok=True)
-            total += _decrypt_file(store, key, dataset_id, entry, path)
+            total += _decrypt_file(store, key, descriptor.seal_id, entry, path)
         receipt = append_all(ledger, reader, [used], now_ms())[0]
         os.replace(scratch / descriptor.files[0].path, target) if single else os.replace(scratch, target)
     finally:

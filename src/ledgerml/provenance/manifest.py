@@ -110,6 +110,20 @@ class Manifest:
             raise ConfigError(f"malformed manifest: {exc!r}") from None
 
 
+def files_of(root: Path) -> list[tuple[str, Path]]:
+    """The regular files a manifest of ``root`` lists, as sorted (relative POSIX path, path); symlinks refused."""
+    return _files_of(root)
+
+
+def record_summary(file: Path, workers: int | None = None) -> RecordSummary | None:
+    """The record-level fingerprint of a tabular file (CSV/TSV/Parquet), None for any other file."""
+    fmt = tabular_format(file)
+    if fmt is None:
+        return None
+    columns, leaves = table_leaves(file, fmt, workers)
+    return RecordSummary(fmt, tuple(columns), len(leaves), merkle_root(leaves).hex())
+
+
 def _files_of(root: Path) -> list[tuple[str, Path]]:
     if root.is_symlink():
         raise ConfigError(f"{root} is a symbolic link; fingerprint its target instead")
