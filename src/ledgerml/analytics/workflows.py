@@ -219,3 +219,39 @@ def explain_account(
             Contribution(name, float(v), row.iloc[0].get(name.removesuffix(" (missing)"))) for name, v in ranked.items()
         ],
     )
+
+
+METRICS = ("f1", "pr_auc", "roc_auc", "precision", "recall")
+
+
+def write_training_report(
+    trained: FraudTrainingResult, data: Path, path: Path, *, home: Home | None, command: str, settings: dict[str, Any]
+) -> Path:
+    """``fraud train --report``: header (date, version, ledger id, settings), the cross-validation fold by fold
+    and on average, the threshold, the features the model takes, where it is registered."""
+    from .._html import ReportMeta, table, write_page
+
+    ledger_id = "(not registered)"
+    if home is not None:
+        with home.open_ledger(as_validator=False) as ledger:
+            ledger_id = ledger.ledger_id
+    result = trained.cross_validation
+    folds = [
+        [i + 1, *[f"{fold[k]:.4f}" for k in METRICS], f"{fold['train_seconds']:.1f}"]
+        for i, fold in enumerate(result["folds"])
+    ]
+    folds.append(["mean", *[f"{result['mean_' + k]:.4f}" for k in METRICS], f"{result['mean_train_seconds']:.1f}"])
+    model: list[list[Any]] = [
+        ["data", str(data)],
+        ["model folder", str(trained.model)],
+        ["model id", trained.model_id or "(not registered)"],
+        ["decision threshold", f"{trained.threshold:.4f}"],
+        ["features", len(trained.detector.features_)],
+    ]
+    sections = [
+        ("Cross-validation (grouped, stratified)", table(["fold", *METRICS, "train s"], folds)),
+        ("Model", table(["what", "value"], model)),
+        ("Features the model takes", table(["feature"], [[f] for f in trained.detector.features_])),
+    ]
+    meta = ReportMeta(command=command, ledger_id=ledger_id, settings=settings)
+    return write_page(path, f"ledgerml fraud detector trained on {data.name}", meta, sections)

@@ -161,3 +161,72 @@ def progress_bar(description: str, enabled: bool = True) -> Iterator[Callable[[i
             progress.update(task, completed=done, total=total)
 
         yield update
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show Flower's INFO log (quiet by default).")]
+LogLevelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--log-level",
+        help="Flower's log level: DEBUG, INFO, WARNING, ERROR [default: ERROR, or INFO with --verbose, or "
+        "FLWR_LOG_LEVEL].",
+    ),
+]
+
+
+def quiet_flower(verbose: bool = False, level: str | None = None) -> str:
+    """Set Flower's log level for this process and the engines it starts (``FLWR_LOG_LEVEL``): ERROR unless
+    ``--verbose`` (INFO), ``--log-level`` or the variable itself says otherwise. Returns the level."""
+    from ..errors import ConfigError
+
+    chosen = (level or ("INFO" if verbose else os.environ.get("FLWR_LOG_LEVEL") or "ERROR")).upper()
+    if chosen not in LOG_LEVELS:
+        raise ConfigError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
+    os.environ["FLWR_LOG_LEVEL"] = chosen
+    flower_logger = sys.modules.get("flwr.supercore.logger")
+    if flower_logger is not None:  # imported already: its handler read the variable at import time
+        flower_logger.update_console_handler(level=chosen, timestamps=chosen == "DEBUG", colored=True)
+    return chosen
+
+
+class StageProgress:
+    """A rich progress line on stderr that names the current stage (a spinner with elapsed time) and, while
+    training, counts rounds. Silent when disabled or not a terminal."""
+
+    def __init__(self, rounds: int, enabled: bool) -> None:
+        self.rounds, self.enabled = rounds, enabled and err_console.is_terminal
+        self._progress: Progress | None = None
+        self._task: Any = None
+
+    def __enter__(self) -> StageProgress:
+        if self.enabled:
+            from rich.progress import SpinnerColumn
+
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+                transient=True,
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task("starting", total=None)
+        return self
+
+    def stage(self, name: str) -> None:
+        """Show ``name``; the bar counts rounds while training."""
+        if self._progress is not None:
+            total = self.rounds if name == "training" else None
+            self._progress.reset(self._task, total=total, description=name)
+
+    def round_done(self, outcome: object) -> None:
+        """One more round finalized."""
+        if self._progress is not None:
+            self._progress.advance(self._task)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(None, None, None)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError, TamperDetected
-from ._common import HomeOption, JsonOption, console, emit_json, home_of, table
+from ._common import HomeOption, JsonOption, check_out, console, emit_json, home_of, table
 
 app = typer.Typer(help="Audit federated tasks by replaying their rounds.", no_args_is_help=True)
 
@@ -30,6 +30,10 @@ def task(
         Path | None,
         typer.Option(help="A folder of participants' receipts: flag any commitment a round does not list."),
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write an HTML report (date, version, ledger id, verdict, every round)."),
+    ] = None,
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -38,11 +42,14 @@ def task(
     target = home_of(home)
     if receipts is not None and not receipts.is_dir():
         raise ConfigError(f"--receipts {receipts} is not a folder")
-    from ..federated.workflow import audit_federation, first_problem
+    check_out(report, "--report")
+    from ..federated.workflow import audit_federation, first_problem, write_task_audit_report
 
-    report = audit_federation(target, task_id, validation, receipts)
+    audit = audit_federation(target, task_id, validation, receipts)
+    if report is not None:
+        write_task_audit_report(target, audit, report, f"ledgerml audit task {task_id}")
     if json_out:
-        emit_json(report.to_dict())
+        emit_json({**audit.to_dict(), **({"report": str(report)} if report else {})})
     else:
         table(
             f"audit of task {task_id}",
@@ -56,10 +63,12 @@ def task(
                     r.rejected,
                     "matches" if r.ok else "MISMATCH: " + "; ".join(r.problems),
                 ]
-                for r in report.rounds
+                for r in audit.rounds
             ],
         )
-        for problem in report.problems:
+        for problem in audit.problems:
             console.print(f"[red]problem[/]: {problem}")
-    if not report.ok:
-        raise AuditFailed(f"task {task_id} does not replay as recorded: {first_problem(report)}")
+        if report is not None:
+            console.print(f"report: {report}")
+    if not audit.ok:
+        raise AuditFailed(f"task {task_id} does not replay as recorded: {first_problem(audit)}")

@@ -14,7 +14,17 @@ import typer
 
 from ..errors import ConfigError, TamperDetected
 from ..localnode import launch, shutdown
-from ._common import HomeOption, JsonOption, console, emit_json, err_console, table
+from ._common import (
+    HomeOption,
+    JsonOption,
+    LogLevelOption,
+    VerboseOption,
+    console,
+    emit_json,
+    err_console,
+    quiet_flower,
+    table,
+)
 
 if TYPE_CHECKING:
     from ..workflows.demo import DemoResult
@@ -44,11 +54,14 @@ def demo(
             "(state in HOME/node) and stops.",
         ),
     ] = "sqlite",
+    verbose: VerboseOption = False,
+    log_level: LogLevelOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Run the federated scenario end to end in a fresh ledger home (temporary unless --home is given)."""
     if ledger_kind not in ("sqlite", "evm"):
         raise ConfigError(f"--ledger is sqlite or evm, not {ledger_kind!r}")
+    quiet_flower(verbose, log_level)
     from ..workflows.demo import new_demo_home, run_demo
 
     started = time.perf_counter()

@@ -9,12 +9,30 @@ import typer
 
 from .._json import loads_bounded
 from ..vocab.tasks import progress
-from ._common import HomeOption, JsonOption, console, emit_json, err_console, home_of, table
+from ._common import (
+    HomeOption,
+    JsonOption,
+    LogLevelOption,
+    StageProgress,
+    VerboseOption,
+    check_out,
+    console,
+    emit_json,
+    home_of,
+    quiet_flower,
+    table,
+)
 
 if TYPE_CHECKING:
     from ..federated.workflow import FederationResult
 
 app = typer.Typer(help="Run federated training recorded on the ledger; list tasks.", no_args_is_help=True)
+
+
+ReportOption = Annotated[
+    Path | None,
+    typer.Option("--report", help="Also write an HTML report (date, version, ledger id, settings, rounds, audit)."),
+]
 
 
 @app.command("run")
@@ -29,69 +47,53 @@ def run(
     unencrypted: Annotated[
         bool, typer.Option("--unencrypted", help="Create missing participant keys in PLAINTEXT (demos and tests only).")
     ] = False,
+    report: ReportOption = None,
+    verbose: VerboseOption = False,
+    log_level: LogLevelOption = None,
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Set up (identities, roles, registered partitions, task), train, register the model, audit every round
     and every payout. Refused while another process runs the same task; an error if every round it ran failed."""
     from ..federated.config import FederationConfig
-    from ..federated.workflow import check_mode, first_problem, run_federation
+    from ..federated.workflow import check_mode, first_problem, run_federation, write_run_report
     from .audit import AuditFailed
 
     check_mode(mode)
+    quiet_flower(verbose, log_level)
+    check_out(report, "--report")
     settings = FederationConfig.from_toml(config)
     target = home_of(home)
-    with _round_progress(settings.rounds, not json_out and mode == "local") as on_round:
-        result = run_federation(target, settings, mode=mode, unencrypted=unencrypted, on_round=on_round)
+    with StageProgress(settings.rounds, not json_out) as shown:
+        result = run_federation(
+            target,
+            settings,
+            mode=mode,
+            unencrypted=unencrypted,
+            on_round=shown.round_done if mode == "local" else None,
+            on_stage=shown.stage,
+        )
+    if report is not None:
+        write_run_report(target, settings, result, report, f"ledgerml fl run {config} --mode {mode}")
     if json_out:
-        emit_json(result.to_dict())
+        emit_json({**result.to_dict(), **({"report": str(report)} if report else {})})
     else:
         _print_run(result)
+        if report is not None:
+            console.print(f"report: {report}")
     if not result.audit.ok:
         raise AuditFailed(f"the audit of {settings.task_id} found problems: {first_problem(result.audit)}")
 
 
 def _print_run(result: FederationResult) -> None:
-    """The rounds table, the registered model and the audit verdict."""
-    table(
-        f"task {result.task_id}",
-        ["round", "status", "accepted", "rejected", "val accuracy"],
-        [
-            [
-                r["round"],
-                r["status"],
-                len(r["accepted"]),
-                len(r["rejected"]),
-                f"{r['metrics'].get('val_accuracy', float('nan')):.3f}",
-            ]
-            for r in result.rounds
-        ],
-    )
+    """The rounds table (with the DP budget spent, for DP tasks), the registered model and the audit verdict."""
+    from ..federated.report import ROUND_COLUMNS, round_rows
+
+    table(f"task {result.task_id}", ROUND_COLUMNS, round_rows(result.rounds))
     console.print(f"final model {result.model_id} registered; attestation {result.attestation}")
     console.print(
         "audit: " + ("[green]every round and payout replays exactly[/]" if result.audit.ok else "[red]MISMATCH[/]")
     )
-
-
-class _round_progress:
-    """A rich progress bar advanced once per finalized round."""
-
-    def __init__(self, rounds: int, enabled: bool) -> None:
-        self.rounds, self.enabled = rounds, enabled and err_console.is_terminal
-
-    def __enter__(self):  # type: ignore[no-untyped-def]
-        if not self.enabled:
-            return lambda outcome: None
-        from rich.progress import Progress
-
-        self._progress = Progress(console=err_console, transient=True)
-        self._progress.__enter__()
-        task = self._progress.add_task("training rounds", total=self.rounds)
-        return lambda outcome: self._progress.advance(task)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self._progress.__exit__(None, None, None)
 
 
 @app.command("validate")

@@ -107,6 +107,9 @@ def train(
     folds: Annotated[int, typer.Option(help="Number of cross-validation folds.")] = 5,
     schema: SchemaOption = "table",
     register: Annotated[bool, typer.Option(help="Register the model (and its data) on the ledger.")] = True,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Also write an HTML report (date, version, ledger id, folds).")
+    ] = None,
     home: HomeOption = None,
     acting: AsOption = None,
     json_out: JsonOption = False,
@@ -116,7 +119,9 @@ def train(
     Registering signs with --as (default: the home's default identity), which needs the trainer role and, while
     the data is not registered yet, data_owner; both are checked before training starts."""
     _needs_analytics("train")
-    from ..analytics.workflows import train_fraud_detector
+    from ..analytics.workflows import train_fraud_detector, write_training_report
+
+    check_out(report, "--report")
 
     with progress_bar("training (folds, then the final fit)", enabled=not json_out) as update:
         trained = train_fraud_detector(
@@ -129,15 +134,27 @@ def train(
             acting=acting,
             progress=update,
         )
+    if report is not None:
+        settings = {"missing": missing, "folds": folds, "schema": schema, "register": register}
+        target = home_of(home) if register else None
+        write_training_report(trained, data, report, home=target, command="ledgerml fraud train", settings=settings)
     if json_out:
+        extra = {"report": str(report)} if report else {}
         emit_json(
-            {"model": str(model_out), "model_id": trained.model_id, **trained.summary, "threshold": trained.threshold}
+            {
+                "model": str(model_out),
+                "model_id": trained.model_id,
+                **trained.summary,
+                "threshold": trained.threshold,
+                **extra,
+            }
         )
     else:
         _metrics_table(f"cross-validation ({folds} grouped folds)", trained.cross_validation)
         console.print(
             f"model saved to {model_out}; threshold {trained.threshold:.4f}"
             + (f"; registered as {trained.model_id}" if trained.model_id else "")
+            + (f"; report {report}" if report else "")
         )
 
 

@@ -1,25 +1,30 @@
-"""The demo's HTML report: plots as embedded PNG images (matplotlib, Agg) and tables, one self-contained file."""
+"""HTML reports of federations (the demo's, ``fl run --report``, ``audit task --report``): plots as embedded
+PNG images (matplotlib, Agg) and tables, one self-contained file with its provenance header."""
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from .._html import ReportMeta, image, png, table, write_page
+
+if TYPE_CHECKING:
+    from .audit import TaskAudit
 
 
-def _png(figure: Any) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return base64.b64encode(buffer.getvalue()).decode()
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _outside_legend(ax: Any) -> None:
+    """The legend right of the axes, where it cannot cover a bar or a line."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
 
 
 def _accuracy_png(plt: Any, runs: dict[str, list[dict[str, Any]]]) -> str:
@@ -36,10 +41,10 @@ def _accuracy_png(plt: Any, runs: dict[str, list[dict[str, Any]]]) -> str:
     ax.set_ylabel("validation accuracy")
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
-    ax.legend()
-    png = _png(fig)
+    _outside_legend(ax)
+    data = png(fig)
     plt.close(fig)
-    return png
+    return data
 
 
 def _participation_png(plt: Any, rounds: list[dict[str, Any]], names: dict[str, str], robust: str) -> str:
@@ -57,11 +62,11 @@ def _participation_png(plt: Any, rounds: list[dict[str, Any]], names: dict[str, 
         labels, [rejected[a] for a in people], bottom=[accepted[a] for a in people], label="rejected", color="#c0392b"
     )
     ax.set_ylabel(f"updates ({robust})")
-    ax.legend()
+    _outside_legend(ax)
     plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
-    png = _png(fig)
+    data = png(fig)
     plt.close(fig)
-    return png
+    return data
 
 
 def _ledger_png(plt: Any, kinds: Counter[str]) -> str:
@@ -70,9 +75,14 @@ def _ledger_png(plt: Any, kinds: Counter[str]) -> str:
     ordered = kinds.most_common()
     ax.barh([k for k, _ in ordered], [v for _, v in ordered], color="#34495e")
     ax.set_xlabel("events on the ledger")
-    png = _png(fig)
+    data = png(fig)
     plt.close(fig)
-    return png
+    return data
+
+
+def _rejections(rounds: list[dict[str, Any]], names: dict[str, str]) -> str:
+    rows = [[r["round"], names.get(a, a), reason] for r in rounds for a, reason in sorted(r["rejected"].items())]
+    return table(["round", "participant", "rejected because"], rows)
 
 
 def write_report(
@@ -86,38 +96,83 @@ def write_report(
     summary: list[list[Any]],
     checks: list[list[Any]],
     payouts: list[list[Any]] | None = None,
+    meta: ReportMeta | None = None,
 ) -> Path:
-    """Write the report: accuracy per round for each run, accepted/rejected per participant, ledger stats."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    accuracy_png = _accuracy_png(plt, runs)
-    participation_png = _participation_png(plt, runs[robust], names, robust)
-    ledger_png = _ledger_png(plt, kinds)
-
-    reasons = [
-        [r["round"], names.get(a, a), reason] for r in runs[robust] for a, reason in sorted(r["rejected"].items())
+    """The demo's report: accuracy per round for each run, accepted/rejected per participant, ledger stats."""
+    plt = _pyplot()
+    sections = [
+        ("Summary", table(["what", "value"], summary)),
+        ("Audit checks", table(["check", "result", "detail"], checks)),
+        ("Validation accuracy per round", image("accuracy per round", _accuracy_png(plt, runs))),
+        (
+            "Accepted and rejected updates per participant",
+            image("accepted and rejected updates", _participation_png(plt, runs[robust], names, robust))
+            + _rejections(runs[robust], names),
+        ),
+        (
+            "Contributions and payouts (robust run)",
+            "<p>Contribution: the participant's Shapley value summed over rounds, in millionths of validation "
+            "accuracy; reward: tokens paid from the task's pool in proportion to positive contributions; slashed: "
+            "stake taken for rejected updates the task names.</p>"
+            + table(["participant", "contribution (x1e-6)", "reward", "slashed", "balance"], payouts or []),
+        ),
+        ("Ledger", image("events by kind", _ledger_png(plt, kinds))),
     ]
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}}
-table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}
-th{{background:#f3f3f3}}img{{max-width:100%}}</style></head><body>
-<h1>{html.escape(title)}</h1>
-<h2>Summary</h2>{_table(["what", "value"], summary)}
-<h2>Audit checks</h2>{_table(["check", "result", "detail"], checks)}
-<h2>Validation accuracy per round</h2><img alt="accuracy per round" src="data:image/png;base64,{accuracy_png}">
-<h2>Accepted and rejected updates per participant</h2>
-<img alt="accepted and rejected updates" src="data:image/png;base64,{participation_png}">
-{_table(["round", "participant", "rejected because"], reasons)}
-<h2>Contributions and payouts (robust run)</h2>
-<p>Contribution: the participant's Shapley value summed over rounds, in millionths of validation accuracy;
-reward: tokens paid from the task's pool in proportion to positive contributions; slashed: stake taken for
-rejected updates the task names.</p>
-{_table(["participant", "contribution (x1e-6)", "reward", "slashed", "balance"], payouts or [])}
-<h2>Ledger</h2><img alt="events by kind" src="data:image/png;base64,{ledger_png}">
-</body></html>
-"""
-    path.write_text(page)
-    return path
+    return write_page(path, title, meta, sections)
+
+
+def round_rows(rounds: list[dict[str, Any]]) -> list[list[Any]]:
+    """One row per round: number, status, accepted, rejected, validation accuracy, DP epsilon spent so far."""
+    return [
+        [
+            r["round"],
+            r["status"],
+            len(r["accepted"]),
+            len(r["rejected"]),
+            f"{r['metrics'].get('val_accuracy', float('nan')):.3f}",
+            f"{r['metrics']['dp_epsilon']:.3f}" if "dp_epsilon" in r["metrics"] else "-",
+        ]
+        for r in rounds
+    ]
+
+
+ROUND_COLUMNS = ["round", "status", "accepted", "rejected", "val accuracy", "DP epsilon"]
+
+
+def write_federation_report(
+    path: Path,
+    *,
+    task_id: str,
+    rounds: list[dict[str, Any]],
+    names: dict[str, str],
+    checks: list[list[Any]],
+    meta: ReportMeta,
+) -> Path:
+    """``fl run --report``: rounds (with DP epsilon), accuracy, participation and the audit verdicts."""
+    plt = _pyplot()
+    sections = [
+        ("Rounds", table(ROUND_COLUMNS, round_rows(rounds))),
+        ("Validation accuracy per round", image("accuracy per round", _accuracy_png(plt, {task_id: rounds}))),
+        (
+            "Accepted and rejected updates per participant",
+            image("accepted and rejected updates", _participation_png(plt, rounds, names, task_id))
+            + _rejections(rounds, names),
+        ),
+        ("Audit", table(["check", "result", "detail"], checks)),
+    ]
+    return write_page(path, f"ledgerml federation {task_id}", meta, sections)
+
+
+def write_audit_report(path: Path, audit: TaskAudit, meta: ReportMeta) -> Path:
+    """``audit task --report``: the verdict, each round's replay and every problem found."""
+    rows = [
+        [r.round, r.status, r.committed, r.accepted, r.rejected, "matches" if r.ok else "; ".join(r.problems)]
+        for r in audit.rounds
+    ]
+    verdict = "every round and payout replays exactly" if audit.ok else "MISMATCH: the task does not replay as recorded"
+    sections = [
+        ("Verdict", f"<p>{verdict}</p>"),
+        ("Rounds replayed", table(["round", "status", "committed", "accepted", "rejected", "replay"], rows)),
+        ("Problems", table(["problem"], [[p] for p in audit.problems]) if audit.problems else "<p>none</p>"),
+    ]
+    return write_page(path, f"ledgerml audit of task {audit.task_id}", meta, sections)

@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from .._html import ReportMeta
+from ..errors import ConfigError, LedgerMLError
 from ..home import Home
 from ..incentives import RoundSettler, audit_rewards, load_validation
 from ..vocab.tasks import task as task_record
@@ -47,6 +48,7 @@ class FederationResult:
             "attestation": str(self.attestation),
             "audit_ok": self.audit.ok,
             "val_accuracy": [round(a, 4) for a in self.accuracy],
+            "dp_epsilon": [r["metrics"].get("dp_epsilon") for r in self.rounds],
         }
 
 
@@ -57,18 +59,24 @@ def run_federation(
     mode: str = "local",
     unencrypted: bool = False,
     on_round: Callable[[RoundOutcome], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> FederationResult:
     """Set up (identities, roles, registered partitions, task), train the remaining rounds, register the model,
     audit every round and payout. Refused while another process runs the same task; ``FederationFailed`` if
-    every round it ran failed. A failed audit is reported in the result, not raised."""
+    every round it ran failed. A failed audit is reported in the result, not raised. ``on_stage(name)`` is
+    called as setup, training and the audit begin; ``on_round`` after each round (local mode)."""
     check_mode(mode)
+    stage = on_stage or (lambda name: None)
     validate_federation(home, config)
     with federation_lock(home, config.task_id):
         check_same_task(home, config)
+        stage("setting up: keys, roles, data partitions, task")
         setup_federation(home, config, unencrypted=unencrypted)
         first_round = len(round_history(home, config.task_id)) + 1
+        stage("training")
         _train(home, config.task_id, mode, on_round)
         require_success(home, config.task_id, first_round)
+        stage("registering the model and auditing every round")
         model_id, attestation = register_final_model(home, config.task_id)
         audit = audit_federation(home, config.task_id)
     return FederationResult(config.task_id, round_history(home, config.task_id), model_id, attestation, audit)
@@ -163,3 +171,48 @@ def first_problem(report: TaskAudit) -> str:
     """The first problem of a report, for a one-line error."""
     found: str = next((p for r in report.rounds for p in r.problems), None) or report.problems[0]
     return found
+
+
+def _names_by_address(home: Home, names: list[str]) -> dict[str, str]:
+    """Identity name of each address, for the names the home holds keys of."""
+    found = {}
+    for name in names:
+        try:
+            found[str(home.keys.info(name).address)] = name
+        except LedgerMLError:
+            continue
+    return found
+
+
+def _meta(home: Home, command: str, settings: dict[str, Any]) -> ReportMeta:
+    with home.open_ledger(as_validator=False) as ledger:
+        return ReportMeta(command=command, ledger_id=ledger.ledger_id, settings=settings)
+
+
+def write_run_report(home: Home, config: FederationConfig, result: FederationResult, path: Path, command: str) -> Path:
+    """The HTML report of a finished ``run_federation``: header (date, version, ledger id, settings), rounds with
+    DP epsilon, accuracy and participation charts, the audit of every round."""
+    from .report import write_federation_report
+
+    names = _names_by_address(home, [config.aggregator, *config.participant_names()])
+    checks = [
+        [f"round {r.round}", "PASS" if r.ok else "FAIL", "replays exactly" if r.ok else "; ".join(r.problems)]
+        for r in result.audit.rounds
+    ] + [["task", "FAIL", p] for p in result.audit.problems]
+    checks.append(["model", "registered", f"{result.model_id}; attestation {result.attestation.name}"])
+    return write_federation_report(
+        path,
+        task_id=config.task_id,
+        rounds=result.rounds,
+        names=names,
+        checks=checks,
+        meta=_meta(home, command, asdict(config)),
+    )
+
+
+def write_task_audit_report(home: Home, audit: TaskAudit, path: Path, command: str) -> Path:
+    """The HTML report of ``audit_federation``: header, verdict, each round's replay, every problem."""
+    from .report import write_audit_report
+
+    settings: dict[str, Any] = {"task_id": audit.task_id}
+    return write_audit_report(path, audit, _meta(home, command, settings))

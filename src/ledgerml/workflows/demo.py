@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._html import ReportMeta
 from ..errors import AlreadyExists, StorageError
 from ..federated.apps import run_in_process
 from ..federated.audit import audit_task
@@ -89,6 +90,8 @@ class DemoResult:
     names: dict[str, str]
     kinds: Counter[str]
     summary: list[list[Any]]
+    ledger_id: str = ""
+    attack: str = ""
 
     @property
     def ok(self) -> bool:
@@ -212,7 +215,7 @@ def run_demo(
             histories = _run_federations(target, plans, on_run)
             model_id, attestation = register_final_model(target, plans["robust"].task_id)
             result = _audit(target, plans, histories, model_id, attestation)
-            result.report, result.rounds, result.kept = report_path, rounds, keep
+            result.report, result.rounds, result.kept, result.attack = report_path, rounds, keep, attack
             result.summary = _summary(result, time.perf_counter() - started)
             _write_report(result)
     finally:
@@ -272,9 +275,10 @@ def _audit(
         checks.append(_rewards_check(ledger, target, robust))
         payouts = _payouts(ledger.state(), robust)
         kinds = Counter(stored.event.kind for stored in ledger.events())
+        ledger_id = ledger.ledger_id
     names = {str(target.keys.info(n).address): n for n in HOSPITALS}
     return DemoResult(
-        target.path, False, Path(), 0, histories, model_id, attestation, checks, payouts, names, kinds, []
+        target.path, False, Path(), 0, histories, model_id, attestation, checks, payouts, names, kinds, [], ledger_id
     )
 
 
@@ -350,4 +354,9 @@ def _write_report(result: DemoResult) -> None:
         summary=result.summary,
         checks=[[c.name, c.result, c.detail] for c in result.checks],
         payouts=[[result.names.get(a, a), p.contribution, p.reward, p.slashed, p.balance] for a, p in _by_name(result)],
+        meta=ReportMeta(
+            command="ledgerml demo",
+            ledger_id=result.ledger_id,
+            settings={"rounds": result.rounds, "attack": result.attack, "tasks": sorted(result.histories)},
+        ),
     )
