@@ -34,10 +34,14 @@ CONTRACT_NODES = {
 
 @lru_cache(maxsize=1)
 def _parser() -> Any:
+    import warnings
+
     import tree_sitter
     import tree_sitter_solidity
 
-    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_solidity.language()))
+    with warnings.catch_warnings():  # tree-sitter-solidity 1.2 hands over an int pointer, which 0.25 deprecates
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return tree_sitter.Parser(tree_sitter.Language(tree_sitter_solidity.language()))
 
 
 def text(node: Any) -> str:

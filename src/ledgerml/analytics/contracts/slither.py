@@ -78,6 +78,8 @@ def find_tools() -> tuple[SlitherTools | None, str]:
         slither = str(local) if local is not None and local.is_file() else shutil.which("slither")
     if slither is None:
         return None, "Slither is not installed (run tools/setup-slither.sh)"
+    if not Path(slither).is_file():
+        return None, f"LEDGERML_SLITHER names {slither}, which does not exist"
     if solc is None and root is None:
         return None, "the solc wrapper tools/solc was not found"
     wrapper = Path(solc) if solc else Path(root or ".") / "tools" / "solc"
@@ -117,6 +119,8 @@ def run_slither(tools: SlitherTools, files: list[PreparedFile], version: str) ->
             "--json",
             str(out),
             "--disable-color",
+            "--detect",
+            ",".join(CHECKS),
         ]
         try:
             subprocess.run(command, cwd=tmp, env=env, capture_output=True, timeout=TIMEOUT_SECONDS, check=False)
