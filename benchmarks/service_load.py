@@ -42,9 +42,13 @@ def _payload(tag: str, i: int) -> DatasetRegistered:
     return DatasetRegistered(dataset_id=f"sha256:{digest}", name=f"{tag} {i}")
 
 
-def build_home(folder: Path, events: int, clients: int, demo: bool = True) -> tuple[Home, list[Identity]]:
-    """A home with a demo federation (when ``demo``) and DatasetRegistered events up to ``events``, plus one
-    data-owner identity per client (stored unencrypted in the home)."""
+def build_home(
+    folder: Path, events: int, clients: int, demo: bool = True, pad: str = "datasets"
+) -> tuple[Home, list[Identity]]:
+    """A home with a demo federation (when ``demo``) and padding events up to ``events`` (``pad``: DatasetRegistered
+    events, or ``transfers`` of one token between two clients), plus one data-owner identity per client (stored
+    unencrypted in the home)."""
+    from ledgerml.vocab.tokens import TokensMinted, TokensTransferred
     from ledgerml.workflows.demo import new_demo_home, run_demo
 
     home = new_demo_home(folder / "home")
@@ -53,16 +57,22 @@ def build_home(folder: Path, events: int, clients: int, demo: bool = True) -> tu
     else:
         home.init(unencrypted=True, block_interval=3600)
     admin = home.identity(home.config().admin)
-    writers = [home.keys.create(f"client-{i}", None, unencrypted=True) for i in range(clients)]
+    writers = [home.keys.create(f"client-{i}", None, unencrypted=True) for i in range(max(clients, 2))]
     with home.open_ledger() as ledger:
         ledger.submit_batch(admin, [RoleGranted(subject=w.address, role=Role.DATA_OWNER) for w in writers])
+        if pad == "transfers":
+            ledger.submit(admin, TokensMinted(amount=events, to=writers[0].address))
         owner, done = writers[0], 0
         while ledger.size < events:
             count = min(PAD_BATCH, events - ledger.size)
-            ledger.submit_batch(owner, [_payload("pad", done + i) for i in range(count)])
+            if pad == "transfers":
+                batch: list[Any] = [TokensTransferred(to=writers[1].address, amount=1) for _ in range(count)]
+            else:
+                batch = [_payload("pad", done + i) for i in range(count)]
+            ledger.submit_batch(owner, batch)
             done += count
         ledger.seal()
-    return home, writers
+    return home, writers[:clients]
 
 
 @dataclass

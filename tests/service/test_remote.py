@@ -33,8 +33,7 @@ def http(demo: Demo) -> Iterator[TestClient]:
 
 def remote(http: TestClient, token: str) -> RemoteLedger:
     """A RemoteLedger over the in-process service (a fresh header set per token)."""
-    client = TestClient(http.app)
-    client.__enter__()
+    client = TestClient(http.app)  # requests only: the module's client runs the app's lifespan
     return RemoteLedger("http://testserver", token, client=client)
 
 

@@ -54,7 +54,11 @@ def serve(
     if json_out:
         typer.echo(json.dumps({"url": url, "home": str(target.path), "tokens": tokens}), nl=True)
     else:
-        console.print(f"serving {target.path} at {url} (dashboard {url}/, API {url}/api, schema {url}/openapi.json)")
+        console.print(
+            f"serving {target.path} at {url} (dashboard {url}/, API {url}/api, schema {url}/openapi.json)",
+            soft_wrap=True,
+            highlight=False,
+        )
         if not tokens:
             console.print("  no API token exists yet: ledgerml remote token create NAME --auditor (or --identity)")
     server: Any = _server(uvicorn.Config(app, log_level="warning", access_log=access_log, lifespan="on"))

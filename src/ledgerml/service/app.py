@@ -67,15 +67,17 @@ def create_app(home: Home, ledger: LedgerBackend | None = None, settings: Servic
     or over an already open ``ledger`` of that home. The caller closes the ledger it passes."""
     from . import pages, routes
 
-    opened = ledger if ledger is not None else home.open_ledger()
-    service = Service(home, opened, token_store(home), settings or ServiceSettings())
-    owns = ledger is None
+    if ledger is None:
+        writer = home.open_ledger()
+        reader = writer if writer.capabilities.distributed else home.open_ledger(as_validator=False)
+        service = Service(home, writer, token_store(home), settings or ServiceSettings(), reader, owned=True)
+    else:
+        service = Service(home, ledger, token_store(home), settings or ServiceSettings())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        if owns:
-            service.ledger.close()
+        service.close()
 
     app = FastAPI(
         title="ledgerml",

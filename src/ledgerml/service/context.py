@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 from ..home import Home
@@ -28,11 +29,37 @@ class ServiceSettings:
 
 
 class Service:
-    """What every request handler shares: the home, its open ledger, the token store, the write limit."""
+    """What every request handler shares: the home, its open ledger (``ledger`` for writes, ``reader`` for reads:
+    a second connection to a SQLite file, so reads do not queue behind a write's commit), tokens, the write limit."""
 
-    def __init__(self, home: Home, ledger: LedgerBackend, tokens: TokenStore, settings: ServiceSettings) -> None:
+    def __init__(
+        self,
+        home: Home,
+        ledger: LedgerBackend,
+        tokens: TokenStore,
+        settings: ServiceSettings,
+        reader: LedgerBackend | None = None,
+        *,
+        owned: bool = False,
+    ) -> None:
         self.home, self.ledger, self.tokens, self.settings = home, ledger, tokens, settings
+        self.reader = reader if reader is not None else ledger
+        self.owned = owned
         self.writes = RateLimit(settings.write_rate, settings.write_burst)
+
+    def audited(self) -> AbstractContextManager[LedgerBackend]:
+        """A ledger for a whole-ledger audit: a fresh read-only open of the home's ledger (as ``ledgerml verify``
+        opens it, and so no other request waits for the audit), or the given ledger when the app was handed one."""
+        if self.owned:
+            return self.home.open_ledger(as_validator=False)
+        return nullcontext(self.reader)
+
+    def close(self) -> None:
+        """Close the ledgers this service opened."""
+        if self.owned:
+            self.ledger.close()
+            if self.reader is not self.ledger:
+                self.reader.close()
 
 
 def token_store(home: Home) -> TokenStore:

@@ -75,7 +75,7 @@ def logout() -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 def status(request: Request) -> HTMLResponse:
-    ledger = service_of(request).ledger
+    ledger = service_of(request).reader
     state = ledger.state()
     counts = {
         "tasks": len(state.rows("tasks")),
@@ -88,12 +88,14 @@ def status(request: Request) -> HTMLResponse:
 @router.get("/verify", response_class=HTMLResponse)
 def verify(request: Request) -> HTMLResponse:
     service = service_of(request)
-    return _page(request, "verify.html", reports.verify_document(service.home, service.ledger), "Verification")
+    with service.audited() as ledger:
+        doc = reports.verify_document(service.home, ledger)
+    return _page(request, "verify.html", doc, "Verification")
 
 
 @router.get("/events", response_class=HTMLResponse)
 def events(request: Request, start: int = 0, kind: str | None = None, actor: str | None = None) -> HTMLResponse:
-    ledger = service_of(request).ledger
+    ledger = service_of(request).reader
     found = documents.event_list(ledger, max(start, 0), PAGE, kind or None, actor or None)
     paging = {"start": max(start, 0), "page": PAGE, "size": ledger.size, "kind": kind or "", "actor": actor or ""}
     return _page(request, "events.html", found, "Events", paging=paging)
@@ -101,13 +103,13 @@ def events(request: Request, start: int = 0, kind: str | None = None, actor: str
 
 @router.get("/events/{seq}", response_class=HTMLResponse)
 def event(request: Request, seq: int) -> HTMLResponse:
-    doc = documents.event_detail(service_of(request).ledger, seq)
+    doc = documents.event_detail(service_of(request).reader, seq)
     return _page(request, "event.html", doc, f"Event {seq}")
 
 
 @router.get("/blocks", response_class=HTMLResponse)
 def blocks(request: Request, start: int = 0) -> HTMLResponse:
-    ledger = service_of(request).ledger
+    ledger = service_of(request).reader
     latest = ledger.block().height
     if start < 0:
         start = max(latest + 1 - PAGE, 0)
@@ -117,39 +119,46 @@ def blocks(request: Request, start: int = 0) -> HTMLResponse:
 
 @router.get("/tasks", response_class=HTMLResponse)
 def tasks(request: Request) -> HTMLResponse:
-    return _page(request, "tasks.html", documents.task_list(service_of(request).ledger.state()), "Federations")
+    return _page(request, "tasks.html", documents.task_list(service_of(request).reader.state()), "Federations")
 
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
 def task(request: Request, task_id: str) -> HTMLResponse:
-    state = service_of(request).ledger.state()
+    state = service_of(request).reader.state()
     doc = {"rounds": documents.rounds(state, task_id), "rewards": documents.rewards(state, task_id)}
     return _page(request, "task.html", doc, f"Federation {task_id}")
 
 
 @router.get("/tasks/{task_id}/rounds/{number}", response_class=HTMLResponse)
 def round_page(request: Request, task_id: str, number: int) -> HTMLResponse:
-    doc = documents.round_detail(service_of(request).ledger.state(), task_id, number)
+    doc = documents.round_detail(service_of(request).reader.state(), task_id, number)
     return _page(request, "round.html", doc, f"{task_id}, round {number}")
 
 
 @router.get("/tasks/{task_id}/audit", response_class=HTMLResponse)
 def audit(request: Request, task_id: str) -> HTMLResponse:
-    documents.rounds(service_of(request).ledger.state(), task_id)
+    documents.rounds(service_of(request).reader.state(), task_id)
     doc = reports.audit_document(service_of(request).home, task_id)
     return _page(request, "audit.html", doc, f"Audit of {task_id}")
 
 
+def _window(rows: list[Any], start: int) -> tuple[list[Any], dict[str, int]]:
+    """One page of a long list (``model list``/``data list`` rows) and where it is."""
+    start = max(start, 0)
+    return rows[start : start + PAGE], {"start": start, "page": PAGE, "size": len(rows)}
+
+
 @router.get("/models", response_class=HTMLResponse)
-def models(request: Request) -> HTMLResponse:
-    return _page(request, "models.html", documents.model_list(service_of(request).ledger.state()), "Models")
+def models(request: Request, start: int = 0) -> HTMLResponse:
+    rows, paging = _window(documents.model_list(service_of(request).reader.state()), start)
+    return _page(request, "models.html", rows, "Models", paging=paging)
 
 
 @router.get("/models/{model_id}", response_class=HTMLResponse)
 def model(request: Request, model_id: str) -> HTMLResponse:
     from ..provenance import lineage
 
-    ledger = service_of(request).ledger
+    ledger = service_of(request).reader
     detail = documents.model_detail(ledger, model_id)
     tree = lineage(ledger.state(), model_id)
     record = ledger.state().get("models", model_id)
@@ -159,19 +168,20 @@ def model(request: Request, model_id: str) -> HTMLResponse:
 
 
 @router.get("/datasets", response_class=HTMLResponse)
-def datasets(request: Request) -> HTMLResponse:
-    return _page(request, "datasets.html", documents.dataset_list(service_of(request).ledger.state()), "Datasets")
+def datasets(request: Request, start: int = 0) -> HTMLResponse:
+    rows, paging = _window(documents.dataset_list(service_of(request).reader.state()), start)
+    return _page(request, "datasets.html", rows, "Datasets", paging=paging)
 
 
 @router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
 def dataset(request: Request, dataset_id: str) -> HTMLResponse:
     service = service_of(request)
-    doc = documents.dataset_detail(service.home, service.ledger, dataset_id)
+    doc = documents.dataset_detail(service.home, service.reader, dataset_id)
     return _page(request, "dataset.html", doc, f"Dataset {doc['name']}")
 
 
 @router.get("/analytics", response_class=HTMLResponse)
 def analytics(request: Request) -> HTMLResponse:
     service = service_of(request)
-    doc = documents.analytics(service.home, service.ledger.state())
+    doc = documents.analytics(service.home, service.reader.state())
     return _page(request, "analytics.html", doc, "Analytics")

@@ -88,20 +88,21 @@ def _receipt(receipt: Receipt) -> dict[str, Any]:
 
 @router.get("/head", summary="Ledger id, size and the latest signed block header")
 def get_head(request: Request, _: Reader) -> dict[str, Any]:
-    return documents.head(service_of(request).ledger)
+    return documents.head(service_of(request).reader)
 
 
 @router.get("/verify", summary="Audit the whole ledger: the document of 'ledgerml verify --json'")
 def get_verify(request: Request, _: Reader) -> dict[str, Any]:
     service = service_of(request)
-    return reports.verify_document(service.home, service.ledger)
+    with service.audited() as ledger:
+        return reports.verify_document(service.home, ledger)
 
 
 @router.get("/events", summary="Events in a window, filtered by kind and actor ('chain log --json')")
 def get_events(
     request: Request, _: Reader, start: Start = 0, limit: Limit = 50, kind: str | None = None, actor: str | None = None
 ) -> dict[str, Any]:
-    ledger = service_of(request).ledger
+    ledger = service_of(request).reader
     who = to_address(actor) if actor else None
     found = documents.event_list(ledger, start, limit, kind, who)
     following = start + limit
@@ -110,14 +111,14 @@ def get_events(
 
 @router.get("/events/{ref}", summary="One event by sequence number or id ('chain show REF --json')")
 def get_event(request: Request, ref: str, _: Reader) -> dict[str, Any]:
-    return documents.event_detail(service_of(request).ledger, _ref(ref))
+    return documents.event_detail(service_of(request).reader, _ref(ref))
 
 
 @router.get("/events/{ref}/proof", summary="Inclusion proof file ('chain proof REF'), checked offline")
 def get_proof(
     request: Request, ref: str, _: Reader, block: Annotated[int | None, Query(ge=0)] = None, download: bool = False
 ) -> Any:
-    proof = service_of(request).ledger.inclusion_proof(_ref(ref), block).to_dict()
+    proof = service_of(request).reader.inclusion_proof(_ref(ref), block).to_dict()
     if not download:
         return proof
     import json
@@ -132,73 +133,73 @@ def get_proof(
 def get_consistency(
     request: Request, _: Reader, old: Annotated[int, Query(ge=0)], new: Annotated[int | None, Query(ge=0)] = None
 ) -> dict[str, Any]:
-    return service_of(request).ledger.consistency_proof(old, new).to_dict()
+    return service_of(request).reader.consistency_proof(old, new).to_dict()
 
 
 @router.get("/blocks", summary="Signed block headers ('chain blocks --json')")
 def get_blocks(request: Request, _: Reader, start: Start = 0, limit: Limit = 50) -> dict[str, Any]:
-    return {"blocks": documents.block_list(service_of(request).ledger, start, limit), "start": start}
+    return {"blocks": documents.block_list(service_of(request).reader, start, limit), "start": start}
 
 
 @router.get("/blocks/{height}", summary="One signed block header ('chain show --block H --json')")
 def get_block(request: Request, height: int, _: Reader) -> dict[str, Any]:
-    return service_of(request).ledger.block(height).to_dict()
+    return service_of(request).reader.block(height).to_dict()
 
 
 @router.get("/nonces/{address}", summary="The nonce an address signs its next event with")
 def get_nonce(request: Request, address: str, _: Reader) -> dict[str, Any]:
     checked = to_address(address)
-    return {"address": checked, "next_nonce": service_of(request).ledger.next_nonce(checked)}
+    return {"address": checked, "next_nonce": service_of(request).reader.next_nonce(checked)}
 
 
 @router.get("/tasks", summary="Federated tasks ('fl tasks --json')")
 def get_tasks(request: Request, _: Reader) -> list[dict[str, Any]]:
-    return documents.task_list(service_of(request).ledger.state())
+    return documents.task_list(service_of(request).reader.state())
 
 
 @router.get("/tasks/{task_id}/rounds", summary="A task's rounds: metrics, accepted, rejected with reasons")
 def get_rounds(request: Request, task_id: str, _: Reader) -> dict[str, Any]:
-    return documents.rounds(service_of(request).ledger.state(), task_id)
+    return documents.rounds(service_of(request).reader.state(), task_id)
 
 
 @router.get("/tasks/{task_id}/rewards", summary="Contributions, rewards, slashes ('rewards show TASK --json')")
 def get_rewards(request: Request, task_id: str, _: Reader) -> dict[str, Any]:
-    return documents.rewards(service_of(request).ledger.state(), task_id)
+    return documents.rewards(service_of(request).reader.state(), task_id)
 
 
 @router.get("/tasks/{task_id}/audit", summary="Replay every round ('audit task TASK --json')")
 def get_audit(request: Request, task_id: str, _: Reader) -> dict[str, Any]:
-    documents.rounds(service_of(request).ledger.state(), task_id)  # NotFound for an unknown task, first
+    documents.rounds(service_of(request).reader.state(), task_id)  # NotFound for an unknown task, first
     return reports.audit_document(service_of(request).home, task_id)
 
 
 @router.get("/models", summary="Registered models ('model list --json')")
 def get_models(request: Request, _: Reader) -> list[dict[str, Any]]:
-    return documents.model_list(service_of(request).ledger.state())
+    return documents.model_list(service_of(request).reader.state())
 
 
 @router.get("/models/{model_id}", summary="One model ('model show MODEL --json')")
 def get_model(request: Request, model_id: str, _: Reader) -> dict[str, Any]:
-    return documents.model_detail(service_of(request).ledger, model_id)
+    return documents.model_detail(service_of(request).reader, model_id)
 
 
 @router.get("/models/{model_id}/lineage", summary="A model's lineage ('model lineage MODEL --json')")
 def get_lineage(request: Request, model_id: str, _: Reader) -> dict[str, Any]:
     from ..provenance import lineage
 
-    graph: dict[str, Any] = lineage(service_of(request).ledger.state(), model_id)
+    graph: dict[str, Any] = lineage(service_of(request).reader.state(), model_id)
     return graph
 
 
 @router.get("/datasets", summary="Registered datasets ('data list --json')")
 def get_datasets(request: Request, _: Reader) -> list[dict[str, Any]]:
-    return documents.dataset_list(service_of(request).ledger.state())
+    return documents.dataset_list(service_of(request).reader.state())
 
 
 @router.get("/datasets/{dataset_id}", summary="One dataset with its manifest ('data show DATASET --json')")
 def get_dataset(request: Request, dataset_id: str, _: Reader) -> dict[str, Any]:
     service = service_of(request)
-    return documents.dataset_detail(service.home, service.ledger, dataset_id)
+    return documents.dataset_detail(service.home, service.reader, dataset_id)
 
 
 @router.get("/whoami", summary="The calling token's record (without its hash)")

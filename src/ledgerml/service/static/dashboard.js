@@ -9,6 +9,9 @@
   var labels = rounds.map(function (r) { return r.round; });
   var accuracy = rounds.map(function (r) { return r.metrics.val_accuracy === undefined ? null : r.metrics.val_accuracy; });
   var rejected = rounds.map(function (r) { return r.rejected.length + r.invalid.length; });
+  var committed = Math.max.apply(null, rounds.map(function (r) {
+    return r.accepted.length + r.rejected.length + r.invalid.length;
+  }).concat([1]));
   window.ledgermlChart = new Chart(canvas, {
     data: {
       labels: labels,
@@ -22,7 +25,7 @@
       scales: {
         x: { title: { display: true, text: "round" } },
         y: { min: 0, max: 1, title: { display: true, text: "accuracy" } },
-        y2: { position: "right", beginAtZero: true, ticks: { precision: 0 }, grid: { drawOnChartArea: false } }
+        y2: { position: "right", min: 0, max: committed, title: { display: true, text: "updates" }, ticks: { precision: 0 }, grid: { drawOnChartArea: false } }
       }
     }
   });
