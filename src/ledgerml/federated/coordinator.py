@@ -236,6 +236,9 @@ def new_global(template: Weights, result: AggregationResult) -> Weights:
 class TaskCoordinator:
     """Runs one task's rounds as its aggregator."""
 
+    batch_commitments: bool = True
+    """Append a round's screened commitments in one batch (one transaction, one state-machine pass)."""
+
     def __init__(self, ledger: LedgerBackend, store: ArtifactStore, aggregator: Identity, task_id: str) -> None:
         self.ledger = ledger
         self.store = store
@@ -393,11 +396,12 @@ class TaskCoordinator:
     def _accept_commitments(
         self, round_: int, replies: list[Reply]
     ) -> tuple[list[tuple[str, str]], dict[Address, str], dict[str, bytes]]:
+        """Screen every reply, store the bytes of those that pass, then append their commitments (in one batch
+        when ``batch_commitments``); the invalid replies, digest mismatches and the bytes received by digest."""
         invalid: list[tuple[str, str]] = []
-        mismatches: dict[Address, str] = {}
-        received_bytes: dict[str, bytes] = {}
         already = set(commits(self.ledger.state(), self.task_id, round_))
         limit = self.max_update_bytes()
+        passed: list[tuple[Reply, Any]] = []
         for reply in sorted(replies, key=lambda r: r.node):
             try:
                 event, reason = self._screen(reply, round_, already, limit)
@@ -406,24 +410,40 @@ class TaskCoordinator:
             receipt = self._receipt_for(event, round_)
             if receipt is not None:
                 self.receipts[reply.node] = receipt
-            if reason == "":
-                continue
-            if reason is not None:
+            if reason is not None and reason != "":
                 invalid.append(_invalid_entry(reply, event, reason))
-                continue
-            assert reply.update is not None
-            received = self.store.put(bytes(reply.update))  # checked first, then bytes, then the commitment
+            elif reason is None:
+                passed.append((reply, event))
+                already.add(event.actor)  # a second reply of the same participant is not committed again
+        stored = [str(self.store.put(bytes(reply.update or b""))) for reply, _ in passed]  # bytes first
+        refused = self._append_commitments([event for _, event in passed])
+        mismatches: dict[Address, str] = {}
+        received_bytes: dict[str, bytes] = {}
+        for (reply, event), received in zip(passed, stored, strict=True):
+            if event.actor in refused:
+                invalid.append((event.actor, refused[event.actor]))
+            elif received != event.payload["update_digest"]:
+                mismatches[event.actor] = f"{MISMATCH}{received}"
+            else:
+                received_bytes[received] = bytes(reply.update or b"")
+        return invalid, mismatches, received_bytes
+
+    def _append_commitments(self, events: list[Any]) -> dict[Address, str]:
+        """Append the screened commitments (one ``append_batch``: one transaction, one state-machine pass, when
+        ``batch_commitments``); if the batch is refused, one by one. The refused ones, with the reason."""
+        if self.batch_commitments and len(events) > 1:
+            try:
+                self.ledger.append_batch(events)
+                return {}
+            except RejectedEvent:
+                pass  # something changed since screening: find out which, one by one
+        refused: dict[Address, str] = {}
+        for event in events:
             try:
                 self.ledger.append(event)
             except RejectedEvent as exc:
-                invalid.append((event.actor, f"commitment refused ({type(exc).__name__}): {exc}"))
-                continue
-            already.add(event.actor)
-            if str(received) != event.payload["update_digest"]:
-                mismatches[event.actor] = f"{MISMATCH}{received}"
-            else:
-                received_bytes[str(received)] = bytes(reply.update)
-        return invalid, mismatches, received_bytes
+                refused[event.actor] = f"commitment refused ({type(exc).__name__}): {exc}"
+        return refused
 
     def _judge(
         self,
