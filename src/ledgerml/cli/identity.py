@@ -24,7 +24,6 @@ from ._common import (
     table,
     write_json,
 )
-from ._provenance import seal_if_possible
 
 app = typer.Typer(help="Create and inspect identities (secp256k1 keys, V3 keystores).", no_args_is_help=True)
 
@@ -45,7 +44,6 @@ def _register_key(home: str | None, identity: Identity) -> int | None:
             err_console.print("note: encryption keys are kept on the embedded ledger only; not registered on chain")
             return None
         receipt = register_encryption_key(ledger, identity)
-        seal_if_possible(ledger)
     return None if receipt is None else receipt.seq
 
 
