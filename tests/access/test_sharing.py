@@ -293,3 +293,24 @@ def test_federations_may_use_own_or_granted_sealed_data_only(world: World) -> No
     revoke_access(world.ledger, world.store, world.alice, result.dataset_id, world.bob.address)
     assert not may_use(world.ledger.state(), result.dataset_id, world.bob.address, now_ms())
     assert not may_use(world.ledger.state(), "sha256:" + "00" * 32, world.alice.address, now_ms())
+
+
+def test_a_distributed_ledger_is_refused_in_one_line(world: World, tmp_path: Path) -> None:
+    """The access kinds are not on chain: on an EVM ledger every access call refuses before doing anything."""
+    from dataclasses import replace
+
+    from ledgerml.errors import ConfigError
+
+    result = world.seal()
+    distributed = replace(world.ledger.capabilities, distributed=True)
+    world.ledger.capabilities = distributed  # type: ignore[misc]
+    before = unchanged(world)
+    for call in (
+        lambda: world.seal(),
+        lambda: grant_access(world.ledger, world.store, world.alice, result.dataset_id, world.bob.address),
+        lambda: decrypt_dataset(world.ledger, world.store, world.alice, result.dataset_id, tmp_path / "x.csv"),
+        lambda: access_report(world.ledger, result.dataset_id),
+    ):
+        with pytest.raises(ConfigError, match="embedded SQLite ledger only"):
+            call()
+    assert unchanged(world) == before
