@@ -342,3 +342,37 @@ def test_own_arrays_with_a_robust_ledger_rule_and_rewards_valued_by_a_server_sco
         assert audit_rewards(ledger, federation.store(), TASK, lambda arrays: 0.0) != []  # another utility: caught
     cli_audit = run_cli("audit", "task", TASK, "--home", str(federation.path))  # the CLI takes no utility yet
     assert cli_audit.code == 2 and one_error_line(cli_audit.err), cli_audit.err
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"initial": {}}, "no arrays"),
+        ({"strategy": "no-such-rule"}, "unknown aggregation rule"),
+        ({"rule_params": {"proximal_mu": 1.0}}, "taken from the Flower strategy"),
+        ({"rounds": 0}, "setting 'rounds' of the task is refused"),
+    ],
+)
+def test_bad_task_settings_are_one_error_and_write_nothing(
+    federation: Home, settings: dict[str, Any], message: str
+) -> None:
+    before = snapshot(federation.path)
+    arguments: dict[str, Any] = {
+        "initial": ArrayRecord(get_model()),
+        "strategy": _strategy(),
+        "rounds": 1,
+        "aggregator": "agg",
+        **settings,
+    }
+    with pytest.raises(ConfigError, match=message):
+        create_flower_task(federation, TASK, **arguments)
+    assert snapshot(federation.path) == before
+
+
+def test_a_bad_stake_in_the_node_config_is_refused(federation: Home) -> None:
+    from ledgerml.federated.mod import LedgerMod
+
+    context = local_contexts(1)[1]
+    context.node_config["ledgerml-stake"] = "lots"
+    with pytest.raises(ConfigError, match="ledgerml-stake"):
+        LedgerMod()._stake(context, {})

@@ -290,7 +290,7 @@ class TaskCoordinator:
         if dp:
             check_dp_settings(dp, rounds)
         spec_bytes, initial = model_documents(model)
-        payload = TaskCreated(
+        payload = _task_created(
             task_id=task_id,
             name=name or task_id,
             model_spec=str(Digest.sha256(spec_bytes)),
@@ -593,6 +593,18 @@ def _as_participant(node: str) -> str:
     from ..types import is_checksum_address
 
     return node if is_checksum_address(node) else "0x" + "0" * 40
+
+
+def _task_created(**fields: Any) -> TaskCreated:
+    """The ``TaskCreated`` payload; ``ConfigError`` naming the first refused field (not pydantic's report)."""
+    try:
+        return TaskCreated(**fields)
+    except ValueError as exc:
+        errors = getattr(exc, "errors", None)
+        first = errors()[0] if callable(errors) else None
+        where = ".".join(str(p) for p in first["loc"]) if first else "task"
+        detail = first["msg"] if first else str(exc).splitlines()[0]
+        raise ConfigError(f"setting {where!r} of the task is refused: {detail}") from None
 
 
 def model_documents(model: Model | Weights) -> tuple[bytes, bytes]:
