@@ -1,0 +1,62 @@
+"""Arrival traces for block-cutting replays: groups of events released at one time, in milliseconds."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._files import read_bounded
+from ..errors import ConfigError
+
+MAX_TRACE_BYTES = 64 << 20
+
+
+@dataclass(frozen=True)
+class Trace:
+    """``releases``: sorted ``(time_ms, events)`` pairs; the events of one pair are submitted back to back."""
+
+    name: str
+    releases: tuple[tuple[float, int], ...]
+
+    @property
+    def events(self) -> int:
+        """How many events the trace submits."""
+        return sum(count for _, count in self.releases)
+
+
+def mainnet_trace(path: Path, *, thin: int = 1, limit: int | None = None) -> Trace:
+    """Mainnet blocks (``number,timestamp,transactions,...``): each block's transactions (divided by ``thin``)
+    are released at its timestamp, as an indexer ingesting the chain would submit them."""
+    if thin < 1:
+        raise ConfigError(f"thin must be at least 1, got {thin}")
+    text = read_bounded(path, MAX_TRACE_BYTES).decode("utf-8-sig", errors="replace")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if not rows or not {"timestamp", "transactions"} <= set(rows[0]):
+        raise ConfigError(f"{path}: expected a CSV with timestamp and transactions columns")
+    try:
+        pairs = [(int(row["timestamp"]), int(row["transactions"])) for row in rows[:limit]]
+    except ValueError:
+        raise ConfigError(f"{path}: timestamp and transactions must be integers") from None
+    if any(b[0] < a[0] for a, b in itertools.pairwise(pairs)) or any(n < 0 for _, n in pairs):
+        raise ConfigError(f"{path}: timestamps must not decrease and counts must not be negative")
+    start = pairs[0][0]
+    return Trace(path.name, tuple(((t - start) * 1000.0, n // thin) for t, n in pairs if n // thin))
+
+
+def onoff_trace(
+    *, seed: int = 0, bursts: int = 60, mean_burst: int = 40, burst_gap_ms: float = 20.0, quiet_ms: float = 30_000.0
+) -> Trace:
+    """A federated-round-like workload: bursts of single events (commits of one round, mean ``mean_burst``,
+    exponential gaps of mean ``burst_gap_ms``) separated by exponential quiet periods of mean ``quiet_ms``."""
+    rng = random.Random(seed)
+    now, releases = 0.0, []
+    for _ in range(bursts):
+        for _ in range(max(1, int(rng.expovariate(1.0 / mean_burst)))):
+            releases.append((now, 1))
+            now += rng.expovariate(1.0 / burst_gap_ms)
+        now += rng.expovariate(1.0 / quiet_ms)
+    return Trace(f"on-off (seed {seed})", tuple(releases))
