@@ -376,3 +376,11 @@ def test_a_bad_stake_in_the_node_config_is_refused(federation: Home) -> None:
     context.node_config["ledgerml-stake"] = "lots"
     with pytest.raises(ConfigError, match="ledgerml-stake"):
         LedgerMod()._stake(context, {})
+
+
+def test_ledgermls_own_clientapp_tells_a_plain_flower_server_what_is_missing(federation: Home) -> None:
+    from ledgerml.federated.apps import client_app
+
+    message = _message(RecordDict({"arrays": ArrayRecord(get_model()), "config": ConfigRecord()}))
+    with pytest.raises(ConfigError, match=r"takes part only in a ledgerml federation.*ledger_mod"):
+        client_app(message, _context())
