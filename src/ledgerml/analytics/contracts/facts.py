@@ -61,6 +61,10 @@ class Facts:
     reverts: bool = False
     msg_value: bool = False
     msg_sender: bool = False
+    internal_calls: list[tuple[str, int]] = field(default_factory=list)
+    """Calls to functions by bare name (this contract's): (name, line)."""
+    member_calls: list[tuple[str, str, int]] = field(default_factory=list)
+    """``X(...).f()`` or ``x.f()`` calls that are not low-level: (type or variable, function, line)."""
     sender_peers: set[str] = field(default_factory=set)
     """Variables compared with msg.sender or tx.origin by == or != (owners, admins)."""
     declared: list[str] = field(default_factory=list)
@@ -143,6 +147,8 @@ def unit_facts(unit: Unit) -> Facts:
             facts.reverts = True
         elif callee.endswith(".push"):
             facts.push = True
+        elif found is None:
+            _other_call(facts, callee, call.start_point[0] + 1)
     _expression_facts(facts, nodes)
     facts.check = facts.check or unit.kind == "cond"
     facts.sender_peers.discard("")
@@ -151,6 +157,46 @@ def unit_facts(unit: Unit) -> Facts:
     )
     facts.unchecked = unit.kind == "stmt" and node.type == "expression_statement" and _bare_call(node)
     return facts
+
+
+_CAST_CALL = re.compile(r"^([A-Z]\w*)\(.+\)\.(\w+)$")
+_MEMBER_CALL = re.compile(r"^(\w+)\.(\w+)$")
+NOT_CALLS = frozenset(
+    {
+        *CHECKS,
+        "revert",
+        "keccak256",
+        "sha3",
+        "sha256",
+        "ripemd160",
+        "ecrecover",
+        "addmod",
+        "mulmod",
+        "blockhash",
+        "gasleft",
+        "address",
+        "uint",
+        "uint256",
+        "bytes32",
+        "payable",
+        "emit",
+    }
+)
+
+
+def _other_call(facts: Facts, callee: str, line: int) -> None:
+    """Calls to this contract's functions (by bare name) and to other contracts (``Bank(a).f()``, ``token.f()``)."""
+    if re.fullmatch(r"\w+", callee):
+        if callee not in NOT_CALLS and not callee[0].isupper():
+            facts.internal_calls.append((callee, line))
+        return
+    cast = _CAST_CALL.match(callee)
+    if cast is not None:
+        facts.member_calls.append((cast.group(1), cast.group(2), line))
+        return
+    member = _MEMBER_CALL.match(callee)
+    if member is not None and member.group(1) not in ("msg", "block", "tx", "abi", "this", "super", "bytes", "string"):
+        facts.member_calls.append((member.group(1), member.group(2), line))
 
 
 def _expression_facts(facts: Facts, nodes: list[Any]) -> None:

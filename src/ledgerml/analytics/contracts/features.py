@@ -87,6 +87,7 @@ RULE_IDS = (
     "call-in-loop",
     "revert-on-payout",
     "unbounded-loop",
+    "growth-in-loop",
     "order-dependent-payout",
     "revealed-solution",
     "approve-race",

@@ -21,7 +21,8 @@ def _reentrancy(f: Facts, unit: Unit, fn: Function | None, ctx: Context) -> bool
 
 
 def _unchecked(f: Facts, unit: Unit, fn: Function | None, ctx: Context) -> bool:
-    return any(c.kind in ("call", "send", "delegatecall", "callcode") for c in f.calls)
+    wrapped = f.check and unit.kind == "stmt"  # require(x.send(v)) / assert(...) handle the result
+    return not wrapped and any(c.kind in ("call", "send", "delegatecall", "callcode") for c in f.calls)
 
 
 def _access(f: Facts, unit: Unit, fn: Function | None, ctx: Context) -> bool:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from .categories import SWC
-from .facts import Facts, facts_of, guarded, sender_modifiers
+from .facts import Facts, compact, facts_of, guarded, sender_modifiers
 from .parse import Function, SourceModel, Unit
 
 PRIVILEGED_HINTS = ("owner", "admin", "creator", "ceo", "manager", "controller")
@@ -24,6 +24,13 @@ class RuleHit:
     explanation: str
     unit: Unit
     swc: str | None = None
+    from_line: int | None = None
+    """Where the finding starts when it is about the whole function (its header), not only the statement."""
+
+    @property
+    def start_line(self) -> int:
+        """First line of the finding."""
+        return min(self.from_line or self.unit.start_line, self.unit.start_line)
 
     @property
     def swc_id(self) -> str | None:
@@ -40,6 +47,10 @@ class Context:
     state: dict[str, str]
     modifiers: dict[str, bool]
     privileged: set[str] = field(default_factory=set)
+    calling: set[str] = field(default_factory=set)
+    """Functions that make a low-level call, send or transfer themselves."""
+    contracts: set[str] = field(default_factory=set)
+    libraries: set[str] = field(default_factory=set)
     tainted: set[str] = field(default_factory=set)
     writers: dict[str, list[Function]] = field(default_factory=dict)
 
@@ -78,7 +89,11 @@ class Context:
 def build_context(model: SourceModel, minor: int | None) -> Context:
     """The file-wide context: state variables, caller-checking modifiers, privileged and block-tainted variables."""
     ctx = Context(model, minor, model.state_vars(), sender_modifiers(model))
+    ctx.contracts = {c.name for c in model.contracts}
+    ctx.libraries = {c.name for c in model.contracts if c.kind == "library"}
     for function in model.functions():
+        if any(c.kind in ("call", "callcode", "delegatecall") for u in function.units for c in facts_of(u).calls):
+            ctx.calling.add(function.name)
         for unit in function.units:
             f = facts_of(unit)
             if f.sender_check:
@@ -102,22 +117,36 @@ def build_context(model: SourceModel, minor: int | None) -> Context:
 Rule = Callable[[Context, Function], Iterator[RuleHit]]
 
 
+def call_sites(ctx: Context, fn: Function, unit: Unit) -> list[tuple[str, str, int]]:
+    """Where a unit hands control to other code: low-level calls, sends, transfers, calls into other contracts,
+    and calls of this contract's functions that make such calls: (kind, receiver, line)."""
+    f = facts_of(unit)
+    sites = [(c.kind, c.receiver, c.line) for c in f.calls]
+    sites += [("internal", name, line) for name, line in f.internal_calls if name in ctx.calling and name != fn.name]
+    for target, method, line in f.member_calls:
+        declared = fn.locals.get(target) or ctx.state.get(target) or ""
+        kind = target if target[0].isupper() else declared.split(" ")[0]
+        if kind in ctx.contracts and kind not in ctx.libraries:
+            sites.append(("external", f"{target}.{method}", line))
+    return sites
+
+
 def reentrancy(ctx: Context, fn: Function) -> Iterator[RuleHit]:
     """An external call that sends ether or hands over control, followed by a write to contract state."""
     if any("reentr" in m.lower() or m.lower() in ("lock", "mutex", "noreentrancy") for m in fn.modifiers):
         return
     for i, unit in enumerate(fn.units):
-        for call in facts_of(unit).calls:
+        for kind, receiver, line in call_sites(ctx, fn, unit):
             written = sorted({w for u in fn.units[i + 1 :] for w in facts_of(u).writes if ctx.is_state(w, fn)})
-            if not written and not _writes_after_in_unit(unit, call.line, ctx, fn):
+            if not written and not _writes_after_in_unit(unit, line, ctx, fn):
                 continue
-            strong = call.kind in ("call", "callcode", "delegatecall")
-            confidence = 0.85 if strong and call.value else 0.7 if strong else 0.45
+            confidence = {"call": 0.85, "callcode": 0.8, "delegatecall": 0.7, "internal": 0.6, "external": 0.55}
+            value = any(c.value for c in facts_of(unit).calls)
             yield RuleHit(
                 "reentrancy",
                 "reentrancy-state-after-call",
-                confidence,
-                f"{call.kind} to {call.receiver or 'an address'} runs before state "
+                confidence.get(kind, 0.45) if kind != "call" or value else 0.7,
+                f"{kind} to {receiver or 'an address'} runs before state "
                 f"{', '.join(written[:3]) or 'variables'} is written: the callee can re-enter first",
                 unit,
             )
@@ -184,6 +213,7 @@ def _unprotected(ctx: Context, fn: Function) -> Iterator[RuleHit]:
                 "selfdestruct is reachable by any caller",
                 unit,
                 "SWC-106",
+                fn.start_line,
             )
         for call in f.calls:
             if call.kind in ("delegatecall", "callcode") and (call.receiver in fn.params or "msg.data" in unit.text):
@@ -194,6 +224,7 @@ def _unprotected(ctx: Context, fn: Function) -> Iterator[RuleHit]:
                     f"{call.kind} to a target or data the caller chooses",
                     unit,
                     "SWC-112",
+                    fn.start_line,
                 )
             elif call.value and not has_checks and not f.msg_value and _free_ether(ctx, fn, call.receiver):
                 yield RuleHit(
@@ -202,6 +233,8 @@ def _unprotected(ctx: Context, fn: Function) -> Iterator[RuleHit]:
                     0.6,
                     f"any caller gets ether: {call.kind} with no check on who calls or how much",
                     unit,
+                    None,
+                    fn.start_line,
                 )
         owned = [w for w in f.writes if w in ctx.privileged and ctx.is_state(w, fn)]
         if owned and fn.kind == "function":
@@ -214,6 +247,7 @@ def _unprotected(ctx: Context, fn: Function) -> Iterator[RuleHit]:
                 + (" (this was meant as the constructor)" if misnamed else ""),
                 unit,
                 "SWC-118" if misnamed else "SWC-105",
+                fn.start_line,
             )
 
 
@@ -223,23 +257,21 @@ def _free_ether(ctx: Context, fn: Function, receiver: str) -> bool:
 
 
 def arithmetic(ctx: Context, fn: Function) -> Iterator[RuleHit]:
-    """Integer arithmetic that can wrap: pre-0.8 code, not a SafeMath-style helper, no preceding bound check."""
+    """Integer arithmetic that can wrap: pre-0.8 code, not a SafeMath-style helper, no bound check around it."""
     if ctx.minor is None or ctx.minor >= 8 or fn.contract.kind == "library" or fn.kind == "modifier":
         return
-    checked: list[str] = []
-    for unit in fn.units:
+    bounds: list[str] = []
+    for i, unit in enumerate(fn.units):
         f = facts_of(unit)
-        if f.check:
-            checked.append(unit.text)
-            if f.arith and not any(op in ("-", "+") for op in f.arith):
-                continue
-        if not f.arith or (unit.kind == "loop" and set(f.arith) <= {"++", "--", "+=", "+"}):
-            continue
-        ops = [op for op in f.arith if op not in ("++", "--") or unit.loop_depth == 0]
+        if f.check and not f.arith and f.comparisons:
+            bounds.append(compact(unit.node))  # a check that does arithmetic itself ("a - b >= 0") bounds nothing
+        ops = [op for op in f.arith if op not in ("++", "--") or (unit.loop_depth == 0 and unit.kind != "loop")]
+        if unit.kind == "loop":
+            ops = [op for op in ops if op not in ("+=", "+", "-=", "-")]  # loop counters and bounds
         if not ops:
             continue
         targets = f.write_targets or sorted(f.reads & set(ctx.state))
-        bounded = any(t and any(t in c for c in checked[:-1] if ">" in c or "<" in c) for t in targets)
+        bounded = any(t and t in b for t in targets for b in bounds) or _checked_after(fn, i, f)
         on_state = any(ctx.is_state(w, fn) for w in f.writes)
         confidence = 0.35 if bounded else 0.6 if on_state or "-" in ops or "-=" in ops else 0.5
         yield RuleHit(
@@ -251,12 +283,23 @@ def arithmetic(ctx: Context, fn: Function) -> Iterator[RuleHit]:
         )
 
 
+def _checked_after(fn: Function, index: int, f: Facts) -> bool:
+    """``c = a + b; require(c >= a)``: the result is compared right after (the SafeMath pattern)."""
+    names = set(f.declared) | f.writes
+    for later in fn.units[index + 1 : index + 3]:
+        g = facts_of(later)
+        if g.check and g.comparisons and names & g.reads:
+            return True
+    return False
+
+
 def randomness(ctx: Context, fn: Function) -> Iterator[RuleHit]:
     """Block values (blockhash, number, difficulty, coinbase, timestamp) hashed or reduced to pick an outcome."""
     for unit in fn.units:
         f = facts_of(unit)
         tainted = f.reads & ctx.tainted
-        if f.random_source or (f.in_hash and (f.timestamp or tainted)) or ((f.modulo or f.in_hash) and tainted):
+        derived = (f.modulo or f.in_hash or bool(f.arith)) and tainted
+        if f.random_source or (f.in_hash and (f.timestamp or tainted)) or derived:
             source = "blockhash/block number" if f.random_source else "a block value"
             yield RuleHit(
                 "bad_randomness",
@@ -305,16 +348,25 @@ def denial_of_service(ctx: Context, fn: Function) -> Iterator[RuleHit]:
                 yield RuleHit(
                     "denial_of_service",
                     "revert-on-payout",
-                    0.4,
+                    0.5,
                     f"a failing payment to {call.receiver} reverts the whole call (the recipient can block it)",
                     unit,
                     "SWC-113",
                 )
+        if unit.loop_depth > 0 and f.push and unit.kind != "loop":
+            yield RuleHit(
+                "denial_of_service",
+                "growth-in-loop",
+                0.5,
+                "a storage array grows inside a loop: the loops over it later can exceed the block gas limit",
+                unit,
+                "SWC-128",
+            )
         if unit.kind == "loop" and f.length_read and any(n in ctx.state for n in f.reads):
             yield RuleHit(
                 "denial_of_service",
                 "unbounded-loop",
-                0.45,
+                0.5,
                 "a loop over a storage array that keeps growing can exceed the block gas limit",
                 unit,
                 "SWC-128",
@@ -368,7 +420,7 @@ def _approve_race(ctx: Context, fn: Function) -> Iterator[RuleHit]:
                 yield RuleHit(
                     "front_running",
                     "approve-race",
-                    0.35,
+                    0.5,
                     "an allowance is overwritten in place: the spender can spend the old and the new "
                     "one by front-running the change",
                     unit,
@@ -420,9 +472,13 @@ def state_hits(ctx: Context) -> Iterator[RuleHit]:
                     "a state variable is initialised from block.timestamp",
                     unit,
                 )
-            if f.random_source or (f.in_hash and f.timestamp):
+            if f.random_source or f.timestamp:
                 yield RuleHit(
-                    "bad_randomness", "block-randomness", 0.6, "a state variable is seeded from block values", unit
+                    "bad_randomness",
+                    "block-randomness",
+                    0.6 if f.random_source else 0.5,
+                    "a state variable is seeded from block values",
+                    unit,
                 )
 
 

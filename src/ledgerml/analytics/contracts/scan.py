@@ -181,7 +181,7 @@ def rule_and_model_findings(
     found = [
         Finding(
             prepared.name,
-            h.unit.start_line,
+            h.start_line,
             h.unit.end_line,
             h.category,
             h.swc_id,
