@@ -164,8 +164,13 @@ class Event:
     def typed_payload(self) -> Payload:
         """The payload validated against its kind's schema; raises ``UnknownEventKind``/``MalformedEvent``."""
         if self._typed is None:
-            self._typed = validate_payload(self.kind, self.payload)
+            self._typed = validate_payload(self.kind, self.payload, canonical=self._payload_json())
         return self._typed
+
+    def _payload_json(self) -> bytes:
+        """The payload's canonical JSON, cut from the body (which this class always encodes canonically)."""
+        marker = b'"ledger":"%s","nonce":%d,"payload":' % (self.ledger.encode(), self.nonce)
+        return self.body[self.body.index(marker) + len(marker) : self.body.rindex(b',"signature":"0x')]
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Event) and self.body == other.body
@@ -177,8 +182,10 @@ class Event:
         return f"Event({self.kind}, actor={self.actor}, nonce={self.nonce}, id={self.id[:19]}...)"
 
 
-def validate_payload(kind: str, payload: dict[str, Any]) -> Payload:
-    """Validate ``payload`` for ``kind``; the payload must also be in canonical form (defaults explicit)."""
+def validate_payload(kind: str, payload: dict[str, Any], *, canonical: bytes | None = None) -> Payload:
+    """Validate ``payload`` for ``kind``; the payload must also be in canonical form (defaults explicit).
+
+    ``canonical`` is ``canonical_json(payload)`` when the caller has it already (an event's body holds it)."""
     schema = _PAYLOADS.get(kind)
     if schema is None:
         load_vocabularies()
@@ -192,7 +199,7 @@ def validate_payload(kind: str, payload: dict[str, Any]) -> Payload:
             f"{'.'.join(str(p) for p in err['loc']) or '(payload)'}: {err['msg']}" for err in exc.errors()
         )
         raise MalformedEvent(f"{kind} payload is malformed: {problems}") from None
-    if canonical_json(typed.model_dump(mode="json")) != canonical_json(payload):
+    if canonical_json(typed.model_dump(mode="json")) != (canonical_json(payload) if canonical is None else canonical):
         raise MalformedEvent(
             f"{kind} payload is not in canonical form: give every field with its exact JSON type "
             "(build payloads with the pydantic model and model_dump(mode='json'))"
