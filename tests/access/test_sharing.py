@@ -314,3 +314,20 @@ def test_a_distributed_ledger_is_refused_in_one_line(world: World, tmp_path: Pat
         with pytest.raises(ConfigError, match="embedded SQLite ledger only"):
             call()
     assert unchanged(world) == before
+
+
+def test_fingerprints_and_record_proofs_keep_working_on_sealed_data(world: World, tmp_path: Path) -> None:
+    from ledgerml.provenance import build_manifest, check_record_proof, prove_record, verify_dataset
+
+    result = world.seal()
+    assert result.dataset_id == str(build_manifest(world.data).digest)  # the id commits to the plaintext
+    world.ledger.seal()
+    report = verify_dataset(world.ledger, world.store, world.data)
+    assert report.ok, report
+    grant_access(world.ledger, world.store, world.alice, result.dataset_id, world.bob.address)
+    (tmp_path / "bob").mkdir()
+    opened = tmp_path / "bob" / world.data.name  # the manifest names the file: the reader keeps its name
+    decrypt_dataset(world.ledger, world.store, world.bob, result.dataset_id, opened)
+    proof = prove_record(opened, 41, ledger=world.ledger)  # a reader proves one row it read
+    summary = check_record_proof(proof, {world.admin.address})
+    assert summary["dataset_id"] == result.dataset_id and summary["row"] == 41
