@@ -2,7 +2,8 @@
 
 Modelled: n validators (quorum ceil(2n/3)), round-robin proposers per (height, round), PROPOSAL -> PREPARE ->
 COMMIT with a prepared certificate carried through ROUND-CHANGE, per-round timers of ``timeout * 2**round``
-(Besu's exponential backoff), a block period between heights, one-way delays from a latency matrix with jitter,
+(Besu's exponential backoff) started with the height, no block before the block period has passed, one-way
+delays from a latency matrix with jitter,
 a signing cost per sent and a verification cost per received message, crashed validators (they neither send nor
 receive) and slow proposers (their proposal waits ``slow_ms``). Not modelled: Byzantine equivocation, block
 execution and gossip re-broadcast, CPU queueing (a message costs its verification time, nothing waits for it).
@@ -141,7 +142,8 @@ class Simulation:
         self.at(now + timeout, "timer", node_id, height, round_)
         if self.proposer(height, round_) == node_id and round_ == 0:
             slow = self.faults.slow_every and height % self.faults.slow_every == 0
-            self.at(now + (self.faults.slow_ms if slow else 0.0), "propose", node_id, height, 0, None)
+            delay = self.block_period + (self.faults.slow_ms if slow else 0.0)
+            self.at(now + delay, "propose", node_id, height, 0, None)
 
     def on_propose(self, now: float, node_id: int, height: int, round_: int, block: str | None) -> None:
         node = self.nodes[node_id]
@@ -213,7 +215,8 @@ class Simulation:
         if mine and len(senders) >= self.quorum and node.round == round_ and round_ not in node.proposed:
             node.proposed.add(round_)
             certificates = [p for p in senders.values() if p is not None]
-            self.at(now, "propose_rc", node_id, height, round_, max(certificates)[1] if certificates else None)
+            when = max(now, node.height_start + self.block_period)  # a block is never earlier than the period
+            self.at(when, "propose_rc", node_id, height, round_, max(certificates)[1] if certificates else None)
 
     def on_propose_rc(self, now: float, node_id: int, height: int, round_: int, block: str | None) -> None:
         node = self.nodes[node_id]
@@ -229,7 +232,7 @@ class Simulation:
             node.failed_proposers.discard(self.proposer(height, 0))
         self.policies[node_id].observe(height, suspect, now - node.height_start, round_)
         self.nodes[node_id] = _Node(height=height + 1, failed_proposers=node.failed_proposers)
-        self.at(now + self.block_period, "height", node_id, height + 1)
+        self.at(now, "height", node_id, height + 1)
         if len(self.decided_at[height]) == self.quorum:
             self.sync_laggards(now, height)
 
@@ -238,7 +241,7 @@ class Simulation:
         for other, node in enumerate(self.nodes):
             if node.height <= height and not self.crashed(other, height + 1):
                 self.nodes[other] = _Node(height=height + 1, failed_proposers=node.failed_proposers)
-                self.at(now + self.block_period, "height", other, height + 1)
+                self.at(now, "height", other, height + 1)
 
     def on_height(self, now: float, node_id: int, height: int) -> None:
         node = self.nodes[node_id]
@@ -271,15 +274,15 @@ class Simulation:
         return self.summarise(heights)
 
     def summarise(self, heights: int) -> Outcome:
-        """Per height: time from the quorum's start of the height to the quorum's commit."""
+        """Per height: the time between the quorum's commits of the previous and this height (what a transaction
+        sent just after a block waits for the next one)."""
         previous = 0.0
         for height in range(1, heights + 1):
             times = sorted(self.decided_at.get(height, []))
             if len(times) < self.quorum:
                 raise RuntimeError(f"height {height} was not decided by a quorum (liveness failure)")
             done = times[self.quorum - 1]
-            start = previous + (self.block_period if height > 1 else 0.0)
-            self.outcome.latencies_ms.append(done - start)
+            self.outcome.latencies_ms.append(done - previous)
             self.outcome.round_changes.append(max(self.round_of[height]))
             self.outcome.faulty.append(self._faulty(height))
             previous = done

@@ -52,14 +52,15 @@ class JacobsonKarels:
         self.srtt = (1 - self.alpha) * self.srtt + self.alpha * elapsed_ms
 
 
-MULTIPLIERS = (0.6, 0.8, 1.0, 1.5, 2.5)
+DEVIATIONS = (1.0, 2.0, 4.0, 8.0)
+"""The bandit's arms: how many RTTVARs above SRTT the timeout sits (Jacobson/Karels fixes 4)."""
 
 
 @dataclass
 class BanditTimeout:
-    """A contextual bandit (BFTBrain-style, epsilon-greedy with decaying exploration) that picks a multiplier of the
-    Jacobson/Karels timeout; context: whether this height's round-0 proposer failed its last turn. Reward:
-    ``-(decision time) - penalty_ms * round changes``."""
+    """A contextual bandit (BFTBrain-style, epsilon-greedy with decaying exploration) that picks the timeout
+    ``SRTT + k * RTTVAR`` with ``k`` from ``DEVIATIONS``; context: whether this height's round-0 proposer failed
+    its last turn. Reward: ``-(decision time) - penalty_ms * round changes``."""
 
     penalty_ms: float = 1000.0
     epsilon: float = 0.05
@@ -79,14 +80,17 @@ class BanditTimeout:
             count = self.counts.get((suspect, arm), 0)
             return self.totals[(suspect, arm)] / count if count else math.inf
 
-        return max(range(len(MULTIPLIERS)), key=value)
+        return max(range(len(DEVIATIONS)), key=value)
 
     def timeout_ms(self, height: int, suspect: bool) -> float:
-        plays = sum(self.counts.get((suspect, a), 0) for a in range(len(MULTIPLIERS)))
+        plays = sum(self.counts.get((suspect, a), 0) for a in range(len(DEVIATIONS)))
         explore = self.rng.random() < self.epsilon / math.sqrt(1 + plays / 50)
-        arm = self.rng.randrange(len(MULTIPLIERS)) if explore else self._best(suspect)
+        arm = self.rng.randrange(len(DEVIATIONS)) if explore else self._best(suspect)
         self.chosen[height] = arm
-        return MULTIPLIERS[arm] * self.estimator.timeout_ms(height, suspect)
+        estimate = self.estimator
+        if estimate.srtt is None:
+            return estimate.initial_ms
+        return min(estimate.max_ms, max(estimate.min_ms, estimate.srtt + DEVIATIONS[arm] * estimate.rttvar))
 
     def observe(self, height: int, suspect: bool, elapsed_ms: float, rounds: int) -> None:
         self.estimator.observe(height, suspect, elapsed_ms, rounds)
