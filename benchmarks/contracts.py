@@ -22,7 +22,7 @@ from typing import Any
 from ledgerml._files import read_bounded
 from ledgerml.analytics.contracts.categories import SOLIDIFI
 from ledgerml.analytics.contracts.model import ContractModel, load_model
-from ledgerml.analytics.contracts.scan import Finding, merge, prepare, rule_and_model_findings
+from ledgerml.analytics.contracts.scan import Finding, detector_findings, merge, prepare
 from ledgerml.analytics.contracts.solidifi import (
     LabelledContract,
     held_out_template,
@@ -71,19 +71,18 @@ def score(contracts: list[LabelledContract], findings: Findings, keep: Any = Non
     return out
 
 
-def ledgerml_findings(contracts: list[LabelledContract], model: ContractModel | None) -> tuple[Findings, float]:
-    """Rules (and the model, when given) on every contract; seconds per contract."""
-    found: Findings = {}
+def ledgerml_findings(
+    contracts: list[LabelledContract], model: ContractModel | None
+) -> tuple[dict[str, Findings], float]:
+    """Rules, model and both (merged) on every contract: {"rules", "model", "both"} -> findings; s per contract."""
+    found: dict[str, Findings] = {"rules": {}, "model": {}, "both": {}}
     start = time.perf_counter()
     for c in contracts:
         prepared = prepare(c.name, c.path)
-        found[c.name] = rule_and_model_findings(prepared, model, 0.5)
+        rules, learned = detector_findings(prepared, model, 0.5)
+        found["rules"][c.name], found["model"][c.name] = rules, learned
+        found["both"][c.name] = merge(rules + learned)
     return found, (time.perf_counter() - start) / max(len(contracts), 1)
-
-
-def only(findings: Findings, prefix: str) -> Findings:
-    """The findings one detector family raised (by detector name prefix)."""
-    return {k: [f for f in v if any(d.startswith(prefix) for d in f.detectors)] for k, v in findings.items()}
 
 
 def slither_findings(contracts: list[LabelledContract], cache_path: Path | None) -> tuple[Findings, float, str]:
@@ -108,7 +107,8 @@ def slither_findings(contracts: list[LabelledContract], cache_path: Path | None)
             ran += 1
             continue
         start = time.perf_counter()
-        result, error = run_slither(tools, [prepare(c.name, c.path)], "0.5.17")
+        prepared = prepare(c.name, c.path)
+        result, error = run_slither(tools, [prepared], prepared.compiler.version or "0.5.17")
         seconds = time.perf_counter() - start
         found[c.name] = result
         spent, ran = spent + seconds, ran + 1
@@ -140,14 +140,29 @@ def print_table(title: str, rows: dict[str, dict[str, dict[str, float]]], second
 def template_holdout(train: list[LabelledContract], test: list[LabelledContract]) -> dict[str, Any]:
     """Train without a quarter of the templates; score rules+model on test bugs of those templates only."""
     model = train_model(train, skip=lambda bug: held_out_template(bug.template))
-    rules, _ = ledgerml_findings(test, None)
-    both, _ = ledgerml_findings(test, model)
+    found, _ = ledgerml_findings(test, model)
     keep = lambda bug: held_out_template(bug.template)  # noqa: E731
     return {
-        "ledgerml rules": score(test, rules, keep),
-        "ledgerml model": score(test, only(both, "ledgerml-model"), keep),
-        "ledgerml rules+model": score(test, both, keep),
+        "ledgerml rules": score(test, found["rules"], keep),
+        "ledgerml model": score(test, found["model"], keep),
+        "ledgerml rules+model": score(test, found["both"], keep),
     }
+
+
+def side_by_side(
+    subset: list[LabelledContract], both: Findings, t_both: float, cache: str | None
+) -> tuple[str, dict[str, Any], dict[str, float]]:
+    """Slither, ledgerml and both on the same contracts: (slither state, rows, seconds per contract)."""
+    sl, t_sl, state = slither_findings(subset, Path(cache) if cache else None)
+    if state != "ran":
+        return state, {}, {}
+    mine = {c.name: both[c.name] for c in subset}
+    rows = {
+        "slither": score(subset, sl),
+        "ledgerml rules+model": score(subset, mine),
+        "ledgerml + slither": score(subset, union(mine, sl)),
+    }
+    return state, rows, {"slither": t_sl, "ledgerml rules+model": t_both, "ledgerml + slither": t_both + t_sl}
 
 
 def main() -> None:
@@ -157,29 +172,38 @@ def main() -> None:
     parser.add_argument("--no-slither", action="store_true")
     parser.add_argument("--slither-cache", default=None)
     parser.add_argument("--limit", type=int, default=0, help="Test contracts per bug type (0: all 25).")
+    parser.add_argument(
+        "--slither-limit", type=int, default=0, help="Compare with Slither on the first N test contracts per bug type."
+    )
     args = parser.parse_args()
     train, test = split_by_contract(load_contracts(Path(args.data)))
     if args.limit:
         test = [c for c in test if c.number < 26 + args.limit]
     model = load_model()
-    both, t_both = ledgerml_findings(test, model)
+    found, t_both = ledgerml_findings(test, model)
+    both = found["both"]
     rows = {
-        "ledgerml rules": score(test, only(both, "ledgerml-rules")),
-        "ledgerml model": score(test, only(both, "ledgerml-model")),
+        "ledgerml rules": score(test, found["rules"]),
+        "ledgerml model": score(test, found["model"]),
         "ledgerml rules+model": score(test, both),
     }
     seconds = {"ledgerml rules+model": t_both}
-    slither_state = "off"
+    slither_state, side, side_seconds, subset = "off", {}, {}, test
     if not args.no_slither:
-        sl, t_sl, slither_state = slither_findings(test, Path(args.slither_cache) if args.slither_cache else None)
-        if slither_state == "ran":
-            rows = {"slither": score(test, sl), **rows, "ledgerml + slither": score(test, union(both, sl))}
-            seconds.update({"slither": t_sl, "ledgerml + slither": t_both + t_sl})
+        subset = [c for c in test if not args.slither_limit or c.number < 26 + args.slither_limit]
+        slither_state, side, side_seconds = side_by_side(subset, both, t_both, args.slither_cache)
     print(
         f"SolidiFI test split: {len(test)} contracts, {sum(len(c.bugs) for c in test)} bugs; "
         f"model {model.id_}; slither {slither_state}"
     )
     print_table("recall / precision per bug type (test split: buggy_26..50)", rows, seconds)
+    if side:
+        numbers = sorted({c.number for c in subset})
+        print_table(
+            f"side by side with Slither on buggy_{numbers[0]}..{numbers[-1]} ({len(subset)} contracts)",
+            side,
+            side_seconds,
+        )
     held = template_holdout(train, test)
     print_table("held-out snippet templates (a quarter, never seen in training): recall / precision", held, {})
     out = Path(args.out)
@@ -190,6 +214,8 @@ def main() -> None:
                 "by_contract": rows,
                 "seconds_per_contract": seconds,
                 "held_out_templates": held,
+                "side_by_side_with_slither": side,
+                "side_by_side_seconds": side_seconds,
                 "model": model.id_,
                 "contracts": len(test),
             },

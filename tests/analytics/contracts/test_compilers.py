@@ -21,14 +21,15 @@ from ledgerml.errors import ConfigError
     ("pragma", "version", "minor", "relaxed"),
     [
         ("pragma solidity ^0.4.24;", "0.4.26", 4, False),
-        ("pragma solidity >=0.4.22 <0.6.0;", "0.5.17", 5, False),
+        ("pragma solidity >=0.4.22 <0.6.0;", "0.5.17", 4, False),  # may be built by 0.4: written for 0.4 rules
+        ("pragma solidity >=0.5.11;", "0.5.17", 5, False),  # open-ended: stays on its line, not 0.8
         ("pragma solidity ^0.5.0;", "0.5.17", 5, False),
         ("pragma solidity >=0.6.0 <0.8.0;", "0.6.12", 6, False),
         ("pragma solidity ^0.8.20;", "0.8.30", 8, False),
         ("pragma solidity 0.4.18;", "0.4.26", 4, True),
         ("pragma solidity =0.5.0;", "0.5.17", 5, True),
         ("pragma solidity ~0.4.11;", "0.4.26", 4, False),
-        ("pragma solidity ^0.4.0 || ^0.5.0;", "0.5.17", 5, False),
+        ("pragma solidity ^0.4.0 || ^0.5.0;", "0.5.17", 4, False),
     ],
 )
 def test_the_pragma_picks_an_installed_release(pragma: str, version: str, minor: int, relaxed: bool) -> None:

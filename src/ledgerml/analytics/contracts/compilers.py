@@ -107,8 +107,13 @@ def releases() -> list[Version]:
 
 
 def choose_compiler(pragmas: list[str], shipped: tuple[str, ...] = SHIPPED) -> CompilerChoice:
-    """The installed release that satisfies every pragma (newest first); else the installed release of the same
-    0.x line with the pragma relaxed; else none (``version`` None). ``UnknownPragma`` when no release exists."""
+    """The compiler for a file and the language line its code is written in.
+
+    ``minor`` is the lowest 0.x line the pragmas allow (``>=0.4.22 <0.6.0`` code may be built by 0.4, so it can
+    overflow). The compiler is the newest installed release that satisfies every pragma; an open-ended pragma
+    (``>=0.5.11``) stays on its lowest line, since newer lines break old syntax. Without an installed fit, the
+    installed release of that line with the pragma relaxed; else none (``version`` None). ``UnknownPragma`` when
+    no release exists."""
     constraints = [parse_constraint(p) for p in pragmas]
 
     def fits(version: Version) -> bool:
@@ -117,18 +122,21 @@ def choose_compiler(pragmas: list[str], shipped: tuple[str, ...] = SHIPPED) -> C
     existing = [v for v in releases() if fits(v)]
     if not existing:
         raise UnknownPragma(f"no Solidity release satisfies {' and '.join(p.strip() for p in pragmas)}")
-    newest = max(existing)
+    lowest = min(existing)[1]
+    open_ended = any(not any(op in ("<", "<=", "=") for op, _ in alt) for alts in constraints for alt in alts)
+    allowed = [v for v in existing if v[1] == lowest] if open_ended else existing
     installed = sorted((parse_version(s) for s in shipped), reverse=True)
     for version in installed:
-        if fits(version):
-            return CompilerChoice(_text(version), version[1], False, f"solc {_text(version)}")
+        if fits(version) and (version[1] == lowest or not open_ended):
+            return CompilerChoice(_text(version), lowest, False, f"solc {_text(version)}")
+    newest = max(allowed)
     same_line = [v for v in installed if v[1] == newest[1]]
     if same_line:
         used = same_line[0]
         return CompilerChoice(
-            _text(used), newest[1], True, f"solc {_text(used)} with the pragma relaxed (asks for {_text(newest)})"
+            _text(used), lowest, True, f"solc {_text(used)} with the pragma relaxed (asks for {_text(newest)})"
         )
-    return CompilerChoice(None, newest[1], False, f"needs solc {_text(newest)}, which is not installed")
+    return CompilerChoice(None, lowest, False, f"needs solc {_text(newest)}, which is not installed")
 
 
 def _text(version: Version) -> str:

@@ -173,12 +173,12 @@ def _check_imports(path: Path, model: SourceModel) -> None:
             raise ScanError(f"import '{name}' cannot be resolved (looked for {target})")
 
 
-def rule_and_model_findings(
+def detector_findings(
     prepared: PreparedFile, model: ContractModel | None, min_confidence: float
-) -> list[Finding]:
-    """Findings of the structural rules and the learned model on one prepared file."""
+) -> tuple[list[Finding], list[Finding]]:
+    """(structural rules' findings, learned model's findings) on one prepared file, each merged on its own."""
     analysis = analyse(prepared.source, prepared.compiler.minor)
-    found = [
+    rules = [
         Finding(
             prepared.name,
             h.start_line,
@@ -191,9 +191,19 @@ def rule_and_model_findings(
         )
         for h in analysis.hits
     ]
-    if model is not None:
-        found += _model_findings(prepared.name, analysis, model)
-    return [f for f in merge(found) if f.confidence >= min_confidence]
+    learned = _model_findings(prepared.name, analysis, model) if model is not None else []
+    return (
+        [f for f in merge(rules) if f.confidence >= min_confidence],
+        [f for f in merge(learned) if f.confidence >= min_confidence],
+    )
+
+
+def rule_and_model_findings(
+    prepared: PreparedFile, model: ContractModel | None, min_confidence: float
+) -> list[Finding]:
+    """Findings of the structural rules and the learned model on one prepared file, merged."""
+    rules, learned = detector_findings(prepared, model, 0.0)
+    return [f for f in merge(rules + learned) if f.confidence >= min_confidence]
 
 
 def _model_findings(name: str, analysis: FileAnalysis, model: ContractModel) -> list[Finding]:
