@@ -27,7 +27,11 @@ SHOTS = os.environ.get("LEDGERML_SCREENSHOTS")
 
 if shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists():  # pragma: no cover - CI installs chromium
     pytest.fail(f"the dashboard tests need chromium at {CHROMIUM} (apt-get install -y chromium)", pytrace=False)
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the test extra)")
+try:
+    from playwright import sync_api
+except ImportError:  # pragma: no cover - the test extra installs it
+    pytest.fail("the dashboard tests need playwright: pip install 'ledgerml[test]'", pytrace=False)
+pytestmark = pytest.mark.slow  # one chromium and one server for the module: about 10 s in all
 
 
 @pytest.fixture(scope="module")

@@ -84,6 +84,7 @@ def test_http_ledger_urls() -> None:
         Ledger.open("http://127.0.0.1:9?timeout=2")
 
 
+@pytest.mark.slow
 def test_serve_answers_and_stops_cleanly_on_sigterm(demo: Demo, tmp_path: object) -> None:
     # Prepare: the real command in its own process
     env = {**os.environ, "LEDGERML_HOME": str(demo.home.path), "LEDGERML_TOKEN": demo.participant}

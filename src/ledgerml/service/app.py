@@ -70,6 +70,7 @@ def create_app(home: Home, ledger: LedgerBackend | None = None, settings: Servic
     if ledger is None:
         writer = home.open_ledger()
         reader = writer if writer.capabilities.distributed else home.open_ledger(as_validator=False)
+        reader.state()  # catch up from the last checkpoint now, not in the first request
         service = Service(home, writer, token_store(home), settings or ServiceSettings(), reader, owned=True)
     else:
         service = Service(home, ledger, token_store(home), settings or ServiceSettings())
