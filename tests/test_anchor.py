@@ -172,3 +172,18 @@ def test_verify_rediscovers_anchors_from_the_chain(node: str, tmp_path: Path, mo
     found = run_cli("verify", "--anchors-from", f"evm+{node}")
     assert found.code == 31 and "history rewritten" in found.err and one_error_line(found.err), found
     assert run_cli("verify", "--anchors-from", f"evm+{node}", "--anchors-since", "999999").code == 2
+
+
+@pytest.mark.slow
+def test_an_unfunded_key_is_told_what_to_do_and_dev_funding_pays(node: str, tmp_path: Path) -> None:
+    from ledgerml.anchor import InsufficientGas
+
+    home = Home(tmp_path / "fresh")
+    home.init(unencrypted=True)
+    identity = home.identity()  # a new key: no ether on the chain
+    with home.open_ledger() as ledger:
+        with pytest.raises(InsufficientGas, match=r"holds 0 wei .* pass --dev-funding"):
+            anchor_head(ledger, identity, f"evm+{node}")
+        assert int(JsonRpc(node).call("eth_getTransactionCount", [identity.address, "latest"]), 16) == 0
+        anchor = anchor_head(ledger, identity, f"evm+{node}", dev_funding=True)
+        assert check_anchors(ledger, [anchor]) == []

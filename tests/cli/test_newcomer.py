@@ -102,8 +102,14 @@ def test_train_features_score_join_up(cli, home: Path, accounts: Path, tmp_path:
     for role in ("data_owner", "trainer"):
         assert cli("role", "grant", role, "alice").code == 0
     model = tmp_path / "model"
-    trained = cli("fraud", "train", "--data", str(accounts), "--model-out", str(model), "--as", "alice", "--folds", "2")
+    report = tmp_path / "train.html"
+    trained = cli(
+        "fraud", "train", "--data", str(accounts), "--model-out", str(model), "--as", "alice", "--folds", "2",
+        "--report", str(report),
+    )  # fmt: skip
     assert trained.code == 0, trained.err
+    page = report.read_text()
+    assert "ledgerml version" in page and "setting folds" in page and "graph pagerank" in page
     assert "does not have valid feature names" not in trained.err
     assert json.loads((model / "detector.json").read_text())["feature_schema"] == "table"
     transactions = tmp_path / "tx.csv"
@@ -156,3 +162,23 @@ def test_a_model_of_the_public_layout_says_how_to_score_fraud_features_output(tm
     assert list(narrow_table.features.columns) == ["Sent tnx", "total ether received"]
     narrow = FraudDetector(n_estimators=5).fit(narrow_table.features, narrow_table.labels)
     assert list(align_features(scored, narrow, derived_path).columns) == ["Sent tnx", "total ether received"]
+
+
+def test_a_report_header_says_where_it_came_from_and_escapes_everything(tmp_path: Path) -> None:
+    from ledgerml import __version__
+    from ledgerml._html import ReportMeta, table, write_page
+
+    meta = ReportMeta(command="ledgerml fl run x.toml", ledger_id="ab" * 16, settings={"rounds": 3, "dp": {"z": 1}})
+    written = write_page(tmp_path / "r.html", "t <1>", meta, [("rows", table(["a"], [["<script>"]]))])
+    text = written.read_text()
+    assert f"<td>ledgerml version</td><td>{__version__}</td>" in text and "ab" * 16 in text
+    assert "<td>setting dp</td><td>{&quot;z&quot;: 1}</td>" in text and "&lt;script&gt;" in text
+    assert "<script>" not in text and "<title>t &lt;1&gt;</title>" in text
+    assert meta.created.endswith("UTC")
+
+
+def test_a_missing_report_folder_is_refused_before_training(cli, home: Path, accounts: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = cli("fraud", "train", "--data", str(accounts), "--model-out", str(tmp_path / "m"), "--report", "no/r.html")
+    assert result.code == 6 and "the folder no does not exist" in result.err and not (tmp_path / "m").exists()
+    run = cli("fl", "run", "cfg.toml", "--report", "no/r.html")
+    assert run.code == 6 and one_error_line(run.err)

@@ -194,11 +194,18 @@ def fetch_transactions(
     for raw in iter_blocks(rpc, start, last):
         rows += transaction_rows(raw) + token_transfer_rows(raw)
         if checkpoint is not None and (raw.number % CHECKPOINT_EVERY == 0 or raw.number == last):
-            pd.concat([done, pd.DataFrame(rows, columns=COLUMNS)]).to_csv(checkpoint, index=False)
+            _joined(done, rows).to_csv(checkpoint, index=False)
         if progress is not None:
             progress(raw.number - from_block + 1, total)
-    frame = pd.concat([done, pd.DataFrame(rows, columns=COLUMNS)], ignore_index=True)
+    frame = _joined(done, rows)
     return frame[(frame["block"] >= from_block) & (frame["block"] <= last)].reset_index(drop=True)
+
+
+def _joined(done: pd.DataFrame, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The checkpoint's rows and the new ones (an empty side is left out: no dtype guessing from it)."""
+    new = pd.DataFrame(rows, columns=COLUMNS)
+    parts = [part for part in (done, new) if not part.empty]
+    return pd.concat(parts, ignore_index=True) if parts else new
 
 
 def fetch_block_statistics(

@@ -26,7 +26,7 @@ err_console = Console(stderr=True)
 
 HomeOption = Annotated[
     str | None,
-    typer.Option("--home", envvar="LEDGERML_HOME", help="Ledger home folder [default: ./.ledgerml]."),
+    typer.Option("--home", envvar="LEDGERML_HOME", help="Ledger home folder \\[default: ./.ledgerml]."),
 ]
 JsonOption = Annotated[
     bool,
@@ -35,7 +35,7 @@ JsonOption = Annotated[
     ),
 ]
 AsOption = Annotated[
-    str | None, typer.Option("--as", help="Identity to act as [default: the home's default identity].")
+    str | None, typer.Option("--as", help="Identity to act as \\[default: the home's default identity].")
 ]
 
 
@@ -169,7 +169,7 @@ LogLevelOption = Annotated[
     str | None,
     typer.Option(
         "--log-level",
-        help="Flower's log level: DEBUG, INFO, WARNING, ERROR [default: ERROR, or INFO with --verbose, or "
+        help="Flower's log level: DEBUG, INFO, WARNING, ERROR \\[default: ERROR, or INFO with --verbose, or "
         "FLWR_LOG_LEVEL].",
     ),
 ]

@@ -24,7 +24,7 @@ def task(
     task_id: Annotated[str, typer.Argument(help="Task id (see 'ledgerml fl tasks').")],
     validation: Annotated[
         Path | None,
-        typer.Option(help="The task's validation set, to recompute contributions [default: the federation plan's]."),
+        typer.Option(help="The task's validation set, to recompute contributions \\[default: the federation plan's]."),
     ] = None,
     receipts: Annotated[
         Path | None,

@@ -130,7 +130,7 @@ def show(
 @app.command("proof")
 def proof(
     ref: Annotated[str, typer.Argument(help="Event sequence number or id.")],
-    block: Annotated[int | None, typer.Option("--block", help="Prove against this block [default: latest].")] = None,
+    block: Annotated[int | None, typer.Option("--block", help="Prove against this block \\[default: latest].")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the proof here instead of stdout.")] = None,
     home: HomeOption = None,
     json_out: JsonOption = True,
@@ -144,7 +144,7 @@ def proof(
 @app.command("consistency")
 def consistency(
     old: Annotated[int, typer.Argument(help="Older block height.")],
-    new: Annotated[int | None, typer.Argument(help="Newer block height [default: latest].")] = None,
+    new: Annotated[int | None, typer.Argument(help="Newer block height \\[default: latest].")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the proof here instead of stdout.")] = None,
     home: HomeOption = None,
     json_out: JsonOption = True,
@@ -294,7 +294,7 @@ def deploy_contracts(
     rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the EVM node, e.g. http://127.0.0.1:8545.")],
     key: Annotated[str, typer.Option(help="Stored identity that deploys: the new ledger's admin and validator.")],
     deployment: Annotated[
-        Path | None, typer.Option(help="Where to write the deployment file [default: HOME/deployment.json].")
+        Path | None, typer.Option(help="Where to write the deployment file \\[default: HOME/deployment.json].")
     ] = None,
     name: Annotated[str, typer.Option(help="The ledger's name (in its genesis event).")] = "ledger",
     use: Annotated[bool, typer.Option("--use", help="Make this home's ledger the deployed one.")] = False,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from .._extras import require_extra
 from ..errors import ConfigError, TamperDetected
 from ..localnode import launch, shutdown
 from ._common import (
@@ -42,7 +43,7 @@ def demo(
     report: Annotated[
         Path | None,
         typer.Option(
-            help="Where to write the HTML report [default: HOME/report.html, "
+            help="Where to write the HTML report \\[default: HOME/report.html, "
             "or ./ledgerml-demo-report.html for a temporary home]."
         ),
     ] = None,
@@ -61,6 +62,9 @@ def demo(
     """Run the federated scenario end to end in a fresh ledger home (temporary unless --home is given)."""
     if ledger_kind not in ("sqlite", "evm"):
         raise ConfigError(f"--ledger is sqlite or evm, not {ledger_kind!r}")
+    require_extra("fl", "'ledgerml demo'")
+    if ledger_kind == "evm":
+        require_extra("evm", "'ledgerml demo --ledger evm'")
     quiet_flower(verbose, log_level)
     from ..workflows.demo import new_demo_home, run_demo
 

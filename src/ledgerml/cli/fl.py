@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from .._extras import require, require_extra
 from .._json import loads_bounded
 from ..vocab.tasks import progress
 from ._common import (
@@ -59,6 +60,7 @@ def run(
     from ..federated.workflow import check_mode, first_problem, run_federation, write_run_report
     from .audit import AuditFailed
 
+    require_extra("fl", "'ledgerml fl run'")
     check_mode(mode)
     quiet_flower(verbose, log_level)
     check_out(report, "--report")
@@ -106,6 +108,7 @@ def validate(
     partition, and (in an existing home) that the task would be accepted or resumes with the same settings."""
     from dataclasses import asdict
 
+    require("sklearn", extra="fl", purpose="'ledgerml fl validate' (it loads the data set)")
     from ..federated.config import FederationConfig
     from ..federated.workflow import validate_federation
 
@@ -136,6 +139,7 @@ def setup(
 ) -> None:
     """Only set up a federation (identities, roles, registered partitions, task and plan), e.g. before
     starting SuperNodes on other machines."""
+    require("sklearn", extra="fl", purpose="'ledgerml fl setup' (it loads the data set)")
     from ..federated.config import FederationConfig
     from ..federated.runner import setup_federation
 

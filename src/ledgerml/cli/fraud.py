@@ -237,7 +237,7 @@ def features(
     rpc: Annotated[str | None, typer.Option("--rpc", help="An EVM node's JSON-RPC URL.")] = None,
     ledger: Annotated[bool, typer.Option("--ledger", help="This ledger home's own events (actors' activity).")] = False,
     from_block: Annotated[int, typer.Option("--from-block", help="First block (with --rpc).")] = 0,
-    to_block: Annotated[int | None, typer.Option("--to-block", help="Last block [default: latest].")] = None,
+    to_block: Annotated[int | None, typer.Option("--to-block", help="Last block \\[default: latest].")] = None,
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -283,7 +283,6 @@ def synthetic(
         str | None,
         typer.Option("--send", help="Also send the transfers to a development node (anvil) at this JSON-RPC URL."),
     ] = None,
-    home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Generate transactions with planted laundering patterns (fan-in, fan-out, peel chains, cycles,

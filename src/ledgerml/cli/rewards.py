@@ -82,7 +82,7 @@ def show(
 
 @token_app.command("balance")
 def balance_cmd(
-    who: Annotated[str | None, typer.Argument(help="Identity name or address [default: all].")] = None,
+    who: Annotated[str | None, typer.Argument(help="Identity name or address \\[default: all].")] = None,
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:

@@ -33,7 +33,7 @@ TrustOption = Annotated[
     typer.Option(
         "--trust",
         help="An address trusted as the ledger's creator (repeatable): the genesis admin must be one of them "
-        "[default: the home's admin key, when the home holds it].",
+        "\\[default: the home's admin key, when the home holds it].",
     ),
 ]
 LedgerIdOption = Annotated[str | None, typer.Option("--ledger-id", help="The 32-hex-digit id the ledger must have.")]
