@@ -384,3 +384,21 @@ def test_ledgermls_own_clientapp_tells_a_plain_flower_server_what_is_missing(fed
     message = _message(RecordDict({"arrays": ArrayRecord(get_model()), "config": ConfigRecord()}))
     with pytest.raises(ConfigError, match=r"takes part only in a ledgerml federation.*ledger_mod"):
         client_app(message, _context())
+
+
+def test_a_supernodes_node_config_wins_and_an_unset_variable_is_named(
+    federation: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledgerml.federated.mod import LedgerMod
+
+    context = local_contexts(1)[1]
+    mod = LedgerMod(key="$QUICKSTART_KEYS/org{partition-id}.json", datasets=("sha256:" + "1" * 64,), stake=3)
+    assert mod.identity(context).address == federation.keys.info("org0").address
+    context.node_config.update(
+        {"ledgerml-key": str(federation.keys.folder / "org1.json"), "ledgerml-stake": 5, "ledgerml-datasets": "a b"}
+    )
+    assert mod.identity(context).address == federation.keys.info("org1").address
+    assert (mod._stake(context, {}), mod._datasets(context, mod.identity(context), {})) == (5, ["a", "b"])
+    monkeypatch.delenv("QUICKSTART_KEYS")
+    with pytest.raises(ConfigError, match="QUICKSTART_KEYS, which is not set"):
+        mod.identity(local_contexts(1)[1])

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -44,12 +45,27 @@ def _wait_for_port(port: int, timeout: float) -> None:
 
 
 class LocalDeployment:
-    """Start a SuperLink and SuperNodes for a planned task, run it with ``flwr run``, stop everything."""
+    """Start a SuperLink and SuperNodes for a task, run it with ``flwr run``, stop everything.
 
-    def __init__(self, home: Home, task_id: str, *, workdir: Path | None = None) -> None:
+    By default the app is ledgerml's own and there is one SuperNode per planned participant; ``app_dir``,
+    ``nodes`` and ``node_config`` run another Flower App (e.g. one with ``ledger_mod``), with ``node_config(i)``
+    the extra ``--node-config`` settings of SuperNode ``i`` (its key file, say)."""
+
+    def __init__(
+        self,
+        home: Home,
+        task_id: str,
+        *,
+        workdir: Path | None = None,
+        app_dir: Path = APP_DIR,
+        nodes: int | None = None,
+        node_config: Callable[[int], str] | None = None,
+    ) -> None:
         self.home = home
         self.task_id = task_id
-        self.count = len(load_plan(home, task_id).participants)
+        self.app_dir = app_dir
+        self.count = nodes if nodes is not None else len(load_plan(home, task_id).participants)
+        self.node_config = node_config
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="ledgerml-flower-"))
         self.processes: list[subprocess.Popen[bytes]] = []
         self.port = free_port()
@@ -103,7 +119,10 @@ class LocalDeployment:
                     "--port",
                     str(free_port()),
                     "--node-config",
-                    f"partition-id={index} num-partitions={self.count}",
+                    " ".join(
+                        [f"partition-id={index} num-partitions={self.count}"]
+                        + ([self.node_config(index)] if self.node_config else [])
+                    ),
                 ],
             )
 
@@ -113,7 +132,7 @@ class LocalDeployment:
             [
                 _tool("flwr"),
                 "run",
-                str(APP_DIR),
+                str(self.app_dir),
                 "ledgerml-local",
                 "--stream",
                 "--run-config",

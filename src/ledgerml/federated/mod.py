@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,7 +124,11 @@ def node_path(template: str, context: Context) -> Path:
         text = template.format_map({str(k): v for k, v in context.node_config.items()})
     except (KeyError, ValueError, IndexError) as exc:
         raise ConfigError(f"path {template!r} names a node-config value that is not set: {exc}") from None
-    return Path(os.path.expandvars(text)).expanduser()
+    expanded = os.path.expandvars(text)
+    unset = re.search(r"\$\{?(\w+)", expanded)
+    if unset:
+        raise ConfigError(f"path {template!r} names the environment variable {unset.group(1)}, which is not set")
+    return Path(expanded).expanduser()
 
 
 def _load_identity(path: Path, password_env: str) -> Identity:
@@ -159,9 +164,9 @@ class LedgerMod:
         return self._train(message, context, config, call_next)
 
     def identity(self, context: Context) -> Identity:
-        """This node's identity: ``key`` (``{node-config key}`` placeholders filled), else node config
-        ``ledgerml-key``, else ``LEDGERML_KEY``."""
-        template = self.key or context.node_config.get(KEY_SETTING) or os.environ.get("LEDGERML_KEY")
+        """This node's identity: node config ``ledgerml-key`` (a SuperNode's own setting), else ``key``
+        (``{node-config key}`` placeholders and ``$ENV`` filled in), else ``LEDGERML_KEY``."""
+        template = context.node_config.get(KEY_SETTING) or self.key or os.environ.get("LEDGERML_KEY")
         if not template:
             raise ConfigError(f"ledger_mod needs a key file: ledger_mod(key=...), node config {KEY_SETTING!r}")
         return _load_identity(node_path(str(template), context), self.password_env)
@@ -173,20 +178,20 @@ class LedgerMod:
         return control_reply(message, {"event": json.dumps(sign_join(me, config, datasets, stake).to_dict())})
 
     def _datasets(self, context: Context, me: Identity, config: dict[str, Any]) -> list[str]:
-        """Given ``datasets``, else node config ``ledgerml-datasets``, else every dataset the identity owns."""
-        if self.datasets is not None:
-            return list(self.datasets)
+        """Node config ``ledgerml-datasets``, else ``datasets``, else every dataset the identity registered."""
         listed = context.node_config.get(DATASETS_SETTING)
         if listed:
             return [d for d in str(listed).replace(",", " ").split() if d]
+        if self.datasets is not None:
+            return list(self.datasets)
         owned = config_json(config.get("owned", "{}"), "owned datasets")
         return sorted(str(d) for d in owned.get(me.address, []))
 
     def _stake(self, context: Context, config: dict[str, Any]) -> int:
-        """Given ``stake``, else node config ``ledgerml-stake``, else the task's minimum stake."""
-        if self.stake is not None:
-            return self.stake
-        value = context.node_config.get(STAKE_SETTING, config.get("min_stake", 0))
+        """Node config ``ledgerml-stake``, else ``stake``, else the task's minimum stake."""
+        value = context.node_config.get(STAKE_SETTING)
+        if value is None:
+            value = self.stake if self.stake is not None else config.get("min_stake", 0)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"{STAKE_SETTING} must be a whole number >= 0, got {value!r}")
         return value
@@ -197,7 +202,7 @@ class LedgerMod:
         if not isinstance(text, str) or len(text) > MAX_EVENT_BYTES * 4:
             raise ConfigError("the receipt message carries no receipt")
         receipt = parse_receipt(text)
-        folder = self.receipts or context.node_config.get(RECEIPTS_SETTING)
+        folder = context.node_config.get(RECEIPTS_SETTING) or self.receipts
         if receipt["participant"] == me.address and folder:
             save_receipt(node_path(str(folder), context), receipt)
         return control_reply(message, {"kept": bool(folder) and receipt["participant"] == me.address})
@@ -237,11 +242,13 @@ def ledger_mod(
     """A Flower mod making the ClientApp a ledgerml participant: ``ClientApp(mods=[ledger_mod(...)])``.
 
     ``key``: the participant's key file (may name node-config values and environment variables,
-    ``"$KEYS/org{partition-id}.json"``);
-    default node config ``ledgerml-key`` or ``LEDGERML_KEY``. Its password is read from ``password_env``.
-    ``datasets``: dataset ids to join with (default: node config ``ledgerml-datasets``, else every dataset
-    the identity registered). ``stake``: default node config ``ledgerml-stake``, else the task's minimum.
-    ``receipts``: folder for the aggregator's receipts (default node config ``ledgerml-receipts``; none kept).
+    ``"$KEYS/org{partition-id}.json"``); a SuperNode's node config ``ledgerml-key`` overrides it, and
+    ``LEDGERML_KEY`` is the last resort. Its password is read from ``password_env``.
+    ``datasets``: dataset ids to join with (node config ``ledgerml-datasets`` overrides; default every
+    dataset the identity registered). ``stake`` (node config ``ledgerml-stake`` overrides; default the
+    task's minimum).
+    ``receipts``: folder for the aggregator's receipts (node config ``ledgerml-receipts`` overrides; none kept
+    without either).
     ``weighted_by_key``: the metric holding the example count, as Flower's strategies name it."""
     if stake is not None and (isinstance(stake, bool) or not isinstance(stake, int) or stake < 0):
         raise ConfigError(f"stake must be a whole number >= 0, got {stake!r}")
