@@ -64,3 +64,60 @@ def forecast_command(
         emit_json({"forecasts": rows, "history_end": series.date(len(series) - 1)})
         return
     _print_forecasts(f"Forecast after {series.date(len(series) - 1)}", rows)
+
+
+def _block_source(file: Path | None, rpc: str | None, from_block: int | None, to_block: int | None):  # type: ignore[no-untyped-def]
+    from ..analytics.fees.blocks import fetch_blocks, read_blocks_csv
+    from ..errors import ConfigError
+
+    if (file is None) == (rpc is None):
+        raise ConfigError("give exactly one of --file CSV or --rpc URL")
+    if file is not None:
+        return read_blocks_csv(file)
+    if from_block is None:
+        raise ConfigError("--rpc needs --from (the first block to read)")
+    return fetch_blocks(str(rpc), from_block, to_block)
+
+
+@app.command("blocks")
+def blocks_command(
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Blocks CSV: number,gas_used,gas_limit[,base_fee_per_gas].")
+    ] = None,
+    rpc: Annotated[str | None, typer.Option("--rpc", help="A node's JSON-RPC URL (reads block headers).")] = None,
+    from_block: Annotated[int | None, typer.Option("--from", help="First block to read over --rpc.")] = None,
+    to_block: Annotated[int | None, typer.Option("--to", help="Last block [default: the latest].")] = None,
+    k: Annotated[list[int] | None, typer.Option("--k", help="Blocks ahead (repeatable) [default: 5 and 25].")] = None,
+    probability: Annotated[float, typer.Option("--probability", help="Wanted chance of inclusion.")] = 0.8,
+    as_json: JsonOption = False,
+    home: HomeOption = None,
+) -> None:
+    """Base fee of the next block (exact, EIP-1559) and k blocks ahead, and the max fee included within k blocks
+    with the wanted probability."""
+    from ..analytics.fees.eip1559 import BaseFeeForecaster
+
+    blocks = _block_source(file, rpc, from_block, to_block)
+    model = BaseFeeForecaster().fit(blocks)
+    rows = [model.outlook(ahead, probability) for ahead in k or [5, 25]]
+    document = {
+        "last_block": int(blocks.numbers[-1]),
+        "next_base_fee_gwei": float(model.next_fee_ or 0) / 1e9,
+        "reconstructed_base_fees": blocks.reconstructed,
+        "forecasts": rows,
+    }
+    if as_json:
+        emit_json(document)
+        return
+    table(
+        f"Base fee after block {document['last_block']} (next: {document['next_base_fee_gwei']:.4f} gwei)",
+        ["k", "p10", "p50", "p90", "max fee", "included with"],
+        [
+            [
+                r["k"],
+                *(f"{v:.4f}" for v in r["base_fee_gwei"].values()),
+                f"{r['max_fee_gwei']:.4f}",
+                f"{r['probability']:.0%}",
+            ]
+            for r in rows
+        ],
+    )
