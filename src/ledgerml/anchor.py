@@ -107,7 +107,10 @@ def anchor_head(
     head = ledger.block()
     document = head.to_dict()
     data = PREFIX + canonical_json(document)
-    chain_id = int(rpc.call("eth_chainId"), 16)
+    try:
+        chain_id = int(rpc.call("eth_chainId"), 16)
+    except ConfigError as exc:
+        raise ChainUnreachable(f"cannot anchor on {target}: {exc}") from None
     if dev_funding:
         fund_from_node(rpc, identity.address, timeout=timeout)
     transaction: dict[str, Any] = {

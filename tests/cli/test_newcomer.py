@@ -73,6 +73,8 @@ def test_verify_of_a_missing_file_is_not_found_not_tampering(cli, home: Path, tm
 def test_verify_with_an_unreachable_chain_is_a_connection_error(cli, home: Path) -> None:  # type: ignore[no-untyped-def]
     result = cli("verify", "--anchors-from", "evm+http://127.0.0.1:9")
     assert result.code == 7 and "cannot read anchors" in result.err and one_error_line(result.err), result
+    anchored = cli("anchor", "--to", "evm+http://127.0.0.1:9")
+    assert anchored.code == 7 and "cannot anchor on" in anchored.err and not (home / "anchors.jsonl").exists()
 
 
 @pytest.fixture
