@@ -21,7 +21,9 @@ import numpy as np
 
 from ledgerml.analytics.fees.backtest import backtest
 from ledgerml.analytics.fees.baselines import auto_ets_log, mean7, naive
+from ledgerml.analytics.fees.blocks import read_blocks_csv
 from ledgerml.analytics.fees.daily import load_daily
+from ledgerml.analytics.fees.eip1559 import reliability
 from ledgerml.analytics.fees.evaluation import coverage, diebold_mariano, mae
 
 
@@ -54,6 +56,35 @@ def _plot(
     plt.close(fig)
 
 
+def blocks_section(path: Path, plot: Path) -> dict[str, list[dict[str, float]]]:
+    """Reliability of the fee recommendation on the shared mainnet blocks (k = 5, 25), printed and plotted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    blocks = read_blocks_csv(path)
+    curves = {k: reliability(blocks, k, every=4) for k in (5, 25)}
+    note = " (base fees rebuilt by the EIP-1559 rule from 1 gwei: the file has none)" if blocks.reconstructed else ""
+    print(f"\nFee recommendation reliability, {len(blocks)} mainnet blocks{note}\n")
+    print("| k | promised probability | observed inclusion | recommendations |")
+    print("|---|---|---|---|")
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="perfect calibration")
+    for k, curve in curves.items():
+        for point in curve:
+            print(f"| {k} | {point.promised:.2f} | {point.observed:.2f} | {point.count} |")
+        ax.plot([p.promised for p in curve], [p.observed for p in curve], marker="o", label=f"within {k} blocks")
+    ax.set_xlabel("promised probability of inclusion")
+    ax.set_ylabel("observed share included")
+    ax.set_title("Fee recommendation reliability")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(plot, dpi=110)
+    plt.close(fig)
+    return {str(k): [p.__dict__ for p in curve] for k, curve in curves.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=_default_data())
@@ -61,7 +92,16 @@ def main() -> None:
     parser.add_argument("--end", default="2025-06-01")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/forecast.json"))
     parser.add_argument("--plot", type=Path, default=Path("docs/img/fees-backtest.png"))
+    parser.add_argument(
+        "--blocks-csv", type=Path, default=_default_data().parent / "eth_blocks_sample" / "data" / "blocks.csv"
+    )
+    parser.add_argument("--blocks-only", action="store_true", help="Only the block-level reliability section.")
     args = parser.parse_args()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    curves = blocks_section(args.blocks_csv, args.plot.parent / "fees-reliability.png")
+    (args.out.parent / "forecast-blocks.json").write_text(json.dumps(curves, indent=2))
+    if args.blocks_only:
+        return
     full = load_daily(args.data)
     series = full.upto(full.index_of(args.end) + 1)
     first = series.index_of(args.start)

@@ -41,6 +41,7 @@ class CuttingResult:
     max_ms: float
     submit_ms: float
     seal_ms: float
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
 
     @property
     def blocks_per_10k(self) -> float:
@@ -49,7 +50,8 @@ class CuttingResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON row."""
-        return {**self.__dict__, "blocks_per_10k": self.blocks_per_10k}
+        row = {k: v for k, v in self.__dict__.items() if k != "latencies_ms"}
+        return {**row, "blocks_per_10k": self.blocks_per_10k}
 
 
 def policy_event(policy: Policy, note: str = "") -> SealingPolicySet:
@@ -167,6 +169,7 @@ def replay(
         max(run.latencies, default=math.nan),
         1000.0 * run.submit_s / max(events, 1),
         1000.0 * run.seal_s / max(run.blocks, 1),
+        run.latencies,
     )
 
 
