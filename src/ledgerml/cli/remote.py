@@ -13,7 +13,10 @@ from ..errors import ConfigError, MalformedEvent
 from ..events import MAX_EVENT_BYTES, MAX_EVENT_DEPTH, event_from_dict, validate_payload
 from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of, read_input, table, write_json
 
-app = typer.Typer(help="Read and append to a ledger served by 'ledgerml serve'; manage its API tokens.")
+app = typer.Typer(
+    help="Read and append to a ledger served by 'ledgerml serve'.\n\nAnd, on the serving machine, its API tokens.",
+    no_args_is_help=True,
+)
 token_app = typer.Typer(help="API tokens of this home's service (admin, on the serving machine).")
 app.add_typer(token_app, name="token")
 

@@ -36,9 +36,9 @@ def serve(
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request to stderr.")] = False,
     json_out: JsonOption = False,
 ) -> None:
-    """Serve the ledger over HTTP: the API under /api (OpenAPI at /openapi.json), the dashboard at /.
+    """Serve the ledger over HTTP: the API under /api, the dashboard at /.
 
-    Requests need an API token (see 'ledgerml remote token create'); the service holds no participant keys.
+    The OpenAPI schema is at /openapi.json. Requests need an API token (see 'ledgerml remote token create'); the service holds no participant keys.
     SIGTERM or SIGINT stops it after the requests in flight.
     """
     import uvicorn

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .._files import read_bounded
+from .._json import loads_bounded
 from ..errors import ConfigError, LedgerMLError, RejectedEvent, ReplayedNonce
 from ..events import Event, Payload, event_from_dict, sign_event
 from ..identity import Identity
@@ -138,9 +139,11 @@ class RemoteLedger:
                 raise
             raise ConfigError(f"cannot reach the ledger service at {self.url}: {exc}") from None
         try:
-            body = response.json() if response.content else None
-        except ValueError:
+            body = loads_bounded(response.content, what=f"the answer to {method} {path}") if response.content else None
+        except LedgerMLError:
             body = None
+            if response.status_code < 400:
+                raise
         if response.status_code >= 400:
             raise error_from_problem(body, response.status_code)
         return body
