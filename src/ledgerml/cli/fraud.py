@@ -290,13 +290,13 @@ def synthetic(
     _needs_analytics("synthetic", trees=False)
     from ..analytics.synthetic import generate, labelled_accounts, send_to_dev_node
 
-    for option, value, low in (
-        ("--accounts", accounts, 2),
-        ("--transactions", transactions, 1),
-        ("--groups", groups, 1),
+    for option, value, low, high in (
+        ("--accounts", accounts, 2, 10_000),
+        ("--transactions", transactions, 1, 100_000),
+        ("--groups", groups, 1, 100),
     ):
-        if not low <= value <= 100_000:
-            raise ConfigError(f"{option} must be from {low} to 100000, not {value}")
+        if not low <= value <= high:
+            raise ConfigError(f"{option} must be from {low} to {high:,}, not {value}")
     check_out(out)
     check_out(transactions_out, "--transactions-out")
     world = generate(
