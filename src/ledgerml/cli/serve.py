@@ -38,8 +38,8 @@ def serve(
 ) -> None:
     """Serve the ledger over HTTP: the API under /api, the dashboard at /.
 
-    The OpenAPI schema is at /openapi.json. Requests need an API token (see 'ledgerml remote token create'); the service holds no participant keys.
-    SIGTERM or SIGINT stops it after the requests in flight.
+    The OpenAPI schema is at /openapi.json. Requests need an API token (see 'ledgerml remote token create');
+    the service holds no participant keys. SIGTERM or SIGINT stops it after the requests in flight.
     """
     import uvicorn
 
