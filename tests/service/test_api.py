@@ -258,3 +258,36 @@ def test_openapi_schema_lists_the_api(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     assert {"/api/verify", "/api/events", "/api/events/{ref}/proof"} <= set(schema["paths"])
     assert "post" in schema["paths"]["/api/events"]
+
+
+def test_a_tampered_ledger_is_named_by_the_api_and_the_status_pages(tmp_path: Path) -> None:
+    # Prepare: a small home whose stored event 2 is edited behind the ledger's back
+    import sqlite3
+
+    from ledgerml import RoleGranted
+    from ledgerml.home import Home
+    from ledgerml.service.context import token_store
+    from ledgerml.types import Role
+
+    home = Home(tmp_path / "home")
+    _, admin = home.init(unencrypted=True)
+    with home.open_ledger() as ledger:
+        ledger.submit(admin, RoleGranted(subject=admin.address, role=Role.DATA_OWNER))
+        for i in range(3):
+            ledger.submit(admin, DatasetRegistered(dataset_id="sha256:" + f"{i + 1:064x}", name=f"d{i}"))
+        ledger.seal()
+    token, _ = token_store(home).create("auditor", "auditor")
+    conn = sqlite3.connect(home.ledger_path)
+    body = conn.execute("SELECT body FROM events WHERE seq = 2").fetchone()[0]
+    conn.execute("UPDATE events SET body = ? WHERE seq = 2", (bytes(body).replace(b'"name":"d', b'"name":"X'),))
+    conn.commit()
+    conn.close()
+    # Execute
+    with TestClient(create_app(home)) as served:
+        api = served.get("/api/verify", headers=auth(token)).json()
+        served.cookies.set("ledgerml_token", token)
+        page = served.get("/verify").text
+    cli = run_cli("verify", "--home", str(home.path), "--json")
+    # Assert
+    assert api["ok"] is False and api["location"] and api == json.loads(cli.out) and cli.code == 31
+    assert f'FAILED at <strong id="location">{api["location"]}</strong>' in page
