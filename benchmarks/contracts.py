@@ -125,13 +125,20 @@ def union(*sources: Findings) -> Findings:
     return {n: merge([f for s in sources for f in s.get(n, [])]) for n in names}
 
 
-def print_table(title: str, rows: dict[str, dict[str, dict[str, float]]], seconds: dict[str, float]) -> None:
-    """One row per bug type: recall / precision of every detector."""
+def print_table(
+    title: str, rows: dict[str, dict[str, dict[str, float]]], seconds: dict[str, float], *, recall_only: bool = False
+) -> None:
+    """One row per bug type: recall / precision of every detector (or recall and the bugs counted)."""
     names = list(rows)
     print(f"\n{title}")
     print(f"{'bug type':24s}" + "".join(f"{n:>24s}" for n in names))
     for folder in [*sorted(SOLIDIFI), "overall"]:
-        cells = [f"{rows[n][folder]['recall']:.3f} / {rows[n][folder]['precision']:.3f}" for n in names]
+        cells = [
+            f"{rows[n][folder]['recall']:.3f} ({int(rows[n][folder]['bugs'])} bugs)"
+            if recall_only
+            else f"{rows[n][folder]['recall']:.3f} / {rows[n][folder]['precision']:.3f}"
+            for n in names
+        ]
         print(f"{folder:24s}" + "".join(f"{c:>24s}" for c in cells))
     if seconds:
         print(f"{'s per contract':24s}" + "".join(f"{seconds.get(n, 0.0):>24.3f}" for n in names))
@@ -205,7 +212,7 @@ def main() -> None:
             side_seconds,
         )
     held = template_holdout(train, test)
-    print_table("held-out snippet templates (a quarter, never seen in training): recall / precision", held, {})
+    print_table("held-out snippet templates (a quarter, never seen in training): recall", held, {}, recall_only=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
