@@ -11,6 +11,7 @@ import pytest
 from ledgerml.analytics.contracts.api import scan_contracts
 from ledgerml.analytics.contracts.scan import ScanReport
 from ledgerml.analytics.contracts.slither import _findings, find_tools, relaxed_source
+from ledgerml.errors import ConfigError
 
 DATA = Path(__file__).parent / "data"
 
@@ -75,3 +76,15 @@ def test_without_slither_the_report_says_why(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr("shutil.which", lambda name: None)
     report = scan_contracts([DATA / "clean.sol"], slither=True)
     assert report.detectors["slither"].startswith("not run: ")
+
+
+def test_a_spent_time_budget_leaves_the_rest_to_the_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    if find_tools()[0] is None:
+        pytest.skip("Slither is not set up here (tools/setup-slither.sh)")
+    monkeypatch.setenv("LEDGERML_SLITHER_BUDGET", "0")
+    report = scan_contracts([DATA / "clean.sol", DATA / "reentrancy.sol"], slither=True)
+    assert report.detectors["slither"].startswith("ran on 0 file(s); skipped 2 file(s): the time budget")
+    assert any(f.category == "reentrancy" for f in report.findings)
+    monkeypatch.setenv("LEDGERML_SLITHER_BUDGET", "soon")
+    with pytest.raises(ConfigError, match="LEDGERML_SLITHER_BUDGET"):
+        scan_contracts([DATA / "clean.sol"], slither=True)

@@ -4,9 +4,12 @@ Slither pass it adds when Slither is installed. The CLI and the benchmark call t
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from ...errors import ConfigError
 from .model import ContractModel, load_model
 from .scan import (
     MODEL_DETECTOR,
@@ -22,7 +25,7 @@ from .scan import (
     rule_and_model_findings,
 )
 
-SLITHER_BATCH = 40
+SLITHER_BATCH = 10
 """Files compiled and analysed per Slither run (one solc-js start-up per run)."""
 
 
@@ -62,6 +65,19 @@ def scan_contracts(
     return report
 
 
+def slither_budget() -> float:
+    """Seconds Slither may take in one scan (``LEDGERML_SLITHER_BUDGET``, default 900): past it, the remaining
+    files are left to the rules and the model, and the report says how many."""
+    raw = os.environ.get("LEDGERML_SLITHER_BUDGET", "900")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"LEDGERML_SLITHER_BUDGET must be a number of seconds, not {raw!r}") from None
+    if not value >= 0:
+        raise ConfigError("LEDGERML_SLITHER_BUDGET must be at least 0")
+    return value
+
+
 def _slither_findings(prepared: list[PreparedFile], report: ScanReport, min_confidence: float) -> list[Finding]:
     from .slither import find_tools
 
@@ -79,17 +95,30 @@ def _slither_findings(prepared: list[PreparedFile], report: ScanReport, min_conf
             groups.setdefault(version, []).append(item)
     found: list[Finding] = []
     failed: list[str] = []
+    late: list[str] = []
+    deadline = time.monotonic() + slither_budget()
     for version, items in sorted(groups.items()):
         for start in range(0, len(items), SLITHER_BATCH):
-            found += _run_batch(tools, items[start : start + SLITHER_BATCH], version, failed)
+            batch = items[start : start + SLITHER_BATCH]
+            if time.monotonic() >= deadline:
+                late += [item.name for item in batch]
+                continue
+            found += _run_batch(tools, batch, version, failed)
+    report.detectors["slither"] = _slither_note(
+        len(prepared) - len(skipped) - len(failed) - len(late), skipped, failed, late
+    )
+    return [f for f in found if f.confidence >= min_confidence]
+
+
+def _slither_note(ran: int, skipped: list[str], failed: list[str], late: list[str]) -> str:
     notes = []
     if skipped:
         notes.append(f"skipped {len(skipped)} file(s) without an installed compiler or with imports")
     if failed:
         notes.append(f"could not compile {len(failed)} file(s): {', '.join(failed[:3])}")
-    ran = sum(len(v) for v in groups.values()) - len(failed)
-    report.detectors["slither"] = f"ran on {ran} file(s)" + (f"; {'; '.join(notes)}" if notes else "")
-    return [f for f in found if f.confidence >= min_confidence]
+    if late:
+        notes.append(f"skipped {len(late)} file(s): the time budget (LEDGERML_SLITHER_BUDGET) was spent")
+    return f"ran on {ran} file(s)" + (f"; {'; '.join(notes)}" if notes else "")
 
 
 def _run_batch(tools: object, items: list[PreparedFile], version: str, failed: list[str]) -> list[Finding]:
