@@ -61,11 +61,20 @@ def tune_command(
 
 
 def _policy(policy: str, block_size: int, max_wait_ms: float, idle_gap_ms: float, block_cost: float):  # type: ignore[no-untyped-def]
+    import math
+
     from ..consensus.cutting import FixedPolicy, IdleGapPolicy, LearnedPolicy
     from ..errors import ConfigError
 
-    if block_size < 1 or max_wait_ms < 0 or idle_gap_ms < 0 or block_cost < 0:
-        raise ConfigError("--block-size must be at least 1 and the times and cost not negative")
+    if not 1 <= block_size <= 1_000_000:
+        raise ConfigError(f"--block-size must be 1..1000000, got {block_size}")
+    for option, value, top in (
+        ("--max-wait-ms", max_wait_ms, 86_400_000.0),
+        ("--idle-gap-ms", idle_gap_ms, 86_400_000.0),
+        ("--block-cost", block_cost, 1e12),
+    ):
+        if not (math.isfinite(value) and 0 <= value <= top):
+            raise ConfigError(f"{option} must be a number from 0 to {top:g}, got {value}")
     if policy == "fixed":
         return FixedPolicy(block_size, max_wait_ms)
     if policy == "adaptive":

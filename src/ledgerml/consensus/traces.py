@@ -31,8 +31,8 @@ class Trace:
 def mainnet_trace(path: Path, *, thin: int = 1, limit: int | None = None) -> Trace:
     """Mainnet blocks (``number,timestamp,transactions,...``): each block's transactions (divided by ``thin``)
     are released at its timestamp, as an indexer ingesting the chain would submit them."""
-    if thin < 1:
-        raise ConfigError(f"thin must be at least 1, got {thin}")
+    if thin < 1 or (limit is not None and limit < 1):
+        raise ConfigError(f"thin and limit must be at least 1, got {thin} and {limit}")
     text = read_bounded(path, MAX_TRACE_BYTES).decode("utf-8-sig", errors="replace")
     rows = list(csv.DictReader(io.StringIO(text)))
     if not rows or not {"timestamp", "transactions"} <= set(rows[0]):
@@ -43,6 +43,8 @@ def mainnet_trace(path: Path, *, thin: int = 1, limit: int | None = None) -> Tra
         raise ConfigError(f"{path}: timestamp and transactions must be integers") from None
     if any(b[0] < a[0] for a, b in itertools.pairwise(pairs)) or any(n < 0 for _, n in pairs):
         raise ConfigError(f"{path}: timestamps must not decrease and counts must not be negative")
+    if not pairs:
+        raise ConfigError(f"{path}: no blocks to replay")
     start = pairs[0][0]
     return Trace(path.name, tuple(((t - start) * 1000.0, n // thin) for t, n in pairs if n // thin))
 

@@ -55,12 +55,12 @@ class Conditions:
         """``ConfigError`` for settings the simulation cannot run."""
         if not 4 <= self.validators <= 64:
             raise ConfigError(f"validators must be 4..64, got {self.validators}")
-        if self.block_period_s < 1 or self.request_timeout_s < 1:
-            raise ConfigError("block period and request timeout are whole seconds, at least 1 (Besu's units)")
+        if not (1 <= self.block_period_s <= 60 and 1 <= self.request_timeout_s <= 600):
+            raise ConfigError("block period (1..60) and request timeout (1..600) are whole seconds (Besu's units)")
         if not 20 <= self.heights <= 100_000:
             raise ConfigError(f"heights must be 20..100000, got {self.heights}")
-        if self.crash_every < 0 or self.crash_heights < 1:
-            raise ConfigError("crash_every must be >= 0 (0: no crashes) and crash_heights >= 1")
+        if not (0 <= self.crash_every <= self.heights and 1 <= self.crash_heights <= 1000):
+            raise ConfigError("crash_every must be 0 (no crashes) .. heights, and crash_heights 1..1000")
 
 
 POLICIES: dict[str, Callable[[Conditions, int], TimeoutPolicy]] = {
