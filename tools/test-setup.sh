@@ -7,13 +7,14 @@ cd "$(dirname "$0")/.."
 
 npm ci --no-audit --no-fund
 
-if ! command -v chromium >/dev/null 2>&1; then
+debian_packages=()
+command -v chromium >/dev/null 2>&1 || debian_packages+=(chromium)  # the dashboard's browser tests
+command -v sqlite3 >/dev/null 2>&1 || debian_packages+=(sqlite3)    # the tamper tests edit ledger files with it
+if [ ${#debian_packages[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
-  DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y --no-install-recommends chromium \
-    || { DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" update && \
-         DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y --no-install-recommends chromium; }
+  export DEBIAN_FRONTEND=noninteractive
+  "${apt_get[@]}" install -y --no-install-recommends "${debian_packages[@]}" \
+    || { "${apt_get[@]}" update && "${apt_get[@]}" install -y --no-install-recommends "${debian_packages[@]}"; }
 fi
 
-if [ -f tools/setup-slither.sh ]; then
-  bash tools/setup-slither.sh
-fi
+bash tools/setup-slither.sh  # .venv-slither: slither-analyzer with web3<8, beside the project's venv
