@@ -70,10 +70,20 @@ class BodyTooLarge(BadRequest):
 
 
 def _known_classes() -> dict[str, type[LedgerMLError]]:
+    """Error classes by name: every loaded subclass of ``LedgerMLError`` (a vocabulary's own rejections too), with
+    ``ledgerml.errors`` and this module's winning a clash of names."""
     from .. import errors
     from .._json import JsonTooLarge
+    from ..events import load_vocabularies
 
-    found = {v.__name__: v for v in vars(errors).values() if isinstance(v, type) and issubclass(v, LedgerMLError)}
+    load_vocabularies()
+    found: dict[str, type[LedgerMLError]] = {}
+    pending: list[type[LedgerMLError]] = [LedgerMLError]
+    while pending:
+        cls = pending.pop()
+        found.setdefault(cls.__name__, cls)
+        pending.extend(cls.__subclasses__())
+    found |= {v.__name__: v for v in vars(errors).values() if isinstance(v, type) and issubclass(v, LedgerMLError)}
     for cls in (Unauthenticated, Forbidden, RateLimited, BadRequest, UnsupportedMediaType, BodyTooLarge, JsonTooLarge):
         found[cls.__name__] = cls
     return found
