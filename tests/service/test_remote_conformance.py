@@ -21,7 +21,6 @@ from ledgerml.service.context import ServiceSettings, token_store
 from ..conformance.suite import BLOCK_SIZE, LedgerConformance
 from ..conformance.test_sqlite import TestSqliteConformance as _Sqlite
 
-
 pytestmark = pytest.mark.slow  # the whole suite, 67 cases over HTTP in process: about 15-30 s
 
 
