@@ -48,6 +48,8 @@ class Context:
     modifiers: dict[str, bool]
     privileged: set[str] = field(default_factory=set)
     calling: set[str] = field(default_factory=set)
+    privileged_writers: set[str] = field(default_factory=set)
+    """Functions that write an owner-like variable."""
     """Functions that make a low-level call, send or transfer themselves."""
     contracts: set[str] = field(default_factory=set)
     libraries: set[str] = field(default_factory=set)
@@ -111,6 +113,9 @@ def build_context(model: SourceModel, minor: int | None) -> Context:
                 ctx.tainted.update(n for n in contract.state_vars if n in f.reads or n in unit.text.split("=")[0])
     ctx.privileged.update(n for n in ctx.state if any(h in n.lower() for h in PRIVILEGED_HINTS))
     ctx.privileged.discard("msg")
+    for function in model.functions():
+        if function.kind == "function" and any(facts_of(u).writes & ctx.privileged for u in function.units):
+            ctx.privileged_writers.add(function.name)
     return ctx
 
 
@@ -236,6 +241,7 @@ def _unprotected(ctx: Context, fn: Function) -> Iterator[RuleHit]:
                     None,
                     fn.start_line,
                 )
+        yield from _storage_and_setup(ctx, fn, unit, f)
         owned = [w for w in f.writes if w in ctx.privileged and ctx.is_state(w, fn)]
         if owned and fn.kind == "function":
             misnamed = fn.name.lower() == fn.contract.name.lower() and fn.name != fn.contract.name
@@ -249,6 +255,32 @@ def _unprotected(ctx: Context, fn: Function) -> Iterator[RuleHit]:
                 "SWC-118" if misnamed else "SWC-105",
                 fn.start_line,
             )
+
+
+def _storage_and_setup(ctx: Context, fn: Function, unit: Unit, f: Facts) -> Iterator[RuleHit]:
+    """An array length anyone can change (arbitrary storage writes), and setup functions anyone can call."""
+    if any(t.endswith(".length") for t in f.write_targets):
+        yield RuleHit(
+            "access_control",
+            "unprotected-length-write",
+            0.6,
+            "any caller changes a storage array's length: with an index it then reaches any storage slot",
+            unit,
+            "SWC-124",
+            fn.start_line,
+        )
+    for name, _ in f.internal_calls:
+        if name in ctx.privileged_writers and name != fn.name:
+            yield RuleHit(
+                "access_control",
+                "unprotected-privileged-call",
+                0.55,
+                f"any caller reaches {name}, which sets the variables that guard privileged functions",
+                unit,
+                "SWC-105",
+                fn.start_line,
+            )
+            break
 
 
 def _free_ether(ctx: Context, fn: Function, receiver: str) -> bool:
@@ -362,6 +394,15 @@ def denial_of_service(ctx: Context, fn: Function) -> Iterator[RuleHit]:
                 unit,
                 "SWC-128",
             )
+        if unit.kind == "loop" and f.comparisons and f.reads & fn.params and _loop_writes_state(ctx, fn, unit):
+            yield RuleHit(
+                "denial_of_service",
+                "caller-bounded-loop",
+                0.5,
+                "the caller sets how often a loop that writes storage runs: a large value exceeds the block gas limit",
+                unit,
+                "SWC-128",
+            )
         if unit.kind == "loop" and f.length_read and any(n in ctx.state for n in f.reads):
             yield RuleHit(
                 "denial_of_service",
@@ -371,6 +412,13 @@ def denial_of_service(ctx: Context, fn: Function) -> Iterator[RuleHit]:
                 unit,
                 "SWC-128",
             )
+
+
+def _loop_writes_state(ctx: Context, fn: Function, header: Unit) -> bool:
+    body = [u for u in fn.units[header.order + 1 :] if u.loop_depth >= header.loop_depth and u.kind != "loop"]
+    return any(ctx.is_state(w, fn) for u in body[:8] for w in facts_of(u).writes) or any(
+        facts_of(u).push for u in body[:8]
+    )
 
 
 def front_running(ctx: Context, fn: Function) -> Iterator[RuleHit]:
