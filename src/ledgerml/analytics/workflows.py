@@ -184,8 +184,8 @@ def score_accounts(data: Path, model: Path | None, home: Home, *, unregistered: 
     chosen threshold, or (no model) an IsolationForest's anomaly score in [0, 1] and outlier flag."""
     from .anomaly import anomaly_scores
 
-    accounts = read_accounts(data, require_label=False)
     detector = None if model is None else load_fraud_detector(model, home, unregistered=unregistered)
+    accounts = read_accounts(data, require_label=False)
     if detector is not None:
         p = detector.predict_proba(align_features(accounts, detector, data))[:, 1]
         flags = (p >= detector.threshold_).astype(int)
