@@ -157,13 +157,9 @@ def _parse_checked(source: bytes) -> SourceModel:
         where = f" (syntax error at line {model.error_lines[0]})" if model.error_lines else ""
         raise ScanError(f"no contract, library or interface found{where}")
     lines = max(source.count(b"\n"), 1)
-    if model.error_lines and (len(model.error_lines) > max(3, lines // 20) or _outside_contracts(model)):
+    if len(model.error_lines) > max(3, lines // 20):
         raise ScanError(f"does not parse as Solidity (syntax error at line {model.error_lines[0]})")
     return model
-
-
-def _outside_contracts(model: SourceModel) -> bool:
-    return any(c.type == "ERROR" for c in model.root.children)
 
 
 def _check_imports(path: Path, model: SourceModel) -> None:
