@@ -169,7 +169,8 @@ def _check_outcome(
     """Re-run the recorded rule on the usable updates and compare accepted, rejected, status and aggregate;
     the next round's base model digest."""
     reasons = dict(recorded.rejected)
-    decision = decide_round(record, template, usable, {a: c.num_examples for a, c in round_commits.items()})
+    examples = {a: c.num_examples for a, c in round_commits.items()}
+    decision = decide_round(record, template, usable, examples, round_=audit.round)
     expected_accepted = decision.accepted()
     expected_rule_rejections = decision.rule_rejections()
     if expected_accepted != sorted(recorded.accepted):

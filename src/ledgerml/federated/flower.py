@@ -37,10 +37,9 @@ def _arrays(weights: Weights) -> ArrayRecord:
     return ArrayRecord({name: Array(weights[name]) for name in sorted(weights)})
 
 
-def _bytes(value: object) -> bytes:
-    if not isinstance(value, bytes):
-        raise TypeError("expected bytes in the ledgerml config record")
-    return value
+def _global(message: Message) -> bytes:
+    """The global model the message carries (its one ArrayRecord), as canonical safetensors bytes."""
+    return to_bytes(weights_of(only_record(message.content, "array")[1]))
 
 
 def _metric_record(metrics: dict[str, float]) -> MetricRecord:
@@ -120,19 +119,19 @@ class LedgerStrategy(Strategy):
         self.nodes: dict[str, Address] = {}
         """Each node's participant, learned from its signed join event (invalid replies name it)."""
 
-    def _ledger_config(self, *, with_global: bool = True) -> ConfigRecord:
+    def _ledger_config(self) -> ConfigRecord:
+        """The ledger's record for a round's messages (the global model itself travels as the message's
+        ArrayRecord, once)."""
         config = self.coordinator.train_config()
         state = self.coordinator.ledger.state()
         config["nonces"] = _nonces(state)
-        if with_global:
-            config["global"] = to_bytes(self.coordinator.global_weights())
         config["spec"] = json.dumps(self.coordinator.model_spec())
         config["dp"] = json.dumps(self.coordinator.record.dp_params())
         return ConfigRecord(config)
 
     def _join_config(self) -> ConfigRecord:
         """The join step's record: task, ledger, nonces, each identity's datasets and the minimum stake."""
-        config = self._ledger_config(with_global=False)
+        config = self._ledger_config()
         state = self.coordinator.ledger.state()
         people = set(holders_of(state, Role.DATA_OWNER)) | set(holders_of(state, Role.TRAINER))
         config[STEP] = JOIN
@@ -289,7 +288,7 @@ def make_client_app(load: Callable[[Context], Participant]) -> ClientApp:
         if cfg.get(STEP) == RECEIPT:
             return receipt(message, context, cfg)
         data, event, metrics = participant(context).train(
-            _bytes(cfg["global"]), cfg, _config_json(cfg["spec"], "model spec"), _config_json(cfg["dp"], "dp") or None
+            _global(message), cfg, _config_json(cfg["spec"], "model spec"), _config_json(cfg["dp"], "dp") or None
         )
         content = RecordDict(
             {
@@ -302,7 +301,7 @@ def make_client_app(load: Callable[[Context], Participant]) -> ClientApp:
     @app.evaluate()
     def _evaluate(message: Message, context: Context) -> Message:
         cfg = config(message)
-        metrics = participant(context).evaluate(_bytes(cfg["global"]), _config_json(cfg["spec"], "model spec"))
+        metrics = participant(context).evaluate(_global(message), _config_json(cfg["spec"], "model spec"))
         return Message(RecordDict({"metrics": _metric_record(metrics)}), reply_to=message)
 
     return app

@@ -216,17 +216,18 @@ def setup_federation(home: Home, config: FederationConfig, *, unencrypted: bool 
         validation = data_module.write_csv(folder / "validation.csv", data.X_val, data.y_val)
         validation_id = _register_data(ledger, store, aggregator, validation, f"{config.task_id} validation set")
         entries = _register_partitions(ledger, store, config, people, data, folder)
+        plan = FederationPlan(
+            config=config,
+            aggregator=config.aggregator,
+            validation=str(validation),
+            n_classes=data.n_classes,
+            participants=tuple(entries),
+        )
+        written = plan.write(plan_path(home, config.task_id))  # before the task: a crash between resumes
         if task(ledger.state(), config.task_id) is None:
             _create_task(ledger, store, config, admin, aggregator, people, data, validation_id)
         ledger.seal() if ledger.validator is not None else None
-    plan = FederationPlan(
-        config=config,
-        aggregator=config.aggregator,
-        validation=str(validation),
-        n_classes=data.n_classes,
-        participants=tuple(entries),
-    )
-    return plan.write(plan_path(home, config.task_id))
+    return written
 
 
 def _identities(keys: KeyStore, config: FederationConfig, unencrypted: bool) -> tuple[Identity, list[Identity]]:
