@@ -266,3 +266,12 @@ def test_krum_memory_is_linear_in_n_times_d() -> None:
 def test_malformed_update_matrices_are_one_config_error(bad: object) -> None:
     with pytest.raises(ConfigError):
         aggregate("fedavg", bad, np.ones(2))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("rule", "params"), RULE_PARAMS)
+def test_rules_never_modify_the_callers_matrix(rule: str, params: dict[str, float]) -> None:
+    deltas, weights = spread_deltas(11, 1, 50)  # one row: a column block of it is contiguous
+    for matrix in (deltas, spread_deltas(12, 6, 40)[0]):
+        before = matrix.copy()
+        aggregate(rule, matrix, weights if len(matrix) == 1 else np.ones(len(matrix)), params)
+        assert matrix.tobytes() == before.tobytes()

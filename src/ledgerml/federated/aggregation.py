@@ -35,7 +35,7 @@ order), not a tuning knob. Models of up to BLOCK parameters get exactly the bits
 MAX_WORKERS = 4
 """Most threads block work uses by default."""
 
-COLUMN_CELLS = 1 << 20
+COLUMN_CELLS = 1 << 16
 """Values (rows x columns) per column block of a coordinate-wise rule; any value gives the same bits."""
 
 
@@ -49,7 +49,8 @@ class Deltas(Protocol):
         ...
 
     def columns(self, lo: int, hi: int) -> np.ndarray:
-        """Columns ``lo:hi`` of every row as a C-contiguous float64 ``(n, hi - lo)`` array."""
+        """Columns ``lo:hi`` of every row as a new C-contiguous float64 ``(n, hi - lo)`` array (the rules may
+        modify it)."""
         ...
 
     def row(self, i: int) -> np.ndarray:
@@ -70,8 +71,8 @@ class MatrixDeltas:
         return int(n), int(d)
 
     def columns(self, lo: int, hi: int) -> np.ndarray:
-        """Columns ``lo:hi`` as float64."""
-        return np.ascontiguousarray(self.matrix[:, lo:hi], dtype=np.float64)
+        """Columns ``lo:hi`` as a new float64 array (never a view of the caller's matrix)."""
+        return np.array(self.matrix[:, lo:hi], dtype=np.float64, order="C", copy=True)
 
     def row(self, i: int) -> np.ndarray:
         """Row ``i`` as float64."""
@@ -217,16 +218,19 @@ def _weighted_mean(
     source: Deltas, rows: list[int], weights: np.ndarray, factors: np.ndarray | None = None
 ) -> np.ndarray:
     """Mean of ``rows`` weighted by ``weights`` (plain mean if they sum to zero), each row first multiplied by
-    its ``factor`` if given; accumulated row by row in order (one pass over the rows, a single row in memory)."""
+    its ``factor`` if given; per coordinate the terms are summed in row order (numpy's axis-0 sum is that
+    sequential sum), in column blocks, so each value is read once."""
     scales = _scales(weights[rows])
-    total: np.ndarray | None = None
-    for k, i in enumerate(rows):
-        row = source.row(i)
+    chosen = np.asarray(rows)
+
+    def per_block(block: np.ndarray) -> np.ndarray:  # block is a fresh array: scaled in place
         if factors is not None:
-            row = row * factors[i]
-        term = row if scales is None else row * scales[k]
-        total = term.copy() if total is None else np.add(total, term, out=total)
-    assert total is not None
+            np.multiply(block, factors[chosen][:, None], out=block)
+        if scales is not None:
+            np.multiply(block, scales[:, None], out=block)
+        return np.asarray(block.sum(axis=0))
+
+    total = _by_columns(source, None if len(rows) == source.shape[0] else rows, per_block)
     return total / len(rows) if scales is None else total
 
 
