@@ -182,8 +182,8 @@ def _graph_features(frame: pd.DataFrame, transfers: pd.DataFrame, times: pd.Data
     dst = transfers["to"].map(index).to_numpy()
     frame["graph pagerank"] = pagerank(src, dst, len(addresses)) * len(addresses)
     pairs = set(zip(transfers["from"], transfers["to"], strict=True))
-    frame["graph reciprocity"] = pd.Series({a: 0.0 for a in addresses}) + pd.Series(
-        {a: 1.0 for (a, b) in pairs if (b, a) in pairs}
+    frame["graph reciprocity"] = pd.Series({a: 0.0 for a in addresses}, dtype=float) + pd.Series(
+        {a: 1.0 for (a, b) in pairs if (b, a) in pairs}, dtype=float
     )
     frame["graph reciprocity"] = frame["graph reciprocity"].fillna(0.0)
     size = times.groupby("a")["timestamp"].size()
