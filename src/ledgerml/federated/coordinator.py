@@ -430,8 +430,11 @@ class TaskCoordinator:
 
     def _append_commitments(self, events: list[Any]) -> dict[Address, str]:
         """Append the screened commitments (one ``append_batch``: one transaction, one state-machine pass, when
-        ``batch_commitments``); if the batch is refused, one by one. The refused ones, with the reason."""
-        if self.batch_commitments and len(events) > 1:
+        ``batch_commitments`` and the backend's batches are atomic); if the batch is refused, one by one. The
+        refused ones, with the reason. (A non-atomic batch could land part of a round and then fail, so the
+        EVM backend appends one by one.)"""
+        atomic = getattr(getattr(self.ledger, "capabilities", None), "atomic_batches", False)
+        if self.batch_commitments and atomic and len(events) > 1:
             try:
                 self.ledger.append_batch(events)
                 return {}
