@@ -74,6 +74,28 @@ def task_key(task_id: str) -> bytes:
     return keccak256(task_id.encode())
 
 
+U64 = 2**64 - 1
+
+
+def pack_commit(nonce: int, round_: int, num_examples: int, time: int, signature: bytes) -> tuple[int, bytes, bytes]:
+    """The compact ``commit_update`` words: ``nonce | round << 64 | num_examples << 128 | time << 192 | v << 248``
+    and the signature's ``r`` and ``s``; ``MalformedEvent`` for a value the 64-bit fields cannot hold."""
+    from ..errors import MalformedEvent
+
+    if not all(0 <= value <= U64 for value in (nonce, round_, num_examples)) or not 0 <= time < 2**56:
+        raise MalformedEvent("an UpdateCommitted on the EVM ledger needs nonce, round and num_examples below 2**64")
+    if len(signature) != 65:
+        raise MalformedEvent("an UpdateCommitted on the EVM ledger needs a 65-byte signature")
+    packed = nonce | round_ << 64 | num_examples << 128 | time << 192 | signature[64] << 248
+    return packed, signature[:32], signature[32:64]
+
+
+def unpack_commit(packed: int, r: bytes, s: bytes) -> tuple[int, int, int, int, bytes]:
+    """``(nonce, round, num_examples, time, signature)`` from :func:`pack_commit`'s words."""
+    fields = [(packed >> shift) & U64 for shift in (0, 64, 128)]
+    return fields[0], fields[1], fields[2], (packed >> 192) & (2**56 - 1), bytes(r) + bytes(s) + bytes([packed >> 248])
+
+
 def address_order(address: str) -> int:
     """The order the contract wants address lists in (ascending as numbers)."""
     return int(address, 16)
@@ -93,5 +115,7 @@ __all__ = [
     "evm_call",
     "not_on_chain",
     "off_chain_kinds",
+    "pack_commit",
     "task_key",
+    "unpack_commit",
 ]

@@ -21,7 +21,7 @@ from ..events import AddressField, DigestField, Event, Payload, ShortText, event
 from ..state import MAX_RECORDS, State, record_type, rule
 from ..types import Address, Role
 from .core import dataset, require_role
-from .evm import MAX_LIST, ZERO32, ZERO_ADDRESS, Call, address_order, digest32, evm_call, task_key
+from .evm import MAX_LIST, ZERO32, ZERO_ADDRESS, Call, address_order, digest32, evm_call, pack_commit, task_key
 from .tokens import MAX_AMOUNT, move_balance, move_stake
 
 TaskId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
@@ -380,15 +380,10 @@ def _join_call(event: Event, payload: ParticipantJoined, state: State) -> Call:
 
 @evm_call(UpdateCommitted)
 def _commit_call(event: Event, payload: UpdateCommitted, state: State) -> Call:
+    """The compact call: typed fields and the signature, no body (readers rebuild it, see ``ledger.evm.compact``)."""
+    packed, r, s = pack_commit(event.nonce, payload.round, payload.num_examples, event.time, event.signature)
     digests = [digest32(payload.update_digest), digest32(payload.base_digest)]
-    return "commit_update", [
-        event.nonce,
-        task_key(payload.task_id),
-        payload.round,
-        *digests,
-        payload.num_examples,
-        event.body,
-    ]
+    return "commit_update", [packed, task_key(payload.task_id), *digests, r, s]
 
 
 @evm_call(RoundFinalized)

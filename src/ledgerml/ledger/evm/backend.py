@@ -46,7 +46,11 @@ from ..registry import LedgerURL, url_options
 from ..sealing import ChainCheck, seal_next
 from .build import DEFAULT_EVM_VERSION, load_artifact
 from .calls import event_call, revert_error
+from .compact import TaskNames, as_appended
 from .view import addresses_of, differences, project
+
+EVENT_LOGS = ("Appended", "Committed")
+"""Logs that carry a ledger event: a whole body, or a commitment's typed fields (``compact``)."""
 
 DEPLOYMENT_FORMAT = "ledgerml-evm-deployment/1"
 MAX_DEPLOYMENT_BYTES = 64 * 1024
@@ -294,11 +298,14 @@ class _ChainReplay:
 
     def run(self, report: EvmVerifyReport, progress: ProgressCallback | None) -> None:
         """Fold every event and check every header; raise :class:`_AuditProblem` at the first chain problem."""
-        total = sum(1 for name, _ in self.logs if name == "Appended")
+        total = sum(1 for name, _ in self.logs if name in EVENT_LOGS)
         self._check_due()
+        names = TaskNames()
         for name, log in self.logs:
-            if name != "Appended":
+            if name not in EVENT_LOGS:
                 continue
+            if name == "Committed":
+                log = as_appended(log, self.ledger_id, self.state, names)
             self.ledger_transactions.add(bytes(log["transactionHash"]))
             try:
                 event = _event_of(log)
@@ -375,8 +382,10 @@ class EvmLedger:
         self.token = w3.eth.contract(address=deployment.token, abi=load_artifact("RewardToken")["abi"])
         self._appended = self.contract.events.Appended()
         self._sealed = self.contract.events.Sealed()
+        self._committed = self.contract.events.Committed()
         self._topics = {
             bytes(self.w3.keccak(text=_signature(self._appended.abi))): "Appended",
+            bytes(self.w3.keccak(text=_signature(self._committed.abi))): "Committed",
             bytes(self.w3.keccak(text=_signature(self._sealed.abi))): "Sealed",
         }
         self._lock = threading.RLock()
@@ -392,6 +401,7 @@ class EvmLedger:
         self._ids: dict[str, int] = {}
         self._blocks: list[BlockHeader] = []
         self._skipped: list[SkippedTransaction] = []
+        self._names = TaskNames()
         self._synced = self.deployment.block - 1
 
     # -- opening --------------------------------------------------------------------------------------
@@ -466,6 +476,8 @@ class EvmLedger:
             name = self._topics.get(bytes(topics[0])) if topics else None
             if name == "Appended":
                 decoded.append((name, self._appended.process_log(log)))
+            elif name == "Committed":
+                decoded.append((name, self._committed.process_log(log)))
             elif name == "Sealed":
                 decoded.append((name, self._sealed.process_log(log)))
         return decoded
@@ -478,14 +490,16 @@ class EvmLedger:
             if head <= self._synced:
                 return
             for name, log in self._logs(self._synced + 1, head):
-                if name == "Appended":
-                    self._take_event(log)
+                if name in EVENT_LOGS:
+                    self._take_event(name, log)
                 else:
                     self._blocks.append(self._header(log))
             self._synced = head
 
-    def _take_event(self, log: Any) -> None:
+    def _take_event(self, name: str, log: Any) -> None:
         seq = len(self._events)
+        if name == "Committed":
+            log = as_appended(log, self.ledger_id, self._state, self._names)
         try:
             event = _event_of(log)
             apply(self._state, event)
@@ -929,8 +943,11 @@ def _abi_type(item: Any) -> str:
 
 
 def _event_of(log: Any) -> Event:
-    """The signed event an ``Appended`` log carries, checked against the log's actor and nonce."""
+    """The signed event an ``Appended`` log carries (or a ``Committed`` one rebuilt, ``compact.as_appended``),
+    checked against the log's actor and nonce."""
     args = log["args"]
+    if args.get("error"):
+        raise errors.MalformedEvent(str(args["error"]))
     event = parse_event(bytes(args["body"]))
     if event.actor != args["actor"] or event.nonce != int(args["nonce"]):
         raise errors.MalformedEvent(

@@ -54,6 +54,15 @@ event Appended:
     nonce: uint256
     body: Bytes[MAX_BODY]
 
+event Committed:
+    actor: indexed(address)
+    task: bytes32
+    update: bytes32
+    base: bytes32
+    packed: uint256
+    r: bytes32
+    s: bytes32
+
 event Sealed:
     height: indexed(uint256)
     log_size: uint256
@@ -169,13 +178,18 @@ def _check_envelope(nonce: uint256, head: Bytes[ENVELOPE_HEAD], kind: Bytes[MAX_
 
 
 @internal
-def _event(nonce: uint256, body: Bytes[MAX_BODY], kind: Bytes[MAX_KIND]):
+def _take_nonce(nonce: uint256):
     expected: uint256 = self.nonces[msg.sender]
     assert nonce >= expected, "ReplayedNonce: nonce used already"
     assert nonce == expected, "NonceGap: nonce skips ahead"
+    self.nonces[msg.sender] = expected + 1
+
+
+@internal
+def _event(nonce: uint256, body: Bytes[MAX_BODY], kind: Bytes[MAX_KIND]):
+    self._take_nonce(nonce)
     assert len(body) >= ENVELOPE_HEAD, "MalformedEvent: the body is not a ledger event envelope"
     self._check_envelope(nonce, slice(body, 0, ENVELOPE_HEAD), kind)
-    self.nonces[msg.sender] = expected + 1
     log Appended(actor=msg.sender, nonce=nonce, body=body)
 
 
@@ -393,20 +407,19 @@ def join(nonce: uint256, task: bytes32, datasets: DynArray[bytes32, 64], stake: 
 
 
 @external
-def commit_update(
-    nonce: uint256,
-    task: bytes32,
-    round: uint256,
-    update: bytes32,
-    base: bytes32,
-    num_examples: uint256,
-    body: Bytes[MAX_BODY],
-):
+def commit_update(packed: uint256, task: bytes32, update: bytes32, base: bytes32, r: bytes32, s: bytes32):
     """
     @notice UpdateCommitted: a participant commits the digest of its update for the open round, trained on at
             most as many examples as the datasets it joined with hold.
+    @dev Compact: no body. `packed` is nonce | round << 64 | num_examples << 128 | event time << 192 | v << 248,
+         and (r, s, v) the actor's signature; readers rebuild the canonical body from the `Committed` log (the
+         task id from its key, named by the task's own TaskCreated body) and check the signature as for any body.
     """
-    self._event(nonce, body, b"UpdateCommitted")
+    nonce: uint256 = packed & U64
+    round: uint256 = (packed >> 64) & U64
+    num_examples: uint256 = (packed >> 128) & U64
+    self._take_nonce(nonce)
+    log Committed(actor=msg.sender, task=task, update=update, base=base, packed=packed, r=r, s=s)
     joined: uint256 = self.member[task][msg.sender]
     if joined == 0:  # only members of existing tasks pass, so the task is read on this path alone
         self._task(task)
