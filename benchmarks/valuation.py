@@ -6,7 +6,10 @@ ledgerml's rewards use (validation accuracy of the partial aggregate). Reported 
 correlation with exact Shapley, max absolute error, distinct utility evaluations (and their share of exact's
 2^n), seconds.
 
-Usage: python benchmarks/valuation.py [--sizes 8,10] [--out benchmarks/results/valuation.json]
+Then, for 50 and 100 participants (IID partitions, no attack), the seconds per round of the chosen estimator
+(KernelSHAP at 20 n distinct evaluations) beside guided Monte Carlo at the same budget.
+
+Usage: python benchmarks/valuation.py [--sizes 8,10] [--scale 50,100] [--out benchmarks/results/valuation.json]
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from ledgerml.federated.runner import FederationConfig, load_plan, setup_federat
 from ledgerml.home import Home
 from ledgerml.incentives import exact_shapley, leave_one_out, load_validation, monte_carlo_shapley, spearman
 from ledgerml.incentives.rewards import round_utility
+from ledgerml.incentives.valuation import kernel_shapley
 from ledgerml.vocab.tasks import task
 
 SEEDS = range(1, 6)
@@ -47,6 +51,11 @@ def compare(k: int, utility: Any, exact: Any, budget: int) -> list[dict[str, Any
     out.append(
         row(k, "leave_one_out", [spearman(loo.values, exact.values)], [loo], exact, time.perf_counter() - started)
     )
+    started = time.perf_counter()
+    kernels = [kernel_shapley(k, utility, max_evaluations=budget, seed=seed) for seed in SEEDS]
+    seconds = (time.perf_counter() - started) / len(SEEDS)
+    correlations = [spearman(e.values, exact.values) for e in kernels]
+    out.append(row(k, "kernel (KernelSHAP), budget 20%", correlations, kernels, exact, seconds))
     for name, options in variants.items():
         started = time.perf_counter()
         estimates = [
@@ -84,47 +93,73 @@ def row(
     }
 
 
+def recorded_round(folder: Path, n: int, adversarial: bool) -> tuple[Any, int]:
+    """Run and record one FedAvg round of ``n`` participants on digits; its utility and distinct updates."""
+    home = Home(folder / f"home{n}")
+    home.init(unencrypted=True)
+    config = FederationConfig(
+        task_id=f"val{n}",
+        participants=n,
+        rounds=1,
+        partition="dirichlet" if adversarial else "iid",
+        alpha=0.5,
+        rule="fedavg",
+        epochs=2,
+        max_update_norm=None,
+        min_participants=1,
+        attack="sign_flip" if adversarial else "none",
+        attackers=[0] if adversarial else [],
+        attack_params={"scale": 1.0} if adversarial else {},
+    )
+    setup_federation(home, config, unencrypted=True)
+    if adversarial:
+        plan_path = home.path / "federations" / f"{config.task_id}.json"
+        plan = json.loads(plan_path.read_text())
+        plan["participants"][1]["attack"] = "free_ride"
+        plan_path.write_text(json.dumps(plan))
+    run_in_process(home, config.task_id)
+    with home.open_ledger() as ledger:
+        state = ledger.state()
+    record = task(state, config.task_id)
+    assert record is not None
+    validation = load_validation(load_plan(home, config.task_id).validation, record)
+    utility, players = round_utility(
+        state, home.store(), record, 1, json.loads(home.store().get(record.model_spec)), validation
+    )
+    return utility, len(players)
+
+
+def scale_rows(folder: Path, n: int) -> list[dict[str, Any]]:
+    """Seconds per round of kernel and guided Monte Carlo valuation at ``20 n`` evaluations (no exact here)."""
+    utility, k = recorded_round(folder, n, adversarial=False)
+    out = []
+    for method, run in (
+        ("kernel (KernelSHAP)", lambda: kernel_shapley(k, utility, max_evaluations=20 * k, seed=1)),
+        (
+            "monte_carlo, guided",
+            lambda: monte_carlo_shapley(k, utility, permutations=10_000, seed=1, max_evaluations=20 * k),
+        ),
+    ):
+        started = time.perf_counter()
+        result = run()
+        seconds = time.perf_counter() - started
+        out.append({"participants": k, "method": method, "evaluations": result.evaluations, "seconds": seconds})
+        print(json.dumps(out[-1]), flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="8,10")
+    parser.add_argument("--scale", default="50,100", help="participants for the time-per-round rows ('' skips)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "valuation.json"))
     args = parser.parse_args()
     logging.getLogger("flwr").setLevel(logging.ERROR)
     rows: list[dict[str, Any]] = []
+    scale: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(v) for v in args.sizes.split(",")):
-            home = Home(Path(tmp) / f"home{n}")
-            home.init(unencrypted=True)
-            config = FederationConfig(
-                task_id=f"val{n}",
-                participants=n,
-                rounds=1,
-                partition="dirichlet",
-                alpha=0.5,
-                rule="fedavg",
-                epochs=2,
-                max_update_norm=None,
-                min_participants=1,
-                attack="sign_flip",
-                attackers=[0],
-                attack_params={"scale": 1.0},
-            )
-            setup_federation(home, config, unencrypted=True)
-            plan_path = home.path / "federations" / f"val{n}.json"
-            plan = json.loads(plan_path.read_text())
-            plan["participants"][1]["attack"] = "free_ride"
-            plan_path.write_text(json.dumps(plan))
-            run_in_process(home, config.task_id)
-            ledger = home.open_ledger()
-            state = ledger.state()
-            record = task(state, config.task_id)
-            assert record is not None
-            validation = load_validation(load_plan(home, config.task_id).validation, record)
-            utility, players = round_utility(
-                state, home.store(), record, 1, json.loads(home.store().get(record.model_spec)), validation
-            )
-            ledger.close()
-            k = len(players)
+            utility, k = recorded_round(Path(tmp), n, adversarial=True)
             started = time.perf_counter()
             exact = exact_shapley(k, utility)
             exact_seconds = time.perf_counter() - started
@@ -132,8 +167,10 @@ def main() -> None:
             budget = int(0.2 * exact.evaluations)
             rows += compare(k, utility, exact, budget)
             print(f"n={k}: exact values {[round(v, 4) for v in exact.values]}", flush=True)
+        for n in (int(v) for v in args.scale.split(",") if v):
+            scale += scale_rows(Path(tmp), n)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(rows, indent=2))
+    Path(args.out).write_text(json.dumps({"accuracy": rows, "scale": scale}, indent=2))
     print(
         f"\n| participants | method | Spearman vs exact, mean (min) over {len(SEEDS)} seeds | max abs error | "
         "utility evaluations | share of exact | seconds |"
@@ -145,6 +182,10 @@ def main() -> None:
             f"{r['max_abs_error']:.4f} | {r['evaluations']:.0f} | {100 * r['share_of_exact']:.1f}% | "
             f"{r['seconds']:.3f} |"
         )
+    if scale:
+        print("\n| participants | method | utility evaluations | seconds per round |\n|---|---|---|---|")
+        for r in scale:
+            print(f"| {r['participants']} | {r['method']} | {r['evaluations']:,} | {r['seconds']:.2f} |")
 
 
 if __name__ == "__main__":
