@@ -184,6 +184,8 @@ def quiet_flower(verbose: bool = False, level: str | None = None) -> str:
     if chosen not in LOG_LEVELS:
         raise ConfigError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
     os.environ["FLWR_LOG_LEVEL"] = chosen
+    if chosen not in ("DEBUG", "INFO"):  # Ray's start-up tip about GPU variables (we ask for no GPU): opt in, quiet
+        os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
     flower_logger = sys.modules.get("flwr.supercore.logger")
     if flower_logger is not None:  # imported already: its handler read the variable at import time
         flower_logger.update_console_handler(level=chosen, timestamps=chosen == "DEBUG", colored=True)
