@@ -48,7 +48,7 @@ def signed_dataset(demo: Demo, nonce_offset: int = 0, name: str | None = None) -
 
 def test_no_token_is_401_and_a_page_goes_to_the_login(client: TestClient, demo: Demo) -> None:
     # Execute
-    api = client.get("/api/head")
+    api = client.get("/api/events")
     bad = client.get("/api/head", headers=auth("lml_not-a-token"))
     page = client.get("/tasks", follow_redirects=False)
     # Assert
@@ -56,6 +56,42 @@ def test_no_token_is_401_and_a_page_goes_to_the_login(client: TestClient, demo: 
     assert api.json()["error"] == "Unauthenticated" and api.headers["www-authenticate"].startswith("Bearer")
     assert bad.status_code == 401 and bad.json()["detail"] == "the API token is not known"
     assert page.status_code == 303 and page.headers["location"] == "/login?next=/tasks"
+    for path in ("/api/tasks", "/api/models", "/api/datasets", "/api/events/1", "/api/whoami"):
+        assert client.get(path).status_code == 401, path
+
+
+def test_what_checking_the_log_needs_is_public_unless_private(client: TestClient, demo: Demo) -> None:
+    public = [
+        "/api/head",
+        "/api/verify",
+        "/api/events/1/proof",
+        "/api/blocks",
+        "/api/blocks/1",
+        "/api/consistency?old=1",
+    ]
+    for path in public:
+        assert client.get(path).status_code == 200, path
+    assert client.get("/api/verify").json() == cli_json(demo, "verify")
+    with TestClient(create_app(demo.home, settings=ServiceSettings(private=True))) as private:
+        for path in public:
+            answer = private.get(path)
+            assert (answer.status_code, answer.json()["error"]) == (401, "Unauthenticated"), path
+        assert private.get("/api/head", headers=auth(demo.auditor)).status_code == 200
+
+
+def test_a_signed_event_needs_no_token_unless_private(demo: Demo) -> None:
+    before = event_count(demo.home.path)
+    with TestClient(create_app(demo.home, settings=ServiceSettings(private=True))) as private:
+        refused = private.post("/api/events", json=signed_dataset(demo))
+    assert (refused.status_code, refused.json()["error"]) == (401, "Unauthenticated")
+    assert event_count(demo.home.path) == before
+    forged = signed_dataset(demo)
+    forged["payload"]["name"] = "changed after signing"
+    with TestClient(create_app(demo.home)) as public:
+        rejected = public.post("/api/events", json=forged)
+        accepted = public.post("/api/events", json=signed_dataset(demo))
+    assert rejected.status_code == 422 and event_count(demo.home.path) == before + 1
+    assert accepted.status_code == 201 and accepted.json()["seq"] == before
 
 
 def test_a_revoked_token_is_refused_from_its_next_request(client: TestClient, demo: Demo) -> None:
@@ -218,11 +254,9 @@ def test_tokens_limit_who_writes(client: TestClient, demo: Demo) -> None:
     # Execute
     as_participant = client.post("/api/events", json=other, headers=auth(demo.participant))
     as_auditor = client.post("/api/events", json=signed_dataset(demo), headers=auth(demo.auditor))
-    with_cookie_only = client.post("/api/events", json=signed_dataset(demo), cookies={"ledgerml_token": demo.admin})
     # Assert
     assert (as_participant.status_code, as_participant.json()["error"]) == (403, "Forbidden")
     assert (as_auditor.status_code, as_auditor.json()["error"]) == (403, "Forbidden")
-    assert with_cookie_only.status_code == 401
     assert event_count(demo.home.path) == before
 
 

@@ -34,12 +34,21 @@ def serve(
     write_rate: Annotated[float, typer.Option(min=0.001, help="Write requests per second per token.")] = 50.0,
     write_burst: Annotated[int, typer.Option(min=1, help="Write requests one token may send at once.")] = 100,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request to stderr.")] = False,
+    private: Annotated[
+        bool,
+        typer.Option(
+            "--private",
+            help="Every request needs a token (head, blocks, proofs, verify and signed writes are public otherwise).",
+        ),
+    ] = False,
     json_out: JsonOption = False,
 ) -> None:
     """Serve the ledger over HTTP: the API under /api, the dashboard at /.
 
-    The OpenAPI schema is at /openapi.json. Requests need an API token (see 'ledgerml remote token create');
-    the service holds no participant keys. SIGTERM or SIGINT stops it after the requests in flight.
+    The OpenAPI schema is at /openapi.json. What checking the log needs (head, block headers, proofs, the verify
+    report) is public, and a signed event may be posted without a token (its signature authenticates it); every
+    other read needs an API token (see 'ledgerml remote token create'), and --private makes every request need
+    one. The service holds no participant keys. SIGTERM or SIGINT stops it after the requests in flight.
     """
     import uvicorn
 
@@ -47,7 +56,7 @@ def serve(
     from ..service.context import ServiceSettings, token_store
 
     target = home_of(home)
-    app = create_app(target, settings=ServiceSettings(write_rate=write_rate, write_burst=write_burst))
+    app = create_app(target, settings=ServiceSettings(write_rate=write_rate, write_burst=write_burst, private=private))
     sock = _listen(host, port)
     url = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}"
     tokens = len([r for r in token_store(target).records() if r.revoked is None])

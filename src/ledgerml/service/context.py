@@ -21,11 +21,19 @@ MAX_BATCH_EVENTS = 1000
 
 @dataclass(frozen=True)
 class ServiceSettings:
-    """How the service limits writers: per token, ``write_rate`` write requests per second in bursts of
-    ``write_burst``."""
+    """How the service limits writers and who may read without a token.
+
+    Per token (or, for a signed write sent without one, per client address), ``write_rate`` write requests per
+    second in bursts of ``write_burst``. Unless ``private``, what an outsider needs to check the log - the head,
+    signed block headers, inclusion and consistency proofs, the ``verify`` report, nonces - is readable without a
+    token (as a transparency log's are), and a signed event may be posted without one: its signature is its
+    authentication and the state machine decides. Everything else (event listings, tasks, models, datasets) always
+    needs a token; ``private`` makes every request need one.
+    """
 
     write_rate: float = 50.0
     write_burst: int = 100
+    private: bool = False
 
 
 class Service:

@@ -55,8 +55,37 @@ def writer(request: Request) -> TokenRecord:
     return record
 
 
+def verifier(request: Request) -> TokenRecord | None:
+    """What checking the log needs is public unless the service is private; a token given must still be live."""
+    service = service_of(request)
+    token = bearer(request) or request.cookies.get(COOKIE)
+    if token is None and not service.settings.private:
+        return None
+    return service.tokens.authenticate(token)
+
+
+def signed_writer(request: Request) -> TokenRecord | None:
+    """A token as for ``writer``; without one (service not private) the event's signature authenticates it,
+    within the write rate of the client's address."""
+    service = service_of(request)
+    if bearer(request) is not None or service.settings.private:
+        return writer(request)
+    client = request.client.host if request.client is not None else "unknown"
+    wait = service.writes.take(f"address:{client}")
+    if wait:
+        limited = RateLimited(
+            f"{client} may send {service.settings.write_rate:g} unauthenticated writes per second "
+            f"(bursts of {service.settings.write_burst}); retry in {wait:.2f} s"
+        )
+        limited.retry_after = wait
+        raise limited
+    return None
+
+
 Reader = Annotated[TokenRecord, Depends(reader)]
 Writer = Annotated[TokenRecord, Depends(writer)]
+Verifier = Annotated[TokenRecord | None, Depends(verifier)]
+SignedWriter = Annotated[TokenRecord | None, Depends(signed_writer)]
 Start = Annotated[int, Query(ge=0, description="First sequence number or height.")]
 Limit = Annotated[int, Query(ge=1, le=documents.MAX_PAGE, description="At most this many.")]
 
@@ -87,12 +116,12 @@ def _receipt(receipt: Receipt) -> dict[str, Any]:
 
 
 @router.get("/head", summary="Ledger id, size and the latest signed block header")
-def get_head(request: Request, _: Reader) -> dict[str, Any]:
+def get_head(request: Request, _: Verifier) -> dict[str, Any]:
     return documents.head(service_of(request).reader)
 
 
 @router.get("/verify", summary="Audit the whole ledger: the document of 'ledgerml verify --json'")
-def get_verify(request: Request, _: Reader) -> dict[str, Any]:
+def get_verify(request: Request, _: Verifier) -> dict[str, Any]:
     service = service_of(request)
     with service.audited() as ledger:
         return reports.verify_document(service.home, ledger)
@@ -116,7 +145,7 @@ def get_event(request: Request, ref: str, _: Reader) -> dict[str, Any]:
 
 @router.get("/events/{ref}/proof", summary="Inclusion proof file ('chain proof REF'), checked offline")
 def get_proof(
-    request: Request, ref: str, _: Reader, block: Annotated[int | None, Query(ge=0)] = None, download: bool = False
+    request: Request, ref: str, _: Verifier, block: Annotated[int | None, Query(ge=0)] = None, download: bool = False
 ) -> Any:
     proof = service_of(request).reader.inclusion_proof(_ref(ref), block).to_dict()
     if not download:
@@ -131,23 +160,23 @@ def get_proof(
 
 @router.get("/consistency", summary="Consistency proof between two blocks ('chain consistency OLD NEW')")
 def get_consistency(
-    request: Request, _: Reader, old: Annotated[int, Query(ge=0)], new: Annotated[int | None, Query(ge=0)] = None
+    request: Request, _: Verifier, old: Annotated[int, Query(ge=0)], new: Annotated[int | None, Query(ge=0)] = None
 ) -> dict[str, Any]:
     return service_of(request).reader.consistency_proof(old, new).to_dict()
 
 
 @router.get("/blocks", summary="Signed block headers ('chain blocks --json')")
-def get_blocks(request: Request, _: Reader, start: Start = 0, limit: Limit = 50) -> dict[str, Any]:
+def get_blocks(request: Request, _: Verifier, start: Start = 0, limit: Limit = 50) -> dict[str, Any]:
     return {"blocks": documents.block_list(service_of(request).reader, start, limit), "start": start}
 
 
 @router.get("/blocks/{height}", summary="One signed block header ('chain show --block H --json')")
-def get_block(request: Request, height: int, _: Reader) -> dict[str, Any]:
+def get_block(request: Request, height: int, _: Verifier) -> dict[str, Any]:
     return service_of(request).reader.block(height).to_dict()
 
 
 @router.get("/nonces/{address}", summary="The nonce an address signs its next event with")
-def get_nonce(request: Request, address: str, _: Reader) -> dict[str, Any]:
+def get_nonce(request: Request, address: str, _: Verifier) -> dict[str, Any]:
     checked = to_address(address)
     return {"address": checked, "next_nonce": service_of(request).reader.next_nonce(checked)}
 
@@ -208,9 +237,10 @@ def get_whoami(record: Reader) -> dict[str, Any]:
 
 
 @router.post("/events", status_code=201, summary="Append one pre-signed event; 201 with its receipt")
-async def post_event(request: Request, record: Writer) -> dict[str, Any]:
+async def post_event(request: Request, record: SignedWriter) -> dict[str, Any]:
     event = event_from_dict(await _json_body(request, MAX_EVENT_BODY))
-    require_writer(record, event.actor)
+    if record is not None:
+        require_writer(record, event.actor)
     return _receipt(await run_in_threadpool(service_of(request).ledger.append, event))
 
 
