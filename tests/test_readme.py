@@ -50,8 +50,61 @@ def test_every_bash_block_is_run_by_this_file() -> None:
     every = [body for lang, body in FENCE.findall(README) if lang == "bash"]
     installs = [b for b in every if "pip install" in b or "npm ci" in b]
     assert len(installs) == INSTALL_BLOCKS and all(b.count("\n") == 1 for b in installs)
-    assert len(every) == INSTALL_BLOCKS + len(blocks("## Using it")) + len(blocks("## Provenance walk-through"))
+    walkthroughs = len(blocks("## Provenance walk-through")) + len(blocks("## Secure data sharing walk-through"))
+    assert len(every) == INSTALL_BLOCKS + 1 + len(blocks("## Using it")) + walkthroughs  # + 1: the serve line
     assert len(blocks("## Using it")) == 3 and len(blocks("## Using it", "python")) == 1
+    assert len([b for b in every if "ledgerml serve" in b]) == 1
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    """``.ci/run`` runs the quick start's second install line exactly as the README shows it."""
+    installs = [b.strip() for lang, b in FENCE.findall(README) if lang == "bash" and "pip install" in b]
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert installs[1] in ci and "python -m pytest" in installs[1]
+
+
+@pytest.mark.slow
+def test_the_serve_line_serves_the_demo_home(tmp_path: Path) -> None:
+    """The quick start's third line, on a free port: the demo home served, /api/verify as 'verify --json',
+    the dashboard behind the printed token, and SIGTERM stops it."""
+    import json
+    import signal
+    import time
+    import urllib.request
+
+    (line,) = [b.strip() for lang, b in FENCE.findall(README) if lang == "bash" and "ledgerml serve" in b]
+    port = _free_port()
+    env = _env(tmp_path)
+    server = subprocess.Popen(
+        ["bash", "-c", f"{line} --port {port}"],
+        cwd=tmp_path,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline, verify = time.monotonic() + 300, None
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{url}/api/verify", timeout=60) as answer:
+                    verify = json.load(answer)
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert verify is not None, "the service did not come up"
+        expected = subprocess.run(
+            ["ledgerml", "verify", "--home", "demo", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert verify == json.loads(expected.stdout)
+        with urllib.request.urlopen(f"{url}/login", timeout=30) as page:
+            assert page.status == 200 and "token" in page.read().decode().lower()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        out, err = server.communicate(timeout=60)
+    assert "lml_" in out and "Traceback" not in err, err[-2000:]
 
 
 def _stop_nodes(tmp_path: Path, env: dict[str, str]) -> None:

@@ -7,9 +7,11 @@ import importlib.util
 from .errors import ConfigError
 
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "analytics": ("pandas", "pyarrow", "sklearn", "lightgbm"),
+    "analytics": ("pandas", "pyarrow", "sklearn", "lightgbm", "statsforecast"),
     "fl": ("sklearn", "matplotlib", "flwr"),
     "evm": ("web3", "eth_tester", "vyper"),
+    "service": ("fastapi", "uvicorn", "jinja2", "httpx"),
+    "contracts": ("tree_sitter", "tree_sitter_solidity", "lightgbm"),
 }
 """Each extra of ``pip install 'ledgerml[EXTRA]'`` and the importable modules it brings."""
 

@@ -1,4 +1,4 @@
-"""The access walk-through in docs/access.md, pasted into bash, does what the page says."""
+"""The README's access walk-through, pasted into bash, does what the README says."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 
 @pytest.mark.slow
 def test_access_walkthrough_runs_as_written(tmp_path: Path) -> None:
-    page = (Path(__file__).resolve().parents[2] / "docs" / "access.md").read_text()
-    section = page[page.index("## Walk-through") :]
+    page = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = page[page.index("## Secure data sharing walk-through") :]
     block = re.search(r"```bash\n(.*?)```", section, re.S)
     assert block is not None
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGERML_")}

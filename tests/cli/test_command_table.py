@@ -58,3 +58,25 @@ def test_every_lazy_public_name_resolves_and_is_exported() -> None:
     assert set(ledgerml.__all__) == {"__version__", *ledgerml._LAZY, *ledgerml.errors.__all__}
     for name in ledgerml._LAZY:
         assert getattr(ledgerml, name) is not None
+
+
+def test_every_extra_the_code_names_is_declared_and_in_all() -> None:
+    import tomllib
+    from pathlib import Path
+
+    from ledgerml._extras import EXTRAS
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
+    declared = project["optional-dependencies"]
+    assert set(EXTRAS) <= set(declared)
+    (everything,) = declared["all"]
+    assert set(everything.removeprefix("ledgerml[").removesuffix("]").split(",")) == set(EXTRAS)
+
+
+def test_serve_without_its_extra_is_one_line(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "fastapi" else real(name, *a))
+    result = run_cli("serve", "--home", str(tmp_path / "nowhere"), "--port", "0")
+    assert result.code == 2 and result.err.strip().endswith("pip install 'ledgerml[service]'"), result.err

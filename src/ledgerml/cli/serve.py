@@ -50,6 +50,9 @@ def serve(
     other read needs an API token (see 'ledgerml remote token create'), and --private makes every request need
     one. The service holds no participant keys. SIGTERM or SIGINT stops it after the requests in flight.
     """
+    from .._extras import require_extra
+
+    require_extra("service", purpose="'ledgerml serve'")
     import uvicorn
 
     from ..service.app import create_app
