@@ -20,6 +20,7 @@ from ..errors import DuplicateRegistration, InvalidTransition, MalformedEvent, U
 from ..events import AddressField, DigestField, Event, Payload, ShortText, event_kind
 from ..state import MAX_RECORDS, State, record_type, rule
 from ..types import Address, Role
+from .access import may_use
 from .core import dataset, require_role
 from .evm import MAX_LIST, ZERO32, ZERO_ADDRESS, Call, address_order, digest32, evm_call, pack_commit, task_key
 from .tokens import MAX_AMOUNT, move_balance, move_stake
@@ -270,8 +271,10 @@ def _participant_joined(state: State, event: Event, payload: ParticipantJoined) 
         found = dataset(state, dataset_id)
         if found is None:
             raise UnknownReference(f"dataset {dataset_id} is not registered")
-        if found.owner != event.actor:
-            raise Unauthorized(f"dataset {dataset_id} is owned by {found.owner}, not by {event.actor}")
+        if not may_use(state, dataset_id, event.actor, event.time):
+            raise Unauthorized(
+                f"dataset {dataset_id} is owned by {found.owner}; {event.actor} holds no live grant for it"
+            )
     if payload.stake:
         move_balance(state, event.actor, -payload.stake)
         move_stake(state, payload.task_id, event.actor, payload.stake)
@@ -285,8 +288,14 @@ def _participant_joined(state: State, event: Event, payload: ParticipantJoined) 
 @rule(UpdateCommitted)
 def _update_committed(state: State, event: Event, payload: UpdateCommitted) -> None:
     record = require_task(state, payload.task_id)
-    if state.get("participants", (payload.task_id, event.actor)) is None:
+    joined: ParticipantRecord | None = state.get("participants", (payload.task_id, event.actor))
+    if joined is None:
         raise Unauthorized(f"{event.actor} has not joined task {payload.task_id!r}")
+    for dataset_id in joined.datasets:
+        if not may_use(state, dataset_id, event.actor, event.time):
+            raise Unauthorized(
+                f"{event.actor} may no longer use dataset {dataset_id} (its grant was revoked or expired)"
+            )
     current = _require_open_round(state, record, payload.round)
     key = (payload.task_id, payload.round, event.actor)
     if state.get("commits", key) is not None:
