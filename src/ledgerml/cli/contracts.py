@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ..errors import ConfigError
 from ._common import (
@@ -48,6 +49,9 @@ def scan(
 ) -> None:
     """Scan files and folders; exit 0 when every file was scanned, 1 when some could not be (listed as errors)."""
     from .. import __version__
+    from .._extras import require_extra
+
+    require_extra("contracts", purpose="'ledgerml contracts scan'")
     from ..analytics.contracts.api import scan_contracts
 
     chosen = "json" if json_out and output_format == "table" else output_format
@@ -69,6 +73,15 @@ def scan(
         event_id = record_scan(report, home_of(home), acting=acting)
     _print(report, chosen, out, event_id, __version__)
     if not report.ok:
+        first = report.errors[0]
+        more = f" (and {len(report.errors) - 1} more, listed in the report)" if len(report.errors) > 1 else ""
+        err_console.print(
+            f"[bold red]error[/]: {len(report.errors)} file(s) could not be scanned: {escape(first.file)}: "
+            f"{escape(first.error)}{more}",
+            markup=True,
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(1)
 
 
@@ -114,7 +127,7 @@ def _table(report: object) -> None:
         rows,
     )
     for error in report.errors:
-        err_console.print(f"[bold red]not scanned[/]: {error.file}: {error.error}", markup=True, highlight=False)
+        console.print(f"not scanned: {escape(error.file)}: {escape(error.error)}", highlight=False, soft_wrap=True)
     console.print("detectors: " + "; ".join(f"{k} {v}" for k, v in sorted(report.detectors.items())))
 
 
