@@ -555,3 +555,15 @@ def test_error_messages_keep_square_brackets(cli, home: Path) -> None:  # type: 
     """rich markup must not eat ``[attack]``-like words from a message."""
     result = cli("chain", "append", "--kind", "NoSuchKind[attack]", "--payload", "{}")
     assert result.code == 15 and "NoSuchKind[attack]" in result.err, result
+
+
+def test_a_payload_value_the_schema_refuses_is_one_line(cli, home: Path) -> None:  # type: ignore[no-untyped-def]
+    """Found by the command-tree fuzzer: 'token mint 0 --task ""' leaked a pydantic ValidationError (exit 70)."""
+    before = event_count(home)
+    for args, kind in (
+        (("token", "mint", "0", "--task", ""), "TokensMinted"),
+        (("token", "transfer", "bob", "0"), "TokensTransferred"),
+    ):
+        result = cli(*args)
+        assert result.code == 16 and one_error_line(result.err) and kind in result.err, (args, result)
+    assert event_count(home) == before

@@ -10,7 +10,7 @@ from ..errors import ConfigError, NotFound
 from ..vocab.rewards import payouts
 from ..vocab.tasks import participants, progress, task
 from ..vocab.tokens import TokensMinted, TokensTransferred, balance, stake, supply
-from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of, table
+from ._common import AsOption, HomeOption, JsonOption, build_payload, console, emit_json, home_of, table
 
 rewards_app = typer.Typer(help="Contributions, rewards and slashes of federated tasks.", no_args_is_help=True)
 token_app = typer.Typer(help="The reward token: balances, transfers, minting (admin).", no_args_is_help=True)
@@ -124,7 +124,7 @@ def transfer(
     target = home_of(home)
     with target.open_ledger() as ledger:
         receipt = ledger.submit(
-            target.identity(acting), TokensTransferred(to=target.resolve_address(to), amount=amount)
+            target.identity(acting), build_payload(TokensTransferred, to=target.resolve_address(to), amount=amount)
         )
     if json_out:
         emit_json({"seq": receipt.seq, "id": receipt.event_id})
@@ -146,7 +146,9 @@ def mint(
         raise ConfigError("give either --to ACCOUNT or --task TASK_ID")
     target = home_of(home)
     with target.open_ledger() as ledger:
-        payload = TokensMinted(amount=amount, to=target.resolve_address(to) if to else None, task_id=task_id)
+        payload = build_payload(
+            TokensMinted, amount=amount, to=target.resolve_address(to) if to else None, task_id=task_id
+        )
         receipt = ledger.submit(target.identity(acting), payload)
     if json_out:
         emit_json({"seq": receipt.seq, "id": receipt.event_id})
