@@ -7,10 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .._json import loads_bounded
-from ..errors import NotFound
 from ..provenance import attest, check_record_proof, prove_record, register_dataset
-from ..vocab.core import dataset
 from ._common import (
     AsOption,
     HomeOption,
@@ -104,24 +101,11 @@ def show(
     """Show one dataset's registration and its stored manifest."""
     check_id(dataset_id, "dataset")
     target = home_of(home)
+    from ..documents import dataset_detail
+
     with target.open_ledger(as_validator=False) as ledger:
-        record = dataset(ledger.state(), dataset_id)
-        if record is None:
-            raise NotFound(f"dataset {dataset_id} is not registered")
-        stored = ledger.get_event(record.registered_by)
-    manifest = loads_bounded(target.store().get(dataset_id)) if target.store().has(dataset_id) else None
-    data = {
-        "dataset_id": record.dataset_id,
-        "name": record.name,
-        "owner": record.owner,
-        "uri": record.uri,
-        "license": record.license,
-        "consent_note": record.consent_note,
-        "parents": list(record.parents),
-        "event": stored.seq,
-        "block": stored.block_height,
-        "manifest": manifest,
-    }
+        data = dataset_detail(target, ledger, dataset_id)
+    manifest = data["manifest"]
     if json_out:
         emit_json(data)
     else:

@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .._extras import require, require_extra
-from .._json import loads_bounded
-from ..vocab.tasks import progress
 from ._common import (
     HomeOption,
     JsonOption,
@@ -154,20 +152,10 @@ def setup(
 @app.command("tasks")
 def tasks(home: HomeOption = None, json_out: JsonOption = False) -> None:
     """List the federated tasks on the ledger with their ids and progress."""
+    from ..documents import task_list
+
     with home_of(home).open_ledger(as_validator=False) as ledger:
-        state = ledger.state()
-        rows = [
-            {
-                "task": t.task_id,
-                "name": t.name,
-                "rule": t.rule,
-                "rule_params": loads_bounded(t.rule_params),
-                "rounds": t.rounds,
-                "finalized": progress(state, t.task_id).finalized,
-                "aggregator": t.aggregator,
-            }
-            for t in sorted(state.rows("tasks").values(), key=lambda r: r.task_id)
-        ]
+        rows = task_list(ledger.state())
     if json_out:
         emit_json(rows)
     else:

@@ -8,9 +8,8 @@ from typing import Annotated, Any
 import typer
 from rich.tree import Tree
 
-from ..errors import ConfigError, NotFound
+from ..errors import ConfigError
 from ..provenance import attest, lineage, lineage_dot, register_model
-from ..vocab.core import model
 from ._common import AsOption, HomeOption, JsonOption, check_out, console, emit_json, home_of, table, write_json
 from ._provenance import check_id, seal_if_possible
 
@@ -88,22 +87,10 @@ def show(
 ) -> None:
     """Show one model's registration."""
     check_id(model_id, "model")
+    from ..documents import model_detail
+
     with home_of(home).open_ledger(as_validator=False) as ledger:
-        record = model(ledger.state(), model_id)
-        if record is None:
-            raise NotFound(f"model {model_id} is not registered")
-        stored = ledger.get_event(record.registered_by)
-    data = {
-        "model_id": record.model_id,
-        "name": record.name,
-        "owner": record.owner,
-        "uri": record.uri,
-        "datasets": list(record.datasets),
-        "parents": list(record.parents),
-        "metrics_digest": record.metrics_digest,
-        "event": stored.seq,
-        "block": stored.block_height,
-    }
+        data = model_detail(ledger, model_id)
     if json_out:
         emit_json(data)
     else:

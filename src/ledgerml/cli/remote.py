@@ -113,7 +113,7 @@ def status(
     url: UrlOption, token_file: TokenFileOption = None, home: HomeOption = None, json_out: JsonOption = False
 ) -> None:
     """The served ledger's id, size and latest signed block."""
-    from ..service.documents import head
+    from ..documents import head
 
     with _open(url, token_file) as ledger:
         doc = head(ledger)

@@ -9,12 +9,8 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ConfigError, NotFound, TamperDetected
-from ..home import Home
-from ..ledger.base import LedgerBackend
+from ..errors import ConfigError, TamperDetected
 from ..provenance import VerificationReport, verify_dataset, verify_model
-from ..state import ledger_info
-from ..types import Address, to_address
 from ._common import HomeOption, JsonOption, console, emit_json, home_of, progress_bar
 
 app = typer.Typer(
@@ -47,27 +43,6 @@ AnchorsFromOption = Annotated[
 ]
 
 
-def expected_creators(target: Home, trust: list[str] | None) -> tuple[set[Address], str]:
-    """The addresses the genesis admin must be one of, and where that expectation comes from."""
-    if trust:
-        return {to_address(a) for a in trust}, "--trust"
-    try:
-        return {target.keys.info(target.config().admin).address}, "the home's admin key"
-    except NotFound:
-        return set(), ""
-
-
-def check_identity(ledger: LedgerBackend, creators: set[Address], source: str, ledger_id: str | None) -> str | None:
-    """The problem with the ledger's identity (id, genesis admin), or None when it is the ledger expected."""
-    if ledger_id is not None and ledger.ledger_id != ledger_id.lower():
-        return f"the ledger's id is {ledger.ledger_id}, not the expected {ledger_id}"
-    info = ledger_info(ledger.state())
-    if creators and (info is None or info.creator not in creators):
-        creator = info.creator if info else "nobody"
-        return f"the ledger was created by {creator}, not by {source} ({', '.join(sorted(creators))})"
-    return None
-
-
 @app.callback()
 def verify(
     ctx: typer.Context,
@@ -81,40 +56,21 @@ def verify(
     """Check every signature, hash link and Merkle root, replay the state machine, and check whose ledger it is."""
     if ctx.invoked_subcommand is not None:
         return
-    from ..anchor import check_anchors, discover_anchors, load_anchors
+    from ..verification import verify_home
 
     if ledger_id is not None and not re.fullmatch(r"[0-9a-fA-F]{32}", ledger_id):
         raise ConfigError(f"--ledger-id must be 32 hex digits, got {ledger_id!r}")
     target = home_of(home)
-    creators, source = expected_creators(target, trust)
-    with target.open_ledger(as_validator=False) as ledger:
-        with progress_bar("verifying", enabled=not json_out) as update:
-            report = ledger.verify(progress=update)
-        identity_problem = check_identity(ledger, creators, source, ledger_id) if report.ok else None
-        if identity_problem:
-            report.ok, report.location, report.problem = False, "genesis", identity_problem
-        anchors = load_anchors(target.path / "anchors.jsonl")
-        if anchors_from is not None:
-            known = {a.transaction for a in anchors}
-            anchors += [
-                a for a in discover_anchors(ledger, anchors_from, since=anchors_since) if a.transaction not in known
-            ]
-        anchor_problems = check_anchors(ledger, anchors) if report.ok else []
-    if anchors_from is not None:
-        report.notes.append(f"{len(anchors)} anchor(s) found on {anchors_from} and in anchors.jsonl")
-    elif report.ok:
-        report.notes.append(
-            "no chain was asked for anchors: the validator key could rewrite this history undetected "
-            "(pass --anchors-from evm+http://… where heads were anchored)"
+    with target.open_ledger(as_validator=False) as ledger, progress_bar("verifying", enabled=not json_out) as update:
+        report = verify_home(
+            target,
+            ledger,
+            trust=trust,
+            ledger_id=ledger_id,
+            anchors_from=anchors_from,
+            anchors_since=anchors_since,
+            progress=update,
         )
-    if anchors:
-        report.notes.append(
-            f"{len(anchors)} anchor(s) checked against the chain"
-            if not anchor_problems
-            else f"{len(anchor_problems)} anchor problem(s)"
-        )
-    if anchor_problems:
-        report.ok, report.location, report.problem = False, "anchors", "; ".join(anchor_problems)
     if json_out:
         emit_json(report.to_dict())
     elif report.ok:

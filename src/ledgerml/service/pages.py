@@ -10,8 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from .. import documents
 from ..errors import LedgerMLError
-from . import documents, graph, reports
+from . import graph, reports
 from .auth import TokenRecord
 from .problems import problem
 from .routes import COOKIE, service_of

@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from .. import documents
 from .._json import loads_bounded
 from ..errors import MalformedEvent
 from ..events import MAX_EVENT_DEPTH, Event, event_from_dict
 from ..ledger.base import Receipt
 from ..types import to_address
-from . import documents, reports
+from . import reports
 from .auth import TokenRecord, require_admin, require_writer
 from .context import MAX_BATCH_BODY, MAX_BATCH_EVENTS, MAX_EVENT_BODY, Service
 from .problems import BodyTooLarge, RateLimited, UnsupportedMediaType

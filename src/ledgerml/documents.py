@@ -1,4 +1,4 @@
-"""The JSON documents the service and the dashboard show: each equals the ``--json`` output of its CLI command.
+"""The JSON documents the CLI prints with --json and the service serves: one function per document.
 
 Plain functions over a ledger (and a home, where the CLI reads one); no web framework imported. The tests compare
 every document with the matching command's ``--json`` output on a demo home.
@@ -9,16 +9,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._json import loads_bounded
-from ..errors import NotFound
-from ..home import Home
-from ..ledger.base import LedgerBackend, StoredEvent
-from ..state import State, ledger_info
-from ..types import Address
-from ..vocab.core import dataset, model
-from ..vocab.rewards import payouts
-from ..vocab.tasks import participants, progress, round_record, task
-from ..vocab.tokens import balance, stake
+from ._json import loads_bounded
+from .errors import NotFound
+from .home import Home
+from .ledger.base import LedgerBackend, StoredEvent
+from .state import State, ledger_info
+from .types import Address
+from .vocab.core import dataset, model
+from .vocab.rewards import payouts
+from .vocab.tasks import participants, progress, round_record, task
+from .vocab.tokens import balance, stake
 
 MAX_PAGE = 1000
 """Most events or blocks one page holds."""
@@ -219,7 +219,7 @@ def names(home: Home) -> dict[Address, str]:
 
 def round_detail(state: State, task_id: str, number: int) -> dict[str, Any]:
     """One finalized round, per participant: committed update, verdict and reason, contribution, reward, slash."""
-    from ..vocab.tasks import commits
+    from .vocab.tasks import commits
 
     found = next((r for r in rounds(state, task_id)["rounds"] if r["round"] == number), None)
     if found is None:

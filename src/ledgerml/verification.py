@@ -1,0 +1,84 @@
+"""The whole-ledger verify report of a home: the ledger's own audit, whose ledger it is, and its anchors.
+
+``ledgerml verify`` and the service's ``GET /api/verify`` both call :func:`verify_home`, so they report the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .errors import NotFound
+from .home import Home
+from .ledger.base import LedgerBackend, VerifyReport
+from .state import ledger_info
+from .types import Address, to_address
+
+NO_ANCHORS_NOTE = (
+    "no chain was asked for anchors: the validator key could rewrite this history undetected "
+    "(pass --anchors-from evm+http://… where heads were anchored)"
+)
+
+
+def expected_creators(home: Home, trust: list[str] | None) -> tuple[set[Address], str]:
+    """The addresses the genesis admin must be one of, and where that expectation comes from."""
+    if trust:
+        return {to_address(a) for a in trust}, "--trust"
+    try:
+        return {home.keys.info(home.config().admin).address}, "the home's admin key"
+    except NotFound:
+        return set(), ""
+
+
+def check_identity(ledger: LedgerBackend, creators: set[Address], source: str, ledger_id: str | None) -> str | None:
+    """The problem with the ledger's identity (id, genesis admin), or None when it is the ledger expected."""
+    if ledger_id is not None and ledger.ledger_id != ledger_id.lower():
+        return f"the ledger's id is {ledger.ledger_id}, not the expected {ledger_id}"
+    info = ledger_info(ledger.state())
+    if creators and (info is None or info.creator not in creators):
+        creator = info.creator if info else "nobody"
+        return f"the ledger was created by {creator}, not by {source} ({', '.join(sorted(creators))})"
+    return None
+
+
+def verify_home(
+    home: Home,
+    ledger: LedgerBackend,
+    *,
+    trust: list[str] | None = None,
+    ledger_id: str | None = None,
+    anchors_from: str | None = None,
+    anchors_since: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> VerifyReport:
+    """Audit ``ledger`` (the ledger of ``home``), check whose ledger it is (``trust``, else the home's admin key)
+    and the anchored heads (``anchors.jsonl``, plus those found on ``anchors_from``)."""
+    from .anchor import check_anchors, discover_anchors, load_anchors
+
+    creators, source = expected_creators(home, trust)
+    report = ledger.verify(progress=progress)
+    identity_problem = check_identity(ledger, creators, source, ledger_id) if report.ok else None
+    if identity_problem:
+        report.ok, report.location, report.problem = False, "genesis", identity_problem
+    anchors = load_anchors(home.path / "anchors.jsonl")
+    if anchors_from is not None:
+        known = {a.transaction for a in anchors}
+        anchors += [
+            a for a in discover_anchors(ledger, anchors_from, since=anchors_since) if a.transaction not in known
+        ]
+    anchor_problems = check_anchors(ledger, anchors) if report.ok else []
+    if anchors_from is not None:
+        report.notes.append(f"{len(anchors)} anchor(s) found on {anchors_from} and in anchors.jsonl")
+    elif report.ok:
+        report.notes.append(NO_ANCHORS_NOTE)
+    if anchors:
+        report.notes.append(
+            f"{len(anchors)} anchor(s) checked against the chain"
+            if not anchor_problems
+            else f"{len(anchor_problems)} anchor problem(s)"
+        )
+    if anchor_problems:
+        report.ok, report.location, report.problem = False, "anchors", "; ".join(anchor_problems)
+    return report
+
+
+__all__ = ["NO_ANCHORS_NOTE", "check_identity", "expected_creators", "verify_home"]
