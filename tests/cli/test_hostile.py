@@ -419,6 +419,8 @@ SKIPPED_COMMANDS = {
     ("fl", "run"): "runs a whole federation; its bad configs are covered in test_federated",
     ("node", "start"): "starts a node process",
     ("chain", "deploy"): "deploys contracts on a node",
+    ("serve",): "serves until stopped; its bad options, SIGTERM and bad requests are covered in tests/service",
+    ("consensus", "tune"): "simulates thousands of QBFT heights (6-10 s a call); bad conditions in tests/consensus",
 }
 
 
