@@ -265,7 +265,8 @@ def _finite(value: Any) -> Any:
 
 def analytics(home: Home, state: State) -> dict[str, Any]:
     """Analytics models registered on the ledger (those no federated round produced, e.g. fraud detectors), with
-    their evaluation metrics from the artifact store (NaN scores shown as null)."""
+    their evaluation metrics from the artifact store (NaN scores shown as null), and the fraud-score reports
+    ``fraud score`` kept in the home (``fraud_scores``, newest first; ``fraud_score_notes`` names damaged ones)."""
     store = home.store()
     rows: list[dict[str, Any]] = []
     for record in sorted(state.rows("models").values(), key=lambda r: r.time):
@@ -284,7 +285,45 @@ def analytics(home: Home, state: State) -> dict[str, Any]:
                 "metrics": _finite(metrics),
             }
         )
-    return {"models": rows}
+    reports, notes = _fraud_score_files(home)
+    return {"models": rows, "fraud_scores": reports, "fraud_score_notes": notes}
+
+
+FRAUD_SCORES_FOLDER = "analytics/fraud-scores"
+"""Where ``fraud score`` keeps its reports, inside the home."""
+MAX_FRAUD_SCORE_REPORTS = 20
+"""Most fraud-score reports a document lists."""
+MAX_FRAUD_SCORE_BYTES = 4 << 20
+"""Largest fraud-score report read."""
+
+
+def _fraud_score_files(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
+    """The newest readable fraud-score reports (at most ``MAX_FRAUD_SCORE_REPORTS``) and a note per damaged one."""
+    from ._json import load_file
+    from .errors import LedgerMLError
+
+    folder = home.path / FRAUD_SCORES_FOLDER
+    names = sorted((p.name for p in folder.glob("*.json")), reverse=True) if folder.is_dir() else []
+    reports: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for name in names:
+        if len(reports) == MAX_FRAUD_SCORE_REPORTS:
+            break
+        try:
+            found = load_file(folder / name, what=name, max_bytes=MAX_FRAUD_SCORE_BYTES)
+        except LedgerMLError as exc:
+            notes.append(f"skipped {exc}")
+            continue
+        if not isinstance(found, dict) or not isinstance(found.get("top"), list):
+            notes.append(f"skipped {name}: not a fraud-score report")
+            continue
+        reports.append(found)
+    return reports, notes
+
+
+def fraud_score_reports(home: Home) -> list[dict[str, Any]]:
+    """The reports ``fraud score`` kept in the home, newest first, at most 20; damaged files are skipped."""
+    return _fraud_score_files(home)[0]
 
 
 MAX_METRICS_BYTES = 4 << 20
@@ -299,6 +338,7 @@ __all__ = [
     "event_detail",
     "event_list",
     "event_row",
+    "fraud_score_reports",
     "head",
     "model_detail",
     "model_list",

@@ -3,6 +3,7 @@ model, score and explain accounts. The CLI and the REST service call these and o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -182,16 +183,134 @@ def load_fraud_detector(model: Path, home: Home, *, unregistered: bool = False) 
 def score_accounts(data: Path, model: Path | None, home: Home, *, unregistered: bool = False) -> pd.DataFrame:
     """``Address, score, flagged`` for every account: the model's calibrated probability and its flag at the
     chosen threshold, or (no model) an IsolationForest's anomaly score in [0, 1] and outlier flag."""
-    from .anomaly import anomaly_scores
+    return _score(data, model, home, unregistered=unregistered).frame
 
-    detector = None if model is None else load_fraud_detector(model, home, unregistered=unregistered)
+
+@dataclass(frozen=True)
+class _Scored:
+    """Scores of every account, with the detector, its model id and the rows it saw (None: unsupervised)."""
+
+    frame: pd.DataFrame
+    detector: FraudDetector | None
+    model_id: str | None
+    rows: Any
+
+
+def _score(data: Path, model: Path | None, home: Home, *, unregistered: bool) -> _Scored:
+    """Score the accounts of ``data`` with ``model`` (or an IsolationForest when it is None)."""
+    from .anomaly import anomaly_scores
+    from .artifacts import folder_digest
+
+    detector, model_id, rows = None, None, None
+    if model is not None:
+        files = read_registered_folder(model, DETECTOR_FOLDER, home, unregistered=unregistered)
+        detector, model_id = FraudDetector.from_files(files, source=str(model)), folder_digest(files)
     accounts = read_accounts(data, require_label=False)
     if detector is not None:
-        p = detector.predict_proba(align_features(accounts, detector, data))[:, 1]
+        rows = align_features(accounts, detector, data)
+        p = detector.predict_proba(rows)[:, 1]
         flags = (p >= detector.threshold_).astype(int)
     else:
         p, flags = anomaly_scores(accounts.features)
-    return pd.DataFrame({"Address": accounts.addresses, "score": p, "flagged": flags})
+    frame = pd.DataFrame({"Address": accounts.addresses, "score": p, "flagged": flags})
+    return _Scored(frame, detector, model_id, rows)
+
+
+FRAUD_SCORES_FOLDER = Path("analytics") / "fraud-scores"
+"""Where ``fraud score`` keeps its reports, inside the home."""
+REPORT_TOP = 50
+"""Most flagged accounts a fraud-score report lists (and explains)."""
+REPORT_CONTRIBUTIONS = 5
+"""Feature contributions kept per listed account."""
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, or None (missing, NaN, infinite or not a number)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def top_contributions(contributions: pd.Series, row: pd.Series, top: int) -> list[dict[str, Any]]:
+    """The ``top`` largest (by magnitude) TreeSHAP contributions of one row, as report entries."""
+    ranked = contributions.drop("(base)").sort_values(key=abs, ascending=False)[:top]
+    return [
+        {
+            "feature": str(name),
+            "value": _number(row.get(str(name).removesuffix(" (missing)"))),
+            "contribution": float(v),
+        }
+        for name, v in ranked.items()
+    ]
+
+
+def _flagged_top(scored: _Scored) -> list[dict[str, Any]]:
+    """The flagged accounts, highest score first (at most ``REPORT_TOP``), with their top contributions."""
+    frame = scored.frame.reset_index(drop=True)
+    flagged = frame[frame["flagged"] == 1].sort_values("score", ascending=False, kind="stable")[:REPORT_TOP]
+    explained: dict[int, list[dict[str, Any]]] = {}
+    if scored.detector is not None and len(flagged):
+        rows = scored.rows.iloc[flagged.index.to_numpy()]
+        contributions = scored.detector.explain(rows)
+        for i, index in enumerate(flagged.index):
+            explained[int(index)] = top_contributions(contributions.iloc[i], rows.iloc[i], REPORT_CONTRIBUTIONS)
+    return [
+        {"address": str(r.Address), "score": float(r.score), "explanation": explained.get(int(i), [])}
+        for i, r in flagged.iterrows()
+    ]
+
+
+def score_report(
+    data: Path, model: Path | None, home: Home, *, out: Path, unregistered: bool = False
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Score ``data`` (see ``score_accounts``) and build the report ``fraud score --json`` prints and the home
+    keeps: counts, the threshold and the top flagged accounts with their top TreeSHAP contributions."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    scored = _score(data, model, home, unregistered=unregistered)
+    with data.open("rb") as handle:
+        data_digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    frame, flagged = scored.frame, int(scored.frame["flagged"].sum())
+    threshold = None if scored.detector is None else float(scored.detector.threshold_)
+    document = {
+        "accounts": len(frame),
+        "scored": len(frame),
+        "flagged": flagged,
+        "out": str(out),
+        "model_id": scored.model_id,
+        "data_digest": f"sha256:{data_digest}",
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "threshold": threshold,
+        "top": _flagged_top(scored),
+    }
+    return frame, document
+
+
+def keep_score_report(home: Home, document: dict[str, Any]) -> Path | None:
+    """Write a ``score_report`` document atomically to ``HOME/analytics/fraud-scores/<UTC time>-<model>.json``
+    (None: the home folder does not exist, so there is nowhere to keep it)."""
+    import json
+
+    from .._files import replace_atomically
+    from ..errors import StorageError
+
+    if not home.path.is_dir():
+        return None
+
+    stamp = str(document["time"]).replace("-", "").replace(":", "").replace(".", "")
+    model_id = document["model_id"]
+    short = "unsupervised" if model_id is None else str(model_id).removeprefix("sha256:")[:12]
+    folder = home.path / FRAUD_SCORES_FOLDER
+    path = folder / f"{stamp}-{short}.json"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        replace_atomically(path, json.dumps(document, indent=2, sort_keys=True).encode())
+    except OSError as exc:
+        raise StorageError(f"cannot keep the score report in {folder}: {exc.strerror or exc}") from None
+    return path
 
 
 def explain_account(

@@ -176,17 +176,22 @@ def score(
     """Score accounts: calibrated probability of being illicit and the flag at the chosen threshold (or, with
     --unsupervised, an anomaly score in [0, 1] and the forest's outlier flag)."""
     _needs_analytics("score")
-    from ..analytics.workflows import score_accounts
+    from ..analytics.workflows import keep_score_report, score_report
 
     if (model is None) == (not unsupervised):
         raise ConfigError("give either --model DIR or --unsupervised")
     check_out(out)
-    frame = score_accounts(data, model, home_of(home), unregistered=unregistered)
+    found = home_of(home)
+    frame, document = score_report(data, model, found, out=out, unregistered=unregistered)
     write_output(out, frame.to_csv(index=False).encode())
+    kept = keep_score_report(found, document)
     if json_out:
-        emit_json({"accounts": len(frame), "flagged": int(frame["flagged"].sum()), "out": str(out)})
+        emit_json(document)
     else:
-        console.print(f"scored {len(frame)} accounts, {int(frame['flagged'].sum())} flagged; wrote {out}")
+        console.print(
+            f"scored {len(frame)} accounts, {document['flagged']} flagged; wrote {out}"
+            + (f"; report {kept}" if kept else "")
+        )
 
 
 @app.command("explain")

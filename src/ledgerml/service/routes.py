@@ -232,6 +232,12 @@ def get_dataset(request: Request, dataset_id: str, _: Reader) -> dict[str, Any]:
     return documents.dataset_detail(service.home, service.reader, dataset_id)
 
 
+@router.get("/analytics", summary="Analytics models and the newest fraud-score reports ('fraud score --json')")
+def get_analytics(request: Request, _: Reader) -> dict[str, Any]:
+    service = service_of(request)
+    return documents.analytics(service.home, service.reader.state())
+
+
 @router.get("/whoami", summary="The calling token's record (without its hash)")
 def get_whoami(record: Reader) -> dict[str, Any]:
     return record.public()
