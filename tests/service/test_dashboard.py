@@ -169,7 +169,8 @@ def test_models_lineage_datasets_and_analytics(page: Any, server: str, demo: Dem
         demo, "data", "show", datasets[0]["dataset_id"]
     )
     analytics = open_page(page, server, "/analytics")
-    assert analytics == {"models": []} and "No analytics model" in page.locator("#analytics").inner_text()
+    assert analytics == {"models": [], "fraud_scores": [], "fraud_score_notes": []}
+    assert "No analytics model" in page.locator("#analytics").inner_text()
 
 
 def test_an_unknown_page_names_the_error(page: Any, server: str) -> None:

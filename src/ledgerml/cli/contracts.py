@@ -67,7 +67,7 @@ def scan(
         loaded = load_contract_model(model, home_of(home), unregistered=unregistered)
     report = scan_contracts(paths, model=loaded, slither=slither, min_confidence=min_confidence)
     event_id = None
-    if record:
+    if record and report.ok:  # a scan with files it could not read is reported (exit 1), never recorded
         from ..analytics.contracts.workflows import record_scan
 
         event_id = record_scan(report, home_of(home), acting=acting)
@@ -75,9 +75,10 @@ def scan(
     if not report.ok:
         first = report.errors[0]
         more = f" (and {len(report.errors) - 1} more, listed in the report)" if len(report.errors) > 1 else ""
+        unrecorded = "; nothing was recorded" if record else ""
         err_console.print(
             f"[bold red]error[/]: {len(report.errors)} file(s) could not be scanned: {escape(first.file)}: "
-            f"{escape(first.error)}{more}",
+            f"{escape(first.error)}{more}{unrecorded}",
             markup=True,
             highlight=False,
             soft_wrap=True,
@@ -102,7 +103,7 @@ def _print(report: object, chosen: str, out: Path | None, event_id: str | None, 
         emit_json(document)
     else:
         write_output(out, (json.dumps(document, indent=2, sort_keys=True) + "\n").encode())
-        err_console.print(f"wrote {out}")
+        console.print(f"wrote {out}", highlight=False, soft_wrap=True)
 
 
 def _table(report: object) -> None:

@@ -147,6 +147,27 @@ def test_record_without_a_home_changes_nothing(tmp_path: Path, folder: Path) -> 
     assert not (tmp_path / "no-home").exists()
 
 
+def test_a_scan_with_unreadable_files_is_not_recorded(home: Path, folder: Path, tmp_path: Path) -> None:
+    """Found by the command-tree fuzzer: exit 1 (a file could not be scanned) must change nothing."""
+    before = snapshot(home)
+    out = tmp_path / "report.json"
+    result = run_cli(
+        "contracts",
+        "scan",
+        str(folder / "reentrancy.sol"),
+        str(tmp_path / "missing.sol"),
+        "--no-slither",
+        "--json",
+        "--record",
+        "--out",
+        str(out),
+        "--home",
+        str(home),
+    )
+    assert result.code == 1 and one_error_line(result.err) and "nothing was recorded" in result.err, result.err
+    assert snapshot(home) == before and "recorded" not in json.loads(out.read_text())
+
+
 def test_a_changed_model_folder_is_refused_unless_unregistered(home: Path, tmp_path: Path) -> None:
     from ledgerml.analytics.contracts.model import bundled_model_dir
 
