@@ -58,7 +58,9 @@ def log(
         sealed = ledger.block().log_size
         stored = [s for s in ledger.events(start, start + limit) if kind is None or s.event.kind == kind]
     if json_out:
-        emit_json([{"seq": s.seq, "sealed": s.seq < sealed, **s.event.to_dict(), "id": s.event.id} for s in stored])
+        from ..documents import event_row
+
+        emit_json([event_row(s, sealed) for s in stored])
         return
     table(
         "events",
@@ -115,9 +117,10 @@ def show(
         if block is not None:
             data = ledger.block(block).to_dict()
         else:
+            from ..documents import event_detail
+
             assert ref is not None
-            stored = ledger.get_event(_ref(ref))
-            data = {"seq": stored.seq, "id": stored.event.id, "block": stored.block_height, **stored.event.to_dict()}
+            data = event_detail(ledger, _ref(ref))
     if json_out:
         emit_json(data)
     else:

@@ -78,17 +78,17 @@ def register(
 @app.command("list")
 def list_(home: HomeOption = None, json_out: JsonOption = False) -> None:
     """List registered datasets."""
+    from ..documents import dataset_list
+
     with home_of(home).open_ledger(as_validator=False) as ledger:
-        records = sorted(ledger.state().rows("datasets").values(), key=lambda r: r.time)
+        rows = dataset_list(ledger.state())
     if json_out:
-        emit_json(
-            [{"dataset_id": r.dataset_id, "name": r.name, "owner": r.owner, "license": r.license} for r in records]
-        )
+        emit_json(rows)
     else:
         table(
             "datasets",
             ["id", "name", "owner", "license"],
-            [[r.dataset_id[:23] + "…", r.name, r.owner, r.license] for r in records],
+            [[r["dataset_id"][:23] + "…", r["name"], r["owner"], r["license"]] for r in rows],
         )
 
 

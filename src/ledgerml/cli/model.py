@@ -56,26 +56,17 @@ def register(
 @app.command("list")
 def list_(home: HomeOption = None, json_out: JsonOption = False) -> None:
     """List registered models."""
+    from ..documents import model_list
+
     with home_of(home).open_ledger(as_validator=False) as ledger:
-        records = sorted(ledger.state().rows("models").values(), key=lambda r: r.time)
+        rows = model_list(ledger.state())
     if json_out:
-        emit_json(
-            [
-                {
-                    "model_id": r.model_id,
-                    "name": r.name,
-                    "owner": r.owner,
-                    "datasets": list(r.datasets),
-                    "parents": list(r.parents),
-                }
-                for r in records
-            ]
-        )
+        emit_json(rows)
     else:
         table(
             "models",
             ["id", "name", "owner", "datasets", "parents"],
-            [[r.model_id[:23] + "…", r.name, r.owner, len(r.datasets), len(r.parents)] for r in records],
+            [[r["model_id"][:23] + "…", r["name"], r["owner"], len(r["datasets"]), len(r["parents"])] for r in rows],
         )
 
 

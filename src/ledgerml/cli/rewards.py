@@ -6,18 +6,14 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import ConfigError, NotFound
-from ..vocab.rewards import payouts
-from ..vocab.tasks import participants, progress, task
-from ..vocab.tokens import TokensMinted, TokensTransferred, balance, stake, supply
+from ..documents import names as identity_names
+from ..documents import rewards as rewards_document
+from ..errors import ConfigError
+from ..vocab.tokens import TokensMinted, TokensTransferred, balance, supply
 from ._common import AsOption, HomeOption, JsonOption, build_payload, console, emit_json, home_of, table
 
 rewards_app = typer.Typer(help="Contributions, rewards and slashes of federated tasks.", no_args_is_help=True)
 token_app = typer.Typer(help="The reward token: balances, transfers, minting (admin).", no_args_is_help=True)
-
-
-def _names(home: Any) -> dict[str, str]:
-    return {info.address: info.name for info in home.keys.list()}
 
 
 @rewards_app.command("show")
@@ -27,44 +23,14 @@ def show(
     """Per participant: contribution per round, reward, slashed, stake held, balance."""
     target = home_of(home)
     with target.open_ledger(as_validator=False) as ledger:
-        state = ledger.state()
-        record = task(state, task_id)
-        if record is None:
-            raise NotFound(f"task {task_id!r} does not exist")
-        rounds = progress(state, task_id).finalized
-        rows: list[dict[str, Any]] = []
-        paid = payouts(state, task_id)
-        for address in participants(state, task_id):
-            contributions = [
-                dict(paid.rewards[r].contributions).get(address) if r in paid.rewards else None
-                for r in range(1, rounds + 1)
-            ]
-            reward, slashed = paid.paid_to(address), paid.slashed_from(address)
-            rows.append(
-                {
-                    "participant": address,
-                    "contributions_micro": contributions,
-                    "reward": reward,
-                    "slashed": slashed,
-                    "stake_held": stake(state, task_id, address),
-                    "balance": balance(state, address),
-                }
-            )
-        pool_left = state.get("pools", task_id, 0)
+        doc = rewards_document(ledger.state(), task_id)
     if json_out:
-        emit_json(
-            {
-                "task": task_id,
-                "reward_pool": record.reward_pool,
-                "pool_left": pool_left,
-                "participants": rows,
-                "rounds": rounds,
-            }
-        )
+        emit_json(doc)
         return
-    names = _names(target)
+    rows, rounds = doc["participants"], doc["rounds"]
+    names = identity_names(target)
     table(
-        f"rewards of {task_id} (pool {record.reward_pool}, left {pool_left}, {rounds} rounds)",
+        f"rewards of {task_id} (pool {doc['reward_pool']}, left {doc['pool_left']}, {rounds} rounds)",
         ["participant", "contribution per round (accuracy, x1e-6)", "reward", "slashed", "stake", "balance"],
         [
             [
@@ -104,7 +70,7 @@ def balance_cmd(
             }
         )
         return
-    names = _names(target)
+    names = identity_names(target)
     table("balances", ["account", "balance"], [[names.get(r["address"], r["address"]), r["balance"]] for r in rows])
     console.print(
         f"minted {totals.minted} = balances {totals.balances} + pools {totals.pools} + stakes "
