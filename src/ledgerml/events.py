@@ -64,6 +64,7 @@ class Payload(BaseModel):
 
 
 P = TypeVar("P", bound=type[Payload])
+PayloadT = TypeVar("PayloadT", bound=Payload)
 _PAYLOADS: dict[str, type[Payload]] = {}
 
 
@@ -207,6 +208,17 @@ def validate_payload(kind: str, payload: dict[str, Any], *, canonical: bytes | N
     return typed
 
 
+def build_payload(payload_type: type[PayloadT], what: str | None = None, **fields: Any) -> PayloadT:
+    """``payload_type(**fields)`` from values given from outside; one its schema refuses is a one-line
+    ``MalformedEvent`` naming ``what`` (by default the kind) and the field, not pydantic's multi-line error."""
+    try:
+        return payload_type(**fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "payload"
+        raise MalformedEvent(f"{what or payload_type.kind}: {where}: {first.get('msg', 'invalid')}") from None
+
+
 def sign_event(
     identity: Identity,
     ledger_id: str,
@@ -308,6 +320,7 @@ __all__ = [
     "MAX_NONCE",
     "Event",
     "Payload",
+    "build_payload",
     "event_from_dict",
     "event_kind",
     "load_vocabularies",

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pydantic
-
-from ..errors import ConfigError, MalformedEvent
+from ..errors import ConfigError
 from ..events import Event, Payload, now_ms, sign_event
 from ..identity import Identity
 from ..ledger.base import LedgerBackend, Receipt
@@ -14,16 +12,6 @@ from ..state import State, apply, decode_state, encode_state, next_nonce
 
 PLACEHOLDER = "sha256:" + "00" * 32
 """A digest stand-in for the dry run before the artifacts it names exist (no rule reads artifacts)."""
-
-
-def payload(cls: type[Payload], what: str, **fields: object) -> Payload:
-    """Build an event payload; pydantic's multi-line errors become one ``MalformedEvent`` line."""
-    try:
-        return cls(**fields)
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ())) or "payload"
-        raise MalformedEvent(f"{what}: {where}: {first.get('msg', 'invalid')}") from None
 
 
 def require_embedded(ledger: LedgerBackend) -> None:
@@ -62,4 +50,4 @@ def append_all(ledger: LedgerBackend, actor: Identity, payloads: Sequence[Payloa
     return ledger.append_batch(events) if len(events) > 1 else [ledger.append(events[0])]
 
 
-__all__ = ["PLACEHOLDER", "append_all", "dry_run", "payload", "require_embedded", "sign_all"]
+__all__ = ["PLACEHOLDER", "append_all", "dry_run", "require_embedded", "sign_all"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..events import Payload, now_ms
+from ..events import Payload, build_payload, now_ms
 from ..identity import Identity
 from ..ledger.base import LedgerBackend, Receipt
 from ..state import State
@@ -24,7 +24,7 @@ from ..vocab.access import (
     live_readers,
     series,
 )
-from ._ledger import PLACEHOLDER, append_all, dry_run, payload, require_embedded
+from ._ledger import PLACEHOLDER, append_all, dry_run, require_embedded
 from .crypto import chain_key, new_data_key, wrap_info, wrap_key
 from .formats import KeyBundle
 from .keys import chain_aad, current_key
@@ -63,7 +63,7 @@ def grant_access(
     record = series(state, series_id)
     assert record is not None
     key_record = encryption_key(state, grantee)
-    probe = payload(
+    probe = build_payload(
         AccessGranted,
         "grant",
         dataset_id=series_id,
@@ -101,7 +101,7 @@ def _next_epoch(
     after = dry_run(ledger, owner, before, time) if before else ledger.state()
     readers = live_readers(after, series_id, owner.address, time)
     new_epoch = record.epoch + 1
-    probe = payload(
+    probe = build_payload(
         DataKeyRotated,
         "key rotation",
         dataset_id=series_id,
@@ -138,7 +138,7 @@ def revoke_access(
     """Revoke ``grantee``'s grant and rotate the data key to a new epoch without it, all or nothing."""
     require_embedded(ledger)
     series_id = resolve_series(ledger.state(), dataset_id)
-    revoked = payload(AccessRevoked, "revocation", dataset_id=series_id, grantee=grantee, reason=reason)
+    revoked = build_payload(AccessRevoked, "revocation", dataset_id=series_id, grantee=grantee, reason=reason)
     return _next_epoch(ledger, store, owner, series_id, [revoked], reason or f"revoked {grantee}")
 
 

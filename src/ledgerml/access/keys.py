@@ -4,12 +4,13 @@ the digest the ledger holds), opened with the reader's X25519 key, then walked b
 from __future__ import annotations
 
 from ..errors import NotFound, TamperDetected, UnknownReference
+from ..events import build_payload
 from ..identity import Identity
 from ..ledger.base import LedgerBackend, Receipt
 from ..state import State
 from ..store import ArtifactStore
 from ..vocab.access import EncryptionKeyRegistered, encryption_key, epoch_record, grant, series
-from ._ledger import payload, require_embedded
+from ._ledger import require_embedded
 from .crypto import WrongKey, unchain_key, unwrap_key, wrap_info
 from .formats import KeyBundle
 
@@ -17,7 +18,7 @@ from .formats import KeyBundle
 def key_payload(identity: Identity) -> EncryptionKeyRegistered:
     """The registration of ``identity``'s encryption key."""
     public = identity.encryption_public_key.hex()
-    built = payload(EncryptionKeyRegistered, "encryption key registration", public_key=public, suite="X25519")
+    built = build_payload(EncryptionKeyRegistered, "encryption key registration", public_key=public, suite="X25519")
     assert isinstance(built, EncryptionKeyRegistered)
     return built
 

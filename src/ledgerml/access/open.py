@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import AlreadyExists, NotFound, StorageError, TamperDetected
-from ..events import now_ms
+from ..events import build_payload, now_ms
 from ..identity import Identity
 from ..ledger.base import LedgerBackend, Receipt
 from ..provenance.manifest import Manifest
 from ..store import ArtifactStore
 from ..vocab.access import AccessUsed, sealed
 from ..vocab.core import dataset
-from ._ledger import append_all, dry_run, payload, require_embedded
+from ._ledger import append_all, dry_run, require_embedded
 from .blobs import open_blob
 from .crypto import decrypt_chunks, same_digest
 from .formats import SealedDataset, SealedFile
@@ -101,7 +101,7 @@ def decrypt_dataset(
         len(descriptor.files) == 1 and descriptor.files[0].path == Path(descriptor.files[0].path).name,
     )
     _check_out(target, single)
-    used = payload(AccessUsed, "access log", dataset_id=dataset_id, epoch=descriptor.epoch, purpose=purpose)
+    used = build_payload(AccessUsed, "access log", dataset_id=dataset_id, epoch=descriptor.epoch, purpose=purpose)
     dry_run(ledger, reader, [used])
     epoch, key = current_key(ledger, store, reader, descriptor.series)
     key = key_at(store, ledger.state(), descriptor.series, epoch, key, descriptor.epoch)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import ConfigError, UnknownReference
-from ..events import Payload, now_ms
+from ..events import Payload, build_payload, now_ms
 from ..identity import Identity
 from ..ledger.base import LedgerBackend, Receipt
 from ..provenance.manifest import FileEntry, Manifest, files_of, record_summary
@@ -24,7 +24,7 @@ from ..state import State
 from ..store import ArtifactStore
 from ..vocab.access import DataKeyRotated, DatasetEncrypted, sealed, series
 from ..vocab.core import DatasetRegistered
-from ._ledger import PLACEHOLDER, append_all, dry_run, payload, require_embedded
+from ._ledger import PLACEHOLDER, append_all, dry_run, require_embedded
 from .blobs import Sink, put_stream
 from .crypto import DEFAULT_CHUNK, encrypt_stream, new_data_key, wrap_info, wrap_key
 from .formats import KeyBundle, SealedDataset, SealedFile
@@ -108,7 +108,7 @@ def _batch(
     batch.append(registration)
     if keys is not None:
         batch.append(
-            payload(
+            build_payload(
                 DataKeyRotated,
                 "key epoch",
                 dataset_id=series_id,
@@ -119,7 +119,7 @@ def _batch(
             )
         )
     batch.append(
-        payload(
+        build_payload(
             DatasetEncrypted,
             "sealing",
             dataset_id=registration.dataset_id,
@@ -136,7 +136,7 @@ def _registration(
 ) -> DatasetRegistered:
     records = 0 if manifest is None else sum(e.records.count for e in manifest.files if e.records is not None)
     files = 0 if manifest is None else len(manifest.files)
-    built = payload(
+    built = build_payload(
         DatasetRegistered,
         "dataset registration",
         dataset_id=dataset_id,

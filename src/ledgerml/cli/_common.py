@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,14 +17,9 @@ from rich.table import Table
 
 from .._files import read_bounded, replace_atomically
 from .._json import loads_bounded
-from ..errors import KeystoreError, MalformedEvent, StorageError
+from ..errors import KeystoreError, StorageError
 from ..home import Home
 from ..identity import password_from_env
-
-if TYPE_CHECKING:
-    from ..events import Payload
-
-PayloadT = TypeVar("PayloadT", bound="Payload")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -42,19 +37,6 @@ JsonOption = Annotated[
 AsOption = Annotated[
     str | None, typer.Option("--as", help="Identity to act as \\[default: the home's default identity].")
 ]
-
-
-def build_payload(payload_type: type[PayloadT], **fields: Any) -> PayloadT:
-    """``payload_type(**fields)`` from command-line values; one the schema refuses is ``MalformedEvent`` naming the
-    field (one line), not a pydantic traceback."""
-    from pydantic import ValidationError
-
-    try:
-        return payload_type(**fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "payload"
-        raise MalformedEvent(f"{payload_type.kind}: {field}: {first['msg']}") from None
 
 
 def home_of(home: str | None) -> Home:

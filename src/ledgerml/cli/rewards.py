@@ -9,8 +9,9 @@ import typer
 from ..documents import names as identity_names
 from ..documents import rewards as rewards_document
 from ..errors import ConfigError
+from ..events import build_payload
 from ..vocab.tokens import TokensMinted, TokensTransferred, balance, supply
-from ._common import AsOption, HomeOption, JsonOption, build_payload, console, emit_json, home_of, table
+from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_of, table
 
 rewards_app = typer.Typer(help="Contributions, rewards and slashes of federated tasks.", no_args_is_help=True)
 token_app = typer.Typer(help="The reward token: balances, transfers, minting (admin).", no_args_is_help=True)

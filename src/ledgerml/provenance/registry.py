@@ -19,12 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pydantic
-
 from .._files import read_bounded
 from .._json import loads_bounded
 from ..errors import ConfigError, MalformedEvent, NotFound
-from ..events import Payload, sign_event
+from ..events import Payload, build_payload, sign_event
 from ..identity import Identity
 from ..ledger.base import LedgerBackend, Receipt
 from ..state import State, apply, decode_state, encode_state, next_nonce
@@ -152,16 +150,6 @@ def _check_digests(values: list[str], option: str) -> list[str]:
     return list(values)
 
 
-def _payload(cls: type[Payload], what: str, **fields: Any) -> Any:
-    """Build an event payload, turning pydantic's multi-line errors into one line."""
-    try:
-        return cls(**fields)
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ())) or "payload"
-        raise MalformedEvent(f"{what}: {where}: {first.get('msg', 'invalid')}") from None
-
-
 def _preflight(ledger: LedgerBackend, actor: Identity, payload: Payload) -> None:
     """Run the state machine on a copy of the current state: the exact rejection ``submit`` would give."""
     state = ledger.state()
@@ -198,7 +186,7 @@ def register_dataset(
     parents = _check_digests(list(parents or []), "--parent")
     manifest = build_manifest(target, workers=workers, progress=progress)
     records = sum(entry.records.count for entry in manifest.files if entry.records is not None)
-    payload = _payload(
+    payload = build_payload(
         DatasetRegistered,
         "dataset registration",
         dataset_id=str(manifest.digest),
@@ -330,7 +318,7 @@ def register_model(
     parents = _check_digests(list(parents or []), "--parent")
     model_id, manifest = _model_id(target)
     metrics_bytes = None if metrics is None else _read_metrics(metrics)
-    payload = _payload(
+    payload = build_payload(
         ModelRegistered,
         "model registration",
         model_id=model_id,
