@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import coincurve
 
+from ._files import replace_atomically
 from ._json import loads_bounded
 from ._keccak import checksum_hex, keccak256
 from .errors import AlreadyExists, ConfigError, InvalidSignature, KeystoreError, NotFound
@@ -288,7 +289,7 @@ class KeyStore:
         document = self._read(name, path)
         ident = ident.with_encryption_key()
         document[_ENCRYPTION_FIELD] = seal_encryption_key(ident)
-        _replace_file(path, json.dumps(document, indent=2).encode())
+        replace_atomically(path, json.dumps(document, indent=2).encode(), private=True)
         return ident
 
     def export_v3(
@@ -386,21 +387,6 @@ def _write_new_file(path: Path, data: bytes) -> None:
         raise AlreadyExists(f"{path} exists already") from exc
     finally:
         os.unlink(tmp)
-
-
-def _replace_file(path: Path, data: bytes) -> None:
-    """Replace ``path`` whole with ``data`` (mode 0600; temporary file, fsync, rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def password_from_env() -> str | None:

@@ -81,10 +81,11 @@ class LazyGroup(TyperGroup):
     def commands(self, value: Mapping[str, click.Command]) -> None:
         self._loaded.update(value)
 
+    def _has(self, name: str) -> bool:
+        return name in self.table and (name in self._loaded or _module_exists(self.table[name].target))
+
     def _available(self) -> Iterator[str]:
-        for name, entry in self.table.items():
-            if name in self._loaded or _module_exists(entry.target):
-                yield name
+        return (name for name in self.table if self._has(name))
 
     def _get(self, name: str) -> click.Command:
         if name not in self._loaded:
@@ -92,10 +93,10 @@ class LazyGroup(TyperGroup):
         return self._loaded[name]
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(self._available(), key=list(self.table).index)
+        return list(self._available())
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.table or cmd_name not in set(self._available()):
+        if not self._has(cmd_name):
             return None
         if ctx.meta.get(_LISTING) and cmd_name not in self._loaded:
             return click.Command(cmd_name, help=self.table[cmd_name].help)
