@@ -106,12 +106,15 @@ def test_federations_rounds_and_a_round(page: Any, server: str, demo: Demo) -> N
     assert tasks == cli_json(demo, "fl", "tasks")
     assert page.locator("#tasks tbody tr").count() == len(tasks)
     # Execute: click through to the robust federation and one of its rounds
-    page.click("text=attacked-multikrum")
+    with page.expect_navigation():  # read the next page's document, not the one being left
+        page.click("text=attacked-multikrum")
+    page.wait_for_function("window.ledgermlChart !== undefined")
     doc = json.loads(page.locator("#document").text_content())
     if SHOTS:
         page.screenshot(path=str(Path(SHOTS) / "dashboard-federation.png"), full_page=True)
     drawn = page.evaluate("window.ledgermlChart.data.datasets[0].data")
-    page.click("#rounds tbody tr[data-round='2'] a")
+    with page.expect_navigation():
+        page.click("#rounds tbody tr[data-round='2'] a")
     detail = json.loads(page.locator("#document").text_content())
     # Assert
     assert doc["rewards"] == cli_json(demo, "rewards", "show", "attacked-multikrum")
@@ -151,7 +154,8 @@ def test_events_and_blocks_with_a_proof_download(page: Any, server: str, demo: D
 def test_models_lineage_datasets_and_analytics(page: Any, server: str, demo: Demo) -> None:
     models = open_page(page, server, "/models")
     assert models == cli_json(demo, "model", "list")
-    page.click(f"text={models[0]['name']}")
+    with page.expect_navigation():
+        page.click(f"text={models[0]['name']}")
     doc = json.loads(page.locator("#document").text_content())
     if SHOTS:
         page.screenshot(path=str(Path(SHOTS) / "dashboard-lineage.png"), full_page=True)
@@ -164,7 +168,8 @@ def test_models_lineage_datasets_and_analytics(page: Any, server: str, demo: Dem
     assert drawn == len(doc["lineage"]["datasets"]) and page.locator("#lineage g.node.round").count() == 1
     datasets = open_page(page, server, "/datasets")
     assert datasets == cli_json(demo, "data", "list")
-    page.click(f"text={datasets[0]['name']}")
+    with page.expect_navigation():
+        page.click(f"text={datasets[0]['name']}")
     assert json.loads(page.locator("#document").text_content()) == cli_json(
         demo, "data", "show", datasets[0]["dataset_id"]
     )
