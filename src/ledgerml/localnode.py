@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -81,13 +82,16 @@ class AnvilNode:
     url: str
     chain_id: int
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+    cache_dir: Path | None = field(default=None, repr=False, compare=False)
 
     def stop(self) -> None:
-        """Stop the node by its PID (and reap it when this process started it)."""
+        """Stop the node by its PID (and reap it when this process started it), then delete its state cache."""
         stop_process_group(self.pid)
         if self.process is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=5)
+        if self.cache_dir is not None:
+            shutil.rmtree(self.cache_dir, ignore_errors=True)
 
 
 def launch_anvil(
@@ -97,14 +101,19 @@ def launch_anvil(
     extra: Sequence[str] = (),
     log: IO[bytes] | None = None,
     timeout: float = START_TIMEOUT,
+    cache_dir: Path | None = None,
 ) -> AnvilNode:
     """Start anvil on 127.0.0.1 (``port`` or a free one) in its own process group and wait until it answers.
 
     With ``state_file`` the chain is dumped there every second and reloaded on the next start (survives kill -9).
+    Past block states anvil moves out of memory go to ``cache_dir`` (for a throwaway node, a fresh temporary
+    directory that :meth:`AnvilNode.stop` deletes); anvil's default, ``~/.foundry/anvil/tmp``, is never cleaned and
+    grows by gigabytes per few thousand blocks.
     ``ConfigError`` if it does not answer within ``timeout`` seconds (the process is killed then).
     """
     port = port or free_port()
-    command = [anvil_binary(), "--host", LOOPBACK, "--port", str(port)]
+    cache = Path(tempfile.mkdtemp(prefix="ledgerml-anvil-")) if cache_dir is None else cache_dir
+    command = [anvil_binary(), "--host", LOOPBACK, "--port", str(port), "--cache-path", str(cache)]
     if state_file is not None:
         command += ["--state", str(state_file), "--state-interval", "1"]
     command += list(extra)
@@ -115,11 +124,13 @@ def launch_anvil(
     while True:
         try:
             chain_id = int(JsonRpc(url, timeout=1).call("eth_chainId"), 16)
-            return AnvilNode(process.pid, port, url, chain_id, process)
+            return AnvilNode(process.pid, port, url, chain_id, process, cache if cache_dir is None else None)
         except ConfigError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 process.wait()
+                if cache_dir is None:
+                    shutil.rmtree(cache, ignore_errors=True)
                 raise ConfigError(f"anvil did not start on port {port}") from None
             time.sleep(0.2)
 
@@ -145,7 +156,9 @@ def launch(home_path: Path, port: int | None = None) -> tuple[int, str, int]:
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     with (pid_file.parent / "anvil.log").open("ab") as log:
         try:
-            node = launch_anvil(port, state_file=pid_file.parent / "state.json", log=log)
+            node = launch_anvil(
+                port, state_file=pid_file.parent / "state.json", log=log, cache_dir=pid_file.parent / "cache"
+            )
         except ConfigError:
             raise ConfigError(f"anvil did not start; see {pid_file.parent / 'anvil.log'}") from None
     pid_file.write_text(f"{node.pid} {node.port}\n")
@@ -160,6 +173,7 @@ def shutdown(home_path: Path) -> int:
     pid = int(pid_file.read_text().split()[0])
     stop_process_group(pid)
     pid_file.unlink()
+    shutil.rmtree(home_path / "node" / "cache", ignore_errors=True)
     return pid
 
 
