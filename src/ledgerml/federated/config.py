@@ -52,6 +52,7 @@ class FederationConfig:
     slash_on: list[str] = field(default_factory=list)
     slash_amount: int = 0
     valuation: dict[str, Any] = field(default_factory=dict)
+    secure: bool = False
 
     def __post_init__(self) -> None:
         check_federation(self)
@@ -93,6 +94,7 @@ class FederationConfig:
             "slash_on": self.slash_on,
             "slash_amount": self.slash_amount,
             "valuation": self.valuation,
+            "secure_aggregation": secure_settings(self) if self.secure else {},
         }
 
     def participant_names(self) -> list[str]:
@@ -126,6 +128,8 @@ MAX_PERMUTATIONS = 100_000
 """Most Monte Carlo permutations per round's valuation."""
 MAX_EXACT_PLAYERS = 16
 """Most participants valued with exact Shapley (2^n utility evaluations per round)."""
+SECURE_RULE = "norm_clipped_mean"
+"""The one aggregation rule a ``secure = true`` task may use: the aggregator sees only the masked sum."""
 VALUATION_METHODS = ("exact", "monte_carlo", "leave_one_out")
 _TASK_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _LABELS = {
@@ -186,6 +190,11 @@ def _table(name: str, value: Any, allowed: set[str]) -> dict[str, Any]:
     return value
 
 
+def secure_settings(config: FederationConfig) -> dict[str, Any]:
+    """What ``TaskCreated.secure_aggregation`` records for a ``secure = true`` federation."""
+    return {"protocol": "ledgerml-secagg/1"}
+
+
 def check_federation(config: FederationConfig) -> None:
     """Check every setting, types and bounds, before anything is written; ``ConfigError`` names the first bad one."""
     n = _check_people(config)
@@ -243,6 +252,10 @@ def _check_training(c: FederationConfig, n: int) -> None:
     _int("min_participants", c.min_participants, 1, n)
     _int("seed", c.seed, 0, MAX_SEED)
     _number("validation_fraction", c.validation_fraction, 0.05, 0.5)
+    if type(c.secure) is not bool:
+        raise _bad("secure", "true or false", c.secure)
+    if c.secure and c.rule != SECURE_RULE:
+        raise _bad("secure", f"used with rule = {SECURE_RULE!r} only (a masked sum cannot feed {c.rule!r})", c.secure)
 
 
 def _check_attack(c: FederationConfig, n: int) -> None:

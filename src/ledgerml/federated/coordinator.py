@@ -273,6 +273,8 @@ class TaskCoordinator:
         slash_on: list[str] | None = None,
         slash_amount: int = 0,
         valuation: dict[str, Any] | None = None,
+        screening: dict[str, Any] | None = None,
+        secure_aggregation: dict[str, Any] | None = None,
         funding: Sequence[tuple[Identity, Payload]] = (),
     ) -> TaskCoordinator:
         """Store the model spec and initial weights, then register ``TaskCreated`` together with ``funding``
@@ -307,6 +309,8 @@ class TaskCoordinator:
             slash_on=slash_on or [],
             slash_amount=slash_amount,
             valuation=valuation or {},
+            screening=screening or {},
+            secure_aggregation=secure_aggregation or {},
         )
         store.put(spec_bytes)  # bytes first: the task never names what the store lacks
         store.put(initial)

@@ -51,6 +51,7 @@ class FederationTable(_Table):
     seed: int = Field(0, description="seed of the split, the partition and training")
     validation_fraction: float = Field(0.2, description="share of rows held out for validation (0.05 to 0.5)")
     aggregator: str = Field("aggregator", description="identity name of the aggregator")
+    secure: bool = Field(False, description="secure aggregation: the aggregator sees only the masked sum")
 
 
 class AttackTable(_Table):

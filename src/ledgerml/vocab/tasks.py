@@ -29,6 +29,11 @@ TaskId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 Reason = Annotated[str, Field(min_length=1, max_length=512)]
 
 
+def _empty(value: object) -> bool:
+    """Whether an optional field is unset (and so left out of the canonical body)."""
+    return not value
+
+
 class Rejection(Payload):
     """A participant whose update was not used, and why."""
 
@@ -56,6 +61,12 @@ class TaskCreated(Payload):
     slash_on: list[Reason] = Field(default_factory=list, max_length=32)
     slash_amount: int = Field(default=0, ge=0, le=MAX_AMOUNT)
     valuation: dict[str, JsonValue] = Field(default_factory=dict)
+    # Fields added after the first release are left out of the body while empty (``exclude_if``), so every
+    # TaskCreated written before them is still in canonical form and keeps its id and signature.
+    screening: dict[str, JsonValue] = Field(default_factory=dict, exclude_if=_empty)
+    """The participant-screening policy (detector, threshold, action flag|exclude|slash); empty: none."""
+    secure_aggregation: dict[str, JsonValue] = Field(default_factory=dict, exclude_if=_empty)
+    """Secure aggregation's settings (protocol, quantization, threshold); empty: updates are stored in the clear."""
 
 
 @event_kind("ParticipantJoined")
@@ -121,6 +132,8 @@ class TaskRecord:
     slash_on: tuple[str, ...] = ()
     slash_amount: int = 0
     valuation: str = "{}"  # canonical JSON
+    screening: str = "{}"  # canonical JSON
+    secure_aggregation: str = "{}"  # canonical JSON
 
     def params(self) -> dict[str, JsonValue]:
         """The rule's parameters."""
@@ -130,6 +143,16 @@ class TaskRecord:
     def dp_params(self) -> dict[str, JsonValue]:
         """The differential-privacy parameters (empty when DP is off)."""
         value: dict[str, JsonValue] = loads_bounded(self.dp)
+        return value
+
+    def screening_policy(self) -> dict[str, JsonValue]:
+        """The participant-screening policy (empty when the task screens nobody)."""
+        value: dict[str, JsonValue] = loads_bounded(self.screening)
+        return value
+
+    def secure_settings(self) -> dict[str, JsonValue]:
+        """Secure aggregation's settings (empty when updates are stored in the clear)."""
+        value: dict[str, JsonValue] = loads_bounded(self.secure_aggregation)
         return value
 
 
@@ -252,6 +275,8 @@ def _task_created(state: State, event: Event, payload: TaskCreated) -> None:
             slash_on=tuple(payload.slash_on),
             slash_amount=payload.slash_amount,
             valuation=json.dumps(payload.valuation, sort_keys=True),
+            screening=json.dumps(payload.screening, sort_keys=True),
+            secure_aggregation=json.dumps(payload.secure_aggregation, sort_keys=True),
         ),
     )
     state.put("task_progress", payload.task_id, TaskProgress(0, payload.initial_model))
