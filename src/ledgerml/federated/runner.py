@@ -161,10 +161,17 @@ class PartitionedData(NamedTuple):
     y_val: np.ndarray
     n_classes: int
     shards: list[np.ndarray]
+    license: str = "scikit-learn bundled data (BSD-3)"
+    consent_note: str = "public benchmark data, partitioned for a federation"
 
 
-def _plan_data(config: FederationConfig) -> PartitionedData:
-    """Load, split and partition the data (no writes); ``ConfigError`` if a participant would get no rows."""
+def _plan_data(config: FederationConfig, given: PartitionedData | None = None) -> PartitionedData:
+    """Load, split and partition the data (no writes), or check the organisations' own (``given``, for
+    dataset ``own``: one shard per participant); ``ConfigError`` if a participant would get no rows."""
+    if given is not None:
+        if len(given.shards) != config.participants or any(len(s) == 0 for s in given.shards):
+            raise _bad("participants", f"one non-empty partition each ({len(given.shards)} given)", config.participants)
+        return given
     X, y, n_classes = data_module.load(config.dataset)
     X_train, y_train, X_val, y_val = data_module.split(X, y, config.validation_fraction, config.seed)
     if config.participants > len(X_train):
@@ -194,14 +201,16 @@ def _check_task_payload(config: FederationConfig) -> None:
         raise ConfigError(f"the task's settings are refused: {str(exc).splitlines()[0]}") from None
 
 
-def setup_federation(home: Home, config: FederationConfig, *, unencrypted: bool = False) -> Path:
+def setup_federation(
+    home: Home, config: FederationConfig, *, unencrypted: bool = False, data: PartitionedData | None = None
+) -> Path:
     """Create identities and roles, partition and register the data, create the task. Idempotent per task.
 
     Everything that can be checked is checked before the first write (settings, data partitions, the task
     event, existing keys), so a bad config writes no event and no file."""
     check_federation(config)
     admin = home.identity(home.config().admin)
-    data = _plan_data(config)
+    data = _plan_data(config, data)
     _check_new_task(home, config)
     aggregator, people = _identities(home.keys, config, unencrypted)
     _grant(
@@ -214,7 +223,9 @@ def setup_federation(home: Home, config: FederationConfig, *, unencrypted: bool 
     store = home.store()
     with home.open_ledger() as ledger:
         validation = data_module.write_csv(folder / "validation.csv", data.X_val, data.y_val)
-        validation_id = _register_data(ledger, store, aggregator, validation, f"{config.task_id} validation set")
+        validation_id = _register_data(
+            ledger, store, aggregator, validation, f"{config.task_id} validation set", data.license, data.consent_note
+        )
         entries = _register_partitions(ledger, store, config, people, data, folder)
         plan = FederationPlan(
             config=config,
@@ -239,7 +250,15 @@ def _identities(keys: KeyStore, config: FederationConfig, unencrypted: bool) -> 
     return aggregator, people
 
 
-def _register_data(ledger: LedgerBackend, store: ArtifactStore, owner: Identity, path: Path, name: str) -> str:
+def _register_data(
+    ledger: LedgerBackend,
+    store: ArtifactStore,
+    owner: Identity,
+    path: Path,
+    name: str,
+    license: str = "scikit-learn bundled data (BSD-3)",
+    consent_note: str = "public benchmark data, partitioned for a federation",
+) -> str:
     """Register ``path`` as a dataset of ``owner`` unless it is registered already; its dataset id."""
     dataset_id = str(build_manifest(path).digest)
     if dataset(ledger.state(), dataset_id) is None:
@@ -249,8 +268,8 @@ def _register_data(ledger: LedgerBackend, store: ArtifactStore, owner: Identity,
             owner,
             path,
             name=name,
-            license="scikit-learn bundled data (BSD-3)",
-            consent_note="public benchmark data, partitioned for a federation",
+            license=license,
+            consent_note=consent_note,
         )
     return dataset_id
 
@@ -275,7 +294,9 @@ def _register_partitions(
             PlannedParticipant(
                 name=person.name,
                 data=str(path),
-                dataset_id=_register_data(ledger, store, person, path, f"{person.name} partition"),
+                dataset_id=_register_data(
+                    ledger, store, person, path, f"{person.name} partition", data.license, data.consent_note
+                ),
                 attack=config.attack if index in attackers else "none",
                 seed=config.seed * 1000 + (sybil_leader if copies_leader else index),  # type: ignore[operator]
             )

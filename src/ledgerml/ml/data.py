@@ -1,5 +1,8 @@
 """Bundled scikit-learn data sets (digits, breast cancer), train/validation splits, IID and Dirichlet
-non-IID partitions, and CSV export so each partition can be registered as a dataset by its owner."""
+non-IID partitions, and CSV export so each partition can be registered as a dataset by its owner.
+
+``own`` names no bundled set: the organisations bring their own partitions (``setup_federation(data=...)``,
+used by the application scenarios in ``ledgerml.scenarios``)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,9 @@ import numpy as np
 
 from ..errors import ConfigError
 
-DATASETS = ("digits", "breast_cancer")
+DATASETS = ("digits", "breast_cancer", "own")
+OWN = "own"
+"""The data set name of a federation whose organisations bring their own partitions."""
 
 
 def load(name: str) -> tuple[np.ndarray, np.ndarray, int]:
@@ -24,6 +29,8 @@ def load(name: str) -> tuple[np.ndarray, np.ndarray, int]:
         bunch = datasets.load_breast_cancer()
         X = bunch.data
         return (X - X.mean(axis=0)) / X.std(axis=0), bunch.target.astype(np.int64), 2
+    if name == OWN:
+        raise ConfigError("data set 'own' means the organisations' own partitions: run it as a scenario")
     raise ConfigError(f"unknown data set {name!r}; bundled: {list(DATASETS)}")
 
 

@@ -1,0 +1,71 @@
+"""The baselines a federated model is judged against, trained with the same model and budget on the same rows:
+centralised (every organisation's rows pooled) and local-only (each organisation alone; the median reported)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..ml.models import build_model
+from ..ml.serialization import Weights
+from .base import Measures, StudyData
+
+
+def model_spec(federation: dict[str, Any], data: StudyData) -> dict[str, Any]:
+    """The spec the task's initial model is built from (as ``setup_federation`` builds it)."""
+    n_features = int(data.organisations[0].X.shape[1])
+    return {
+        **federation.get("model", {"type": "softmax"}),
+        "n_features": n_features,
+        "n_classes": data.n_classes,
+        "seed": federation.get("seed", 0),
+    }
+
+
+def scores(spec: dict[str, Any], weights: Weights, X: np.ndarray) -> np.ndarray:
+    """The positive-class probability of a model with ``weights`` on ``X``."""
+    model = build_model(spec)
+    model.set_weights(weights)
+    return np.asarray(model.predict_proba(X)[:, 1])
+
+
+def train(spec: dict[str, Any], federation: dict[str, Any], X: np.ndarray, y: np.ndarray) -> Weights:
+    """Weights after the federation's whole budget (rounds x epochs passes, same lr and batch) on ``X, y``."""
+    model = build_model(spec)
+    epochs = int(federation.get("rounds", 10)) * int(federation.get("epochs", 1))
+    model.fit(
+        X,
+        y,
+        epochs=epochs,
+        lr=float(federation.get("lr", 0.5)),
+        batch_size=int(federation.get("batch_size", 32)),
+        rng=np.random.default_rng(int(federation.get("seed", 0))),
+    )
+    return model.get_weights()
+
+
+def centralised(federation: dict[str, Any], data: StudyData, measures: Measures) -> dict[str, float]:
+    """The measures of one model trained on every organisation's rows pooled."""
+    spec = model_spec(federation, data)
+    X = np.concatenate([o.X for o in data.organisations])
+    y = np.concatenate([o.y for o in data.organisations])
+    return measures(data.y_test, scores(spec, train(spec, federation, X, y), data.X_test))
+
+
+def local_only(federation: dict[str, Any], data: StudyData, measures: Measures) -> list[dict[str, float]]:
+    """Each organisation's measures with a model trained on its own rows only (in organisation order)."""
+    spec = model_spec(federation, data)
+    return [
+        measures(data.y_test, scores(spec, train(spec, federation, o.X, o.y), data.X_test)) for o in data.organisations
+    ]
+
+
+def median_of(rows: list[dict[str, float]]) -> dict[str, float]:
+    """Each measure's median over organisations (``nan`` measures left out; ``nan`` when none is left)."""
+    keys = rows[0].keys() if rows else []
+    out = {}
+    for key in keys:
+        values = [r[key] for r in rows if not np.isnan(r[key])]
+        out[key] = round(float(np.median(values)), 4) if values else float("nan")
+    return out

@@ -1,0 +1,245 @@
+"""Run a scenario end to end in a fresh ledger home: the consortium's identities and roles, each study's
+organisations registering their data, the federated task (rule, attacker, rewards), the final model with
+lineage and attestation, the baselines, the domain analytics, the audit and the HTML report."""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import AlreadyExists, StorageError
+from ..federated.apps import run_in_process
+from ..federated.config import FederationConfig
+from ..federated.runner import PartitionedData, register_final_model, round_history, setup_federation, weights_of
+from ..home import Home
+from ..ml.data import OWN
+from ..provenance import verify_model
+from ..types import Role
+from ..vocab.core import RoleGranted
+from ..workflows.demo import AuditCheck, _rewards_check, _rounds_check
+from . import baselines
+from . import get as get_scenario
+from .base import Scenario, Study, StudyData
+from .dataroot import data_root
+
+Stage = Callable[[str, int | None], None]
+"""Told each stage's name and, while training, its round count."""
+
+
+@dataclass
+class StudyResult:
+    """One study's outcome: the federated, centralised and per-organisation measures and its rounds."""
+
+    study: Study
+    task_id: str
+    federated: dict[str, float]
+    centralised: dict[str, float]
+    local: list[dict[str, float]]
+    organisations: list[tuple[str, int, float]]
+    """Each organisation's name, rows and positive share."""
+    history: list[dict[str, Any]]
+    model_id: str
+    attestation: Path
+
+
+@dataclass
+class ScenarioContext:
+    """What the domain analytics get: the home, the data root and every study's result."""
+
+    home: Home
+    root: Path
+    studies: list[StudyResult]
+
+
+@dataclass
+class ScenarioResult:
+    """A scenario's outcome; :meth:`to_dict` is what ``scenario run --json`` prints."""
+
+    scenario: Scenario
+    home: Path
+    studies: list[StudyResult]
+    checks: list[AuditCheck]
+    analytics: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    report: Path | None = None
+    ledger_id: str = ""
+    events: int = 0
+
+    @property
+    def audit_ok(self) -> bool:
+        """Whether every audit check passed."""
+        return all(c.ok for c in self.checks)
+
+    def _merged(self, pick: Callable[[StudyResult], dict[str, float]]) -> dict[str, float]:
+        """Measures of every study, prefixed with the study's key when there are several."""
+        if len(self.studies) == 1:
+            return dict(pick(self.studies[0]))
+        return {f"{s.study.key}_{k}": v for s in self.studies for k, v in pick(s).items()}
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The federated models' measures."""
+        return self._merged(lambda s: s.federated)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"scenario", "metrics", "baselines": {"centralised", "local_only"}, "audit_ok"}``."""
+        return {
+            "scenario": self.scenario.name,
+            "metrics": self.metrics,
+            "baselines": {
+                "centralised": self._merged(lambda s: s.centralised),
+                "local_only": self._merged(lambda s: baselines.median_of(s.local)),
+            },
+            "audit_ok": self.audit_ok,
+        }
+
+
+def new_home(home: Path | None, name: str) -> Home:
+    """``home`` (it must not hold a ledger home yet) or a fresh temporary folder."""
+    if home is None:
+        return Home(Path(tempfile.mkdtemp(prefix=f"ledgerml-scenario-{name}-")))
+    target = Home(home)
+    if target.exists():
+        raise AlreadyExists(f"{home} holds a ledger home already; a scenario needs a fresh folder")
+    if home.exists() and not home.is_dir():
+        raise StorageError(f"--home {home} is a file; name a folder")
+    return target
+
+
+def load_studies(scenario: Scenario, root: Path) -> list[StudyData]:
+    """Every study's data, read and split before anything is written."""
+    return [study.load(root) for study in scenario.studies]
+
+
+def run_scenario(
+    name: str,
+    home: Path | None = None,
+    *,
+    root: Path | None = None,
+    stage: Stage = lambda name, rounds: None,
+    on_round: Callable[[Any], None] | None = None,
+    report: bool = True,
+    settings: dict[str, Any] | None = None,
+) -> ScenarioResult:
+    """Run scenario ``name`` in ``home`` (fresh; a temporary folder when None) on the data under ``root``
+    (default: :func:`data_root`); ``settings`` override every study's federation settings (``{"rounds": 2}``).
+    Data and settings are checked before the home is created."""
+    started = time.perf_counter()
+    scenario = get_scenario(name)
+    base = data_root() if root is None else root
+    stage("reading data", None)
+    data = load_studies(scenario, base)
+    federations = [{**study.federation, **(settings or {})} for study in scenario.studies]
+    configs = [_config(scenario, s, d, f) for s, d, f in zip(scenario.studies, data, federations, strict=True)]
+    target = new_home(home, name)
+    _init_home(target, scenario)
+    studies = []
+    for study, study_data, config, federation in zip(scenario.studies, data, configs, federations, strict=True):
+        studies.append(_run_study(target, study, study_data, config, federation, stage, on_round))
+    result = ScenarioResult(scenario, target.path, studies, [])
+    stage("analytics", None)
+    if scenario.analytics is not None:
+        result.analytics = scenario.analytics(ScenarioContext(target, base, studies))
+    stage("audit", None)
+    _audit(target, result)
+    result.seconds = round(time.perf_counter() - started, 1)
+    if report:
+        from .report import write_scenario_report
+
+        result.report = write_scenario_report(target.path / "report.html", result)
+    return result
+
+
+def _config(scenario: Scenario, study: Study, data: StudyData, federation: dict[str, Any]) -> FederationConfig:
+    """The study's federation settings (checked now, before any write)."""
+    return FederationConfig(
+        task_id=f"{scenario.name}-{study.key}".replace("_", "-"),
+        dataset=OWN,
+        participants=len(data.organisations),
+        names=[o.name for o in data.organisations],
+        **federation,
+    )
+
+
+def _init_home(target: Home, scenario: Scenario) -> None:
+    """The consortium's ledger (admin and validator) and an auditor."""
+    _, admin = target.init(admin_name="admin", unencrypted=True, ledger_name=f"{scenario.name}-consortium")
+    auditor = target.keys.create("auditor", None, unencrypted=True)
+    with target.open_ledger() as ledger:
+        ledger.submit(admin, RoleGranted(subject=auditor.address, role=Role.AUDITOR))
+
+
+def partitioned(data: StudyData) -> PartitionedData:
+    """The organisations' rows as the federation runner takes them (one shard per organisation)."""
+    X_train = np.concatenate([o.X for o in data.organisations])
+    y_train = np.concatenate([o.y for o in data.organisations])
+    bounds = np.cumsum([0] + [len(o.y) for o in data.organisations])
+    shards = [np.arange(a, b) for a, b in itertools.pairwise(bounds)]
+    X_all = np.concatenate([X_train, data.X_val, data.X_test])
+    return PartitionedData(
+        X_all, X_train, y_train, data.X_val, data.y_val, data.n_classes, shards, data.license, data.consent_note
+    )
+
+
+def _run_study(
+    target: Home,
+    study: Study,
+    data: StudyData,
+    config: FederationConfig,
+    federation: dict[str, Any],
+    stage: Stage,
+    on_round: Callable[[Any], None] | None,
+) -> StudyResult:
+    """Set up, train, register and measure one study, then train its baselines."""
+    stage(f"{study.key}: registering data", None)
+    setup_federation(target, config, unencrypted=True, data=partitioned(data))
+    stage("training", config.rounds)
+    run_in_process(target, config.task_id, on_round=on_round)
+    model_id, attestation = register_final_model(target, config.task_id)
+    spec = baselines.model_spec(federation, data)
+    federated = study.measures(data.y_test, baselines.scores(spec, weights_of(target, model_id), data.X_test))
+    stage(f"{study.key}: baselines", None)
+    organisations = [(o.name, len(o.y), round(float(np.mean(o.y)), 3)) for o in data.organisations]
+    return StudyResult(
+        study,
+        config.task_id,
+        federated,
+        baselines.centralised(federation, data, study.measures),
+        baselines.local_only(federation, data, study.measures),
+        organisations,
+        round_history(target, config.task_id),
+        model_id,
+        attestation,
+    )
+
+
+def _audit(target: Home, result: ScenarioResult) -> None:
+    """The auditor's checks: the ledger, every task's rounds and rewards, every final model."""
+    with target.open_ledger(as_validator=False) as ledger:
+        verified = ledger.verify()
+        checks = [
+            AuditCheck(
+                "ledger",
+                "PASS" if verified.ok else "FAIL",
+                f"{verified.events_checked} events, {verified.blocks_checked} blocks",
+            )
+        ]
+        for study in result.studies:
+            checks.append(_rounds_check(ledger, target, study.task_id))
+            checks.append(_rewards_check(ledger, target, study.task_id))
+            model_path = target.path / "federations" / study.task_id / "final-model.safetensors"
+            report = verify_model(ledger, target.store(), model_path, study.attestation)
+            checks += [
+                AuditCheck(f"{study.task_id} model: {c.name}", "PASS" if c.ok else "FAIL", c.detail)
+                for c in report.checks
+            ]
+        result.ledger_id = ledger.ledger_id
+        result.events = sum(1 for _ in ledger.events())
+    result.checks = checks
