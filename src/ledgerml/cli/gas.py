@@ -84,7 +84,9 @@ def blocks_command(
     file: Annotated[
         Path | None, typer.Option("--file", help="Blocks CSV: number,gas_used,gas_limit[,base_fee_per_gas].")
     ] = None,
-    rpc: Annotated[str | None, typer.Option("--rpc", help="A node's JSON-RPC URL (reads block headers).")] = None,
+    rpc: Annotated[
+        str | None, typer.Option("--rpc", help="A node's JSON-RPC URL (block headers and eth_feeHistory).")
+    ] = None,
     from_block: Annotated[int | None, typer.Option("--from", help="First block to read over --rpc.")] = None,
     to_block: Annotated[int | None, typer.Option("--to", help="Last block [default: the latest].")] = None,
     k: Annotated[list[int] | None, typer.Option("--k", help="Blocks ahead (repeatable) [default: 5 and 25].")] = None,
@@ -95,10 +97,11 @@ def blocks_command(
     """Base fee of the next block (exact, EIP-1559) and k blocks ahead, and the max fee included within k blocks
     with the wanted probability."""
     from ..analytics.fees.eip1559 import BaseFeeForecaster
+    from ..analytics.fees.feehistory import with_priority_fee
 
     blocks = _block_source(file, rpc, from_block, to_block)
     model = BaseFeeForecaster().fit(blocks)
-    rows = [model.outlook(ahead, probability) for ahead in k or [5, 25]]
+    rows = [with_priority_fee(model.outlook(ahead, probability), blocks.fees) for ahead in k or [5, 25]]
     document = {
         "last_block": int(blocks.numbers[-1]),
         "next_base_fee_gwei": float(model.next_fee_ or 0) / 1e9,

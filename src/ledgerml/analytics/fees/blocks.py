@@ -4,6 +4,7 @@ ingestion (``ledgerml.analytics.rpc``: its block iterator and block-statistics r
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from pathlib import Path
 
@@ -64,13 +65,22 @@ def read_blocks_csv(path: Path) -> BlockSeries:
 
 
 def fetch_blocks(url: str, from_block: int, to_block: int | None = None) -> BlockSeries:
-    """Blocks ``from_block..to_block`` (default: the latest) from a node, through ``analytics.rpc``."""
+    """Blocks ``from_block..to_block`` (default: the latest) from a node: gas used and limit from the block headers
+    (``analytics.rpc``), base fees, priority-fee percentiles and the next block's base fee from ``eth_feeHistory``
+    (``fees.feehistory``); the two must agree on every base fee."""
     from ..._jsonrpc import JsonRpc
     from ..rpc import block_statistics_row, iter_blocks, latest_block
+    from .feehistory import fee_history
 
     rpc = JsonRpc(url)
     last = latest_block(rpc) if to_block is None else to_block
     if from_block < 0 or last < from_block:
         raise ConfigError(f"block range {from_block}..{last} is empty or negative")
-    rows = [block_statistics_row(raw) for raw in iter_blocks(rpc, from_block, last, logs=False)]
-    return _series(rows)
+    series = _series([block_statistics_row(raw) for raw in iter_blocks(rpc, from_block, last, logs=False)])
+    if series.reconstructed:
+        return series  # pre-London blocks: no base fees, so no fee history either
+    history = fee_history(rpc, from_block, last)
+    if not np.array_equal(history.base_fee, series.base_fee):
+        at = int(np.argmax(history.base_fee != series.base_fee))
+        raise ConfigError(f"the node's eth_feeHistory and block {from_block + at}'s header disagree on its base fee")
+    return dataclasses.replace(series, fees=history)

@@ -8,11 +8,14 @@ base fee of at least one of the next ``k`` blocks is at most X (priority-fee com
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ...errors import ConfigError
+
+if TYPE_CHECKING:
+    from .feehistory import FeeHistory
 
 ELASTICITY = 2
 DENOMINATOR = 8
@@ -50,13 +53,15 @@ def simulate_paths(
 @dataclass(frozen=True)
 class BlockSeries:
     """Consecutive blocks: numbers, gas used, gas limits, base fees in wei (``reconstructed``: computed by the
-    rule from an assumed first value because the source had none)."""
+    rule from an assumed first value because the source had none); ``fees``: the node's ``eth_feeHistory`` for
+    the same blocks (priority-fee percentiles and the next block's base fee), when read from a node."""
 
     numbers: np.ndarray
     gas_used: np.ndarray
     gas_limit: np.ndarray
     base_fee: np.ndarray
     reconstructed: bool = False
+    fees: FeeHistory | None = None
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -87,7 +92,11 @@ class BaseFeeForecaster:
             raise ConfigError(f"need at least 16 blocks, got {len(blocks)}")
         recent = slice(max(0, len(blocks) - self.window), len(blocks))
         self.utilisation_ = blocks.gas_used[recent] / blocks.gas_limit[recent]
-        self.next_fee_ = next_base_fee(int(blocks.base_fee[-1]), int(blocks.gas_used[-1]), int(blocks.gas_limit[-1]))
+        self.next_fee_ = (
+            next_base_fee(int(blocks.base_fee[-1]), int(blocks.gas_used[-1]), int(blocks.gas_limit[-1]))
+            if blocks.fees is None
+            else blocks.fees.next_base_fee
+        )
         self.last_ = int(blocks.numbers[-1])
         return self
 
