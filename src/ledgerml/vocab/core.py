@@ -11,6 +11,7 @@ from ..errors import DuplicateRegistration, InvalidTransition, MalformedEvent, U
 from ..events import AddressField, DigestField, Event, LongText, Payload, ShortText, event_kind
 from ..state import MAX_RECORDS, LedgerInfo, State, ledger_info, record_type, rule
 from ..types import Address, Role
+from ._gate import require_approval
 from .evm import ROLE_BITS, Call, digest32, evm_call, not_on_chain
 
 
@@ -146,6 +147,7 @@ def _add_role(state: State, subject: Address, role: Role) -> None:
 
 @rule(RoleGranted)
 def _role_granted(state: State, event: Event, payload: RoleGranted) -> None:
+    require_approval(state, RoleGranted.kind)
     require_role(state, event.actor, Role.ADMIN)
     if payload.role in roles_of(state, payload.subject):
         raise DuplicateRegistration(f"{payload.subject} holds the {payload.role.value} role already")
@@ -154,6 +156,7 @@ def _role_granted(state: State, event: Event, payload: RoleGranted) -> None:
 
 @rule(RoleRevoked)
 def _role_revoked(state: State, event: Event, payload: RoleRevoked) -> None:
+    require_approval(state, RoleRevoked.kind)
     require_role(state, event.actor, Role.ADMIN)
     held = roles_of(state, payload.subject)
     if payload.role not in held:

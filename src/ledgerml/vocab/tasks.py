@@ -20,6 +20,7 @@ from ..errors import DuplicateRegistration, InvalidTransition, MalformedEvent, U
 from ..events import AddressField, DigestField, Event, Payload, ShortText, event_kind
 from ..state import MAX_RECORDS, State, record_type, rule
 from ..types import Address, Role
+from ._gate import require_approval
 from .access import may_use
 from .core import dataset, require_role
 from .evm import MAX_LIST, ZERO32, ZERO_ADDRESS, Call, address_order, digest32, evm_call, pack_commit, task_key
@@ -248,6 +249,7 @@ def _require_open_round(state: State, record: TaskRecord, round_: int) -> TaskPr
 
 @rule(TaskCreated)
 def _task_created(state: State, event: Event, payload: TaskCreated) -> None:
+    require_approval(state, TaskCreated.kind)
     require_role(state, event.actor, Role.AGGREGATOR)
     if task(state, payload.task_id) is not None:
         raise DuplicateRegistration(f"task {payload.task_id!r} exists already")

@@ -15,6 +15,7 @@ from ..errors import InsufficientFunds, UnknownReference
 from ..events import AddressField, Event, Payload, event_kind
 from ..state import State, rule
 from ..types import Role
+from ._gate import require_approval
 from .core import require_role
 from .evm import ZERO32, ZERO_ADDRESS, Call, evm_call, task_key
 
@@ -115,6 +116,7 @@ def move_stake(state: State, task_id: str, address: str, delta: int) -> None:
 
 @rule(TokensMinted)
 def _minted(state: State, event: Event, payload: TokensMinted) -> None:
+    require_approval(state, TokensMinted.kind)
     require_role(state, event.actor, Role.ADMIN)
     if payload.task_id is not None:
         if state.get("tasks", payload.task_id) is None:
