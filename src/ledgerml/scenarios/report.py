@@ -11,7 +11,7 @@ from ..federated.report import ROUND_COLUMNS, _accuracy_png, _pyplot, round_rows
 from . import baselines
 
 if TYPE_CHECKING:
-    from .runner import ScenarioResult, StudyResult
+    from .results import ScenarioResult, StudyResult
 
 
 def measures_rows(study: StudyResult) -> list[list[Any]]:

@@ -8,7 +8,6 @@ import itertools
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,77 +27,10 @@ from . import baselines
 from . import get as get_scenario
 from .base import Scenario, Study, StudyData
 from .dataroot import data_root
+from .results import ScenarioContext, ScenarioResult, StudyResult
 
 Stage = Callable[[str, int | None], None]
 """Told each stage's name and, while training, its round count."""
-
-
-@dataclass
-class StudyResult:
-    """One study's outcome: the federated, centralised and per-organisation measures and its rounds."""
-
-    study: Study
-    task_id: str
-    federated: dict[str, float]
-    centralised: dict[str, float]
-    local: list[dict[str, float]]
-    organisations: list[tuple[str, int, float]]
-    """Each organisation's name, rows and positive share."""
-    history: list[dict[str, Any]]
-    model_id: str
-    attestation: Path
-
-
-@dataclass
-class ScenarioContext:
-    """What the domain analytics get: the home, the data root and every study's result."""
-
-    home: Home
-    root: Path
-    studies: list[StudyResult]
-
-
-@dataclass
-class ScenarioResult:
-    """A scenario's outcome; :meth:`to_dict` is what ``scenario run --json`` prints."""
-
-    scenario: Scenario
-    home: Path
-    studies: list[StudyResult]
-    checks: list[AuditCheck]
-    analytics: dict[str, Any] = field(default_factory=dict)
-    seconds: float = 0.0
-    report: Path | None = None
-    ledger_id: str = ""
-    events: int = 0
-
-    @property
-    def audit_ok(self) -> bool:
-        """Whether every audit check passed."""
-        return all(c.ok for c in self.checks)
-
-    def _merged(self, pick: Callable[[StudyResult], dict[str, float]]) -> dict[str, float]:
-        """Measures of every study, prefixed with the study's key when there are several."""
-        if len(self.studies) == 1:
-            return dict(pick(self.studies[0]))
-        return {f"{s.study.key}_{k}": v for s in self.studies for k, v in pick(s).items()}
-
-    @property
-    def metrics(self) -> dict[str, float]:
-        """The federated models' measures."""
-        return self._merged(lambda s: s.federated)
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"scenario", "metrics", "baselines": {"centralised", "local_only"}, "audit_ok"}``."""
-        return {
-            "scenario": self.scenario.name,
-            "metrics": self.metrics,
-            "baselines": {
-                "centralised": self._merged(lambda s: s.centralised),
-                "local_only": self._merged(lambda s: baselines.median_of(s.local)),
-            },
-            "audit_ok": self.audit_ok,
-        }
 
 
 def new_home(home: Path | None, name: str) -> Home:

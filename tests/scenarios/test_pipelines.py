@@ -1,0 +1,89 @@
+"""Each scenario end to end on tiny generated data in the real layout: organisations, task, rewards, final
+model, baselines, analytics, audit and report; and the runner's refusals, which write nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ledgerml.errors import AlreadyExists, ConfigError, NotFound
+from ledgerml.home import Home
+from ledgerml.scenarios.runner import run_scenario
+
+from ._generated import credit_csv, nsl_kdd_txt
+
+QUICK = {"rounds": 2}
+
+
+def _check_shape(document: dict[str, object], name: str) -> None:
+    assert set(document) == {"scenario", "metrics", "baselines", "audit_ok"}
+    assert document["scenario"] == name
+    baselines = document["baselines"]
+    assert isinstance(baselines, dict) and set(baselines) == {"centralised", "local_only"}
+    metrics = document["metrics"]
+    assert isinstance(metrics, dict) and metrics
+    for side in baselines.values():
+        assert set(side) == set(metrics)
+
+
+@pytest.mark.slow
+def test_finance_on_generated_files(tmp_path: Path) -> None:
+    credit_csv(tmp_path / "data", rows=300)
+    result = run_scenario("finance", tmp_path / "home", root=tmp_path / "data", settings=QUICK)
+    document = result.to_dict()
+    _check_shape(document, "finance")
+    assert document["audit_ok"] is True
+    assert set(document["metrics"]) == {"auc", "recall_at_precision_0.5", "accuracy"}
+    assert "not run" in str(result.analytics)  # no Ethereum accounts file under the generated root
+    assert result.report is not None and "bank-highschool" in result.report.read_text()
+    with Home(tmp_path / "home").open_ledger(as_validator=False) as ledger:
+        kinds = {stored.event.kind for stored in ledger.events()}
+    assert {"DatasetRegistered", "TaskCreated", "ModelRegistered"} <= kinds
+
+
+@pytest.mark.slow
+def test_cybersecurity_on_generated_files(tmp_path: Path) -> None:
+    nsl_kdd_txt(tmp_path / "data")
+    result = run_scenario("cybersecurity", tmp_path / "home", root=tmp_path / "data", settings=QUICK, report=False)
+    document = result.to_dict()
+    _check_shape(document, "cybersecurity")
+    assert document["audit_ok"] is True
+    assert result.analytics["security log: verifies"] is True
+    assert result.analytics["security log: rounds rejecting site-other's update"].endswith("of 2")
+
+
+@pytest.mark.slow
+def test_healthcare_runs_two_studies(tmp_path: Path) -> None:
+    result = run_scenario("healthcare", tmp_path / "home", root=tmp_path, settings=QUICK, report=False)
+    document = result.to_dict()
+    _check_shape(document, "healthcare")
+    assert document["audit_ok"] is True
+    assert {"breast_cancer_auc", "diabetes_auc"} <= set(document["metrics"])
+    assert [s.task_id for s in result.studies] == ["healthcare-breast-cancer", "healthcare-diabetes"]
+
+
+def test_missing_data_writes_no_home(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="LEDGERML_DATA"):
+        run_scenario("cybersecurity", tmp_path / "home", root=tmp_path)
+    assert not (tmp_path / "home").exists()
+
+
+def test_bad_settings_write_no_home(tmp_path: Path) -> None:
+    nsl_kdd_txt(tmp_path / "data", rows=60)
+    with pytest.raises(ConfigError, match="rounds"):
+        run_scenario("cybersecurity", tmp_path / "home", root=tmp_path / "data", settings={"rounds": 0})
+    assert not (tmp_path / "home").exists()
+
+
+def test_an_existing_home_is_refused(tmp_path: Path) -> None:
+    Home(tmp_path / "home").init(admin_name="admin", unencrypted=True)
+    before = sorted(p.name for p in (tmp_path / "home").iterdir())
+    with pytest.raises(AlreadyExists, match="fresh folder"):
+        run_scenario("healthcare", tmp_path / "home", root=tmp_path)
+    assert sorted(p.name for p in (tmp_path / "home").iterdir()) == before
+
+
+def test_unknown_scenario() -> None:
+    with pytest.raises(NotFound, match="known: healthcare, finance, supply-chain, iot, cybersecurity"):
+        run_scenario("banking")
