@@ -191,8 +191,24 @@ def _table(name: str, value: Any, allowed: set[str]) -> dict[str, Any]:
 
 
 def secure_settings(config: FederationConfig) -> dict[str, Any]:
-    """What ``TaskCreated.secure_aggregation`` records for a ``secure = true`` federation."""
-    return {"protocol": "ledgerml-secagg/1"}
+    """What ``TaskCreated.secure_aggregation`` records for a ``secure = true`` federation: the protocol, the
+    clip bound every client applies and the fixed-point layout it fixes (``federated.secure.quantize``);
+    ``ConfigError`` if the bound and the number of participants leave too few fraction bits."""
+    from .secure import quantize
+
+    clip = float(config.rule_params.get("clip", 1.0))
+    try:
+        bits = quantize.frac_bits(config.participants, clip)
+    except ValueError as exc:
+        raise _bad("secure", f"usable with these settings ({exc})", config.secure) from None
+    return {
+        "protocol": "ledgerml-secagg/1",
+        "clip": clip,
+        "frac_bits": bits,
+        "max_weight": quantize.MAX_WEIGHT,
+        "modulus_bits": 64,
+        "threshold": "majority",
+    }
 
 
 def check_federation(config: FederationConfig) -> None:
@@ -256,6 +272,8 @@ def _check_training(c: FederationConfig, n: int) -> None:
         raise _bad("secure", "true or false", c.secure)
     if c.secure and c.rule != SECURE_RULE:
         raise _bad("secure", f"used with rule = {SECURE_RULE!r} only (a masked sum cannot feed {c.rule!r})", c.secure)
+    if c.secure:
+        secure_settings(c)
 
 
 def _check_attack(c: FederationConfig, n: int) -> None:

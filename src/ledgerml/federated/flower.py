@@ -168,6 +168,10 @@ class LedgerStrategy(Strategy):
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
         self._grid = grid
+        if self.coordinator.record.secure_settings():  # secure aggregation: its own stages (secagg_flower)
+            from .secagg_flower import secure_configure_train
+
+            return secure_configure_train(self, server_round, arrays, config, grid)
         messages = list(self.inner.configure_train(server_round, arrays, config, grid))
         ledger_config = self._ledger_config()
         for message in messages:
@@ -177,6 +181,10 @@ class LedgerStrategy(Strategy):
     def aggregate_train(
         self, server_round: int, replies: Iterable[Message]
     ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        if self.coordinator.record.secure_settings():
+            from .secagg_flower import secure_aggregate_train
+
+            return secure_aggregate_train(self, server_round, replies)
         collected = []
         for reply in replies:
             node = str(reply.metadata.src_node_id)
@@ -255,7 +263,9 @@ def _cached_participant(load: Callable[[Context], Participant], context: Context
 
 def make_client_app(load: Callable[[Context], Participant]) -> ClientApp:
     """A ClientApp whose participant (key, data, behaviour) comes from ``load(context)``, cached per node."""
-    app = ClientApp()
+    from .secagg_flower import secagg_mod, vault_of
+
+    app = ClientApp(mods=[secagg_mod(lambda c: participant(c).identity, lambda c: vault_of(participant(c).receipts))])
 
     def participant(context: Context) -> Participant:
         return _cached_participant(load, context)
