@@ -36,6 +36,9 @@ COMMANDS: dict[str, Entry] = {
     "audit": Entry("ledgerml.cli.audit:app", "Audit federated tasks by replaying their rounds."),
     "rewards": Entry("ledgerml.cli.rewards:rewards_app", "Contributions, rewards and slashes of federated tasks."),
     "token": Entry("ledgerml.cli.rewards:token_app", "The reward token: balances, transfers, minting (admin)."),
+    "governance": Entry(
+        "ledgerml.cli.governance:app", "k-of-n approval of consortium-wide actions: policy, proposals, approvals."
+    ),
     "fraud": Entry("ledgerml.cli.fraud:app", "Fraud detection on Ethereum accounts."),
     "contracts": Entry("ledgerml.cli.contracts:app", "Scan Solidity contracts for vulnerabilities."),
     "gas": Entry("ledgerml.cli.gas:app", "Forecast gas prices and recommend fees."),

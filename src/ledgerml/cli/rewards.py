@@ -104,6 +104,12 @@ def mint(
     amount: Annotated[int, typer.Argument(help="Whole tokens.")],
     to: Annotated[str | None, typer.Option("--to", help="Identity name or address.")] = None,
     task_id: Annotated[str | None, typer.Option("--task", help="Fund this task's reward pool.")] = None,
+    propose: Annotated[
+        bool, typer.Option("--propose", help="Record a governance proposal instead (needed under a governance policy).")
+    ] = False,
+    expires_in: Annotated[
+        float, typer.Option("--expires-in", help="With --propose: hours until the proposal expires.")
+    ] = 168.0,
     home: HomeOption = None,
     acting: AsOption = None,
     json_out: JsonOption = False,
@@ -116,6 +122,11 @@ def mint(
         payload = build_payload(
             TokensMinted, amount=amount, to=target.resolve_address(to) if to else None, task_id=task_id
         )
+        if propose:
+            from .governance import print_proposed, propose_action
+
+            print_proposed(propose_action(ledger, target.identity(acting), payload, expires_in), json_out)
+            return
         receipt = ledger.submit(target.identity(acting), payload)
     if json_out:
         emit_json({"seq": receipt.seq, "id": receipt.event_id})

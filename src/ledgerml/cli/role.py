@@ -12,6 +12,10 @@ from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_
 
 app = typer.Typer(help="Grant and revoke roles (admin only).", no_args_is_help=True)
 
+ProposeOption = Annotated[
+    bool, typer.Option("--propose", help="Record a governance proposal instead (needed under a governance policy).")
+]
+ExpiresOption = Annotated[float, typer.Option("--expires-in", help="With --propose: hours until the proposal expires.")]
 RoleArg = Annotated[Role, typer.Argument(help="admin, validator, data_owner, trainer, aggregator or auditor.")]
 SubjectArg = Annotated[str, typer.Argument(help="Identity name or 0x address.")]
 
@@ -23,10 +27,19 @@ def _submit(
     role: Role,
     subject: str,
     json_out: bool,
+    propose: bool = False,
+    expires_in: float = 168.0,
 ) -> None:
     target = home_of(home)
     address = target.resolve_address(subject)
     actor = target.identity(acting)
+    if propose:
+        from .governance import print_proposed, propose_action
+
+        with target.open_ledger() as ledger:
+            proposed = propose_action(ledger, actor, payload_of(subject=address, role=role), expires_in)
+        print_proposed(proposed, json_out, {"subject": address, "role": role.value})
+        return
     with target.open_ledger() as ledger:
         receipt = ledger.submit(actor, payload_of(subject=address, role=role))
     if json_out:
@@ -45,15 +58,27 @@ def _submit(
 
 @app.command("grant")
 def grant(
-    role: RoleArg, subject: SubjectArg, home: HomeOption = None, acting: AsOption = None, json_out: JsonOption = False
+    role: RoleArg,
+    subject: SubjectArg,
+    propose: ProposeOption = False,
+    expires_in: ExpiresOption = 168.0,
+    home: HomeOption = None,
+    acting: AsOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Grant ROLE to SUBJECT."""
-    _submit(home, acting, RoleGranted, role, subject, json_out)
+    _submit(home, acting, RoleGranted, role, subject, json_out, propose, expires_in)
 
 
 @app.command("revoke")
 def revoke(
-    role: RoleArg, subject: SubjectArg, home: HomeOption = None, acting: AsOption = None, json_out: JsonOption = False
+    role: RoleArg,
+    subject: SubjectArg,
+    propose: ProposeOption = False,
+    expires_in: ExpiresOption = 168.0,
+    home: HomeOption = None,
+    acting: AsOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Revoke ROLE from SUBJECT."""
-    _submit(home, acting, RoleRevoked, role, subject, json_out)
+    _submit(home, acting, RoleRevoked, role, subject, json_out, propose, expires_in)
