@@ -1,0 +1,219 @@
+"""Secure rounds end to end on Flower's Message API (in process): the aggregate is the clipped weighted mean,
+dropouts finalize, and the auditor catches a tampered aggregate, a wrong mask reconstruction and a client whose
+committed masked input is not what it sent."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ledgerml.errors import ConfigError
+from ledgerml.federated import secagg_flower, secagg_round
+from ledgerml.federated.apps import client_app, run_server
+from ledgerml.federated.audit import audit_task
+from ledgerml.federated.flower import LocalGrid, local_contexts
+from ledgerml.federated.mod import KEY
+from ledgerml.federated.plan import load_plan
+from ledgerml.federated.runner import FederationConfig, setup_federation
+from ledgerml.federated.secure import quantize
+from ledgerml.home import Home
+from ledgerml.ml.serialization import flatten, from_bytes
+from ledgerml.vocab.secagg import secagg_records, unmask_record
+from ledgerml.vocab.tasks import commits, round_record, task
+
+os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
+os.environ.setdefault("FLWR_DISABLE_UPDATE_CHECK", "1")
+TASK = "sec"
+
+
+class MidRoundDropGrid(LocalGrid):
+    """Nodes in ``drop_inputs`` take part in the key and share stages, then never send their masked input."""
+
+    drop_inputs: set[int] = set()
+
+    def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Any]:
+        ids = list(message_ids)
+        for message_id in ids:
+            message = self._inbox[message_id]
+            carries_input = KEY in message.content and secagg_flower.SECAGG in message.content[KEY]
+            if carries_input and message.metadata.dst_node_id in self.drop_inputs:
+                del self._inbox[message_id]
+        return super().pull_messages([i for i in ids if i in self._inbox])
+
+
+def _home(tmp_path: Path, participants: int = 4, rounds: int = 1) -> Home:
+    home = Home(tmp_path / "home")
+    home.init(unencrypted=True)
+    config = FederationConfig(
+        task_id=TASK,
+        participants=participants,
+        rounds=rounds,
+        rule="norm_clipped_mean",
+        rule_params={"clip": 0.5},
+        secure=True,
+        min_participants=2,
+    )
+    setup_federation(home, config, unencrypted=True)
+    return home
+
+
+def _run(home: Home, drop_inputs: set[int] | None = None) -> Any:
+    people = len(load_plan(home, TASK).participants)
+    with MidRoundDropGrid(client_app, local_contexts(people, {"home": str(home.path), "task": TASK})) as grid:
+        grid.drop_inputs = {node + 1 for node in drop_inputs or set()}
+        return run_server(grid, home, TASK)
+
+
+@pytest.fixture
+def encoded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[np.ndarray, int]]]:
+    """Every (clipped delta, weight) a client quantized, in the order they did."""
+    seen: list[tuple[np.ndarray, int]] = []
+    real = quantize.encode
+
+    def spy(delta: np.ndarray, weight: int, clip: float, bits: int) -> np.ndarray:
+        seen.append((np.array(delta), weight))
+        return real(delta, weight, clip, bits)
+
+    monkeypatch.setattr(quantize, "encode", spy)
+    yield seen
+
+
+def _problems(home: Home) -> list[str]:
+    ledger = home.open_ledger()
+    try:
+        report = audit_task(ledger, home.store(), TASK)
+        return [p for r in report.rounds for p in r.problems] + report.problems
+    finally:
+        ledger.close()
+
+
+def _delta(home: Home) -> tuple[np.ndarray, int]:
+    """The first round's published change of the global model, and the task's fraction bits."""
+    ledger = home.open_ledger()
+    state = ledger.state()
+    record = task(state, TASK)
+    assert record is not None
+    aggregate = round_record(state, TASK, 1)
+    assert aggregate is not None and aggregate.aggregate_digest is not None
+    before = flatten(from_bytes(home.store().get(record.initial_model)))
+    after = flatten(from_bytes(home.store().get(aggregate.aggregate_digest)))
+    ledger.close()
+    return after - before, int(record.secure_settings()["frac_bits"])  # type: ignore[arg-type]
+
+
+def _expected(seen: list[tuple[np.ndarray, int]]) -> np.ndarray:
+    total = sum(w for _, w in seen)
+    return sum(d * w for d, w in seen) / total  # type: ignore[no-any-return]
+
+
+def test_a_secure_task_aggregates_the_clipped_mean_without_seeing_an_update(tmp_path: Path, encoded: list) -> None:  # type: ignore[type-arg]
+    home = _home(tmp_path, rounds=2)
+    strategy = _run(home)
+    assert [o.status for o in strategy.history] == ["ok", "ok"]
+    assert _problems(home) == []
+    delta, bits = _delta(home)
+    assert np.allclose(delta, _expected(encoded[:4]), atol=2.0 ** -(bits + 1) + 1e-6)
+    assert all(np.linalg.norm(d) <= 0.5 + 1e-9 for d, _ in encoded)
+    ledger = home.open_ledger()
+    for commit in commits(ledger.state(), TASK, 1).values():
+        data = home.store().get(commit.update_digest)
+        assert len(data) == 8 * (len(delta) + 1)  # a masked uint64 vector, never the safetensors of an update
+        with pytest.raises(Exception):
+            from_bytes(data)
+    ledger.close()
+
+
+@pytest.mark.slow
+def test_thirty_percent_dropping_out_mid_round_still_finalizes(tmp_path: Path, encoded: list) -> None:  # type: ignore[type-arg]
+    home = _home(tmp_path, participants=10)
+    strategy = _run(home, drop_inputs={1, 4, 8})
+    outcome = strategy.history[0]
+    assert outcome.status == "ok" and len(outcome.accepted) == 7 and outcome.metrics["dropped"] == 3
+    ledger = home.open_ledger()
+    unmask = unmask_record(ledger.state(), TASK, 1)
+    assert unmask is not None and len(unmask.dropped) == 3 and len(unmask.survivors) == 7
+    assert len(secagg_records(ledger.state(), TASK, 1)) == 10
+    ledger.close()
+    delta, bits = _delta(home)
+    assert len(encoded) == 7
+    assert np.allclose(delta, _expected(encoded), atol=2.0 ** -(bits + 1) + 1e-6)
+    assert _problems(home) == []
+
+
+def test_the_auditor_detects_a_tampered_aggregate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = secagg_round.secure_aggregate
+
+    def tampered(template, *args):  # type: ignore[no-untyped-def]
+        weights, delta, weight = real(template, *args)
+        return {k: v + np.float32(0.01) for k, v in weights.items()}, delta, weight
+
+    monkeypatch.setattr(secagg_round, "secure_aggregate", tampered)
+    home = _home(tmp_path)
+    assert _run(home).history[0].status == "ok"
+    monkeypatch.undo()
+    problems = _problems(home)
+    assert any("differs from the secure replay" in p for p in problems), problems
+
+
+def test_the_auditor_detects_a_wrong_mask_reconstruction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = secagg_round.reconstruct_secrets
+
+    def wrong(*args):  # type: ignore[no-untyped-def]
+        seeds, keys = real(*args)
+        first = sorted(seeds)[0]
+        seeds[first] = bytes([seeds[first][0] ^ 1]) + seeds[first][1:]
+        return seeds, keys
+
+    monkeypatch.setattr(secagg_round, "reconstruct_secrets", wrong)
+    home = _home(tmp_path)
+    assert _run(home).history[0].status == "ok"
+    monkeypatch.undo()
+    problems = _problems(home)
+    assert any("not what the revealed shares reconstruct" in p for p in problems), problems
+    assert any("differs from the secure replay" in p for p in problems), problems
+
+
+def test_a_client_that_sends_other_bytes_than_it_committed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The aggregator rejects it (its masks are removed as a dropout's); an input changed after the round is
+    caught by the auditor."""
+    real = secagg_flower._masked_train
+    cheater: list[str] = []
+
+    def lying(me, cfg, message, reply, vault):  # type: ignore[no-untyped-def]
+        out = real(me, cfg, message, reply, vault)
+        if not cheater:
+            cheater.append(me.address)
+            data = bytearray(out.content[KEY]["update"])
+            data[0] ^= 1
+            out.content[KEY]["update"] = bytes(data)
+        return out
+
+    monkeypatch.setattr(secagg_flower, "_masked_train", lying)
+    home = _home(tmp_path)
+    outcome = _run(home).history[0]
+    assert outcome.status == "ok" and len(outcome.accepted) == 3
+    assert "digest mismatch" in outcome.rejected[cheater[0]]
+    assert _problems(home) == []
+    ledger = home.open_ledger()
+    honest = commits(ledger.state(), TASK, 1)[outcome.accepted[0]].update_digest
+    ledger.close()
+    path = home.store().path_of(honest)  # type: ignore[attr-defined]
+    path.chmod(0o644)
+    data = bytearray(path.read_bytes())
+    data[-9] ^= 1
+    path.write_bytes(bytes(data))
+    problems = _problems(home)
+    assert any("committed masked input" in p for p in problems), problems
+
+
+def test_secure_settings_refuse_a_bound_the_fixed_point_cannot_hold() -> None:
+    with pytest.raises(ConfigError, match="secure") as caught:
+        FederationConfig(participants=100, rule="norm_clipped_mean", rule_params={"clip": 1e6}, secure=True)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(ConfigError, match="norm_clipped_mean"):
+        FederationConfig(rule="median", secure=True)
