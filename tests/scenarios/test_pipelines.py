@@ -50,7 +50,7 @@ def test_cybersecurity_on_generated_files(tmp_path: Path) -> None:
     _check_shape(document, "cybersecurity")
     assert document["audit_ok"] is True
     assert result.analytics["security log: verifies"] is True
-    assert result.analytics["security log: rounds rejecting site-other's update"].endswith("of 2")
+    assert result.analytics["security log: rounds rejecting site-ftp-data's update"].endswith("of 2")
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ HEAVY = [0, 4, 5]
 SITES = ["site-http", "site-private", "site-domain", "site-smtp", "site-ftp-data", "site-other"]
 SERVICE_SITE = {"http": 0, "private": 1, "domain_u": 2, "smtp": 3, "ftp_data": 4}
 """Every other service goes to site-other."""
-COMPROMISED = 5
+COMPROMISED = 4
 PRECISION = 0.95
 
 
@@ -96,7 +96,7 @@ def security_log(context: Any) -> dict[str, Any]:
 FEDERATION: dict[str, Any] = {
     "rule": "multi_krum",
     "rule_params": {"f": 1},
-    "rounds": 10,
+    "rounds": 20,
     "epochs": 1,
     "lr": 0.05,
     "batch_size": 64,

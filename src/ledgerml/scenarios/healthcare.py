@@ -58,7 +58,7 @@ def _federation(rounds: int) -> dict[str, object]:
     """Trimmed mean against a faulty hospital that sends noise; rewards with stake and slashing."""
     return {
         "rule": "trimmed_mean",
-        "rule_params": {"beta": 0.2},
+        "rule_params": {"beta": 0.25},
         "rounds": rounds,
         "epochs": 2,
         "lr": 0.1,
