@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Sequence
 
@@ -36,18 +37,25 @@ def reconstruct(shares: dict[int, int], length: int = 32) -> bytes:
     the threshold the result is a field element unrelated to the secret (``ValueError`` if it does not fit)."""
     if not shares:
         raise ValueError("no shares to reconstruct from")
-    total = 0
-    points = sorted(shares)
+    points = tuple(sorted(shares))
+    total = sum(shares[x] * c for x, c in zip(points, lagrange_at_zero(points), strict=True)) % PRIME
+    if total >= 1 << (8 * length):
+        raise ValueError("the shares do not reconstruct a secret of this size")
+    return total.to_bytes(length, "big")
+
+
+@functools.lru_cache(maxsize=64)
+def lagrange_at_zero(points: tuple[int, ...]) -> tuple[int, ...]:
+    """The Lagrange coefficients at 0 for distinct ``points`` (the same for every secret shared on them)."""
+    out = []
     for xi in points:
         numerator, denominator = 1, 1
         for xj in points:
             if xj != xi:
                 numerator = numerator * (-xj) % PRIME
                 denominator = denominator * (xi - xj) % PRIME
-        total = (total + shares[xi] * numerator * pow(denominator, -1, PRIME)) % PRIME
-    if total >= 1 << (8 * length):
-        raise ValueError("the shares do not reconstruct a secret of this size")
-    return total.to_bytes(length, "big")
+        out.append(numerator * pow(denominator, -1, PRIME) % PRIME)
+    return tuple(out)
 
 
 def encode(value: int) -> bytes:
