@@ -87,6 +87,7 @@ def test_mint_propose_reject_and_policy_change(cli, governed: Path) -> None:  # 
         ("governance", "propose", "DatasetRegistered", "--payload", "{}"),
         ("governance", "propose", "TokensMinted", "--payload", "[1"),
         ("governance", "propose", "TokensMinted", "--payload", "[]"),
+        ("governance", "propose", "TokensMinted", "--payload", '{"amount": 1, "to": "nobody"}'),
         ("governance", "propose", "TokensMinted", "--payload", '{"amount": 0, "to": null}'),
         ("governance", "propose", "TokensMinted", "--payload", '{"amount": 1, "task_id": "none"}'),
         ("governance", "propose", "RoleRevoked", "--payload", '{"subject": "0x' + "00" * 20 + '", "role": "admin"}'),
@@ -103,6 +104,19 @@ def test_bad_input_is_one_line_and_changes_nothing(cli, governed: Path, args: tu
     result = cli(*args)
     assert result.code != 0 and one_error_line(result.err), result
     assert snapshot(governed) == before
+
+
+def test_propose_by_payload_takes_identity_names(cli, governed: Path) -> None:  # type: ignore[no-untyped-def]
+    proposed = cli(
+        "governance", "propose", "RoleGranted", "--payload", '{"subject": "carol", "role": "trainer"}', "--json"
+    )
+    assert proposed.code == 0, proposed.err
+    shown = cli("governance", "show", str(proposed.json()["proposal"])).json()
+    assert shown["payload"]["subject"] == names_in_reverse(governed)["carol"] and shown["status"] == "open"
+
+
+def names_in_reverse(home: Path) -> dict[str, str]:
+    return {name: address for address, name in names_in(home).items()}
 
 
 def test_no_policy_keeps_todays_behaviour(cli, home: Path) -> None:  # type: ignore[no-untyped-def]

@@ -65,6 +65,21 @@ def _member_addresses(target: Home, members: str) -> list[str]:
     return [target.resolve_address(name) for name in names]
 
 
+ADDRESS_FIELDS = ("subject", "to")
+"""Payload fields that name an account: an identity name there is replaced by its address (``members`` too)."""
+
+
+def _resolve_names(target: Home, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with identity names in address fields replaced by addresses (``NotFound`` for an unknown name)."""
+    fields = {str(k): v for k, v in data.items()}
+    for key in ADDRESS_FIELDS:
+        if isinstance(fields.get(key), str):
+            fields[key] = target.resolve_address(fields[key])
+    if isinstance(fields.get("members"), list):
+        fields["members"] = [target.resolve_address(m) if isinstance(m, str) else m for m in fields["members"]]
+    return fields
+
+
 def _document(target: Home, ledger: LedgerBackend, open_only: bool = False) -> dict[str, Any]:
     from ..documents import names
     from ..events import now_ms
@@ -129,7 +144,10 @@ def propose_cmd(
     kind: Annotated[
         str, typer.Argument(help="RoleGranted, RoleRevoked, TokensMinted, TaskCreated or GovernancePolicySet.")
     ],
-    payload_json: Annotated[str, typer.Option("--payload", help="The event's payload as a JSON object.")],
+    payload_json: Annotated[
+        str,
+        typer.Option("--payload", help="The event's payload as a JSON object (identity names allowed for accounts)."),
+    ],
     expires_in: ExpiresOption = 168.0,
     home: HomeOption = None,
     acting: AsOption = None,
@@ -145,8 +163,8 @@ def propose_cmd(
     data = loads_bounded(payload_json, what="--payload", max_bytes=MAX_PAYLOAD_TEXT, error=ConfigError)
     if not isinstance(data, dict):
         raise ConfigError("--payload must be a JSON object")
-    payload = build_payload(payload_types()[kind], **{str(k): v for k, v in data.items()})
     target = home_of(home)
+    payload = build_payload(payload_types()[kind], **_resolve_names(target, data))
     actor = target.identity(acting)
     with target.open_ledger() as ledger:
         proposed = propose_action(ledger, actor, payload, expires_in)
