@@ -88,6 +88,7 @@ def test_mint_propose_reject_and_policy_change(cli, governed: Path) -> None:  # 
         ("governance", "propose", "TokensMinted", "--payload", "[1"),
         ("governance", "propose", "TokensMinted", "--payload", "[]"),
         ("governance", "propose", "TokensMinted", "--payload", '{"amount": 1, "to": "nobody"}'),
+        ("governance", "propose", "TokensMinted", "--payload", '{"amount": 1, "payload_type": 2}'),
         ("governance", "propose", "TokensMinted", "--payload", '{"amount": 0, "to": null}'),
         ("governance", "propose", "TokensMinted", "--payload", '{"amount": 1, "task_id": "none"}'),
         ("governance", "propose", "RoleRevoked", "--payload", '{"subject": "0x' + "00" * 20 + '", "role": "admin"}'),

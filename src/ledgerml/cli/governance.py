@@ -72,6 +72,9 @@ ADDRESS_FIELDS = ("subject", "to")
 def _resolve_names(target: Home, data: dict[str, Any]) -> dict[str, Any]:
     """``data`` with identity names in address fields replaced by addresses (``NotFound`` for an unknown name)."""
     fields = {str(k): v for k, v in data.items()}
+    reserved = sorted(set(fields) & {"payload_type", "what"})  # build_payload's own parameters: no payload has them
+    if reserved:
+        raise ConfigError(f"--payload: {reserved[0]}: not a field of this kind")
     for key in ADDRESS_FIELDS:
         if isinstance(fields.get(key), str):
             fields[key] = target.resolve_address(fields[key])
