@@ -51,6 +51,7 @@ COMMANDS: dict[str, Entry] = {
     "serve": Entry("ledgerml.cli.serve:serve", "Serve the ledger over HTTP: the API under /api, the dashboard at /."),
     "remote": Entry("ledgerml.cli.remote:app", "Read and append to a ledger served by 'ledgerml serve'."),
     "scenario": Entry("ledgerml.cli.scenario:app", "Run the application-domain scenarios on real data."),
+    "monitor": Entry("ledgerml.cli.monitor:app", "Watch federations and chains for attacks; raise signed alerts."),
 }
 """Every top-level command: where it lives and the help line ``ledgerml --help`` shows without importing it."""
 

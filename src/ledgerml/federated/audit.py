@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._json import loads_bounded
 from ..errors import LedgerMLError, NotFound
 from ..identity import recover_signer
 from ..ledger.base import LedgerBackend
 from ..ml.serialization import Weights, from_bytes, to_bytes
+from ..screening.task import TaskScreening, audit_screening
 from ..state import State
 from ..store import ArtifactStore
 from ..types import Address, Digest
@@ -94,6 +96,7 @@ def audit_task(ledger: LedgerBackend, store: ArtifactStore, task_id: str) -> Tas
     report = TaskAudit(task_id)
     base_digest = record.initial_model
     finalized = progress(state, task_id).finalized
+    screening = TaskScreening(state, store, record)
     for round_ in range(1, finalized + 1):
         recorded = round_record(state, task_id, round_)
         assert recorded is not None
@@ -113,6 +116,7 @@ def audit_task(ledger: LedgerBackend, store: ArtifactStore, task_id: str) -> Tas
             )
             continue
         usable = _replay_updates(ledger, store, state, record, recorded, round_commits, base_digest, template, audit)
+        usable = _replay_screening(screening, record, recorded, round_, usable, template, audit)
         base_digest = _check_outcome(store, record, recorded, round_commits, template, usable, base_digest, audit)
         audit.accepted, audit.rejected = len(recorded.accepted), len(recorded.rejected)
     if base_digest != progress(state, task_id).global_digest:
@@ -161,6 +165,24 @@ def _replay_updates(
         else:
             usable[participant] = weights
     return usable
+
+
+def _replay_screening(
+    screening: TaskScreening,
+    record: TaskRecord,
+    recorded: RoundRecord,
+    round_: int,
+    usable: dict[Address, Weights],
+    template: Weights,
+    audit: RoundAudit,
+) -> dict[Address, Weights]:
+    """Replay the task's screening policy (``screening.task``) on the usable updates: the ones the rule saw."""
+    metrics = loads_bounded(recorded.metrics)
+    kept, problems = audit_screening(
+        screening, record, round_, {str(a): w for a, w in usable.items()}, template, (dict(recorded.rejected), metrics)
+    )
+    audit.problems.extend(problems)
+    return {Address(a): w for a, w in kept.items()}
 
 
 def _check_outcome(

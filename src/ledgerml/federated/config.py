@@ -53,6 +53,7 @@ class FederationConfig:
     slash_amount: int = 0
     valuation: dict[str, Any] = field(default_factory=dict)
     secure: bool = False
+    screening: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_federation(self)
@@ -91,10 +92,11 @@ class FederationConfig:
             "min_participants": self.min_participants,
             "reward_pool": self.reward_pool,
             "min_stake": self.stake,
-            "slash_on": self.slash_on,
+            "slash_on": screening_slash_on(self.slash_on, self.screening),
             "slash_amount": self.slash_amount,
             "valuation": self.valuation,
             "secure_aggregation": secure_settings(self) if self.secure else {},
+            "screening": screening_settings(self.screening),
         }
 
     def participant_names(self) -> list[str]:
@@ -218,6 +220,23 @@ def check_federation(config: FederationConfig) -> None:
     _check_attack(config, n)
     check_dp(config.dp, config.rounds)
     _check_rewards(config, n)
+    screening_settings(config.screening)
+
+
+def screening_slash_on(slash_on: list[str], table: Any) -> list[str]:
+    """The task's ``slash_on``: with ``[screening] action = "slash"`` it also names the screening exclusion."""
+    from ..screening.policy import SCREENING_REASON
+
+    wanted = isinstance(table, dict) and table.get("action") == "slash" and SCREENING_REASON not in slash_on
+    return [*slash_on, SCREENING_REASON] if wanted else list(slash_on)
+
+
+def screening_settings(table: Any) -> dict[str, Any]:
+    """What ``TaskCreated.screening`` records for a ``[screening]`` table (every key explicit), or {} for none;
+    ``ConfigError`` names a bad key."""
+    from ..screening.policy import check_policy
+
+    return check_policy(table).to_dict() if table else {}
 
 
 def _check_people(c: FederationConfig) -> int:
@@ -284,7 +303,7 @@ def _check_attack(c: FederationConfig, n: int) -> None:
     for index in c.attackers:
         _int("attackers", index, 0, n - 1)
     _number("attack_fraction", c.attack_fraction, 0, 1, open_high=True)
-    params = _table("attack_params", c.attack_params, {"scale", "boost", "sigma"})
+    params = _table("attack_params", c.attack_params, {"scale", "boost", "sigma", "z", "epsilon"})
     for key, value in params.items():
         _number(f"attack.params.{key}", value, -MAX_PARAM, MAX_PARAM)
 

@@ -478,6 +478,24 @@ class TaskCoordinator:
                 usable[participant] = weights
         return rejected, usable
 
+    def _screen_updates(
+        self, state: State, round_: int, usable: dict[Address, Weights], template: Weights, rejected: dict[Address, str]
+    ) -> tuple[dict[Address, Weights], dict[str, float]]:
+        """Apply the task's screening policy (if it declared one) to the usable updates: store an explanation for
+        every flagged participant, move the excluded ones to ``rejected``; the kept updates and the round's
+        screening metrics (``screening_flagged``). The auditor replays exactly this (``screening.task``)."""
+        from ..screening.task import replay_until, screen_round
+
+        if not self.record.screening_policy():
+            return usable, {}
+        screening, policy = replay_until(state, self.store, self.record, round_, getattr(self, "_screening", None))
+        step = screen_round(screening, policy, round_, {str(a): w for a, w in usable.items()}, template)
+        self._screening = screening
+        for document in step.explanations.values():
+            self.store.put(document)
+        rejected.update({Address(a): reason for a, reason in step.rejections.items()})
+        return {Address(a): w for a, w in step.kept.items()}, {"screening_flagged": float(step.flagged)}
+
     def process_round(
         self,
         replies: list[Reply],
@@ -498,6 +516,7 @@ class TaskCoordinator:
         state = self.ledger.state()
         committed = commits(state, self.task_id, round_)
         rejected, usable = self._judge(state, committed, template, received, mismatches)
+        usable, screened = self._screen_updates(state, round_, usable, template, rejected)
         examples = {a: c.num_examples for a, c in committed.items()}
         decision = decide_round(self.record, template, usable, examples, round_=round_, strategy=strategy)
         accepted = decision.accepted()
@@ -509,6 +528,7 @@ class TaskCoordinator:
             "invalid": float(len(invalid)),
         }
         metrics.update(_dp_metrics(self.record, round_))
+        metrics.update(screened)
         if decision.weights is not None and len(accepted) >= self.record.min_participants:
             weights_next = decision.weights
             aggregate_digest: str | None = str(self.store.put(to_bytes(weights_next)))

@@ -13,7 +13,7 @@ from .._json import loads_bounded
 from ..events import Event, sign_event
 from ..identity import Identity
 from ..ml.models import build_model
-from ..ml.serialization import from_bytes, to_bytes
+from ..ml.serialization import Weights, flatten, from_bytes, to_bytes, unflatten
 from ..types import Digest
 from ..vocab.tasks import ParticipantJoined, UpdateCommitted
 from . import attacks
@@ -40,6 +40,12 @@ class Participant:
     stake: int = 0
     attack_params: dict[str, float] = field(default_factory=dict)
     receipts: Path | None = None  # where the aggregator's signed receipts for this participant's commitments go
+    colluders: list[tuple[np.ndarray, np.ndarray, int]] = field(default_factory=list, repr=False)
+    """For a colluding attack (``attacks.COLLUDING``): every attacker's (X, y, seed), this one's included."""
+    federation_size: int = 0
+    """How many participants the federation has (ALIE's z depends on it)."""
+    norm_bound: float | None = None
+    """The task's ``max_update_norm`` (the adaptive attacker stays under it)."""
 
     def __post_init__(self) -> None:
         if self.attack not in attacks.ATTACKS:
@@ -64,21 +70,7 @@ class Participant:
         round_ = int(config["round"])
         rng = np.random.default_rng([self.seed, round_])
         base = from_bytes(global_bytes)
-        model = build_model(spec)
-        model.set_weights(base)
-        y = self.y
-        if self.attack in ("label_flip", "scaling"):
-            y = attacks.flip_labels(y, self.n_classes)
-        loss = model.fit(self.X, y, epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, rng=rng)
-        update = model.get_weights()
-        if self.attack in ("sign_flip", "sybil"):
-            update = attacks.sign_flip(update, base, float(self.attack_params.get("scale", 4.0)))
-        elif self.attack == "scaling":
-            update = attacks.scale_update(update, base, float(self.attack_params.get("boost", 10.0)))
-        elif self.attack == "gaussian_noise":
-            update = attacks.gaussian_noise(base, float(self.attack_params.get("sigma", 1.0)), rng)
-        elif self.attack == "free_ride":
-            update = attacks.free_ride(base)
+        update, loss = self._local_update(base, spec, round_, rng)
         if dp:
             update = clip_and_noise(update, base, float(dp["clip"]), float(dp["noise_multiplier"]), rng)
         data = to_bytes(update)
@@ -100,6 +92,56 @@ class Participant:
             int(nonce),
         )
         return data, event, {"train_loss": float(loss), "num-examples": float(len(self.X))}
+
+    def _fit(
+        self, base: Weights, spec: dict[str, Any], X: np.ndarray, y: np.ndarray, rng: np.random.Generator
+    ) -> tuple[Weights, float]:
+        """Local training from ``base``: the new weights and the last loss."""
+        model = build_model(spec)
+        model.set_weights(base)
+        loss = model.fit(X, y, epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, rng=rng)
+        return model.get_weights(), float(loss)
+
+    def _local_update(
+        self, base: Weights, spec: dict[str, Any], round_: int, rng: np.random.Generator
+    ) -> tuple[Weights, float]:
+        """This round's weights to send (honest, or rewritten by the simulated attack) and the training loss."""
+        if self.attack in attacks.COLLUDING:
+            return self._colluding_update(base, spec, round_)
+        y = attacks.flip_labels(self.y, self.n_classes) if self.attack in ("label_flip", "scaling") else self.y
+        update, loss = self._fit(base, spec, self.X, y, rng)
+        if self.attack in ("sign_flip", "sybil"):
+            update = attacks.sign_flip(update, base, float(self.attack_params.get("scale", 4.0)))
+        elif self.attack == "scaling":
+            update = attacks.scale_update(update, base, float(self.attack_params.get("boost", 10.0)))
+        elif self.attack == "gaussian_noise":
+            update = attacks.gaussian_noise(base, float(self.attack_params.get("sigma", 1.0)), rng)
+        elif self.attack == "free_ride":
+            update = attacks.free_ride(base)
+        return update, loss
+
+    def _colluding_update(self, base: Weights, spec: dict[str, Any], round_: int) -> tuple[Weights, float]:
+        """ALIE, IPM or the adaptive attack: train honestly on every colluder's data (each with its own seed, as
+        it would itself), then build the malicious delta from those honest deltas."""
+        colluders = self.colluders or [(self.X, self.y, self.seed)]
+        flat_base = flatten(base)
+        honest, own, loss = [], None, 0.0
+        for X, y, seed in colluders:
+            weights, fitted = self._fit(base, spec, X, y, np.random.default_rng([seed, round_]))
+            honest.append(flatten(weights) - flat_base)
+            if seed == self.seed and own is None:
+                own, loss = honest[-1], fitted
+        params = self.attack_params
+        if self.attack == "alie":
+            n, f = max(self.federation_size, len(colluders)), len(colluders)
+            delta = attacks.alie(honest, float(params.get("z", attacks.alie_z(n, f))))
+        elif self.attack == "ipm":
+            delta = attacks.ipm(honest, float(params.get("epsilon", attacks.DEFAULT_IPM_EPSILON)))
+        else:
+            mine = honest[0] if own is None else own
+            scale = float(params.get("scale", attacks.DEFAULT_ADAPTIVE_SCALE))
+            delta = attacks.adaptive(mine, honest, scale, self.norm_bound)
+        return unflatten(flat_base + delta, base), loss
 
     def evaluate(self, global_bytes: bytes, spec: dict[str, Any]) -> dict[str, float]:
         """Loss and accuracy of the global model on local data."""

@@ -356,7 +356,20 @@ def load_participant(home: Home, task_id: str, index: int) -> Participant:
         attack_params=config.attack_params,
         stake=config.stake,
         receipts=home.path / "receipts" / entry.name,
+        colluders=_colluders(plan, entry.attack),
+        federation_size=len(plan.participants),
+        norm_bound=config.max_update_norm,
     )
+
+
+def _colluders(plan: FederationPlan, attack: str) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """For a colluding simulated attack (alie, ipm, adaptive): every attacker's data and seed (they pool their
+    honest updates); else none."""
+    from .attacks import COLLUDING
+
+    if attack not in COLLUDING:
+        return []
+    return [(*data_module.read_csv(Path(p.data)), p.seed) for p in plan.participants if p.attack == attack]
 
 
 def validation_evaluator(home: Home, task_id: str) -> Any:

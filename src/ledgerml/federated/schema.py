@@ -66,9 +66,11 @@ class AttackTable(_Table):
 class AttackParams(_Table):
     """``params = { scale = -5.0 }`` of ``[attack]``."""
 
-    scale: float | None = Field(None, description="sign_flip / scaling factor")
+    scale: float | None = Field(None, description="sign_flip / scaling factor; adaptive: step in spreads")
     boost: float | None = Field(None, description="scaling boost")
     sigma: float | None = Field(None, description="gaussian_noise standard deviation")
+    z: float | None = Field(None, description="alie: std multiplier [default: Baruch et al.'s z_max for n, f]")
+    epsilon: float | None = Field(None, description="ipm: multiple of the attackers' mean update, reversed")
 
 
 class DpTable(_Table):
@@ -98,13 +100,25 @@ class RewardsTable(_Table):
     valuation: ValuationTable = Field(default_factory=ValuationTable, description="contribution valuation")
 
 
+class ScreeningTable(_Table):
+    """``[screening]``: score every participant every round and act on suspicious ones (see docs/screening.md)."""
+
+    detector: Literal["history"] = Field("history", description="the detector (cross-round, per participant)")
+    threshold: float = Field(0.5, description="scores at or above it are suspicious, in (0, 1)")
+    action: Literal["flag", "exclude", "slash"] = Field(
+        "flag", description="flag: record only; exclude: leave out of the aggregate; slash: exclude and slash"
+    )
+
+
 class FederationFile(_Table):
-    """A federation config file: ``[federation]`` and the optional ``[attack]``, ``[dp]``, ``[rewards]``."""
+    """A federation config file: ``[federation]`` and the optional ``[attack]``, ``[dp]``, ``[rewards]``,
+    ``[screening]``."""
 
     federation: FederationTable = Field(default_factory=FederationTable)
     attack: AttackTable | None = None
     dp: DpTable | None = None
     rewards: RewardsTable | None = None
+    screening: ScreeningTable | None = None
 
 
 AttackTable.model_rebuild()
@@ -134,6 +148,8 @@ def config_settings(document: dict[str, Any], where: str) -> dict[str, Any]:
         values.update({_ATTACK_FIELDS[k]: v for k, v in attack.items() if k in document["attack"]})
     if parsed.dp is not None:
         values["dp"] = parsed.dp.model_dump()
+    if parsed.screening is not None:
+        values["screening"] = parsed.screening.model_dump()
     if parsed.rewards is not None:
         rewards = parsed.rewards.model_dump()
         rewards["valuation"] = parsed.rewards.valuation.model_dump(exclude_none=True)
@@ -231,6 +247,7 @@ def schema_table() -> str:
     body = _rows(FederationTable, "federation") + _rows(ModelTable, "federation.model")
     body += _rows(AttackTable, "attack") + _rows(AttackParams, "attack.params") + _rows(DpTable, "dp")
     body += _rows(RewardsTable, "rewards") + _rows(ValuationTable, "rewards.valuation")
+    body += _rows(ScreeningTable, "screening")
     return "\n".join(header + body) + "\n"
 
 

@@ -1,0 +1,38 @@
+"""``ledgerml monitor task``'s work on one home: the task's scores labelled with the identity names the
+federation config used (addresses where the home holds no key or plan for them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import LedgerMLError
+from ..home import Home
+from .task import task_scores
+
+
+def participant_labels(home: Home, task_id: str) -> dict[str, str]:
+    """Identity name by address: the home's keys, the task's federation plan first."""
+    from ..documents import names
+
+    labels = {str(a): n for a, n in names(home).items()}
+    try:
+        from ..federated.plan import load_plan
+
+        planned = [p.name for p in load_plan(home, task_id).participants]
+    except LedgerMLError:
+        planned = []
+    for name in planned:
+        try:
+            labels[str(home.keys.info(name).address)] = name
+        except LedgerMLError:
+            continue
+    return labels
+
+
+def monitor_task(home: Home, task_id: str, on_round: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """``{"scores": [...]}`` of every committed participant of every finalized round of ``task_id``."""
+    with home.open_ledger(as_validator=False) as ledger:
+        state = ledger.state()
+        labels = participant_labels(home, task_id)
+        return task_scores(state, home.store(), task_id, lambda a: labels.get(a, a), on_round)
