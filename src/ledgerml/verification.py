@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from .errors import NotFound
 from .home import Home
@@ -49,11 +50,14 @@ def verify_home(
     anchors_from: str | None = None,
     anchors_since: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    witnesses: int | None = None,
 ) -> VerifyReport:
-    """Audit ``ledger`` (the ledger of ``home``), check whose ledger it is (``trust``, else the home's admin key)
-    and the anchored heads (``anchors.jsonl``, plus those found on ``anchors_from``)."""
+    """Audit ``ledger`` (the ledger of ``home``), check whose ledger it is (``trust``, else the home's admin key),
+    the anchored heads (``anchors.jsonl``, plus those found on ``anchors_from``) and, with ``witnesses`` K, the
+    checkpoints trusted witnesses cosigned (at least K of them at or beyond the newest block)."""
     from .anchor import check_anchors, discover_anchors, load_anchors
 
+    trusted = _trusted_witnesses(home, witnesses)
     creators, source = expected_creators(home, trust)
     report = ledger.verify(progress=progress)
     identity_problem = check_identity(ledger, creators, source, ledger_id) if report.ok else None
@@ -78,7 +82,34 @@ def verify_home(
         )
     if anchor_problems:
         report.ok, report.location, report.problem = False, "anchors", "; ".join(anchor_problems)
+    if witnesses is not None and report.ok:
+        _check_witnesses(home, ledger, report, trusted, witnesses)
     return report
+
+
+def _trusted_witnesses(home: Home, k: int | None) -> list[Any]:
+    """The home's trusted witnesses when ``--witnesses K`` is asked (``ConfigError`` if K exceeds them)."""
+    if k is None:
+        return []
+    from .witness.home import trusted_witnesses
+    from .witness.verify import check_k
+
+    trusted = trusted_witnesses(home)
+    check_k(k, trusted)
+    return trusted
+
+
+def _check_witnesses(home: Home, ledger: LedgerBackend, report: VerifyReport, trusted: list[Any], k: int) -> None:
+    """Fail ``report`` on a block history that contradicts a cosigned checkpoint, or is not cosigned by K."""
+    from .witness.home import cosigned_notes
+    from .witness.verify import check_witnessed
+
+    found = check_witnessed(ledger.ledger_id, list(ledger.blocks()), cosigned_notes(home), trusted, k)
+    if found.problem:
+        report.ok, report.location, report.problem = False, "witnesses", found.problem
+        return
+    sizes = ", ".join(f"{name} at {size}" for name, size in sorted(found.newest.items()))
+    report.notes.append(f"{found.checked} witness cosignature(s) checked; newest cosigned sizes: {sizes}")
 
 
 __all__ = ["NO_ANCHORS_NOTE", "check_identity", "expected_creators", "verify_home"]

@@ -50,6 +50,10 @@ COMMANDS: dict[str, Entry] = {
     ),
     "serve": Entry("ledgerml.cli.serve:serve", "Serve the ledger over HTTP: the API under /api, the dashboard at /."),
     "remote": Entry("ledgerml.cli.remote:app", "Read and append to a ledger served by 'ledgerml serve'."),
+    "witness": Entry("ledgerml.cli.witness:app", "Run a checkpoint witness, or trust one."),
+    "checkpoint": Entry(
+        "ledgerml.cli.checkpoint:app", "Publish signed checkpoints to witnesses and collect their cosignatures."
+    ),
     "scenario": Entry("ledgerml.cli.scenario:app", "Run the application-domain scenarios on real data."),
     "monitor": Entry("ledgerml.cli.monitor:app", "Watch federations and chains for attacks; raise signed alerts."),
 }

@@ -42,6 +42,15 @@ AnchorsFromOption = Annotated[
     ),
 ]
 
+WitnessesOption = Annotated[
+    int | None,
+    typer.Option(
+        "--witnesses",
+        help="K: require K distinct trusted witnesses (ledgerml witness trust) to have cosigned a checkpoint at or "
+        "beyond the newest block, and fail on any block that contradicts a cosigned checkpoint.",
+    ),
+]
+
 
 @app.callback()
 def verify(
@@ -51,6 +60,7 @@ def verify(
     ledger_id: LedgerIdOption = None,
     anchors_from: AnchorsFromOption = None,
     anchors_since: Annotated[int, typer.Option("--anchors-since", min=0, help="First chain block to scan.")] = 0,
+    witnesses: WitnessesOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Check every signature, hash link and Merkle root, replay the state machine, and check whose ledger it is."""
@@ -70,6 +80,7 @@ def verify(
             anchors_from=anchors_from,
             anchors_since=anchors_since,
             progress=update,
+            witnesses=witnesses,
         )
     if json_out:
         emit_json(report.to_dict())
