@@ -16,17 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 
 from .._canonical import canonical_json
 from .._files import replace_atomically
-from ..events import event_from_dict, sign_event
+from .._json import loads_bounded
+from ..events import MAX_EVENT_BYTES, event_from_dict, sign_event
 from ..identity import Identity
 from ..ml.serialization import flatten, from_bytes, to_bytes
-from ..types import Digest
+from ..types import Address, Digest
 from ..vocab.secagg import SecAggInput, SecAggKeys, SecAggReveal, SecAggShares
 from ..vocab.tasks import UpdateCommitted
-from .coordinator import Reply
+from .coordinator import MAX_COMMITMENT_DEPTH, Reply
 from .mod import KEY, STEP, config_json, only_record, weights_of
 from .secagg_round import (
     KEYS,
@@ -53,6 +54,13 @@ class _Client:
 
 
 _SESSIONS: dict[tuple[str, str, str, int], _Client] = {}
+
+
+def _event_json(value: object, what: str) -> Any:
+    """An event's JSON from a reply, parsed within the bounds of an event (size and nesting)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a JSON string")
+    return loads_bounded(value, what=what, max_bytes=MAX_EVENT_BYTES, max_depth=MAX_COMMITMENT_DEPTH)
 
 
 def _nonce(cfg: dict[str, Any], address: str) -> int:
@@ -109,7 +117,9 @@ def _update_of(reply: Message) -> tuple[bytes, Any]:
     """The plaintext update bytes and the app's commitment event of a train reply."""
     record = reply.content[KEY]
     update = record["update"] if "update" in record else to_bytes(weights_of(only_record(reply.content, "array")[1]))
-    return bytes(update), event_from_dict(config_json(record["event"], "commitment"))
+    if not isinstance(update, bytes):
+        raise TypeError("the update must be bytes")
+    return update, event_from_dict(config_json(record["event"], "commitment"))
 
 
 def _masked_train(me: Identity, cfg: dict[str, Any], message: Message, reply: Message, vault: Path | None) -> Message:
@@ -218,9 +228,10 @@ def _answers(sr: SecureRound, replies: Iterable[Message], nodes: dict[str, str],
                 raise ValueError(f"client error: {reply.error.reason}")
             record = reply.content[KEY]
             values = [record[name] for name in extra]
-            if any(not isinstance(v, str) for v in values):
+            texts = [v.encode() for v in values if isinstance(v, str)]
+            if len(texts) != len(values):
                 raise TypeError("secure-aggregation replies carry JSON text")
-            out.append((node, nodes.get(node), config_json(record["event"], "event"), *[v.encode() for v in values]))
+            out.append((node, nodes.get(node), config_json(record["event"], "event"), *texts))
         except (KeyError, TypeError, ValueError) as exc:
             sr.invalid.append((nodes.get(node, node), f"secure-aggregation reply unusable: {exc}"[:512]))
     return out
@@ -263,28 +274,24 @@ def secure_aggregate_train(
     strategy: Any, server_round: int, replies: Iterable[Message]
 ) -> tuple[ArrayRecord, MetricRecord]:
     """Commit the masked inputs, run the unmask stage with the survivors and finalize the round."""
-    from .flower import _arrays, _commitment, _metric_record
-
     sr: SecureRound = strategy._secagg
     nodes: dict[str, str] = dict(strategy.nodes)
     collected, inputs = [], {}
     for reply in replies:
         node = str(reply.metadata.src_node_id)
+        known = Address(nodes[node]) if node in nodes else None
         try:
             if reply.has_error():
                 raise ValueError(f"client error: {reply.error.reason}")
             record = reply.content[KEY]
-            inputs[node] = _commitment(record["input"], "masked input commitment")
-            collected.append(
-                Reply(
-                    node,
-                    event=_commitment(record["event"], "commitment"),
-                    update=record["update"],
-                    participant=nodes.get(node),
-                )
-            )
+            inputs[node] = _event_json(record["input"], "masked input commitment")
+            update = record["update"]
+            if not isinstance(update, bytes):
+                raise TypeError("the masked input must be bytes")
+            event = _event_json(record["event"], "commitment")
+            collected.append(Reply(node, event=event, update=update, participant=known))
         except (KeyError, TypeError, ValueError) as exc:
-            collected.append(Reply(node, error=f"reply without a secure input: {exc}", participant=nodes.get(node)))
+            collected.append(Reply(node, error=f"reply without a secure input: {exc}", participant=known))
 
     def reveal(survivors: list[str], dropped: list[str]) -> list[Any]:
         step = {**_base(strategy, UNMASK), "survivors": json.dumps(survivors), "dropped": json.dumps(dropped)}
@@ -296,7 +303,8 @@ def secure_aggregate_train(
     strategy.history.append(outcome)
     if strategy.on_round is not None:
         strategy.on_round(outcome)
-    return _arrays(outcome.global_weights), _metric_record(outcome.metrics)
+    arrays = ArrayRecord({name: Array(outcome.global_weights[name]) for name in sorted(outcome.global_weights)})
+    return arrays, MetricRecord({key: float(value) for key, value in outcome.metrics.items()})
 
 
 def vault_of(receipts: Path | None) -> Path | None:

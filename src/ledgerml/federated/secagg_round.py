@@ -18,9 +18,8 @@ from .._canonical import canonical_json
 from .._json import loads_bounded
 from ..errors import LedgerMLError, RejectedEvent
 from ..events import event_from_dict
-from ..types import Address
 from ..ml.serialization import Weights, flatten, to_bytes, unflatten
-
+from ..types import Address
 from ..vocab.secagg import SecAggUnmasked, secagg_records
 from ..vocab.tasks import Rejection, RoundFinalized, commits
 from .coordinator import Reply, RoundOutcome, TaskCoordinator, _describe, _dp_metrics, _evaluation
@@ -77,9 +76,9 @@ class SecureRound:
         c = self.coordinator
         return protocol.context_bytes(c.ledger.ledger_id, c.task_id, self.round)
 
-    def _append(self, node: str, raw: Any, kind: str, who: str | None, **expected: Any) -> Any:
-        """Parse and append one participant's stage event (its payload must hold ``expected``); None (and an
-        invalid entry) if it is refused."""
+    def _parse(self, node: str, raw: Any, kind: str, who: str | None, **expected: Any) -> Any:
+        """One participant's stage event, checked (its payload must hold ``expected``); None (and an invalid
+        entry) if it is not the event this stage needs."""
         try:
             event = event_from_dict(raw)
             payload = event.payload
@@ -90,24 +89,28 @@ class SecureRound:
             for name, value in expected.items():
                 if payload.get(name) != value:
                     raise ValueError(f"the {kind}'s {name} is not what arrived ({str(value)[:80]})")
-            self.coordinator.ledger.append(event)
             return event
         except (LedgerMLError, ValueError, TypeError, KeyError) as exc:
             self.invalid.append((who or node, f"{kind} refused: {_describe(exc)}"[:512]))
             return None
 
+    def _commit(self, events: list[Any]) -> list[Any]:
+        """Append a stage's events (one batch when the ledger's batches are atomic, else one by one); the
+        appended ones; each refused one is an invalid entry."""
+        refused = self.coordinator._append_commitments(events)
+        for actor, reason in sorted(refused.items()):
+            self.invalid.append((actor, reason.replace("commitment refused", "secure-aggregation event refused")))
+        return [e for e in events if e.actor not in refused]
+
     def take_keys(self, replies: list[tuple[str, str | None, Any]]) -> None:
         """Append each node's ``SecAggKeys``; the advertisers form the round's key list."""
-        for node, who, raw in sorted(replies, key=lambda r: r[0]):
-            event = self._append(node, raw, "SecAggKeys", who)
-            if event is not None:
-                self.keys[event.actor] = {
-                    "cipher_key": event.payload["cipher_key"],
-                    "mask_key": event.payload["mask_key"],
-                }
+        parsed = [self._parse(node, raw, "SecAggKeys", who) for node, who, raw in sorted(replies, key=lambda r: r[0])]
+        for event in self._commit([e for e in parsed if e is not None]):
+            self.keys[event.actor] = {"cipher_key": event.payload["cipher_key"], "mask_key": event.payload["mask_key"]}
 
     def take_shares(self, replies: list[tuple[str, str | None, Any, bytes]]) -> None:
         """Store each node's sealed bundles, check they match its ``SecAggShares``, and append it."""
+        docs, events = {}, []
         for node, who, raw, bundle in sorted(replies, key=lambda r: r[0]):
             try:
                 doc = parse_doc(bundle, "share bundle")
@@ -117,9 +120,12 @@ class SecureRound:
             except (LedgerMLError, ValueError, TypeError) as exc:
                 self.invalid.append((who or node, f"SecAggShares refused: {_describe(exc)}"[:512]))
                 continue
-            event = self._append(node, raw, "SecAggShares", who, shares_digest=digest)
+            event = self._parse(node, raw, "SecAggShares", who, shares_digest=digest)
             if event is not None:
-                self.bundles[event.actor] = {str(k): str(v) for k, v in doc.items()}
+                docs[event.actor] = doc
+                events.append(event)
+        for event in self._commit(events):
+            self.bundles[event.actor] = {str(k): str(v) for k, v in docs[event.actor].items()}
 
     def inbox(self, participant: str) -> dict[str, str]:
         """The sealed bundles every sharer made for ``participant`` (sender -> hex)."""
@@ -138,32 +144,37 @@ class SecureRound:
         self.invalid.extend(invalid)
         length = len(flatten(c.global_weights())) + 1
         node_of = {r.event.get("actor") if isinstance(r.event, dict) else None: r.node for r in replies}
-        survivors: dict[str, np.ndarray] = {}
+        vectors: dict[str, np.ndarray] = {}
         rejected: dict[str, str] = {}
+        events = []
         for who, commit in sorted(commits(c.ledger.state(), c.task_id, self.round).items()):
             try:
                 if who in mismatches or who not in self.bundles:
                     raise ValueError(mismatches.get(who, "shared no secrets this round"))
-                vector = masked_vector(received.get(commit.update_digest) or c.store.get(commit.update_digest), length)
+                vectors[who] = masked_vector(
+                    received.get(commit.update_digest) or c.store.get(commit.update_digest), length
+                )
                 weight = min(commit.num_examples, quantize.MAX_WEIGHT)
-                event = self._append(
-                    node_of.get(who, who),
-                    inputs.get(node_of.get(who, "")),
-                    "SecAggInput",
-                    who,
-                    masked_digest=commit.update_digest,
-                    weight=weight,
+                node = node_of.get(who, who)
+                event = self._parse(
+                    node, inputs.get(node), "SecAggInput", who, masked_digest=commit.update_digest, weight=weight
                 )
                 if event is None:
                     raise ValueError(self.invalid.pop()[1])
-                survivors[who] = vector
+                events.append(event)
             except (LedgerMLError, ValueError) as exc:
                 rejected[who] = f"masked input unusable: {exc}"[:512]
+        appended = {e.actor for e in self._commit(events)}
+        for event in events:
+            if event.actor not in appended:
+                rejected[event.actor] = f"masked input unusable: {self.invalid.pop()[1]}"[:512]
+        survivors = {who: vectors[who] for who in sorted(appended)}
         return survivors, rejected
 
     def take_reveals(self, replies: list[tuple[str, str | None, Any, bytes]]) -> dict[str, dict[str, Any]]:
         """Store each survivor's revealed shares and append its ``SecAggReveal``; the documents by revealer."""
         docs: dict[str, dict[str, Any]] = {}
+        events = []
         for node, who, raw, data in sorted(replies, key=lambda r: r[0]):
             try:
                 doc = parse_doc(data, "reveal")
@@ -173,10 +184,11 @@ class SecureRound:
             except (LedgerMLError, ValueError, TypeError) as exc:
                 self.invalid.append((who or node, f"SecAggReveal refused: {_describe(exc)}"[:512]))
                 continue
-            event = self._append(node, raw, "SecAggReveal", who, reveal_digest=digest)
+            event = self._parse(node, raw, "SecAggReveal", who, reveal_digest=digest)
             if event is not None:
                 docs[event.actor] = doc
-        return docs
+                events.append(event)
+        return {e.actor: docs[e.actor] for e in self._commit(events)}
 
 
 def reveal_doc(shares: dict[str, dict[str, int]]) -> dict[str, dict[str, Any]]:

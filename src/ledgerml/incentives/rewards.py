@@ -127,6 +127,14 @@ def value_round(
     validation: Validation,
 ) -> RoundValue:
     """Value the accepted updates of one finalized round with the method the task names."""
+    if record.secure_settings():  # no single update is visible: secure_value's weight share of the gain
+        from .secure_value import METHOD, secure_round_values
+
+        score = validation if callable(validation) else _accuracy(spec, validation)
+        shares = secure_round_values(state, store, record, round_, score, _base_digest(state, record, round_))
+        people = sorted(shares)
+        valuation = Valuation(tuple(shares[a] for a in people), METHOD, 2)
+        return RoundValue({a: round(shares[a] * MICRO) for a in people}, valuation, [[a] for a in people])
     utility, players = round_utility(state, store, record, round_, spec, validation)
     settings = loads_bounded(record.valuation)
     n = len(players)

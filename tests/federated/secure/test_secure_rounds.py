@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ledgerml.errors import ConfigError
+from ledgerml.errors import ConfigError, LedgerMLError
 from ledgerml.federated import secagg_flower, secagg_round
 from ledgerml.federated.apps import client_app, run_server
 from ledgerml.federated.audit import audit_task
@@ -34,7 +34,7 @@ TASK = "sec"
 class MidRoundDropGrid(LocalGrid):
     """Nodes in ``drop_inputs`` take part in the key and share stages, then never send their masked input."""
 
-    drop_inputs: set[int] = set()
+    drop_inputs: set[int]
 
     def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Any]:
         ids = list(message_ids)
@@ -46,7 +46,7 @@ class MidRoundDropGrid(LocalGrid):
         return super().pull_messages([i for i in ids if i in self._inbox])
 
 
-def _home(tmp_path: Path, participants: int = 4, rounds: int = 1) -> Home:
+def _home(tmp_path: Path, participants: int = 4, rounds: int = 1, **extra: Any) -> Home:
     home = Home(tmp_path / "home")
     home.init(unencrypted=True)
     config = FederationConfig(
@@ -57,6 +57,7 @@ def _home(tmp_path: Path, participants: int = 4, rounds: int = 1) -> Home:
         rule_params={"clip": 0.5},
         secure=True,
         min_participants=2,
+        **extra,
     )
     setup_federation(home, config, unencrypted=True)
     return home
@@ -123,7 +124,7 @@ def test_a_secure_task_aggregates_the_clipped_mean_without_seeing_an_update(tmp_
     for commit in commits(ledger.state(), TASK, 1).values():
         data = home.store().get(commit.update_digest)
         assert len(data) == 8 * (len(delta) + 1)  # a masked uint64 vector, never the safetensors of an update
-        with pytest.raises(Exception):
+        with pytest.raises(LedgerMLError):
             from_bytes(data)
     ledger.close()
 
@@ -217,3 +218,58 @@ def test_secure_settings_refuse_a_bound_the_fixed_point_cannot_hold() -> None:
     assert "\n" not in str(caught.value)
     with pytest.raises(ConfigError, match="norm_clipped_mean"):
         FederationConfig(rule="median", secure=True)
+
+
+def test_an_auditor_opens_one_input_under_a_signed_request(tmp_path: Path, encoded: list) -> None:  # type: ignore[type-arg]
+    from ledgerml import RoleGranted
+    from ledgerml.federated.runner import load_participant
+    from ledgerml.federated.secagg_flower import vault_of
+    from ledgerml.federated.secagg_open import answer_open, check_opening, request_open
+    from ledgerml.types import Role
+
+    home = _home(tmp_path)
+    _run(home)
+    people = [load_participant(home, TASK, i) for i in range(4)]
+    ledger = home.open_ledger()
+    admin = home.identity(home.config().admin)
+    auditor = home.keys.create("auditor", None, unencrypted=True)
+    ledger.submit(admin, RoleGranted(subject=auditor.address, role=Role.AUDITOR))
+    target = people[2]
+    with pytest.raises(ConfigError, match="no auditor asked"):
+        answer_open(ledger, home.store(), target.identity, vault_of(target.receipts), TASK, 1)  # type: ignore[arg-type]
+    request_open(ledger, auditor, TASK, 1, target.address, "spot check of round 1")
+    answer_open(ledger, home.store(), target.identity, vault_of(target.receipts), TASK, 1)  # type: ignore[arg-type]
+    opened = check_opening(ledger, home.store(), TASK, 1, target.address)
+    ledger.close()
+    assert opened.commitment_ok and opened.within_bound
+    clipped = [d for d, w in encoded if w == opened.weight]
+    assert any(np.allclose(opened.delta, d, atol=2.0**-20) for d in clipped)
+
+
+def test_rewards_under_secure_split_the_round_gain_by_recorded_weight(tmp_path: Path) -> None:
+    from ledgerml.incentives import audit_rewards, load_validation
+
+    home = _home(tmp_path, reward_pool=1000)
+    _run(home)
+    ledger = home.open_ledger()
+    state = ledger.state()
+    record = task(state, TASK)
+    assert record is not None
+    paid = state.get("rewards", (TASK, 1))
+    assert paid is not None, "the secure round was not paid"
+    records = secagg_records(state, TASK, 1)
+    contributions = dict(paid.contributions)
+    weights = {a: records[a].weight for a in contributions}
+    first, second = sorted(contributions)[:2]
+    if contributions[first] and contributions[second]:
+        ratio = contributions[first] / contributions[second]
+        assert abs(ratio - weights[first] / weights[second]) < 1e-3 * max(1.0, ratio)
+    validation = load_validation(load_plan(home, TASK).validation, record)
+    assert audit_rewards(ledger, home.store(), TASK, validation) == []
+    ledger.close()
+
+
+def test_single_update_valuations_are_refused_under_secure() -> None:
+    with pytest.raises(ConfigError, match=r"valuation\.method") as caught:
+        FederationConfig(rule="norm_clipped_mean", secure=True, reward_pool=10, valuation={"method": "leave_one_out"})
+    assert "\n" not in str(caught.value)

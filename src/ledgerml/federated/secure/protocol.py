@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from ..._json import loads_bounded
 from . import keys, prf, shamir
@@ -52,8 +53,8 @@ class ClientSession:
 
     me: str
     context: bytes
-    cipher: keys.X25519PrivateKey = field(default_factory=keys.new_key)
-    masker: keys.X25519PrivateKey = field(default_factory=keys.new_key)
+    cipher: X25519PrivateKey = field(default_factory=keys.new_key)
+    masker: X25519PrivateKey = field(default_factory=keys.new_key)
     self_seed: bytes = field(default_factory=lambda: secrets.token_bytes(prf.SEED_BYTES))
     peers: dict[str, dict[str, str]] = field(default_factory=dict)
     held: dict[str, tuple[int, int, int]] = field(default_factory=dict)
@@ -102,7 +103,7 @@ class ClientSession:
                 seed = keys.pair_seed(self.masker, self.peers[peer]["mask_key"], self.context, self.me, peer)
                 pair = prf.mask(seed, len(encoded))
                 total = total + pair if sign(self.me, peer) > 0 else total - pair
-        return total
+        return np.asarray(total, dtype=np.uint64)
 
     def reveal(self, survivors: list[str], dropped: list[str]) -> dict[str, dict[str, int]]:
         """Shares of each survivor's self seed (``b``) and each dropped client's mask key (``s``); refuses a
@@ -174,7 +175,7 @@ def unmask(
     for name in survivors:
         total = total + np.asarray(masked[name], dtype=np.uint64)
     total = total - self_mask_total(seeds, length)
-    return total - dangling_total(mask_keys, public, survivors, context, length)
+    return np.asarray(total - dangling_total(mask_keys, public, survivors, context, length), dtype=np.uint64)
 
 
 def open_input(
@@ -196,4 +197,4 @@ def open_input(
         if peer != me:
             pair = prf.mask(keys.pair_seed(key, public[peer], context, me, peer), len(masked))
             total = total - pair if sign(me, peer) > 0 else total + pair
-    return total
+    return np.asarray(total, dtype=np.uint64)
