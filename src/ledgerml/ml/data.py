@@ -70,18 +70,23 @@ def partition_dirichlet(y: np.ndarray, parts: int, alpha: float, seed: int, min_
 
 
 def write_csv(path: Path, X: np.ndarray, y: np.ndarray) -> Path:
-    """Write features and label as CSV (repr of floats, so the values round-trip exactly)."""
+    """Write features and label as CSV (repr of floats, so the values round-trip exactly). Integer labels
+    (classes) are written as integers, float labels (regression targets) as the repr of the float."""
+    as_label = int if np.issubdtype(np.asarray(y).dtype, np.integer) else (lambda v: repr(float(v)))
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow([f"x{i}" for i in range(X.shape[1])] + ["label"])
         for row, label in zip(X, y, strict=True):
-            writer.writerow([repr(float(v)) for v in row] + [int(label)])
+            writer.writerow([repr(float(v)) for v in row] + [as_label(label)])
     return path
 
 
 def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read a CSV written by :func:`write_csv`."""
+    """Read a CSV written by :func:`write_csv`: integer labels as int64, float labels as float64."""
     with path.open(newline="") as handle:
         rows = list(csv.reader(handle))
     data = np.array([[float(v) for v in r[:-1]] for r in rows[1:]])
-    return data, np.array([int(r[-1]) for r in rows[1:]], dtype=np.int64)
+    labels = [r[-1] for r in rows[1:]]
+    if all(label.lstrip("-").isdigit() for label in labels):
+        return data, np.array([int(label) for label in labels], dtype=np.int64)
+    return data, np.array([float(label) for label in labels], dtype=np.float64)

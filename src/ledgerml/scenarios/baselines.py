@@ -24,10 +24,14 @@ def model_spec(federation: dict[str, Any], data: StudyData) -> dict[str, Any]:
 
 
 def scores(spec: dict[str, Any], weights: Weights, X: np.ndarray) -> np.ndarray:
-    """The positive-class probability of a model with ``weights`` on ``X``."""
-    model = build_model(spec)
+    """What the measures take: a regressor's predictions, else the positive-class probability (binary) or
+    every class's probability (more classes)."""
+    model: Any = build_model(spec)
     model.set_weights(weights)
-    return np.asarray(model.predict_proba(X)[:, 1])
+    if hasattr(model, "predict"):  # the regressors (classifiers have predict_proba only)
+        return np.asarray(model.predict(X))
+    probabilities = np.asarray(model.predict_proba(X))
+    return probabilities[:, 1] if probabilities.shape[1] == 2 else probabilities
 
 
 def train(spec: dict[str, Any], federation: dict[str, Any], X: np.ndarray, y: np.ndarray) -> Weights:
