@@ -203,12 +203,6 @@ def secure_settings(config: FederationConfig) -> dict[str, Any]:
         bits = quantize.frac_bits(config.participants, clip)
     except ValueError as exc:
         raise _bad("secure", f"usable with these settings ({exc})", config.secure) from None
-    if config.valuation.get("method") if isinstance(config.valuation, dict) else None:
-        raise _bad(
-            "valuation.method",
-            "left out under secure = true (single updates are hidden: rounds are valued by weight share)",
-            config.valuation["method"],
-        )
     return {
         "protocol": "ledgerml-secagg/1",
         "clip": clip,
@@ -277,11 +271,11 @@ def _check_training(c: FederationConfig, n: int) -> None:
         raise _bad("rule_params", "a table", c.rule_params)
     _choice("rule", c.rule, RULES)
     check_rule(c.rule, c.rule_params, participants=n)
-    model = _table("model", c.model, {"type", "hidden", "l2"})
-    _choice("model", model.get("type"), ("softmax", "mlp"))
+    model = _table("model", c.model, {"type", "hidden", "l2", "target_scale"})
+    _choice("model", model.get("type"), ("softmax", "mlp", "linear", "mlp_regressor"))
     if "hidden" in model:
-        if model["type"] != "mlp":
-            raise _bad("model", "a table with 'hidden' only for type 'mlp'", model)
+        if model["type"] not in ("mlp", "mlp_regressor"):
+            raise _bad("model", "a table with 'hidden' only for type 'mlp' or 'mlp_regressor'", model)
         _int("model.hidden", model["hidden"], 1, MAX_HIDDEN)
     if "l2" in model:
         _number("model.l2", model["l2"], 0, 1)
@@ -291,6 +285,10 @@ def _check_training(c: FederationConfig, n: int) -> None:
     if c.max_update_norm is not None:
         _number("max_update_norm", c.max_update_norm, 0, MAX_PARAM, open_low=True)
     _int("min_participants", c.min_participants, 1, n)
+    if "target_scale" in model:
+        if model["type"] not in ("linear", "mlp_regressor"):
+            raise _bad("model", "a table with 'target_scale' only for type 'linear' or 'mlp_regressor'", model)
+        _number("model.target_scale", model["target_scale"], 1e-6, 1e9)
     _int("seed", c.seed, 0, MAX_SEED)
     _number("validation_fraction", c.validation_fraction, 0.05, 0.5)
     if type(c.secure) is not bool:

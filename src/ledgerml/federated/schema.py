@@ -25,9 +25,13 @@ class _Table(BaseModel):
 class ModelTable(_Table):
     """``model = { type = "mlp", hidden = 16 }``."""
 
-    type: Literal["softmax", "mlp"] = Field("softmax", description="softmax regression, or a one-hidden-layer MLP")
+    type: Literal["softmax", "mlp", "linear", "mlp_regressor"] = Field(
+        "softmax",
+        description="softmax regression, a one-hidden-layer MLP, or a regressor (linear, mlp_regressor)",
+    )
     hidden: int | None = Field(None, description="width of the MLP's hidden layer (1 to 1024; mlp only)")
     l2: float | None = Field(None, description="L2 penalty, 0 to 1")
+    target_scale: float | None = Field(None, description="regressors learn y / target_scale (> 0)")
 
 
 class FederationTable(_Table):
