@@ -32,9 +32,10 @@ os.environ.setdefault("FLWR_DISABLE_UPDATE_CHECK", "1")
 
 from ledgerml.federated.aggregation import krum_scores, pairwise_sq_distances
 from ledgerml.federated.apps import run_in_process
+from ledgerml.federated.coordinator import update_verdict
 from ledgerml.federated.runner import FederationConfig, round_history, setup_federation
+from ledgerml.federated.screening import TaskScreening, deltas_of, policy_of
 from ledgerml.home import Home
-from ledgerml.screening.task import TaskScreening, deltas_of, policy_of
 
 ATTACKS = ["alie", "ipm", "adaptive", "label_flip", "sign_flip", "scaling", "gaussian_noise", "free_ride", "sybil"]
 FRACTIONS = [0.2, 0.4]
@@ -89,7 +90,7 @@ def analyse(home: Home, name: str, attackers: set[str], f: int) -> dict[str, Any
     """Per-round AUROC of the detector and the baselines, and the honest participant-rounds excluded."""
     with home.open_ledger(as_validator=False) as ledger:
         state = ledger.state()
-        screening = TaskScreening.open(state, home.store(), name)
+        screening = TaskScreening.open(state, home.store(), name, update_verdict)
         threshold = policy_of(screening.record).threshold
         aurocs: dict[str, list[float]] = {"detector": [], "krum": [], "foolsgold": [], "norm": []}
         cumulative: dict[str, np.ndarray] = {}

@@ -89,7 +89,7 @@ def test_config_accepts_the_new_attacks_by_name_with_their_params(tmp_path: Path
     path.write_text('[attack]\nkind = "ipm"\nparams = { epsilon = 0.1 }\n')
     assert FederationConfig.from_toml(path).attack_params == {"epsilon": 0.1}
     path.write_text('[attack]\nkind = "ipm"\nparams = { eps = 0.1 }\n')
-    with pytest.raises(ConfigError, match="attack.params.eps"):
+    with pytest.raises(ConfigError, match=r"attack\.params\.eps"):
         FederationConfig.from_toml(path)
     with pytest.raises(ConfigError, match="attack"):
         FederationConfig(attack="alie2")

@@ -11,12 +11,13 @@ import pytest
 from ledgerml.federated.apps import run_in_process
 from ledgerml.federated.audit import audit_task
 from ledgerml.federated.config import FederationConfig
+from ledgerml.federated.coordinator import update_verdict
 from ledgerml.federated.runner import round_history, setup_federation
+from ledgerml.federated.screening import task_scores
 from ledgerml.home import Home
 from ledgerml.ml.serialization import from_bytes, to_bytes
 from ledgerml.screening import detector
 from ledgerml.screening.policy import SCREENING_REASON
-from ledgerml.screening.task import task_scores
 from ledgerml.vocab.tasks import commits, task
 
 TASK = "t1"
@@ -78,7 +79,7 @@ def test_policy_is_declared_in_the_task_and_exclusion_is_recorded_and_replayed(h
             "detector": "history",
             "threshold": 0.5,
         }
-        scores = task_scores(ledger.state(), home.store(), TASK)["scores"]
+        scores = task_scores(ledger.state(), home.store(), TASK, update_verdict)["scores"]
     for round_ in round_history(home, TASK):
         reason = round_["rejected"][attacker(home)]
         assert reason.startswith(SCREENING_REASON) and attacker(home) not in round_["accepted"]

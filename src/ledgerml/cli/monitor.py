@@ -18,7 +18,7 @@ def task_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Suspicion score (0-1, higher = more suspicious) and decision of every participant in every finalized round."""
-    from ..screening.monitor import monitor_task
+    from ..federated.monitor import monitor_task
 
     target = home_of(home)
     with progress_bar(f"screening {task_id}", enabled=True) as update:

@@ -11,12 +11,12 @@ from ..errors import LedgerMLError, NotFound
 from ..identity import recover_signer
 from ..ledger.base import LedgerBackend
 from ..ml.serialization import Weights, from_bytes, to_bytes
-from ..screening.task import TaskScreening, audit_screening
 from ..state import State
 from ..store import ArtifactStore
 from ..types import Address, Digest
 from ..vocab.tasks import CommitRecord, RoundRecord, TaskRecord, commits, example_bound, progress, round_record, task
 from .coordinator import MISMATCH, decide_round, update_verdict
+from .screening import TaskScreening, audit_screening
 
 
 @dataclass
@@ -96,7 +96,7 @@ def audit_task(ledger: LedgerBackend, store: ArtifactStore, task_id: str) -> Tas
     report = TaskAudit(task_id)
     base_digest = record.initial_model
     finalized = progress(state, task_id).finalized
-    screening = TaskScreening(state, store, record)
+    screening = TaskScreening(state, store, record, update_verdict)
     for round_ in range(1, finalized + 1):
         recorded = round_record(state, task_id, round_)
         assert recorded is not None
@@ -176,7 +176,7 @@ def _replay_screening(
     template: Weights,
     audit: RoundAudit,
 ) -> dict[Address, Weights]:
-    """Replay the task's screening policy (``screening.task``) on the usable updates: the ones the rule saw."""
+    """Replay the task's screening policy (``federated.screening``) on the usable updates: the ones the rule saw."""
     metrics = loads_bounded(recorded.metrics)
     kept, problems = audit_screening(
         screening, record, round_, {str(a): w for a, w in usable.items()}, template, (dict(recorded.rejected), metrics)

@@ -483,12 +483,13 @@ class TaskCoordinator:
     ) -> tuple[dict[Address, Weights], dict[str, float]]:
         """Apply the task's screening policy (if it declared one) to the usable updates: store an explanation for
         every flagged participant, move the excluded ones to ``rejected``; the kept updates and the round's
-        screening metrics (``screening_flagged``). The auditor replays exactly this (``screening.task``)."""
-        from ..screening.task import replay_until, screen_round
+        screening metrics (``screening_flagged``). The auditor replays exactly this (``federated.screening``)."""
+        from .screening import replay_until, screen_round
 
         if not self.record.screening_policy():
             return usable, {}
-        screening, policy = replay_until(state, self.store, self.record, round_, getattr(self, "_screening", None))
+        cached = getattr(self, "_screening", None)
+        screening, policy = replay_until(state, self.store, self.record, round_, update_verdict, cached)
         step = screen_round(screening, policy, round_, {str(a): w for a, w in usable.items()}, template)
         self._screening = screening
         for document in step.explanations.values():

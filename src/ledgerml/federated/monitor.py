@@ -8,7 +8,8 @@ from typing import Any
 
 from ..errors import LedgerMLError
 from ..home import Home
-from .task import task_scores
+from .coordinator import update_verdict
+from .screening import task_scores
 
 
 def participant_labels(home: Home, task_id: str) -> dict[str, str]:
@@ -17,7 +18,7 @@ def participant_labels(home: Home, task_id: str) -> dict[str, str]:
 
     labels = {str(a): n for a, n in names(home).items()}
     try:
-        from ..federated.plan import load_plan
+        from .plan import load_plan
 
         planned = [p.name for p in load_plan(home, task_id).participants]
     except LedgerMLError:
@@ -35,4 +36,4 @@ def monitor_task(home: Home, task_id: str, on_round: Callable[[int, int], None] 
     with home.open_ledger(as_validator=False) as ledger:
         state = ledger.state()
         labels = participant_labels(home, task_id)
-        return task_scores(state, home.store(), task_id, lambda a: labels.get(a, a), on_round)
+        return task_scores(state, home.store(), task_id, update_verdict, lambda a: labels.get(a, a), on_round)

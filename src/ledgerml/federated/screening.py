@@ -16,12 +16,15 @@ import numpy as np
 from .._canonical import canonical_json
 from ..errors import ConfigError, LedgerMLError, NotFound
 from ..ml.serialization import Weights, flatten, from_bytes
+from ..screening.detector import History, RoundScores, score_round
+from ..screening.policy import EXPLANATION_FORMAT, SCREENING_REASON, Policy, check_policy, exclusion_reason
 from ..state import State
 from ..store import ArtifactStore
 from ..types import Digest
 from ..vocab.tasks import TaskRecord, commits, example_bound, progress, round_record, task
-from .detector import History, RoundScores, score_round
-from .policy import EXPLANATION_FORMAT, SCREENING_REASON, Policy, check_policy, exclusion_reason
+
+Verdict = Callable[..., tuple[Weights | None, str | None]]
+"""``coordinator.update_verdict``'s signature: ``(store, commit, template, max_norm, example_bound=...)``."""
 
 
 def policy_of(record: TaskRecord) -> Policy:
@@ -59,13 +62,18 @@ def explanation_bytes(document: dict[str, Any]) -> bytes:
 
 
 def replay_until(
-    state: State, store: ArtifactStore, record: TaskRecord, round_: int, cached: TaskScreening | None = None
+    state: State,
+    store: ArtifactStore,
+    record: TaskRecord,
+    round_: int,
+    verdict: Verdict,
+    cached: TaskScreening | None = None,
 ) -> tuple[TaskScreening, Policy]:
     """The task's screening with the history of every round before ``round_`` (``cached`` is reused when it
     has scored exactly those rounds), and the task's policy."""
     if cached is not None and cached.record.task_id == record.task_id and cached.scored == round_ - 1:
         return cached, policy_of(record)
-    screening = TaskScreening(state, store, record)
+    screening = TaskScreening(state, store, record, verdict)
     for _ in screening.rounds(upto=round_ - 1):
         pass
     return screening, policy_of(record)
@@ -160,17 +168,19 @@ class TaskScreening:
     state: State
     store: ArtifactStore
     record: TaskRecord
+    verdict: Verdict
+    """``coordinator.update_verdict``: which committed updates are usable (passed in: no import cycle)."""
     history: History = field(default_factory=dict)
     scored: int = 0
     """The last round scored."""
 
     @classmethod
-    def open(cls, state: State, store: ArtifactStore, task_id: str) -> TaskScreening:
+    def open(cls, state: State, store: ArtifactStore, task_id: str, verdict: Verdict) -> TaskScreening:
         """The screening of ``task_id``; ``NotFound`` if there is no such task."""
         record = task(state, task_id)
         if record is None:
             raise NotFound(f"task {task_id!r} does not exist")
-        return cls(state, store, record)
+        return cls(state, store, record, verdict)
 
     def score(self, round_: int, usable: dict[str, Weights], template: Weights) -> RoundScores:
         """Score one round's usable updates against the history so far, and advance the history."""
@@ -182,8 +192,6 @@ class TaskScreening:
 
     def rounds(self, upto: int | None = None) -> Iterator[ScoredRound]:
         """Every finalized round (up to ``upto``), scored from the stored updates."""
-        from ..federated.coordinator import update_verdict
-
         base_digest = self.record.initial_model
         last = progress(self.state, self.record.task_id).finalized if upto is None else upto
         for round_ in range(1, last + 1):
@@ -193,7 +201,7 @@ class TaskScreening:
             unusable: dict[str, str] = {}
             for participant, commit in sorted(commits(self.state, self.record.task_id, round_).items()):
                 bound = example_bound(self.state, self.record.task_id, participant)
-                weights, reason = update_verdict(
+                weights, reason = self.verdict(
                     self.store, commit, template, self.record.max_update_norm, example_bound=bound
                 )
                 if weights is None:
@@ -211,12 +219,13 @@ def task_scores(
     state: State,
     store: ArtifactStore,
     task_id: str,
+    verdict: Verdict,
     label: Callable[[str], str] = str,
     on_round: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """``{"scores": [{"round", "participant", "score", "decision"}]}`` for every committed participant of every
     finalized round (``label`` names a participant by its address); ``on_round(done, total)`` reports progress."""
-    screening = TaskScreening.open(state, store, task_id)
+    screening = TaskScreening.open(state, store, task_id, verdict)
     policy = policy_of(screening.record)
     total = progress(state, task_id).finalized
     rows: list[dict[str, Any]] = []

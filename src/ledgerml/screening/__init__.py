@@ -1,5 +1,6 @@
-"""Participant screening for federations: a cross-round detector of malicious updates (pure numpy, in
-``detector``), and its replay over a task's ledger and artifact store (``task``)."""
+"""Participant screening for federations, the pure part: the cross-round detector of malicious updates
+(``detector``, numpy only) and the task's policy (``policy``). Its replay over a task's ledger and artifact
+store is ``ledgerml.federated.screening``."""
 
 from __future__ import annotations
 
