@@ -50,7 +50,29 @@ def test_cybersecurity_on_generated_files(tmp_path: Path) -> None:
     _check_shape(document, "cybersecurity")
     assert document["audit_ok"] is True
     assert result.analytics["security log: verifies"] is True
-    assert result.analytics["security log: rounds rejecting site-ftp-data's update"].endswith("of 2")
+    rejected = result.analytics["security log: rounds rejecting site-ftp-data's update"]
+    signed = result.analytics["security log: alerts signed (AlertRaised)"]
+    assert rejected == f"{signed} of 2" and signed >= 1
+    assert result.analytics["security log: alerts re-derived from the round records"] == f"{signed} of {signed}"
+    _forged_alert_does_not_rederive(Home(tmp_path / "home"), result.studies[0].task_id)
+
+
+def _forged_alert_does_not_rederive(home: Home, task_id: str) -> None:
+    """An explanation naming a participant the round accepted does not re-derive."""
+    from ledgerml.alerts import list_alerts, load_explanation
+    from ledgerml.alerts.audit import AuditContext
+    from ledgerml.errors import TamperDetected
+    from ledgerml.scenarios.security_alerts import rederive
+    from ledgerml.vocab.tasks import round_record
+
+    with home.open_ledger(as_validator=False) as ledger:
+        state = ledger.state()
+        stored = load_explanation(home.store(), list_alerts(state)[0].record)
+        again = rederive(AuditContext(state, home.store()), stored)
+        assert again.explanation == {k: v for k, v in stored.items() if k not in ("format", "detector", "subject")}
+        honest = round_record(state, task_id, stored["round"]).accepted[0]  # type: ignore[union-attr]
+        with pytest.raises(TamperDetected, match="was not rejected"):
+            rederive(AuditContext(state, home.store()), {**stored, "participant": honest})
 
 
 @pytest.mark.slow
