@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,14 +187,19 @@ class Published:
 
 
 def last_cosigned_sizes(notes: list[str], witnesses: list[TrustedWitness]) -> dict[str, int]:
-    """The largest checkpoint size each witness cosigned among ``notes`` (absent: never)."""
+    """The size of the newest checkpoint each witness cosigned among ``notes`` (absent: never); notes are appended
+    in publishing order, so the search runs from the newest and stops once every witness is found."""
     sizes: dict[str, int] = {}
-    for text in notes:
+    for text in reversed(notes):
         note = parse_note(text)
         size = int(note.text.split("\n")[1])
         for witness in witnesses:
+            if witness.name in sizes:
+                continue
             if any(verify_cosignature(witness.key, note.text, s) is not None for s in note.signatures):
-                sizes[witness.name] = max(size, sizes.get(witness.name, 0))
+                sizes[witness.name] = size
+        if len(sizes) == len(witnesses):
+            break
     return sizes
 
 
@@ -207,10 +213,19 @@ def _proof(ledger: LedgerBackend, old_size: int, head: BlockHeader) -> list[byte
     raise NotFound(f"no block of this ledger seals exactly {old_size} events: cannot prove consistency from it")
 
 
-def _cosign_one(ledger: LedgerBackend, witness: TrustedWitness, note: str, head: BlockHeader, old: int) -> Signature:
-    """Ask one witness to cosign ``note``; retry once from the size it says it has (409)."""
+def _cosign_one(
+    ledger: LedgerBackend,
+    witness: TrustedWitness,
+    note: str,
+    head: BlockHeader,
+    old: int,
+    proofs: dict[int, list[bytes]],
+) -> Signature:
+    """Ask one witness to cosign ``note`` (``proofs`` by old size, computed beforehand); retry once from the size
+    the witness says it has (409), whose proof is computed here."""
     for _attempt in range(2):
-        body = AddCheckpoint(old, tuple(_proof(ledger, old, head)), note).encode()
+        proof = proofs[old] if old in proofs else _proof(ledger, old, head)
+        body = AddCheckpoint(old, tuple(proof), note).encode()
         status, reply = post(witness.url + "/add-checkpoint", body)
         text = reply.decode("utf-8", "replace")
         if status == 409 and text.strip().isdigit() and int(text.strip()) != old:
@@ -250,12 +265,15 @@ def publish(home: Home, ledger: LedgerBackend, urls: list[str] | None = None, *,
     notes = cosigned_notes(home)
     sizes = last_cosigned_sizes(notes, chosen)
     result, signatures = Published(checkpoint), []
-    for witness in chosen:
-        try:
-            signatures.append(_cosign_one(ledger, witness, note, head, sizes.get(witness.name, 0)))
-            result.cosigned_by.append(witness.name)
-        except (ConfigError, NotFound, NoteError) as exc:
-            result.failed[witness.name] = str(exc)
+    proofs = {size: _proof(ledger, size, head) for size in {sizes.get(w.name, 0) for w in chosen}}
+    with ThreadPoolExecutor(max_workers=len(chosen)) as pool:  # the witnesses answer in parallel
+        futures = [(w, pool.submit(_cosign_one, ledger, w, note, head, sizes.get(w.name, 0), proofs)) for w in chosen]
+        for witness, future in futures:
+            try:
+                signatures.append(future.result())
+                result.cosigned_by.append(witness.name)
+            except (ConfigError, NotFound, NoteError) as exc:
+                result.failed[witness.name] = str(exc)
     if not signatures:
         name, reason = next(iter(result.failed.items()))
         raise WitnessRefused(f"no witness cosigned the checkpoint of size {head.log_size}; {name}: {reason}")
