@@ -39,7 +39,25 @@ def test_finance_on_generated_files(tmp_path: Path) -> None:
     assert result.report is not None and "bank-highschool" in result.report.read_text()
     with Home(tmp_path / "home").open_ledger(as_validator=False) as ledger:
         kinds = {stored.event.kind for stored in ledger.events()}
-    assert {"DatasetRegistered", "TaskCreated", "ModelRegistered"} <= kinds
+    assert {"DatasetRegistered", "TaskCreated", "ModelRegistered", "AccessGranted", "AccessUsed"} <= kinds
+    sealed = [c for c in result.checks if c.name == "finance-credit sealed data"]
+    assert len(sealed) == 1 and sealed[0].ok and "4 sealed partitions" in sealed[0].detail
+    _a_changed_training_file_is_caught(Home(tmp_path / "home"), result.studies[0].sealed)
+
+
+def _a_changed_training_file_is_caught(home: Home, sealed: list[str]) -> None:
+    """The auditor's sealed-data check fails when a participant's training file is not what it sealed."""
+    from ledgerml.federated.plan import load_plan
+    from ledgerml.scenarios.sealing import auditor_opens
+
+    training = Path(load_plan(home, "finance-credit").participants[1].data)
+    training.write_bytes(training.read_bytes().replace(b",1\n", b",0\n", 1))
+    ok, detail = auditor_opens(home, "finance-credit", sealed, "auditor")
+    assert not ok and "bank-university's sealed partition differs" in detail
+    assert auditor_opens(home, "finance-credit", sealed[::-1], "auditor") == (
+        False,
+        "the federation's datasets are not the sealed partitions",
+    )
 
 
 @pytest.mark.slow

@@ -28,6 +28,8 @@ class StudyResult:
     history: list[dict[str, Any]]
     model_id: str
     attestation: Path
+    sealed: list[str] = field(default_factory=list)
+    """The organisations' sealed partitions (dataset ids), in organisation order."""
 
 
 @dataclass

@@ -28,6 +28,7 @@ from . import get as get_scenario
 from .base import Scenario, Study, StudyData
 from .dataroot import data_root
 from .results import ScenarioContext, ScenarioResult, StudyResult
+from .sealing import auditor_opens, seal_partitions
 
 Stage = Callable[[str, int | None], None]
 """Told each stage's name and, while training, its round count."""
@@ -130,7 +131,8 @@ def _run_study(
     on_round: Callable[[Any], None] | None,
 ) -> StudyResult:
     """Set up, train, register and measure one study, then train its baselines."""
-    stage(f"{study.key}: registering data", None)
+    stage(f"{study.key}: sealing and registering data", None)
+    sealed = seal_partitions(target, config.task_id, data, "auditor", data.license)
     setup_federation(target, config, unencrypted=True, data=partitioned(data))
     stage("training", config.rounds)
     run_in_process(target, config.task_id, on_round=on_round)
@@ -149,11 +151,16 @@ def _run_study(
         round_history(target, config.task_id),
         model_id,
         attestation,
+        sealed,
     )
 
 
 def _audit(target: Home, result: ScenarioResult) -> None:
-    """The auditor's checks: the ledger, every task's rounds and rewards, every final model."""
+    """The auditor's checks: the sealed partitions, the ledger, every task's rounds and rewards, every model."""
+    opened = []
+    for study in result.studies:
+        ok, detail = auditor_opens(target, study.task_id, study.sealed, "auditor")
+        opened.append(AuditCheck(f"{study.task_id} sealed data", "PASS" if ok else "FAIL", detail))
     with target.open_ledger(as_validator=False) as ledger:
         verified = ledger.verify()
         checks = [
@@ -174,4 +181,4 @@ def _audit(target: Home, result: ScenarioResult) -> None:
             ]
         result.ledger_id = ledger.ledger_id
         result.events = sum(1 for _ in ledger.events())
-    result.checks = checks
+    result.checks = opened + checks
