@@ -164,4 +164,8 @@ def test_a_reveal_never_gives_both_secrets_of_one_client() -> None:
         sessions[0].reveal(["a", "b", "c"], ["c"])
     with pytest.raises(ValueError):
         sessions[0].reveal(["a"], ["b", "c"])  # fewer survivors than the threshold
+    sessions[0].reveal(["a", "b"], ["c"])
+    assert "s" in sessions[0].reveal(["a", "b"], ["c"])["c"]  # the same request again is answered alike
+    with pytest.raises(ValueError):  # a second split would give c's self seed too
+        sessions[0].reveal(["a", "c"], ["b"])
     assert keys.public_hex(keys.private_key(sessions[0].mask_key_bytes())) == advertised["a"]["mask_key"]

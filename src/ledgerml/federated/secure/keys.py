@@ -56,20 +56,27 @@ def pair_seed(mine: X25519PrivateKey, theirs: str, context: bytes, a: str, b: st
     return _agree(mine, theirs, PAIR_INFO + context + f"|{low}|{high}".encode())
 
 
-def _share_key(mine: X25519PrivateKey, theirs: str, context: bytes, sender: str, recipient: str) -> bytes:
-    return _agree(mine, theirs, SHARE_INFO + context + f"|{sender}|{recipient}".encode())
+def shared_secret(mine: X25519PrivateKey, theirs: str) -> bytes:
+    """The raw X25519 secret of ``mine`` and the public key ``theirs``; ``ValueError`` for a low-order point."""
+    shared = mine.exchange(public_key(theirs))
+    if shared == bytes(32):
+        raise ValueError("the peer's public key is a low-order point")
+    return shared
 
 
-def seal(mine: X25519PrivateKey, theirs: str, context: bytes, sender: str, recipient: str, data: bytes) -> bytes:
-    """``data`` encrypted and authenticated for ``recipient`` (only the two parties can open it)."""
-    key = _share_key(mine, theirs, context, sender, recipient)
-    return ChaCha20Poly1305(key).encrypt(_NONCE, data, context)
+def _share_key(shared: bytes, context: bytes, sender: str, recipient: str) -> bytes:
+    return derive(shared, SHARE_INFO + context + f"|{sender}|{recipient}".encode())
 
 
-def unseal(mine: X25519PrivateKey, theirs: str, context: bytes, sender: str, recipient: str, data: bytes) -> bytes:
+def seal(shared: bytes, context: bytes, sender: str, recipient: str, data: bytes) -> bytes:
+    """``data`` encrypted and authenticated for ``recipient`` under the pair's ``shared_secret`` (only the two
+    parties can open it; the key also binds the context, the sender and the recipient)."""
+    return ChaCha20Poly1305(_share_key(shared, context, sender, recipient)).encrypt(_NONCE, data, context)
+
+
+def unseal(shared: bytes, context: bytes, sender: str, recipient: str, data: bytes) -> bytes:
     """Open what ``sender`` sealed for ``recipient``; ``ValueError`` if it was not (or was changed)."""
-    key = _share_key(mine, theirs, context, sender, recipient)
     try:
-        return ChaCha20Poly1305(key).decrypt(_NONCE, data, context)
+        return ChaCha20Poly1305(_share_key(shared, context, sender, recipient)).decrypt(_NONCE, data, context)
     except InvalidTag:
         raise ValueError(f"the share from {sender} does not open (wrong key or tampered)") from None

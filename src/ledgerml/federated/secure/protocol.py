@@ -60,6 +60,9 @@ class ClientSession:
     held: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     """Shares received: sender -> (point, share of its self seed, share of its mask key)."""
     sharers: list[str] = field(default_factory=list)
+    split: tuple[list[str], list[str]] | None = None
+    cipher_secrets: dict[str, bytes] = field(default_factory=dict, repr=False)
+    """The one split of survivors and dropped this client revealed shares for (a second one is refused)."""
 
     def advertise(self) -> dict[str, str]:
         """The two public keys this client advertises."""
@@ -77,14 +80,20 @@ class ClientSession:
         sealed = {}
         for name, x in sorted(where.items()):
             body = json.dumps({"from": self.me, "to": name, "x": x, "b": seed_shares[x], "s": key_shares[x]})
-            sealed[name] = keys.seal(self.cipher, peers[name]["cipher_key"], self.context, self.me, name, body.encode())
+            sealed[name] = keys.seal(self._cipher_secret(name), self.context, self.me, name, body.encode())
         return sealed
+
+    def _cipher_secret(self, peer: str) -> bytes:
+        """The X25519 secret shared with ``peer``'s cipher key (one exchange per peer, both directions)."""
+        if peer not in self.cipher_secrets:
+            self.cipher_secrets[peer] = keys.shared_secret(self.cipher, self.peers[peer]["cipher_key"])
+        return self.cipher_secrets[peer]
 
     def take(self, sender: str, sealed: bytes) -> None:
         """Open and keep the shares ``sender`` sealed for this client; ``ValueError`` if they do not open."""
         if sender not in self.peers:
             raise ValueError(f"{sender} advertised no keys this round")
-        opened = keys.unseal(self.cipher, self.peers[sender]["cipher_key"], self.context, sender, self.me, sealed)
+        opened = keys.unseal(self._cipher_secret(sender), self.context, sender, self.me, sealed)
         body = loads_bounded(opened, what="share bundle", max_bytes=4096, max_depth=2)
         mine = points(list(self.peers))[self.me]
         if not isinstance(body, dict) or (body.get("from"), body.get("to"), body.get("x")) != (sender, self.me, mine):
@@ -109,10 +118,13 @@ class ClientSession:
         """Shares of each survivor's self seed (``b``) and each dropped client's mask key (``s``); refuses a
         request that would reveal both secrets of one client or that is not a split of the sharers."""
         alive, gone = set(survivors), set(dropped)
+        if self.split is not None and self.split != (sorted(alive), sorted(gone)):
+            raise ValueError("this round's shares were revealed for another split of survivors and dropped")
         if alive & gone or alive | gone != set(self.sharers) or self.me not in alive:
             raise ValueError("the unmask request is not a split of this round's sharers into survivors and dropped")
         if len(alive) < threshold(len(self.sharers)):
             raise ValueError(f"{len(alive)} survivors are fewer than the threshold {threshold(len(self.sharers))}")
+        self.split = (sorted(alive), sorted(gone))
         out: dict[str, dict[str, int]] = {}
         for name in sorted(alive | gone):
             x, b, s = self.held[name]
