@@ -50,6 +50,20 @@ def test_json_has_every_participant_of_every_round(finished: Path) -> None:
     assert again.out == result.out  # deterministic
 
 
+def test_raise_alerts_signs_one_alert_per_flag(finished: Path, tmp_path: Path) -> None:
+    import shutil
+
+    home = tmp_path / "copy"
+    shutil.copytree(finished, home)
+    result = run_cli("monitor", "task", "m1", "--raise-alerts", "--as", "aggregator", "--json", "--home", str(home))
+    assert result.code == 0, result.err
+    doc = json.loads(result.out)
+    flags = {(r["round"], r["participant"]) for r in doc["scores"] if r["decision"] != "ok"}
+    assert {(a["round"], a["participant"]) for a in doc["alerts"]} == flags
+    again = run_cli("monitor", "task", "m1", "--raise-alerts", "--as", "aggregator", "--json", "--home", str(home))
+    assert json.loads(again.out)["alerts"] == []
+
+
 def test_table_output(finished: Path) -> None:
     result = run_cli("monitor", "task", "m1", "--home", str(finished))
     assert result.code == 0 and "bravo" in result.out and "flag" in result.out
@@ -65,4 +79,8 @@ def test_bad_input_is_one_error_line_and_changes_nothing(finished: Path, tmp_pat
     assert no_home.code == 3 and one_error_line(no_home.err) and not (tmp_path / "missing").exists()
     missing = run_cli("monitor", "task", "--home", str(finished))
     assert missing.code != 0
+    nobody = run_cli("monitor", "task", "m1", "--raise-alerts", "--as", "nobody", "--home", str(finished))
+    assert nobody.code != 0 and one_error_line(nobody.err)
+    no_role = run_cli("monitor", "task", "m1", "--raise-alerts", "--as", "alpha", "--home", str(finished))
+    assert no_role.code == 14 and one_error_line(no_role.err) and "may not raise alerts" in no_role.err
     assert snapshot(finished) == before

@@ -136,3 +136,31 @@ def test_a_changed_history_is_caught(home: Home, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(detector, "HISTORY_WEIGHT", 0.0)  # the past no longer counts: round 2 differs
     found = round_problems(home)
     assert found and {r for r, _ in found} == {2}, found  # round 1 has no past; round 2's scores change
+
+
+def test_flags_become_signed_alerts_that_re_derive(home: Home) -> None:
+    from ledgerml.alerts import list_alerts
+    from ledgerml.alerts.audit import audit_alert
+    from ledgerml.errors import Unauthorized
+    from ledgerml.federated.monitor import participant_labels
+    from ledgerml.federated.screening_alerts import raise_task_alerts
+
+    labels = participant_labels(home, TASK)
+    with pytest.raises(Unauthorized):
+        raise_task_alerts(home, TASK, home.identity(f"{TASK}-org01"), labels)
+    raised = raise_task_alerts(home, TASK, home.identity("aggregator"), labels)
+    assert {(r["round"], r["participant"]) for r in raised} >= {(1, f"{TASK}-org00"), (2, f"{TASK}-org00")}
+    assert raise_task_alerts(home, TASK, home.identity("aggregator"), labels) == []  # once per flag
+    with home.open_ledger(as_validator=False) as ledger:
+        alerts = list_alerts(ledger.state())
+        assert len(alerts) == len(raised)
+        first = alerts[0]
+        report = audit_alert(ledger.state(), home.store(), first.event_id, home=home)
+        assert report.ok, report.problems
+        assert first.record.decision == "exclude" and first.record.subject_type == "participant"
+    explanation = home.store().get(first.record.explanation_digest)
+    assert b'"history"' in explanation and b'"features"' in explanation
+    _overwrite(home, first.record.explanation_digest, explanation.replace(b'"round":', b'"round" :'))
+    with home.open_ledger(as_validator=False) as ledger:
+        tampered = audit_alert(ledger.state(), home.store(), first.event_id, home=home)
+    assert not tampered.ok and any("corrupted" in p for p in tampered.problems), tampered.problems

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from ..vocab.alerts import AlertRecord
 
 REDERIVERS: dict[str, str] = {
-    "chainwatch": "ledgerml.alerts.rederive:chainwatch",
-    "fraud.treeshap": "ledgerml.alerts.rederive:fraud_treeshap",
+    "chainwatch": "ledgerml.alerts.chain:rederive",
+    "fraud.treeshap": "ledgerml.alerts.fraud:rederive",
+    "federation.screening": "ledgerml.federated.screening_alerts:rederive",
 }
 """``explanation["method"]`` -> ``"module:function"`` re-deriving it, imported on first use. A function takes an
 ``AuditContext`` and the stored explanation and returns a ``Rederived``."""
@@ -31,7 +32,7 @@ SCORE_TOLERANCE = 1e-9
 class AlertMismatch(TamperDetected):
     """An alert does not re-derive as recorded."""
 
-    exit_code = 35
+    exit_code = 36
 
 
 @dataclass(frozen=True)
