@@ -101,10 +101,16 @@ def _trusted_witnesses(home: Home, k: int | None) -> list[Any]:
 
 def _check_witnesses(home: Home, ledger: LedgerBackend, report: VerifyReport, trusted: list[Any], k: int) -> None:
     """Fail ``report`` on a block history that contradicts a cosigned checkpoint, or is not cosigned by K."""
-    from .witness.home import cosigned_notes
-    from .witness.verify import check_witnessed
+    from .types import Role
+    from .vocab.core import holders_of
+    from .witness.home import cosigned_notes, load_log_key
+    from .witness.verify import check_binding, check_witnessed
 
     found = check_witnessed(ledger.ledger_id, list(ledger.blocks()), cosigned_notes(home), trusted, k)
+    key = load_log_key(home)
+    if not found.problem and key is not None:
+        validators: set[str] = set(holders_of(ledger.state(), Role.VALIDATOR))
+        found.problem = check_binding(ledger.ledger_id, str(key.vkey), key.binding, validators)
     if found.problem:
         report.ok, report.location, report.problem = False, "witnesses", found.problem
         return

@@ -14,8 +14,9 @@ from ledgerml.home import Home
 from ledgerml.types import Role
 from ledgerml.verification import verify_home
 from ledgerml.vocab.core import RoleGranted
-from ledgerml.witness.home import COSIGNED_FILE, WitnessRefused, publish, trust_witness
+from ledgerml.witness.home import COSIGNED_FILE, WitnessRefused, binding_digest, publish, trust_witness
 
+from .._cli import one_error_line, run_cli
 from ..conftest import make_identity
 
 
@@ -75,6 +76,20 @@ def test_a_deep_rewrite_re_signed_by_the_validator_is_caught(witnessed) -> None:
     report = _verify(home, 2)
     assert not report.ok and report.location == "witnesses"
     assert "cosigned at size 5" in str(report.problem) and "witness.ledgerml.local/" in str(report.problem)
+    result = run_cli("verify", "--witnesses", "2", "--home", str(home.path))
+    assert result.code == 31 and one_error_line(result.err)
+    assert "ledger verification failed at witnesses: history contradicts the checkpoint witness" in result.err
+
+
+def test_a_checkpoint_key_not_bound_by_a_validator_fails(witnessed) -> None:  # type: ignore[no-untyped-def]
+    home, _ = witnessed
+    path = home.path / "checkpoint-key.json"
+    document = json.loads(path.read_text())
+    other = make_identity("mallory", 77)
+    document["binding"] = "0x" + other.sign_digest(binding_digest(document["origin"][15:], document["vkey"])).hex()
+    path.write_text(json.dumps(document))
+    report = _verify(home, 2)
+    assert not report.ok and f"bound by {other.address}, who is not a validator" in str(report.problem)
 
 
 def test_the_witnesses_refuse_to_cosign_the_rewritten_history(witnessed) -> None:  # type: ignore[no-untyped-def]

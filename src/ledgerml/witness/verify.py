@@ -26,6 +26,21 @@ class WitnessReport:
     checked: int = 0
 
 
+def check_binding(ledger_id: str, vkey: str, binding: str, validators: set[str]) -> str | None:
+    """The problem with the validator's signature binding checkpoint key ``vkey`` to the ledger, or None."""
+    from ..errors import InvalidSignature
+    from ..identity import recover_signer
+    from .home import binding_digest
+
+    try:
+        signer = recover_signer(binding_digest(ledger_id, vkey), bytes.fromhex(binding.removeprefix("0x")))
+    except (InvalidSignature, ValueError) as exc:
+        return f"the checkpoint key's binding signature is malformed: {exc}"
+    if signer not in validators:
+        return f"the checkpoint key {vkey} is bound by {signer}, who is not a validator of this ledger"
+    return None
+
+
 def check_k(k: int, trusted: list[TrustedWitness]) -> None:
     """``ConfigError`` unless 1 <= K <= the number of distinct trusted witnesses."""
     if k < 1:
@@ -82,4 +97,4 @@ def check_witnessed(
     return report
 
 
-__all__ = ["WitnessReport", "check_k", "check_witnessed"]
+__all__ = ["WitnessReport", "check_binding", "check_k", "check_witnessed"]
