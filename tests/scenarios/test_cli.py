@@ -56,3 +56,11 @@ def test_run_json_shape(cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     assert document["scenario"] == "cybersecurity" and document["audit_ok"] is True
     assert set(document["baselines"]) == {"centralised", "local_only"}
     assert (tmp_path / "run" / "report.html").is_file()
+
+
+def test_run_refuses_a_home_that_is_a_file(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "a-file"
+    target.write_text("mine")
+    result = cli("scenario", "run", "healthcare", "--home", str(target), "--json")
+    assert result.code == 6 and result.err.count("error:") == 1 and "is a file" in result.err
+    assert target.read_text() == "mine" and result.out == ""
