@@ -56,6 +56,7 @@ COMMANDS: dict[str, Entry] = {
     ),
     "scenario": Entry("ledgerml.cli.scenario:app", "Run the application-domain scenarios on real data."),
     "monitor": Entry("ledgerml.cli.monitor:app", "Watch federations and chains for attacks; raise signed alerts."),
+    "alerts": Entry("ledgerml.cli.alerts:app", "List and show signed alerts with their explanations."),
 }
 """Every top-level command: where it lives and the help line ``ledgerml --help`` shows without importing it."""
 

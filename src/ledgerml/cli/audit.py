@@ -72,3 +72,26 @@ def task(
             console.print(f"report: {report}")
     if not audit.ok:
         raise AuditFailed(f"task {task_id} does not replay as recorded: {first_problem(audit)}")
+
+
+@app.command("alert")
+def alert(
+    alert_id: Annotated[str, typer.Argument(help="Alert id (see 'ledgerml alerts list').")],
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Re-derive an alert from the stored data and its registered model or rule; exit 36 when it does not match."""
+    from ..alerts.audit import AlertMismatch, audit_alert
+
+    target = home_of(home)
+    with target.open_ledger(as_validator=False) as ledger:
+        result = audit_alert(ledger.state(), target.store(), alert_id, home=target)
+    if json_out:
+        emit_json(result.to_dict())
+    else:
+        for check in result.checks:
+            console.print(f"[green]ok[/]: {check}")
+        for problem in result.problems:
+            console.print(f"[red]problem[/]: {problem}")
+    if not result.ok:
+        raise AlertMismatch(f"alert {result.alert_id} does not re-derive as recorded: {result.problems[0]}")
