@@ -1,6 +1,9 @@
 """The demo scenario: five hospitals train one model together while one of them poisons its updates; robust
 aggregation keeps the model good, a FedAvg baseline shows what the attack would have done, and an auditor
-checks the ledger, every round, the final model and the payouts. Writes an HTML report."""
+checks the ledger, every round, the final model and the payouts. Writes an HTML report.
+
+Handwritten digits stand in for the hospitals' records (the attack's effect is plain on them); the same story on
+real clinical data is ``ledgerml scenario run healthcare``."""
 
 from __future__ import annotations
 
@@ -209,7 +212,8 @@ def run_demo(
         with node(target.path) if node is not None else contextlib.nullcontext(None) as evm_rpc:
             _init_home(target, evm_rpc)
             say(
-                f"[bold]ledgerml demo[/]: 5 hospitals, hospital '{HOSPITALS[ATTACKER]}' attacks ({attack}); "
+                f"[bold]ledgerml demo[/]: 5 hospitals (handwritten digits stand in for their records; real clinical "
+                f"data: 'ledgerml scenario run healthcare'), hospital '{HOSPITALS[ATTACKER]}' attacks ({attack}); "
                 f"home {target.path}"
             )
             histories = _run_federations(target, plans, on_run)
