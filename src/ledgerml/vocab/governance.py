@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, JsonValue, model_validator
 
@@ -26,13 +26,13 @@ from ._gate import POLICY_KEY, POLICY_TABLE, current_policy, executing, governs,
 from .core import require_role
 from .evm import not_on_chain
 
-GOVERNABLE = ("GovernancePolicySet", "RoleGranted", "RoleRevoked", "TokensMinted", "TaskCreated")
+GovernedKind = Literal["GovernancePolicySet", "RoleGranted", "RoleRevoked", "TokensMinted", "TaskCreated"]
+GOVERNABLE: tuple[GovernedKind, ...] = get_args(GovernedKind)
 """The kinds a policy may govern; every policy governs ``GovernancePolicySet`` itself."""
 MAX_MEMBERS = 64
 MAX_TTL_MS = 90 * 24 * 3600 * 1000
 """Longest a proposal may stay open (90 days)."""
 PROPOSALS = "proposals"
-GovernedKind = Literal["GovernancePolicySet", "RoleGranted", "RoleRevoked", "TokensMinted", "TaskCreated"]
 ProposalId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
@@ -41,8 +41,9 @@ class GovernancePolicySet(Payload):
     """The governance policy: ``threshold`` of ``members`` must approve events of the kinds in ``actions``."""
 
     threshold: int = Field(ge=1, le=MAX_MEMBERS)
-    members: list[AddressField] = Field(min_length=1, max_length=MAX_MEMBERS)
-    actions: list[GovernedKind] = Field(min_length=1, max_length=len(GOVERNABLE))
+    members: list[AddressField] = Field(max_length=MAX_MEMBERS)
+    """At least ``threshold`` of them (checked by the rule)."""
+    actions: list[GovernedKind] = Field(default_factory=lambda: list(GOVERNABLE), max_length=len(GOVERNABLE))
 
     @model_validator(mode="after")
     def _consistent(self) -> GovernancePolicySet:
@@ -52,8 +53,6 @@ class GovernancePolicySet(Payload):
             raise ValueError("actions must not repeat")
         if "GovernancePolicySet" not in self.actions:
             raise ValueError("the policy must govern its own changes (GovernancePolicySet in actions)")
-        if self.threshold > len(self.members):
-            raise ValueError(f"threshold {self.threshold} is more than the {len(self.members)} members")
         return self
 
 
@@ -160,6 +159,8 @@ def _policy_set(state: State, event: Event, payload: GovernancePolicySet) -> Non
     require_approval(state, GovernancePolicySet.kind)
     if current is None:
         require_role(state, event.actor, Role.ADMIN)
+    if payload.threshold > len(payload.members):
+        raise MalformedEvent(f"threshold {payload.threshold} is more than the {len(payload.members)} members")
     record = PolicyRecord(
         version=1 if current is None else current.version + 1,
         threshold=payload.threshold,
