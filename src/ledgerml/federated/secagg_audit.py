@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..errors import LedgerMLError
 from ..ml.serialization import Weights, to_bytes
 from ..state import State
@@ -38,9 +40,10 @@ def audit_secure_round(
     records = secagg_records(state, record.task_id, round_)
     _check_rejections(store, recorded, round_commits, problems)
     unmask = unmask_record(state, record.task_id, round_)
+    context = protocol.context_bytes(ledger_id, record.task_id, round_)
     if recorded.status != "ok":
-        if unmask is not None and len(unmask.survivors) >= record.min_participants:
-            problems.append("round marked failed although its unmasking was recorded")
+        if unmask is not None or _unmasks(store, record, records, round_commits, template, context):
+            problems.append("round marked failed although the revealed shares unmask a usable aggregate")
         return base_digest
     if unmask is None:
         problems.append("round marked ok without a recorded unmasking")
@@ -54,11 +57,37 @@ def audit_secure_round(
     masked = _masked_inputs(store, records, round_commits, survivors, len(template_vector(template)) + 1, problems)
     if masked is None:
         return recorded.aggregate_digest or base_digest
-    context = protocol.context_bytes(ledger_id, record.task_id, round_)
     _check_aggregate(
         store, record, recorded, records, masked, dropped, template, unmask.unmask_digest, context, problems
     )
     return recorded.aggregate_digest or base_digest
+
+
+def _unmasks(
+    store: ArtifactStore,
+    record: TaskRecord,
+    records: dict[str, SecAggRecord],
+    round_commits: dict[str, CommitRecord],
+    template: Weights,
+    context: bytes,
+) -> bool:
+    """Whether a round recorded as failed could have finalized: enough committed masked inputs, and the
+    signed reveals reconstruct masks under which the sum decodes to a finite aggregate."""
+    survivors = sorted(n for n, r in records.items() if r.masked_digest is not None and n in round_commits)
+    if len(survivors) < max(protocol.threshold(len(records)), record.min_participants):
+        return False
+    dropped = sorted(n for n, r in records.items() if r.shares_digest is not None and n not in survivors)
+    try:
+        length = len(template_vector(template)) + 1
+        masked = {n: masked_vector(store.get(round_commits[n].update_digest), length) for n in survivors}
+        docs = {n: parse_doc(store.get(r.reveal_digest), "reveal") for n, r in records.items() if r.reveal_digest}
+        seeds, mask_keys = reconstruct_secrets(docs, survivors, dropped, records, protocol.threshold(len(records)))
+        public = {n: r.mask_key for n, r in records.items()}
+        bits = int(str(record.secure_settings()["frac_bits"]))
+        weights, _, _ = secure_aggregate(template, masked, seeds, mask_keys, public, context, bits)
+    except (LedgerMLError, ValueError, KeyError):
+        return False
+    return all(bool(np.all(np.isfinite(a))) for a in weights.values())
 
 
 def template_vector(template: Weights) -> Any:
