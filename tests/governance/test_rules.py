@@ -139,3 +139,21 @@ def test_expiry_bounds(governed: LedgerBackend, admin: Identity, alice: Identity
         proposal_payload(TokensMinted(amount=5, to=alice.address), ttl_ms=0)
     past = proposal_payload(TokensMinted(amount=5, to=alice.address), ttl_ms=1, now=0)
     _unchanged(governed, lambda: governed.submit(admin, past), InvalidTransition)
+
+
+def test_the_executed_event_leaves_the_state_a_direct_one_would(
+    tmp_path: Path, governed: LedgerBackend, admin: Identity, bob: Identity
+) -> None:
+    from dataclasses import replace
+
+    created = TaskCreated(
+        task_id="same", name="same", model_spec=M, initial_model=M, rounds=4, rule="trimmed_mean", min_stake=3
+    )
+    plain = Ledger.create(sqlite_url(tmp_path / "plain.db"), admin=admin, name="plain")
+    plain.submit(admin, RoleGranted(subject=admin.address, role=Role.AGGREGATOR))
+    plain.submit(admin, created)
+    approve(governed, bob, propose(governed, admin, created).proposal)
+    direct, executed = task(plain.state(), "same"), task(governed.state(), "same")
+    assert direct is not None and executed is not None
+    assert replace(executed, created_by=direct.created_by) == direct
+    assert governed.state().get("task_progress", "same") == plain.state().get("task_progress", "same")
