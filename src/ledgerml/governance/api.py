@@ -60,7 +60,7 @@ class Vote:
     execution_error: str | None = None
 
 
-def policy_payload(threshold: int, members: Sequence[str], actions: Sequence[str] | None = None) -> Payload:
+def policy_payload(threshold: int, members: Sequence[str], actions: Sequence[str] | None = None) -> GovernancePolicySet:
     """A ``GovernancePolicySet`` from outside values (one ``MalformedEvent`` line for a bad one)."""
     return build_payload(
         GovernancePolicySet,

@@ -10,11 +10,11 @@ from ..state import State
 from ..vocab.governance import PolicyRecord, ProposalRecord, policy, proposals
 
 
-def _who(address: str, names: Mapping[str, str]) -> dict[str, str | None]:
+def _who(address: str, names: Mapping[Any, str]) -> dict[str, str | None]:
     return {"address": address, "name": names.get(address)}
 
 
-def policy_document(record: PolicyRecord | None, names: Mapping[str, str]) -> dict[str, Any] | None:
+def policy_document(record: PolicyRecord | None, names: Mapping[Any, str]) -> dict[str, Any] | None:
     """The policy as JSON data (None when no policy is set)."""
     if record is None:
         return None
@@ -28,7 +28,7 @@ def policy_document(record: PolicyRecord | None, names: Mapping[str, str]) -> di
     }
 
 
-def proposal_document(found: ProposalRecord, names: Mapping[str, str], now: int) -> dict[str, Any]:
+def proposal_document(found: ProposalRecord, names: Mapping[Any, str], now: int) -> dict[str, Any]:
     """One proposal: the exact event it carries, who approved and rejected it, its status at ``now`` (ms)."""
     return {
         "proposal": found.proposal_id,
@@ -47,7 +47,7 @@ def proposal_document(found: ProposalRecord, names: Mapping[str, str], now: int)
     }
 
 
-def governance_document(state: State, names: Mapping[str, str], now: int, *, open_only: bool = False) -> dict[str, Any]:
+def governance_document(state: State, names: Mapping[Any, str], now: int, *, open_only: bool = False) -> dict[str, Any]:
     """``{"policy": ..., "proposals": [...]}``, newest proposal first; ``open_only`` keeps the open ones."""
     rows = [proposal_document(p, names, now) for p in reversed(proposals(state))]
     return {
