@@ -1,9 +1,11 @@
-"""Replay an arrival trace on the real SQLite ledger under a block-cutting policy.
+"""Replay an arrival trace on the real SQLite ledger, which cuts its blocks by the signed sealing policy.
 
-Time is virtual but every cost in it is real: an event is accepted when its ``submit`` (signature and append)
-returns, a block is sealed when ``seal`` returns, and the virtual clock advances by the wall time each of those
-calls took on this machine; between them it jumps to the next release or the policy's deadline. The ledger is
-opened with its own automatic sealing effectively off, and every block is cut by the policy through ``seal()``.
+The replay records the policy as a ``SealingPolicySet`` and then only submits events and runs the ledger's sealing
+timer (``SqliteLedger.next_seal_ms`` / ``seal_due``); every block is cut by the ledger's own ``PolicySealer``.
+Time is virtual but every cost in it is real: the sealer's clock is the replay's, which advances by the wall time
+each ledger call took on this machine (an event is accepted when its ``submit`` returns, sealed when the call that
+sealed it returns) and between calls jumps to the next release or the policy's deadline. The ledger is opened
+with its URL sealing options off, so nothing but the policy cuts a block.
 """
 
 from __future__ import annotations
@@ -11,21 +13,25 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from ..identity import Identity
 from ..ledger.base import LedgerBackend
 from ..ledger.registry import Ledger, sqlite_url
+from ..ledger.sqlite import SqliteLedger
 from ..types import Role
 from ..vocab.consensus import SealingPolicySet
 from ..vocab.core import DatasetRegistered, RoleGranted
-from .cutting import FixedPolicy, IdleGapPolicy, LearnedPolicy, Pending, Policy, percentile
+from .cutting import FixedPolicy, IdleGapPolicy, LearnedPolicy, Policy, percentile
+from .sealer import PolicySealer
 from .traces import Trace
 
 NEVER_SIZE, NEVER_INTERVAL = 1_000_000, 1e9
-"""URL options that switch the ledger's own size/interval sealing off for the replay."""
+"""URL options that switch the ledger's size/interval sealing off (the signed policy rules once recorded)."""
 
 
 @dataclass
@@ -85,54 +91,68 @@ def parameters(policy: Policy) -> dict[str, float]:
 
 @dataclass
 class _Run:
-    """The replay's clock and the pending events."""
+    """The replay's virtual clock (also the ledger sealer's clock) and the trace events not sealed yet."""
 
-    ledger: LedgerBackend
-    policy: Policy
+    ledger: SqliteLedger
     now: float = 0.0
-    last_seal: float = -math.inf
-    last_arrival: float = -math.inf
+    began: float = 0.0
+    sealed: int = 0
+    height: int = 0
     pending: list[float] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     submit_s: float = 0.0
     seal_s: float = 0.0
-    blocks: int = 0
+    timer_calls: int = 0
+    first_height: int = 0
 
-    def view(self) -> Pending:
-        return Pending(len(self.pending), self.pending[0], self.last_arrival, self.last_seal)
+    @property
+    def blocks(self) -> int:
+        """Blocks sealed since the replay's first event."""
+        return self.height - self.first_height
 
-    def seal_at(self, when: float) -> None:
-        self.now = max(self.now, when)
-        began = time.perf_counter()
-        sealed = self.ledger.seal()
-        spent = time.perf_counter() - began
-        assert sealed is not None, "the policy sealed with nothing pending"
-        self.seal_s += spent
+    def clock(self) -> float:
+        """Virtual now: the start of the current ledger call plus the real time spent in it so far."""
+        return self.now + (time.perf_counter() - self.began) * 1000.0
+
+    def start(self) -> None:
+        head = self.ledger.block()
+        self.sealed, self.height, self.first_height = head.log_size, head.height, head.height
+
+    def call(self, work: Callable[[], object]) -> float:
+        """Run one ledger call on the virtual clock; the seconds it took."""
+        self.began = time.perf_counter()
+        work()
+        spent = time.perf_counter() - self.began
         self.now += spent * 1000.0
-        self.latencies += [self.now - arrival for arrival in self.pending]
-        self.pending, self.last_seal, self.blocks = [], self.now, self.blocks + 1
+        return spent
+
+    def _settle(self) -> int:
+        """Record the latencies of the events the ledger sealed during the last call; how many blocks it cut."""
+        head = self.ledger.block()
+        if head.log_size > self.sealed:
+            count = head.log_size - self.sealed
+            self.latencies += [self.now - accepted for accepted in self.pending[:count]]
+            self.pending = self.pending[count:]
+        cut, self.sealed, self.height = head.height - self.height, head.log_size, head.height
+        return cut
 
     def fire_due(self, available: float) -> None:
-        """Seal while the policy's deadline comes before the next event is available."""
+        """Run the ledger's sealing timer while its policy's deadline comes before the next event is available."""
         while self.pending:
-            due = self.policy.deadline(self.view())
-            if due > max(self.now, available):
+            due = self.ledger.next_seal_ms()
+            if due is None or due > max(self.now, available):
                 return
-            self.seal_at(due)
+            self.now = max(self.now, due)
+            self.seal_s += self.call(self.ledger.seal_due)
+            self.timer_calls += 1
+            if not self._settle():
+                raise RuntimeError(f"the ledger's sealing policy was due at {due} ms but sealed nothing")
 
     def submit(self, submitter: Identity, payload: DatasetRegistered, released: float) -> None:
         self.now = max(self.now, released)
-        began = time.perf_counter()
-        self.ledger.submit(submitter, payload)
-        spent = time.perf_counter() - began
-        self.submit_s += spent
-        self.now += spent * 1000.0
-        if math.isfinite(self.last_arrival):
-            self.policy.observe(self.now - self.last_arrival)
+        self.submit_s += self.call(lambda: self.ledger.submit(submitter, payload))
         self.pending.append(self.now)
-        self.last_arrival = self.now
-        if len(self.pending) >= self.policy.block_size:
-            self.seal_at(self.now)
+        self._settle()
 
 
 def open_replay_ledger(path: Path, validator: Identity, submitter: Identity) -> LedgerBackend:
@@ -148,9 +168,13 @@ def replay(
 ) -> CuttingResult:
     """Submit every event of ``trace`` (a ``DatasetRegistered`` per event) and let ``policy`` cut the blocks;
     the policy's parameters are recorded first as a signed ``SealingPolicySet``."""
-    ledger.submit(validator, policy_event(policy, note))
-    ledger.seal()
-    run, serial = _Run(ledger, policy), 0
+    if not isinstance(ledger, SqliteLedger):
+        raise ConfigError("block-cutting replays run on the embedded SQLite ledger")
+    run, serial = _Run(ledger), 0
+    ledger.sealer = PolicySealer(clock=run.clock)
+    run.call(lambda: ledger.submit(validator, policy_event(policy, note)))
+    run.call(ledger.seal)
+    run.start()
     for released, count in trace.releases:
         for _ in range(count):
             run.fire_due(released)
@@ -168,7 +192,7 @@ def replay(
         percentile(run.latencies, 99),
         max(run.latencies, default=math.nan),
         1000.0 * run.submit_s / max(events, 1),
-        1000.0 * run.seal_s / max(run.blocks, 1),
+        1000.0 * run.seal_s / max(run.timer_calls, 1),
         run.latencies,
     )
 

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import (
     AlreadyExists,
@@ -39,6 +39,9 @@ from .merkle import MerkleTree, leaf_hash
 from .proofs import ConsistencyProof, InclusionProof
 from .registry import LedgerURL, url_options
 from .sealing import ChainCheck, seal_next
+
+if TYPE_CHECKING:
+    from ..consensus.sealer import PolicySealer
 
 SCHEMA_VERSION = "1"
 _SCHEMA = (
@@ -101,6 +104,8 @@ class SqliteLedger:
             raise ConfigError(f"{path} is not a ledgerml ledger of schema {SCHEMA_VERSION} (meta: {meta})")
         self._ledger_id = str(meta["ledger_id"])
         self.checkpoint_every = CHECKPOINT_EVERY
+        self.sealer: PolicySealer | None = None
+        """Cuts blocks once a signed ``SealingPolicySet`` is in force (created then; its clock is replaceable)."""
         conn.execute(_CHECKPOINTS)
 
     # -- opening ------------------------------------------------------------------------------------
@@ -409,25 +414,63 @@ class SqliteLedger:
         )
         return header
 
+    def _policy_sealer(self) -> PolicySealer | None:
+        """The sealer following the signed ``SealingPolicySet`` in force, or None (the URL's size and interval)."""
+        from ..vocab.consensus import sealing_policy
+
+        record = sealing_policy(self._state)
+        if record is None:
+            return None
+        if self.sealer is None:
+            from ..consensus.sealer import PolicySealer
+
+            self.sealer = PolicySealer()
+        self.sealer.adopt(record)
+        return self.sealer
+
     def _seal_due_blocks(self) -> None:
-        """Cut blocks of ``block_size`` events, then one more if ``block_interval`` has passed."""
+        """Cut the blocks the signed sealing policy says are due; without one, blocks of ``block_size`` events,
+        then one more if ``block_interval`` has passed."""
         last = self._latest_block() if self._validator is not None else None
         if last is None:
             return  # no validator key here, or the genesis block (create() seals it explicitly)
+        sealer = self._policy_sealer()
+        if sealer is not None:
+            for log_size in sealer.cuts(last.log_size, self._tree.size):
+                self._seal_upto(log_size)
+            return
         while self._tree.size - last.log_size >= self.block_size:
             last = self._seal_upto(last.log_size + self.block_size)
         if self._tree.size > last.log_size and now_ms() - last.time >= self.block_interval * 1000:
             self._seal_upto(self._tree.size)
 
     def seal(self) -> BlockHeader | None:
-        """Seal a block now over every pending event; None if nothing is pending."""
+        """Seal every pending event now (in blocks of the signed policy's size cap, if one is in force); None if
+        nothing is pending."""
 
         def work() -> BlockHeader | None:
             previous = self._latest_block()
             sealed = 0 if previous is None else previous.log_size
+            sealer = self._policy_sealer() if previous is not None else None
+            cap = self._tree.size if sealer is None else sealer.block_size
+            while self._tree.size - sealed > cap:
+                previous, sealed = self._seal_upto(sealed + cap), sealed + cap
             return self._seal_upto(self._tree.size) if self._tree.size > sealed else None
 
         return self._write(work)
+
+    def seal_due(self) -> BlockHeader | None:
+        """The signed sealing policy's timer: seal what it says is due now (see ``next_seal_ms``); the newest
+        block if that sealed anything, else None."""
+        before = self._read(self._latest_block)
+        self._write(lambda: None)
+        after = self._read(self._latest_block)
+        return after if after is not None and (before is None or after.height > before.height) else None
+
+    def next_seal_ms(self) -> float | None:
+        """When (Unix ms, on ``sealer.clock``) the signed policy seals the pending events if nothing else
+        arrives; None without a policy or with nothing pending."""
+        return self._read(lambda: None if self.sealer is None else self.sealer.next_due_ms())
 
     def _block(self, height: int | None) -> BlockHeader:
         if height is None:
