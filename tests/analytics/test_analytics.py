@@ -671,3 +671,24 @@ def test_model_text_check_accepts_infinite_split_thresholds(tmp_path: Path) -> N
     assert _check_model_text(first_threshold("inf"), n, "m")
     with pytest.raises(ConfigError, match="malformed or inconsistent arrays"):
         _check_model_text(first_threshold("nan"), n, "m")
+
+
+def test_a_mint_executed_by_proposal_is_the_proposers_edge(tmp_path: Path) -> None:
+    from ledgerml import Ledger, sqlite_url
+    from ledgerml.analytics.ledger_source import ledger_transactions
+    from ledgerml.governance.api import approve, policy_payload, propose
+    from ledgerml.vocab.tokens import TokensMinted
+
+    from ..conftest import make_identity
+
+    admin, alice, bob = (make_identity(name, 900 + i) for i, name in enumerate(("admin", "alice", "bob")))
+    ledger = Ledger.create(sqlite_url(tmp_path / "g.db"), admin=admin, name="gov")
+    ledger.submit(admin, policy_payload(2, [admin.address, alice.address, bob.address]))
+    number = propose(ledger, admin, TokensMinted(to=bob.address, amount=70)).proposal
+    approve(ledger, alice, number)
+    tx = ledger_transactions(ledger)
+    ledger.close()
+    minted = tx[tx["kind"] == "TokensMinted"]
+    assert list(zip(minted["from"], minted["to"], minted["value"], strict=True)) == [
+        (admin.address.lower(), bob.address.lower(), 70.0)
+    ]

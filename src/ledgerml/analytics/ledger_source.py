@@ -1,7 +1,8 @@
 """The project's own ledger as a transaction graph, so the same detector can watch its actors: every event
 becomes an edge from its actor to its counterpart (the role's subject, the token recipient, each rewarded
 participant, the slashed participant, or the task's aggregator for joins and commitments), valued in reward
-tokens where tokens move. Events without a counterpart (registrations) count as the actor's activity only."""
+tokens where tokens move. Events without a counterpart (registrations) count as the actor's activity only.
+A governance ``ProposalExecuted`` counts as the event it applied, by its proposer (who is that event's actor)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 
 import pandas as pd
 
+from .._json import loads_bounded
 from ..ledger.base import LedgerBackend
+from ..vocab.governance import PROPOSALS
 
 
 def _edges(kind: str, payload: dict[str, Any], aggregators: dict[str, str]) -> list[tuple[str, float]]:
@@ -31,18 +34,22 @@ def _edges(kind: str, payload: dict[str, Any], aggregators: dict[str, str]) -> l
 def ledger_transactions(ledger: LedgerBackend) -> pd.DataFrame:
     """The ledger's events as ``from, to, value, timestamp, contract_creation`` rows."""
     aggregators = {task_id: record.aggregator for task_id, record in ledger.state().rows("tasks").items()}
+    proposals = ledger.state().rows(PROPOSALS)
     rows = []
     for stored in ledger.events():
         event = stored.event
-        for counterpart, value in _edges(event.kind, event.payload, aggregators):
+        actor, kind, payload = event.actor, event.kind, event.payload
+        if kind == "ProposalExecuted" and (applied := proposals.get(payload["proposal"])) is not None:
+            actor, kind, payload = applied.proposer, applied.action, loads_bounded(applied.payload)
+        for counterpart, value in _edges(kind, payload, aggregators):
             rows.append(
                 {
-                    "from": event.actor.lower(),
+                    "from": actor.lower(),
                     "to": counterpart.lower(),
                     "value": value,
                     "timestamp": event.time // 1000,
                     "contract_creation": False,
-                    "kind": event.kind,
+                    "kind": kind,
                 }
             )
     return pd.DataFrame(rows, columns=["from", "to", "value", "timestamp", "contract_creation", "kind"])
