@@ -6,7 +6,8 @@ with player k mod n, so every player is measured first equally often, and a perm
 the prefix's utility is within ``truncation`` of the grand coalition's (the rest get marginal 0); if the whole
 round gained less than ``truncation``, every value is 0 without sampling. ``leave_one_out`` needs n + 1
 evaluations. ``kernel_shapley`` fits the values by KernelSHAP's weighted regression over a budget of coalitions
-(the estimator measured best beyond exact's range, docs/benchmarks.md). All count distinct utility evaluations
+(the estimator measured best beyond exact's range, docs/benchmarks.md; ``kernel_budget`` is the budget a
+task's ``kernel`` valuation uses). All count distinct utility evaluations
 (results are cached per coalition).
 """
 
@@ -186,6 +187,13 @@ def _solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
             tail += float(a[r, c]) * float(out[c])
         out[r] = (a[r, size] - tail) / a[r, r]
     return out
+
+
+def kernel_budget(n: int) -> int:
+    """Distinct utility evaluations a ``kernel`` valuation of ``n`` players uses: a fifth of exact Shapley's
+    2^n, at most 20 n, and never below KernelSHAP's minimum (empty, full, every single and every n - 1)."""
+    least = min(2**n, 2 * n + 2)
+    return int(max(least, min(2**n // 5, 20 * n)))
 
 
 def kernel_shapley(n: int, utility: Utility, *, max_evaluations: int, seed: int = 0) -> Valuation:
