@@ -41,6 +41,11 @@ def test_screening_table_in_a_config_file(tmp_path: Path) -> None:
         FederationConfig.from_toml(path)
 
 
+def test_screening_is_refused_with_secure_aggregation() -> None:
+    with pytest.raises(ConfigError, match="secure"):
+        FederationConfig(rule="norm_clipped_mean", secure=True, screening={"action": "flag"})
+
+
 def test_decisions() -> None:
     assert Policy().decision(0.7) == "flag" and Policy().decision(0.2) == "ok"
     active = check_policy({"action": "exclude", "threshold": 0.6})

@@ -221,6 +221,8 @@ def check_federation(config: FederationConfig) -> None:
     check_dp(config.dp, config.rounds)
     _check_rewards(config, n)
     screening_settings(config.screening)
+    if config.secure and config.screening:
+        raise _bad("screening", "left out when secure = true (no single update is stored in the clear)", "table")
 
 
 def screening_slash_on(slash_on: list[str], table: Any) -> list[str]:

@@ -226,6 +226,8 @@ def task_scores(
     """``{"scores": [{"round", "participant", "score", "decision"}]}`` for every committed participant of every
     finalized round (``label`` names a participant by its address); ``on_round(done, total)`` reports progress."""
     screening = TaskScreening.open(state, store, task_id, verdict)
+    if screening.record.secure_settings():
+        raise ConfigError(f"task {task_id!r} uses secure aggregation: no single update is stored, none can be scored")
     policy = policy_of(screening.record)
     total = progress(state, task_id).finalized
     rows: list[dict[str, Any]] = []
