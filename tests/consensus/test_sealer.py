@@ -4,14 +4,17 @@ from its event on, ``seal()`` within the cap, and the URL options only while no 
 
 from __future__ import annotations
 
+import copy
 import itertools
+import math
 from pathlib import Path
 
 import pytest
 
-from ledgerml.consensus.cutting import FixedPolicy, IdleGapPolicy, LearnedPolicy
+from ledgerml.consensus.cutting import FixedPolicy, IdleGapPolicy, LearnedPolicy, Pending
 from ledgerml.consensus.replay import open_replay_ledger, policy_event
 from ledgerml.consensus.sealer import PolicySealer, policy_from_record
+from ledgerml.consensus.traces import Trace, onoff_trace
 from ledgerml.errors import Unauthorized
 from ledgerml.ledger.registry import Ledger, sqlite_url
 from ledgerml.ledger.sqlite import SqliteLedger
@@ -158,3 +161,62 @@ def test_the_record_rebuilds_the_policy_it_was_made_from(policy: FixedPolicy | I
     )
     rebuilt = policy_from_record(record)
     assert type(rebuilt) is type(policy) and policy_event(rebuilt) == event
+
+
+def _by_policy(trace: Trace, policy: FixedPolicy | LearnedPolicy) -> list[float]:
+    """Seal times when the policy's own deadline rule decides (8 ms per submit, 2 ms per seal, virtual time)."""
+    now, last_seal, last_arrival, pending, oldest, seals = 0.0, -math.inf, -math.inf, 0, 0.0, []
+    for released, count in trace.releases:
+        for _ in range(count):
+            while pending:
+                due = policy.deadline(Pending(pending, oldest, last_arrival, last_seal))
+                if due > max(now, released):
+                    break
+                now = max(now, due) + 2.0
+                pending, last_seal = 0, now
+                seals.append(now)
+            now = max(now, released) + 8.0
+            if math.isfinite(last_arrival):
+                policy.observe(now - last_arrival)
+            oldest = now if pending == 0 else oldest
+            pending, last_arrival = pending + 1, now
+    return seals
+
+
+def _by_sealer(trace: Trace, policy: FixedPolicy | LearnedPolicy) -> list[float]:
+    """Seal times when a ``PolicySealer`` built from the policy's signed record decides, on the same costs."""
+    event = policy_event(policy)
+    clock = Clock()
+    clock.ms = 0.0
+    sealer = PolicySealer(clock=clock)
+    sealer.adopt(SealingPolicyRecord(event.policy, event.block_size, event.max_wait_ms, 0, event.block_cost, "", 0))
+    sealer.note(0, 0)
+    sealer.last_seal_ms = -math.inf
+    sealed, size, seals = 0, 0, []
+    for released, count in trace.releases:
+        for _ in range(count):
+            while size > sealed:
+                due = sealer.next_due_ms()
+                if due is None or due > max(clock.ms, released):
+                    break
+                clock.ms = max(clock.ms, due)
+                sealed = sealer.cuts(sealed, size)[-1]
+                clock.ms += 2.0
+                sealer.last_seal_ms = clock.ms
+                seals.append(clock.ms)
+            clock.ms = max(clock.ms, released) + 8.0
+            size += 1
+            if sealer.cuts(sealed, size):  # due at the arrival itself: sealed within the write
+                sealed, clock.ms = size, clock.ms + 2.0
+                sealer.last_seal_ms = clock.ms
+                seals.append(clock.ms)
+    return seals
+
+
+@pytest.mark.parametrize(
+    "policy", [FixedPolicy(1000, 500.0), LearnedPolicy(1000, 20_000.0, 2000.0)], ids=["fixed", "learned"]
+)
+def test_the_ledger_sealer_decides_exactly_as_the_policy_rule(policy: FixedPolicy | LearnedPolicy) -> None:
+    trace = onoff_trace(seed=4, bursts=6, quiet_ms=5000.0)
+    expected = _by_policy(trace, copy.deepcopy(policy))
+    assert len(expected) >= 6 and _by_sealer(trace, copy.deepcopy(policy)) == expected
