@@ -131,6 +131,9 @@ def test_pipeline_on_generated_data(tmp_path: Path) -> None:
     assert set(document["metrics"]) == keys
     assert set(document["baselines"]["centralised"]) == keys == set(document["baselines"]["local_only"])
     assert all(np.isfinite(v) and v >= 0 for v in document["metrics"].values())
+    assert all(v < 1e3 for k, v in document["metrics"].items() if "nasa" not in k)  # it was 1e31 once: no blow-up
+    again = run_scenario("iot", tmp_path / "home2", root=root, settings={"rounds": 2}, report=False)
+    assert again.to_dict()["metrics"] == document["metrics"]  # other keys, same seeds: the same models
     rounds = result.studies[0].history
     assert rounds[-1]["status"] == "ok" and "val_accuracy" in rounds[-1]["metrics"]  # R^2 for a regressor
     assert "air quality: persistence forecast (PM2.5 now) MAE / RMSE" in result.analytics

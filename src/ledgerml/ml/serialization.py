@@ -17,11 +17,14 @@ def to_bytes(weights: Weights) -> bytes:
 
 
 def from_bytes(data: bytes) -> Weights:
-    """Decode safetensors bytes; ``MalformedEvent`` if they are not a valid safetensors document."""
+    """Decode safetensors bytes, names in sorted order (safetensors' own order varies from call to call, and
+    anything drawn per array - attack noise, DP noise - must not depend on it); ``MalformedEvent`` if they are
+    not a valid safetensors document."""
     try:
-        return dict(load(data))
+        loaded = load(data)
     except Exception as exc:  # safetensors raises its own SafetensorError
         raise MalformedEvent(f"not a valid safetensors update: {exc}") from None
+    return {name: loaded[name] for name in sorted(loaded)}
 
 
 def digest_of(weights: Weights) -> str:

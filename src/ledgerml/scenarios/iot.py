@@ -14,7 +14,6 @@ from .base import Organisation, Scenario, Study, StudyData
 from .dataroot import ENV, data_file, data_root
 from .regression_metrics import mae, nasa_score, rmse
 from .sensors import RUL_CAP, Station, engines, read_cmapss, read_station
-from .split import standardise
 
 CMAPSS_FILE = "domains/iot/train_FD001.txt"
 AIR_FOLDER = "domains/iot/beijing_multisite_air_quality"
@@ -27,6 +26,14 @@ TRAIN_UNTIL, TEST_FROM = 20160301, 20160901
 TRAIN_ROWS, VAL_ROWS = 3000, 200
 """Hours sampled per station for training and for the aggregator's validation set (the test keeps all)."""
 SEED = 0
+
+
+def standardise(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+    """Scale by the training rows' mean and deviation; a column constant in training (deviation at rounding
+    level, e.g. the month when every training hour is in one month) is only centred, not blown up."""
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    std = np.where(std > 1e-9 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+    return [(a - mean) / std for a in (train, *others)]
 
 
 def split_engines(units: np.ndarray, seed: int = SEED) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
