@@ -220,3 +220,19 @@ def test_the_ledger_sealer_decides_exactly_as_the_policy_rule(policy: FixedPolic
     trace = onoff_trace(seed=4, bursts=6, quiet_ms=5000.0)
     expected = _by_policy(trace, copy.deepcopy(policy))
     assert len(expected) >= 6 and _by_sealer(trace, copy.deepcopy(policy)) == expected
+
+
+def test_a_new_process_counts_the_wait_from_the_last_blocks_time(tmp_path: Path) -> None:
+    # Prepare: a fixed 1 s policy, 3 events left pending, the ledger closed (a CLI process ending)
+    clock = Clock()
+    with _ledger(tmp_path, clock, SealingPolicySet(policy="fixed", block_size=100, max_wait_ms=1000)) as ledger:
+        ledger.submit_batch(INDEXER, _events(0, 3))
+        sealed_at = ledger.block().time
+        assert ledger.size - ledger.block().log_size == 3
+    for late, sealed in ((500, False), (1500, True)):
+        # Execute: another process opens it `late` ms after the last block and writes one event
+        with SqliteLedger.open(tmp_path / "l.db", validator=VALIDATOR) as again:
+            again.sealer = PolicySealer(clock=lambda late=late: float(sealed_at + late))  # type: ignore[misc]
+            again.submit(INDEXER, _events(10 + late, 1)[0])
+            # Assert: the interval counts from the stored block's time, not from the process start
+            assert (again.block().log_size == again.size) is sealed

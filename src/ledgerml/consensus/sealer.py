@@ -63,14 +63,15 @@ class PolicySealer:
             self.policy, self.settings = fresh, _settings(record)
         return self.policy
 
-    def note(self, sealed: int, size: int) -> None:
-        """Take in the ledger's sealed and total log sizes: events beyond ``seen`` arrived now (gaps observed),
-        a seal made elsewhere (``seal()``, another process) counts as sealed now."""
+    def note(self, sealed: int, size: int, sealed_at_ms: float = math.inf) -> None:
+        """Take in the ledger's sealed and total log sizes and the last block's time: events beyond ``seen``
+        arrived now (gaps observed); a seal this sealer did not make (``seal()``, another process, or before it
+        existed) counts as made at the block's time, or now if that is later (a clock other than the wall's)."""
         now = self.clock()
         if self.seen < 0:
-            self.seen, self.sealed, self.last_seal_ms = sealed, sealed, now
+            self.seen, self.sealed, self.last_seal_ms = sealed, sealed, min(now, sealed_at_ms)
         if sealed > self.sealed:
-            self.sealed, self.last_seal_ms = sealed, now
+            self.sealed, self.last_seal_ms = sealed, min(now, sealed_at_ms)
         fresh = size - max(self.seen, sealed)
         for _ in range(max(fresh, 0)):
             if self.policy is not None and math.isfinite(self.last_arrival_ms):
@@ -90,9 +91,10 @@ class PolicySealer:
             return None
         return self.policy.deadline(self._view())
 
-    def cuts(self, sealed: int, size: int) -> list[int]:
-        """The log sizes to seal at now: full blocks of the size cap, then every pending event if due."""
-        self.note(sealed, size)
+    def cuts(self, sealed: int, size: int, sealed_at_ms: float = math.inf) -> list[int]:
+        """The log sizes to seal at now: full blocks of the size cap, then every pending event if due
+        (``sealed_at_ms``: the last block's time, see ``note``)."""
+        self.note(sealed, size, sealed_at_ms)
         if self.policy is None:
             return []
         cap, out = self.policy.block_size, []

@@ -436,7 +436,7 @@ class SqliteLedger:
             return  # no validator key here, or the genesis block (create() seals it explicitly)
         sealer = self._policy_sealer()
         if sealer is not None:
-            for log_size in sealer.cuts(last.log_size, self._tree.size):
+            for log_size in sealer.cuts(last.log_size, self._tree.size, float(last.time)):
                 self._seal_upto(log_size)
             return
         while self._tree.size - last.log_size >= self.block_size:
