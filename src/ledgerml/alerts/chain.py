@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._canonical import canonical_json
 from .._json import loads_bounded
-from ..errors import ConfigError, TamperDetected
+from ..errors import ConfigError, LedgerMLError, TamperDetected
 
 if TYPE_CHECKING:
     from ..analytics.chainwatch.activity import Activity
@@ -37,7 +37,7 @@ def read_activity(
     return activity, notes, str(rpc)
 
 
-def _check_signer(home: Home, acting: str | None) -> Any:
+def check_signer(home: Home, acting: str | None) -> Any:
     """The identity that will sign alerts, checked before any work: it must be allowed to raise them."""
     from ..vocab.alerts import check_may_raise_alerts
 
@@ -64,7 +64,7 @@ def monitor_chain(
     from ..analytics.chainwatch.monitor import MonitorSettings, run_monitor
 
     settings = MonitorSettings() if threshold is None else MonitorSettings(threshold=threshold)
-    identity = _check_signer(home, acting) if raise_alerts and home is not None else None
+    identity = check_signer(home, acting) if raise_alerts and home is not None else None
     if raise_alerts and home is None:
         raise ConfigError("--raise-alerts needs a ledger home")
     activity, notes, source = read_activity(
@@ -125,7 +125,9 @@ def rederive(ctx: AuditContext, explanation: dict[str, Any]) -> Rederived:
         digest = str(explanation["input"]["digest"])
         window = explanation["window"]
         settings = MonitorSettings(**explanation["settings"])
-    except (KeyError, TypeError):
+    except LedgerMLError:
+        raise
+    except (KeyError, TypeError, AttributeError):
         raise TamperDetected("the explanation lacks the monitor's input, window or settings") from None
     raw = ctx.store.get(digest)
     activity = activity_from_json(loads_bounded(raw, what="stored chain activity", max_bytes=MAX_ACTIVITY_BYTES))

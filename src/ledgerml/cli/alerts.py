@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError
-from ._common import HomeOption, JsonOption, check_out, console, emit_json, home_of, table, write_output
+from ._common import AsOption, HomeOption, JsonOption, check_out, console, emit_json, home_of, table, write_output
 
 app = typer.Typer(help="List and show signed alerts with their explanations.", no_args_is_help=True)
 FORMATS = ("text", "json", "html")
@@ -77,6 +77,30 @@ def show_cmd(
         _print_or_write(json.dumps(detail, indent=2, sort_keys=True) + "\n", out)
     else:
         _print_text(detail)
+
+
+@app.command("fraud")
+def fraud_cmd(
+    data: Annotated[Path, typer.Option("--data", help="Account table (CSV or Parquet) to score.")],
+    model: Annotated[Path, typer.Option("--model", help="A 'fraud train' folder registered on the ledger.")],
+    top: Annotated[int, typer.Option("--top", help="SHAP contributions kept per account.")] = 10,
+    limit: Annotated[int, typer.Option("--limit", help="Most alerts raised (highest scores first).")] = 50,
+    acting: AsOption = None,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Raise a signed alert, explained by its TreeSHAP values, for every account the registered model flags."""
+    from ..alerts.fraud import raise_fraud_alerts
+
+    rows = raise_fraud_alerts(home_of(home), data, model, acting=acting, top=top, limit=limit)
+    if json_out:
+        emit_json({"alerts": rows})
+        return
+    table(
+        f"{len(rows)} alert(s)",
+        ["address", "score", "alert"],
+        [[r["address"], f"{r['score']:.4f}", r["alert_id"]] for r in rows],
+    )
 
 
 def _print_or_write(text: str, out: Path | None) -> None:

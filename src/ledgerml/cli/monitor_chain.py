@@ -24,7 +24,7 @@ def chain_cmd(
         int | None, typer.Option("--to-block", help="Last block with --rpc \\[default: latest].")
     ] = None,
     threshold: Annotated[
-        float | None, typer.Option("--threshold", help="Alert threshold on the signature score \\[default: 8.5].")
+        float | None, typer.Option("--threshold", help="Alert threshold on the signature score \\[default: 6.9].")
     ] = None,
     raise_alerts: Annotated[
         bool, typer.Option("--raise-alerts", help="Sign an AlertRaised per detected window (admin/auditor).")

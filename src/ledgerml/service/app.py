@@ -65,7 +65,7 @@ def _install_handlers(app: FastAPI) -> None:
 def create_app(home: Home, ledger: LedgerBackend | None = None, settings: ServiceSettings | None = None) -> FastAPI:
     """The service over ``home`` (its ledger opened with the validator key when it loads, so blocks get sealed),
     or over an already open ``ledger`` of that home. The caller closes the ledger it passes."""
-    from . import governance, pages, routes
+    from . import alerts, governance, pages, routes
 
     if ledger is None:
         writer = home.open_ledger()
@@ -93,6 +93,7 @@ def create_app(home: Home, ledger: LedgerBackend | None = None, settings: Servic
     app.include_router(routes.router, prefix="/api")
     app.include_router(pages.router)
     app.include_router(governance.router)
+    app.include_router(alerts.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app
 

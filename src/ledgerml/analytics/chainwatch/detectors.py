@@ -91,18 +91,17 @@ def rolling_zscore_scores(signals: np.ndarray, names: tuple[str, ...] = SIGNALS,
     return best
 
 
-def cusum_scores(
-    signals: np.ndarray, names: tuple[str, ...] = SIGNALS, window: int = WINDOW, drift: float = 0.5
-) -> np.ndarray:
-    """Baseline: one-sided CUSUM of every signal's trailing z-score (``S = max(0, S + z - drift)``), the largest
-    statistic per block."""
-    z = trailing_z(signals, names, window)
+def cusum_flags(z: np.ndarray, h: float, drift: float = 0.5) -> np.ndarray:
+    """Baseline: one-sided CUSUM of every signal's trailing z-score ``z`` (``S = max(0, S + z - drift)``); a block
+    is flagged when any statistic reaches ``h``, and every statistic restarts from 0 after an alarm."""
     s = np.zeros(z.shape[1])
-    out = np.zeros(len(z))
+    flags = np.zeros(len(z), dtype=bool)
     for t in range(len(z)):
         s = np.maximum(0.0, s + z[t] - drift)
-        out[t] = s.max()
-    return out
+        if s.max() >= h:
+            flags[t] = True
+            s[:] = 0.0
+    return flags
 
 
 @dataclass(frozen=True)

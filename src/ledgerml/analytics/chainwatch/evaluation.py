@@ -68,17 +68,3 @@ def score_windows(found: list[Window], attacks: list[tuple[int, int]], tolerance
 def evaluate(scores: np.ndarray, attacks: list[tuple[int, int]], threshold: float) -> Outcome:
     """``score_windows`` of the windows ``scores`` flag at ``threshold``."""
     return score_windows(flagged_windows(scores, threshold), attacks)
-
-
-def threshold_for_precision(
-    traces: list[tuple[np.ndarray, list[tuple[int, int]]]], target: float, candidates: np.ndarray
-) -> float:
-    """The lowest candidate threshold whose pooled precision over ``traces`` reaches ``target`` (the highest
-    candidate when none does)."""
-    for threshold in np.sort(candidates):
-        pooled = EMPTY
-        for scores, attacks in traces:
-            pooled = pooled + evaluate(scores, attacks, float(threshold))
-        if pooled.alerts and pooled.precision >= target:
-            return float(threshold)
-    return float(np.max(candidates))

@@ -14,9 +14,9 @@ from .detectors import MONITOR_SIGNALS, SIGNATURES, WINDOW, Z_CAP, flagged_windo
 from .history import HISTORY
 from .signals import SIGNAL_HELP, monitor_signals
 
-DEFAULT_THRESHOLD = 8.5
+DEFAULT_THRESHOLD = 6.9
 """Alert threshold on the signature score (capped robust z, at most 10): the lowest reaching precision 0.9 on the
-calibration traces of ``benchmarks/chain_attacks.py`` (seeds 0-5; the table is measured on seeds 6-15)."""
+calibration traces of ``benchmarks/chain_attacks.py`` (seeds 0-5, 6.903; the table is measured on seeds 6-15)."""
 DETECTOR_NAME = "chainwatch/v1"
 HISTORY_NAME = {
     "fan_out_surprise": "fan-out vs the account's own past",
