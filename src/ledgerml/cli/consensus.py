@@ -143,7 +143,8 @@ def set_policy_command(
     acting: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Record the validator's block-cutting policy on the home ledger as a signed SealingPolicySet event."""
+    """Record the validator's block-cutting policy on the home ledger as a signed SealingPolicySet event; an
+    embedded (SQLite) ledger cuts its blocks by it from that event on."""
     from ..consensus.replay import policy_event
 
     event = policy_event(_policy(policy, block_size, max_wait_ms, idle_gap_ms, block_cost), note)
