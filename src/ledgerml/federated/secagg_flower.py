@@ -74,6 +74,8 @@ def _reply(message: Message, **values: Any) -> Message:
 def _session(me: Identity, cfg: dict[str, Any], create: bool = False) -> _Client:
     key = (me.address, str(cfg["ledger"]), str(cfg["task"]), int(cfg["round"]))
     if create:
+        for old in [k for k in _SESSIONS if k[:3] == key[:3] and k[3] < key[3]]:
+            del _SESSIONS[old]  # an earlier round's secrets are kept in the vault, not in memory
         context = protocol.context_bytes(key[1], key[2], key[3])
         _SESSIONS[key] = _Client(protocol.ClientSession(me.address, context))
     if key not in _SESSIONS:

@@ -112,6 +112,7 @@ def _expected(seen: list[tuple[np.ndarray, int]]) -> np.ndarray:
     return sum(d * w for d, w in seen) / total  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 def test_a_secure_task_aggregates_the_clipped_mean_without_seeing_an_update(tmp_path: Path, encoded: list) -> None:  # type: ignore[type-arg]
     home = _home(tmp_path, rounds=2)
     strategy = _run(home)
@@ -253,6 +254,8 @@ def test_an_auditor_opens_one_input_under_a_signed_request(tmp_path: Path, encod
     opened = check_opening(ledger, home.store(), TASK, 1, target.address)
     ledger.close()
     assert opened.commitment_ok and opened.within_bound
+    kept = vault_of(target.receipts) / f"{TASK}-1.json"  # type: ignore[operator]
+    assert kept.stat().st_mode & 0o777 == 0o600
     clipped = [d for d, w in encoded if w == opened.weight]
     assert any(np.allclose(opened.delta, d, atol=2.0**-20) for d in clipped)
 
