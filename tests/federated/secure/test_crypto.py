@@ -169,3 +169,35 @@ def test_a_reveal_never_gives_both_secrets_of_one_client() -> None:
     with pytest.raises(ValueError):  # a second split would give c's self seed too
         sessions[0].reveal(["a", "c"], ["b"])
     assert keys.public_hex(keys.private_key(sessions[0].mask_key_bytes())) == advertised["a"]["mask_key"]
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(2, 5), st.integers(1, 12), st.floats(0.1, 10.0), st.data())
+def test_the_secure_sum_decodes_to_the_plaintext_norm_clipped_mean(
+    clients: int, length: int, clip: float, data: st.DataObject
+) -> None:
+    """The plaintext rule in ``aggregation`` is the baseline: secure aggregation gives it up to the fixed point."""
+    from ledgerml.federated.aggregation import aggregate
+
+    rows = np.array([data.draw(st.lists(st.floats(-50, 50), min_size=length, max_size=length)) for _ in range(clients)])
+    weights = [data.draw(st.integers(1, 1000)) for _ in range(clients)]
+    expected = aggregate("norm_clipped_mean", rows, np.array(weights, dtype=float), {"clip": clip}).delta
+    bits = quantize.frac_bits(clients, clip)
+    context = protocol.context_bytes("l", "t", 1)
+    names = [f"c{i}" for i in range(clients)]
+    sessions = {n: protocol.ClientSession(n, context) for n in names}
+    advertised = {n: s.advertise() for n, s in sessions.items()}
+    sealed = {n: s.share(advertised) for n, s in sessions.items()}
+    for n, session in sessions.items():
+        for sender in names:
+            session.take(sender, sealed[sender][n])
+    masked = {}
+    for n, row, w in zip(names, rows, weights, strict=True):
+        clipped = np.clip(quantize.clip_l2(row, clip), -clip, clip)
+        masked[n] = sessions[n].mask(quantize.encode(clipped, w, clip, bits), names)
+    reveals = {n: sessions[n].reveal(names, []) for n in names}
+    seeds = {n: protocol.reconstruct(reveals, n, "b", protocol.threshold(clients)) for n in names}
+    public = {n: a["mask_key"] for n, a in advertised.items()}
+    mean, total = quantize.decode_sum(protocol.unmask(masked, seeds, {}, public, context), bits)
+    assert total == sum(weights)
+    assert np.max(np.abs(mean - expected)) <= 2.0 ** -(bits + 1) + 1e-9 * clip

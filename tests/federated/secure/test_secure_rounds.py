@@ -321,3 +321,14 @@ def test_hostile_stage_replies_are_invalid_entries_and_the_round_goes_on(
     assert "SecAggKeys refused" in invalid[bad["keys"]] and "SecAggShares refused" in invalid[bad["shares"]]
     assert all("\n" not in reason for reason in invalid.values())
     assert _problems(home) == []
+
+
+def test_too_few_masked_inputs_fail_the_round_cleanly(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    outcome = _run(home, drop_inputs={0, 1, 2}).history[0]
+    assert outcome.status == "failed" and outcome.accepted == []
+    assert all("unmasking needs" in reason for reason in outcome.rejected.values())
+    ledger = home.open_ledger()
+    assert unmask_record(ledger.state(), TASK, 1) is None
+    ledger.close()
+    assert _problems(home) == []
