@@ -4,6 +4,7 @@ dropped clients handled as the protocol says; each mismatch is a problem of the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ from ..errors import LedgerMLError
 from ..ml.serialization import Weights, to_bytes
 from ..state import State
 from ..store import ArtifactStore
-from ..types import Digest
+from ..types import Address, Digest
 from ..vocab.secagg import SecAggRecord, secagg_records, unmask_record
 from ..vocab.tasks import CommitRecord, RoundRecord, TaskRecord, round_record
 from .coordinator import MISMATCH
@@ -26,13 +27,14 @@ def audit_secure_round(
     ledger_id: str,
     record: TaskRecord,
     round_: int,
-    round_commits: dict[str, CommitRecord],
+    committed: Mapping[Address, CommitRecord],
     template: Weights,
     base_digest: str,
     problems: list[str],
 ) -> str:
     """Replay round ``round_`` of a secure task, appending what does not hold to ``problems``; the next base
     model digest."""
+    round_commits = {str(who): commit for who, commit in committed.items()}
     recorded = round_record(state, record.task_id, round_)
     if recorded is None:
         problems.append(f"round {round_} is not finalized")
