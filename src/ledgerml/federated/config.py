@@ -203,6 +203,12 @@ def secure_settings(config: FederationConfig) -> dict[str, Any]:
         bits = quantize.frac_bits(config.participants, clip)
     except ValueError as exc:
         raise _bad("secure", f"usable with these settings ({exc})", config.secure) from None
+    if config.valuation.get("method") if isinstance(config.valuation, dict) else None:
+        raise _bad(
+            "valuation.method",
+            "left out under secure = true (single updates are hidden: rounds are valued by weight share)",
+            config.valuation["method"],
+        )
     return {
         "protocol": "ledgerml-secagg/1",
         "clip": clip,
