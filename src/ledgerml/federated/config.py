@@ -287,16 +287,16 @@ def _check_training(c: FederationConfig, n: int) -> None:
         _int("model.hidden", model["hidden"], 1, MAX_HIDDEN)
     if "l2" in model:
         _number("model.l2", model["l2"], 0, 1)
+    if "target_scale" in model:
+        if model["type"] not in ("linear", "mlp_regressor"):
+            raise _bad("model", "a table with 'target_scale' only for type 'linear' or 'mlp_regressor'", model)
+        _number("model.target_scale", model["target_scale"], 1e-6, 1e9)
     _int("epochs", c.epochs, 1, MAX_EPOCHS)
     _number("lr", c.lr, 0, MAX_LR, open_low=True)
     _int("batch_size", c.batch_size, 1, MAX_BATCH_SIZE)
     if c.max_update_norm is not None:
         _number("max_update_norm", c.max_update_norm, 0, MAX_PARAM, open_low=True)
     _int("min_participants", c.min_participants, 1, n)
-    if "target_scale" in model:
-        if model["type"] not in ("linear", "mlp_regressor"):
-            raise _bad("model", "a table with 'target_scale' only for type 'linear' or 'mlp_regressor'", model)
-        _number("model.target_scale", model["target_scale"], 1e-6, 1e9)
     _int("seed", c.seed, 0, MAX_SEED)
     _number("validation_fraction", c.validation_fraction, 0.05, 0.5)
     if type(c.secure) is not bool:
