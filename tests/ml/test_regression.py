@@ -1,7 +1,9 @@
 """The regression models: they fit, predict in the target's unit, keep the Weights interface, refuse bad specs,
-and run as a federated task end to end (integer-valued targets through the partition CSVs)."""
+and the federation config takes them (the end-to-end federated run is in tests/scenarios/test_iot.py)."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pytest
@@ -91,3 +93,19 @@ def test_linear_regressor_is_least_squares_at_convergence() -> None:
     A = np.c_[X, np.ones(len(X))]
     exact = np.linalg.lstsq(A, y, rcond=None)[0]
     assert np.allclose(model.predict(X), A @ exact, atol=0.05)
+
+
+def test_federation_config_takes_the_regressors_and_refuses_misplaced_settings() -> None:
+    from ledgerml.federated.config import FederationConfig
+
+    FederationConfig(model={"type": "mlp_regressor", "hidden": 8, "target_scale": 125.0})
+    FederationConfig(model={"type": "linear", "target_scale": 100.0})
+    for model, message in (
+        ({"type": "softmax", "target_scale": 2.0}, "'target_scale' only for type 'linear' or 'mlp_regressor'"),
+        ({"type": "linear", "hidden": 4}, "'hidden' only for type 'mlp' or 'mlp_regressor'"),
+        ({"type": "linear", "target_scale": 0.0}, "model.target_scale"),
+        ({"type": "ridge"}, "model"),
+    ):
+        with pytest.raises(ConfigError, match=re.escape(message)) as caught:
+            FederationConfig(model=model)
+        assert "\n" not in str(caught.value)
