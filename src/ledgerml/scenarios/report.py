@@ -19,8 +19,9 @@ def measures_rows(study: StudyResult) -> list[list[Any]]:
     local = baselines.median_of(study.local)
     rows = []
     for key, value in study.federated.items():
-        per_org = [r[key] for r in study.local]
-        rows.append([key, value, study.centralised[key], local[key], min(per_org), max(per_org)])
+        per_org = sorted(r[key] for r in study.local)
+        worst, best = (per_org[-1], per_org[0]) if study.study.lower_is_better else (per_org[0], per_org[-1])
+        rows.append([key, value, study.centralised[key], local[key], worst, best])
     return rows
 
 
@@ -47,7 +48,10 @@ def comparison_png(study: StudyResult) -> str:
 
 def _study_sections(study: StudyResult) -> list[tuple[str, str]]:
     plt = _pyplot()
-    orgs = table(["organisation", "rows", "positive share"], [list(o) for o in study.organisations])
+    regression = study.study.lower_is_better  # the regression studies (RUL, PM2.5) are judged on an error
+    share = "mean target" if regression else "positive share"
+    orgs = table(["organisation", "rows", share], [list(o) for o in study.organisations])
+    columns = [("val R²" if regression and c == "val accuracy" else c) for c in ROUND_COLUMNS]
     notes = "".join(f"<p>{n}</p>" for n in study.study.notes)
     return [
         (f"{study.study.title}: measures on the held-out test rows", table(MEASURE_HEADERS, measures_rows(study))),
@@ -55,7 +59,7 @@ def _study_sections(study: StudyResult) -> list[tuple[str, str]]:
         (
             f"{study.study.title}: rounds (task {study.task_id})",
             image("accuracy", _accuracy_png(plt, {study.task_id: study.history}))
-            + table(ROUND_COLUMNS, round_rows(study.history)),
+            + table(columns, round_rows(study.history)),
         ),
     ]
 

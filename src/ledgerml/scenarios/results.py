@@ -24,7 +24,7 @@ class StudyResult:
     centralised: dict[str, float]
     local: list[dict[str, float]]
     organisations: list[tuple[str, int, float]]
-    """Each organisation's name, rows and positive share."""
+    """Each organisation's name, rows and positive share (the mean target for a regression study)."""
     history: list[dict[str, Any]]
     model_id: str
     attestation: Path
