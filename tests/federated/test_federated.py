@@ -538,6 +538,7 @@ def test_every_example_validates_and_dataclass_fields_are_all_in_the_schema(cli)
         "dp": {"clip": 1.0, "noise_multiplier": 1.0, "delta": 1e-5},
         "rewards": {"reward_pool": 1, "stake": 1, "initial_tokens": 1, "slash_on": ["x"], "slash_amount": 1,
                     "valuation": {"method": "monte_carlo", "permutations": 2}},
+        "screening": {"action": "exclude"},
     }  # fmt: skip
     settings_ = config_settings(everything, "t.toml")
     reachable = set(FederationTable.model_fields) | set(settings_)
