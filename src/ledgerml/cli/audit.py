@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError, TamperDetected
-from ._common import HomeOption, JsonOption, check_out, console, emit_json, home_of, table
+from ._common import AsOption, HomeOption, JsonOption, check_out, console, emit_json, home_of, table
 
 app = typer.Typer(help="Audit federated tasks by replaying their rounds.", no_args_is_help=True)
 
@@ -95,3 +95,66 @@ def alert(
             console.print(f"[red]problem[/]: {problem}")
     if not result.ok:
         raise AlertMismatch(f"alert {result.alert_id} does not re-derive as recorded: {result.problems[0]}")
+
+
+RoundOption = Annotated[int, typer.Option("--round", help="A finalized round of the secure task.")]
+ParticipantOption = Annotated[
+    str, typer.Option("--participant", help="The participant whose input is opened (key name or address).")
+]
+
+
+@app.command("open")
+def open_input(
+    task_id: Annotated[str, typer.Argument(help="A secure task's id (see 'ledgerml fl tasks').")],
+    round_: RoundOption,
+    participant: ParticipantOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why the input is opened (recorded).")] = "audit",
+    acting: AsOption = None,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Record an auditor's signed request to open one participant's input of a finalized secure round."""
+    from ..federated.secagg_open import request_open, require_secure_round
+
+    target = home_of(home)
+    auditor, address = target.identity(acting), target.resolve_address(participant)
+    with target.open_ledger() as ledger:
+        require_secure_round(ledger.state(), task_id, round_)
+        event_id = request_open(ledger, auditor, task_id, round_, address, reason)
+    data = {"task": task_id, "round": round_, "participant": address, "auditor": auditor.address}
+    if json_out:
+        emit_json({**data, "reason": reason, "event_id": event_id})
+    else:
+        console.print(f"asked {address} to open its round {round_} input of {task_id} (event {event_id})")
+
+
+@app.command("opening")
+def opening(
+    task_id: Annotated[str, typer.Argument(help="A secure task's id (see 'ledgerml fl tasks').")],
+    round_: RoundOption,
+    participant: ParticipantOption,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Check an answered opening: the opened input matches its plaintext commitment and is within the norm
+    bound; exit 34 when it does not."""
+    from ..federated.secagg_open import check_opening, require_answered
+
+    target = home_of(home)
+    address = target.resolve_address(participant)
+    with target.open_ledger(as_validator=False) as ledger:
+        require_answered(ledger.state(), task_id, round_, address)
+        try:
+            opened = check_opening(ledger, target.store(), task_id, round_, address)
+        except ConfigError as exc:
+            raise AuditFailed(str(exc)) from None
+    data = {"task": task_id, **opened.to_dict()}
+    if json_out:
+        emit_json({**data, "ok": opened.commitment_ok and opened.within_bound})
+    else:
+        console.print(f"commitment: {'matches' if opened.commitment_ok else 'MISMATCH'}")
+        console.print(f"norm {opened.norm:.6g} (bound {opened.bound:.6g}, weight {opened.weight})")
+    if not opened.commitment_ok:
+        raise AuditFailed(f"{address}'s opened round {round_} input does not match its plaintext commitment")
+    if not opened.within_bound:
+        raise AuditFailed(f"{address}'s opened round {round_} input has norm {opened.norm:.6g} > {opened.bound:.6g}")

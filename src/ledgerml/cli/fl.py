@@ -9,6 +9,7 @@ import typer
 
 from .._extras import require, require_extra
 from ._common import (
+    AsOption,
     HomeOption,
     JsonOption,
     LogLevelOption,
@@ -164,3 +165,29 @@ def tasks(home: HomeOption = None, json_out: JsonOption = False) -> None:
             ["task", "rule", "rounds", "finalized", "aggregator"],
             [[r["task"], r["rule"], r["rounds"], r["finalized"], r["aggregator"]] for r in rows],
         )
+
+
+@app.command("answer-open")
+def answer_open_cmd(
+    task_id: Annotated[str, typer.Argument(help="A secure task's id (see 'ledgerml fl tasks').")],
+    round_: Annotated[int, typer.Option("--round", help="The round whose input an auditor asked to open.")],
+    vault: Annotated[
+        Path | None, typer.Option("--vault", help="Where the opening secrets are kept \\[default: HOME/secagg/NAME].")
+    ] = None,
+    acting: AsOption = None,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """As a participant, answer an auditor's recorded request: publish the salt and mask key of that round."""
+    from ..federated.secagg_open import answer_open
+
+    target = home_of(home)
+    name = acting or target.config().default_identity
+    me = target.identity(name)
+    kept = vault if vault is not None else target.path / "secagg" / name
+    with target.open_ledger() as ledger:
+        digest = answer_open(ledger, target.store(), me, kept, task_id, round_)
+    if json_out:
+        emit_json({"task": task_id, "round": round_, "participant": me.address, "opening_digest": digest})
+    else:
+        console.print(f"opened {me.address}'s round {round_} input of {task_id} (opening {digest})")

@@ -17,12 +17,14 @@ import numpy as np
 
 from .._canonical import canonical_json
 from .._json import load_file
-from ..errors import ConfigError, LedgerMLError, NotFound
+from ..errors import ConfigError, DuplicateRegistration, InvalidTransition, LedgerMLError, NotFound
+from ..events import build_payload
 from ..identity import Identity
 from ..ledger.base import LedgerBackend
+from ..state import State
 from ..store import ArtifactStore
-from ..vocab.secagg import UpdateOpened, UpdateOpenRequested, open_record, secagg_records, unmask_record
-from ..vocab.tasks import task
+from ..vocab.secagg import OpenRecord, UpdateOpened, UpdateOpenRequested, open_record, secagg_records, unmask_record
+from ..vocab.tasks import progress, require_task, task
 from .secagg_round import masked_vector, parse_doc, plaintext_commitment
 from .secure import protocol, quantize
 
@@ -61,7 +63,7 @@ def request_open(
     ledger: LedgerBackend, auditor: Identity, task_id: str, round_: int, participant: str, reason: str
 ) -> str:
     """Record the auditor's signed request to open ``participant``'s input of ``round_``; its event id."""
-    payload = UpdateOpenRequested(task_id=task_id, round=round_, participant=participant, reason=reason)
+    payload = build_payload(UpdateOpenRequested, task_id=task_id, round=round_, participant=participant, reason=reason)
     return ledger.submit(auditor, payload).event_id
 
 
@@ -70,8 +72,11 @@ def answer_open(
 ) -> str:
     """Answer a recorded open request with the salt and mask key kept in ``vault``; the opening's digest.
     ``ConfigError`` if no auditor asked, ``NotFound`` if this node kept no secrets for that round."""
-    if open_record(ledger.state(), task_id, round_, me.address) is None:
+    asked = open_record(ledger.state(), task_id, round_, me.address)
+    if asked is None:
         raise ConfigError(f"no auditor asked {me.address} to open its round {round_} input of {task_id!r}")
+    if asked.opening_digest is not None:
+        raise DuplicateRegistration(f"{me.address} opened its round {round_} input of {task_id!r} already")
     path = vault / f"{task_id}-{round_}.json"
     if not path.is_file():
         raise NotFound(f"no secure-aggregation secrets kept for round {round_} of {task_id!r} at {path}")
@@ -81,15 +86,40 @@ def answer_open(
     return digest
 
 
+def require_secure_round(state: State, task_id: str, round_: int) -> None:
+    """Refuse, with one clear error, a task that does not exist, is not secure, or has not finalized ``round_``."""
+    record = require_task(state, task_id)
+    if record.secure_settings() == {}:
+        raise ConfigError(f"task {task_id!r} does not use secure aggregation (no inputs to open)")
+    finalized = progress(state, task_id).finalized
+    if not 1 <= round_ <= finalized:
+        raise InvalidTransition(
+            f"round {round_} of {task_id!r} is not finalized ({finalized} finalized); inputs are opened only afterwards"
+        )
+
+
+def require_answered(state: State, task_id: str, round_: int, participant: str) -> OpenRecord:
+    """The answered open request for ``participant``'s input of a finalized secure round, or one clear error."""
+    require_secure_round(state, task_id, round_)
+    if participant not in secagg_records(state, task_id, round_):
+        raise NotFound(f"{participant} took no part in round {round_} of {task_id!r}")
+    found = open_record(state, task_id, round_, participant)
+    if found is None:
+        raise NotFound(f"no auditor asked to open {participant}'s round {round_} input of {task_id!r}")
+    if found.opening_digest is None:
+        raise NotFound(f"{participant} has not answered the request to open its round {round_} input yet")
+    return found
+
+
 def check_opening(
     ledger: LedgerBackend, store: ArtifactStore, task_id: str, round_: int, participant: str
 ) -> OpenedInput:
     """Open ``participant``'s recorded input with its published opening and check it; ``NotFound`` if it was not
     opened, ``ConfigError`` if the opening does not remove its masks."""
     state = ledger.state()
-    record, found = task(state, task_id), open_record(state, task_id, round_, participant)
+    found, record = require_answered(state, task_id, round_, participant), task(state, task_id)
     unmask, records = unmask_record(state, task_id, round_), secagg_records(state, task_id, round_)
-    if record is None or found is None or found.opening_digest is None or unmask is None:
+    if record is None or found.opening_digest is None or unmask is None:
         raise NotFound(f"{participant}'s round {round_} input of {task_id!r} has not been opened")
     mine = records[participant]
     try:
