@@ -17,6 +17,7 @@ from ledgerml.home import Home
 from tests._cli import Result, one_error_line, run_cli, snapshot
 from tests.federated.secure.test_secure_rounds import TASK, _home, _run
 
+pytestmark = pytest.mark.slow  # one secure round of 3 clients, built once per module (about 5 s)
 PLAIN = "plain"
 
 
