@@ -421,6 +421,7 @@ SKIPPED_COMMANDS = {
     ("chain", "deploy"): "deploys contracts on a node",
     ("serve",): "serves until stopped; its bad options, SIGTERM and bad requests are covered in tests/service",
     ("consensus", "tune"): "simulates thousands of QBFT heights (6-10 s a call); bad conditions in tests/consensus",
+    ("witness", "serve"): "serves until SIGTERM; its key, state and SIGTERM are covered in tests/witness and tests/cli",
     ("scenario", "run"): "runs a whole domain scenario; its bad input is covered in tests/scenarios/test_cli.py",
 }
 
