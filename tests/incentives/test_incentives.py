@@ -332,3 +332,18 @@ def test_a_failing_valuation_pays_nothing_instead_of_wedging(tmp_path: Path, mon
     monkeypatch.undo()
     assert audit_rewards(ledger, home.store(), "paid", validation)  # a working valuation would have paid
     ledger.close()
+
+
+def test_a_kernel_valued_task_pays_and_its_rewards_replay(tmp_path: Path) -> None:
+    home, _ = rewarded(tmp_path, participants=4, rounds=2, rule="fedavg", rule_params={}, slash_on=[],
+                       valuation={"method": "kernel"})  # fmt: skip
+    run_in_process(home, "paid")
+    ledger = home.open_ledger()
+    state = ledger.state()
+    record = task(state, "paid")
+    assert record is not None and json.loads(record.valuation) == {"method": "kernel"}
+    paid = payouts(state, "paid").rewards
+    assert sorted(paid) == [1, 2] and all(sum(dict(p.payments).values()) > 0 for p in paid.values())
+    validation = load_validation(load_plan(home, "paid").validation, record)
+    assert audit_rewards(ledger, home.store(), "paid", validation) == []  # the auditor replays it from the seed
+    ledger.close()

@@ -88,7 +88,9 @@ class DpTable(_Table):
 class ValuationTable(_Table):
     """``valuation = { method = "monte_carlo", permutations = 50 }`` of ``[rewards]``."""
 
-    method: Literal["exact", "monte_carlo", "leave_one_out"] | None = Field(None, description="how to value updates")
+    method: Literal["exact", "monte_carlo", "leave_one_out", "kernel"] | None = Field(
+        None, description="how to value updates"
+    )
     permutations: int | None = Field(None, description="Monte Carlo permutations per round")
     truncation: float | None = Field(None, description="Monte Carlo truncation tolerance, 0 to 1")
 

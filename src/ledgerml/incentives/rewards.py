@@ -36,7 +36,15 @@ from ..store import ArtifactStore
 from ..vocab.rewards import RewardPaid, StakeSlashed, TaskSettled, expected_payments, payouts, round_budget
 from ..vocab.tasks import TaskRecord, commits, progress, round_record, task
 from ..vocab.tokens import pool, stake
-from .valuation import Utility, Valuation, exact_shapley, leave_one_out, monte_carlo_shapley
+from .valuation import (
+    Utility,
+    Valuation,
+    exact_shapley,
+    kernel_budget,
+    kernel_shapley,
+    leave_one_out,
+    monte_carlo_shapley,
+)
 
 log = logging.getLogger("ledgerml.incentives")
 Scorer = Callable[[Weights], float]
@@ -151,8 +159,12 @@ def value_round(
             truncation=float(settings.get("truncation", 0.0)),
             seed=_round_seed(record.task_id, round_),
         )
+    elif method == "kernel":
+        valuation = kernel_shapley(
+            n, utility, max_evaluations=kernel_budget(n), seed=_round_seed(record.task_id, round_)
+        )
     else:
-        raise ConfigError(f"unknown valuation method {method!r}: exact, monte_carlo or leave_one_out")
+        raise ConfigError(f"unknown valuation method {method!r}: exact, monte_carlo, kernel or leave_one_out")
     contributions: dict[str, int] = {}
     for value, holders in zip(valuation.values, players, strict=True):
         share = round(value * MICRO) // len(holders)
