@@ -18,6 +18,9 @@ NO_ANCHORS_NOTE = (
     "no chain was asked for anchors: the validator key could rewrite this history undetected "
     "(pass --anchors-from evm+http://… where heads were anchored)"
 )
+NO_ANCHORS_BUT_WITNESSES_NOTE = (
+    "no chain was asked for anchors; the witnesses' cosigned checkpoints below are what would catch a rewrite"
+)
 
 
 def expected_creators(home: Home, trust: list[str] | None) -> tuple[set[Address], str]:
@@ -73,7 +76,7 @@ def verify_home(
     if anchors_from is not None:
         report.notes.append(f"{len(anchors)} anchor(s) found on {anchors_from} and in anchors.jsonl")
     elif report.ok:
-        report.notes.append(NO_ANCHORS_NOTE)
+        report.notes.append(NO_ANCHORS_NOTE if witnesses is None else NO_ANCHORS_BUT_WITNESSES_NOTE)
     if anchors:
         report.notes.append(
             f"{len(anchors)} anchor(s) checked against the chain"

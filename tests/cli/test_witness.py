@@ -43,6 +43,8 @@ def test_trust_publish_and_verify(cli, home: Path, start_witness: Callable[[str]
     assert len(document["cosigned_by"]) == 2 and document["failed"] == {} and document["size"] == event_count(home)
     report = cli("verify", "--witnesses", "2", "--json")
     assert report.code == 0 and report.json()["ok"], report
+    notes = " ".join(report.json()["notes"])
+    assert "undetected" not in notes and "witnesses' cosigned checkpoints" in notes  # not the no-anchors warning
     one = cli("checkpoint", "publish", "--witness", urls[0], "--json")
     assert one.code == 0 and len(one.json()["cosigned_by"]) == 1
 
