@@ -311,6 +311,14 @@ def fold(events: Iterable[Event], state: State | None = None, *, check_signature
     return state
 
 
+def rule_for(kind: str) -> Rule:
+    """The rule registered for ``kind`` (``UnknownEventKind`` if none)."""
+    found = _RULES.get(kind)
+    if found is None:
+        raise UnknownEventKind(f"no rule for event kind {kind!r}")
+    return found
+
+
 def registered_kinds() -> list[str]:
     """Event kinds that have a rule."""
     load_vocabularies()
@@ -333,4 +341,5 @@ __all__ = [
     "next_nonce",
     "registered_kinds",
     "rule",
+    "rule_for",
 ]

@@ -8,6 +8,7 @@ declared with :func:`not_on_chain` and a reason. A completeness test requires on
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .._keccak import keccak256
@@ -25,6 +26,19 @@ ZERO_ADDRESS = "0x" + "00" * 20
 ZERO32 = bytes(32)
 ROLE_BITS = {role: 1 << index for index, role in enumerate(Role)}
 """Role -> bit in the contract's role masks, in ``Role`` order (admin=1, validator=2, ...)."""
+
+GOVERNANCE = "governance."
+"""Prefix of a function of the Governance contract (``contracts/Governance.vy``), not of the Ledger contract."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerCall:
+    """A Ledger contract call passed as ABI-encoded bytes inside a governance call (a proposal's exact call): the
+    backend encodes it with the Ledger contract's ABI."""
+
+    function: str
+    args: list[Any]
+
 
 _ENCODERS: dict[str, Encoder] = {}
 _NOT_ON_CHAIN: dict[str, str] = {}
@@ -102,12 +116,14 @@ def address_order(address: str) -> int:
 
 
 __all__ = [
+    "GOVERNANCE",
     "MAX_LIST",
     "ROLE_BITS",
     "ZERO32",
     "ZERO_ADDRESS",
     "Call",
     "Encoder",
+    "LedgerCall",
     "address_order",
     "digest32",
     "encoder",

@@ -12,19 +12,20 @@ under the rules of its kind with the *proposer* as its actor, the execution's ti
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, JsonValue, model_validator
 
 from .._canonical import canonical_json
 from ..errors import DuplicateRegistration, InvalidTransition, MalformedEvent, Unauthorized, UnknownReference
 from ..events import AddressField, DigestField, Event, Payload, ShortText, event_kind, validate_payload
-from ..state import _RULES, State, record_type, rule
+from ..state import State, record_type, rule, rule_for
 from ..types import Address, Role
 from ._gate import POLICY_KEY, POLICY_TABLE, current_policy, executing, governs, require_approval
 from .core import require_role
-from .evm import not_on_chain
+from .evm import GOVERNANCE, Call, LedgerCall, address_order, digest32, encoder, evm_call
 
 GovernedKind = Literal["GovernancePolicySet", "RoleGranted", "RoleRevoked", "TokensMinted", "TaskCreated"]
 GOVERNABLE: tuple[GovernedKind, ...] = get_args(GovernedKind)
@@ -198,7 +199,7 @@ def _apply_embedded(state: State, event: Event, action: str, data: dict[str, Jso
     inner.digest = event.digest  # the executing event's id is what records of the applied event point at
     inner._typed = typed
     with executing(action):
-        _RULES[action](state, inner, typed)
+        rule_for(action)(state, inner, typed)
 
 
 @rule(ProposalCreated)
@@ -295,14 +296,71 @@ def _proposal_executed(state: State, event: Event, payload: ProposalExecuted) ->
     state.put(PROPOSALS, found.proposal_id, replace(found, status="executed", executed_by=event.id))
 
 
-# -- EVM encodings ----------------------------------------------------------------------------------
+# -- EVM encodings (contracts/Governance.vy) --------------------------------------------------------------
 
-_NOT_YET = "governance is not in Ledger.vy yet (no room: its runtime is 22.8k of 24.6k bytes); embedded ledger only"
-for _kind in (GovernancePolicySet, ProposalCreated, ProposalApproved, ProposalRejected, ProposalExecuted):
-    not_on_chain(_kind, _NOT_YET)
+ACTION_BITS: dict[str, int] = {kind: 1 << index for index, kind in enumerate(GOVERNABLE)}
+"""Kind -> bit in Governance.vy's action masks (GovernancePolicySet 1, RoleGranted 2, ... TaskCreated 16)."""
+
+
+def _mask(actions: Iterable[str]) -> int:
+    return sum(ACTION_BITS[kind] for kind in set(actions))
+
+
+def governed_call(ledger_id: str, action: str, data: dict[str, JsonValue], proposer: str, state: State) -> Any:
+    """The exact call a proposal of ``action`` + ``data`` executes on chain: for a policy, the ABI encoding of
+    (threshold, members ascending, action mask); else the Ledger call of the event with the proposer's address in
+    its nonce word and an empty body (Governance.vy executes it with the proposer as actor)."""
+    typed = validate_payload(action, data)
+    if isinstance(typed, GovernancePolicySet):
+        from eth_abi.abi import encode
+
+        members = sorted(typed.members, key=address_order)
+        return encode(["uint256", "address[]", "uint256"], [typed.threshold, members, _mask(typed.actions)])
+    inner = Event(ledger=ledger_id, kind=action, actor=Address(proposer), nonce=0, time=0, payload=data)
+    encode_call = encoder(action)
+    assert encode_call is not None  # every governable kind but the policy is a Ledger call
+    function, args = encode_call(inner, typed, state)
+    return LedgerCall(function, [int(proposer, 16), *args[1:-1], b""])
+
+
+@evm_call(GovernancePolicySet)
+def _policy_call(event: Event, payload: GovernancePolicySet, state: State) -> Call:
+    members = sorted(payload.members, key=address_order)
+    return GOVERNANCE + "set_policy", [event.nonce, payload.threshold, members, _mask(payload.actions), event.body]
+
+
+@evm_call(ProposalCreated)
+def _propose_call(event: Event, payload: ProposalCreated, state: State) -> Call:
+    call = governed_call(event.ledger, payload.action, payload.payload, event.actor, state)
+    digest, bit = digest32(payload.digest), ACTION_BITS[payload.action]
+    return GOVERNANCE + "propose", [event.nonce, bit, digest, call, event.time, payload.expires, event.body]
+
+
+@evm_call(ProposalApproved)
+def _approve_call(event: Event, payload: ProposalApproved, state: State) -> Call:
+    return GOVERNANCE + "approve", [event.nonce, payload.proposal, digest32(payload.digest), event.time, event.body]
+
+
+@evm_call(ProposalRejected)
+def _reject_call(event: Event, payload: ProposalRejected, state: State) -> Call:
+    return GOVERNANCE + "reject", [event.nonce, payload.proposal, digest32(payload.digest), event.time, event.body]
+
+
+@evm_call(ProposalExecuted)
+def _execute_call(event: Event, payload: ProposalExecuted, state: State) -> Call:
+    """The proposal's call rebuilt from its record (the contract checks it is the proposed one, by its keccak)."""
+    from .._json import loads_bounded
+
+    found = proposal(state, payload.proposal)
+    call: Any = b""
+    if found is not None:
+        call = governed_call(event.ledger, found.action, loads_bounded(found.payload), found.proposer, state)
+    digest = digest32(payload.digest)
+    return GOVERNANCE + "execute", [event.nonce, payload.proposal, digest, call, event.time, event.body]
 
 
 __all__ = [
+    "ACTION_BITS",
     "GOVERNABLE",
     "MAX_TTL_MS",
     "GovernancePolicySet",
@@ -313,6 +371,7 @@ __all__ = [
     "ProposalRecord",
     "ProposalRejected",
     "action_digest",
+    "governed_call",
     "policy",
     "proposal",
     "proposals",

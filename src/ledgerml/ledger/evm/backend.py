@@ -35,7 +35,8 @@ from ...state import (
 )
 from ...types import Address, to_address
 from ...vocab.core import LedgerCreated
-from ...vocab.evm import ROLE_BITS, ZERO32, digest32, task_key
+from ...vocab.evm import GOVERNANCE, ROLE_BITS, ZERO32, LedgerCall, digest32, task_key
+from ...vocab.governance import proposals
 from ...vocab.tasks import task
 from ...vocab.tokens import balance
 from ..base import Capabilities, ProgressCallback, Receipt, StoredEvent, VerifyReport
@@ -47,7 +48,7 @@ from ..sealing import ChainCheck, seal_next
 from .build import DEFAULT_EVM_VERSION, load_artifact
 from .calls import event_call, revert_error
 from .compact import TaskNames, as_appended
-from .view import addresses_of, differences, project
+from .view import addresses_of, differences, governance_view, project
 
 EVENT_LOGS = ("Appended", "Committed")
 """Logs that carry a ledger event: a whole body, or a commitment's typed fields (``compact``)."""
@@ -72,6 +73,8 @@ class Deployment:
     name: str
     evm_version: str
     format: str = DEPLOYMENT_FORMAT
+    governance: str = ""
+    """The Governance contract (empty in deployments made before governance was on chain)."""
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the deployment file (refuses to overwrite one)."""
@@ -247,17 +250,24 @@ def deploy(
     )
     apply(State(), genesis)
     token_artifact, ledger_artifact = load_artifact("RewardToken"), load_artifact("Ledger")
-    token_factory = w3.eth.contract(abi=token_artifact["abi"], bytecode=token_artifact["bytecode"])
-    receipt = sender.send(admin, {"data": token_factory.constructor().data_in_transaction, "to": b""})
-    token_address = receipt["contractAddress"]
-    ledger_factory = w3.eth.contract(abi=ledger_artifact["abi"], bytecode=ledger_artifact["bytecode"])
-    data = ledger_factory.constructor(
-        token_address, bytes.fromhex(ledger_id), validator_address, genesis.body
-    ).data_in_transaction
-    receipt = sender.send(admin, {"data": data, "to": b""})
+    governance_artifact = load_artifact("Governance")
+    token_address = _create(sender, admin, w3, token_artifact)["contractAddress"]
+    governance_address = _create(sender, admin, w3, governance_artifact)["contractAddress"]
+    receipt = _create(
+        sender,
+        admin,
+        w3,
+        ledger_artifact,
+        token_address,
+        bytes.fromhex(ledger_id),
+        validator_address,
+        genesis.body,
+        governance_address,
+    )
     ledger_address = receipt["contractAddress"]
-    token = w3.eth.contract(address=token_address, abi=token_artifact["abi"])
-    sender.send(admin, {"to": token_address, "data": token.encode_abi("set_ledger", [ledger_address])})
+    for address, artifact in ((token_address, token_artifact), (governance_address, governance_artifact)):
+        contract = w3.eth.contract(address=address, abi=artifact["abi"])
+        sender.send(admin, {"to": address, "data": contract.encode_abi("set_ledger", [ledger_address])})
     deployment = Deployment(
         chain_id=sender.chain_id,
         ledger=ledger_address,
@@ -266,6 +276,7 @@ def deploy(
         ledger_id=ledger_id,
         name=name,
         evm_version=ledger_artifact["evm_version"],
+        governance=governance_address,
     )
     if isinstance(validator, Identity) or validator is None:
         key = admin if validator is None else validator
@@ -273,6 +284,12 @@ def deploy(
         with EvmLedger(w3, deployment, validator=key, gas_limit=gas_limit) as ledger:
             ledger.seal()
     return deployment
+
+
+def _create(sender: _Sender, admin: Identity, w3: Any, artifact: dict[str, Any], *args: Any) -> Any:
+    """Deploy one contract from ``admin`` with constructor ``args``; the receipt."""
+    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    return sender.send(admin, {"data": factory.constructor(*args).data_in_transaction, "to": b""})
 
 
 class _AuditProblem(Exception):
@@ -380,6 +397,11 @@ class EvmLedger:
             raise errors.ConfigError(f"no contract at {deployment.ledger} on chain {deployment.chain_id}")
         self.contract = w3.eth.contract(address=deployment.ledger, abi=load_artifact("Ledger")["abi"])
         self.token = w3.eth.contract(address=deployment.token, abi=load_artifact("RewardToken")["abi"])
+        self.governance = (
+            w3.eth.contract(address=deployment.governance, abi=load_artifact("Governance")["abi"])
+            if deployment.governance
+            else None
+        )
         self._appended = self.contract.events.Appended()
         self._sealed = self.contract.events.Sealed()
         self._committed = self.contract.events.Committed()
@@ -574,6 +596,11 @@ class EvmLedger:
                                     "sends its own transaction (open the ledger with signers=[...])"
                                 )
                             calls.append(event_call(event, state))
+                            if calls[-1][0].startswith(GOVERNANCE) and self.governance is None:
+                                raise errors.UnknownEventKind(
+                                    f"this deployment has no governance contract (made before governance was on "
+                                    f"chain): {event.kind} cannot be recorded on it; deploy a new ledger"
+                                )
                             if rules:
                                 apply(state, event, check_signature=False)
                         except errors.RejectedEvent as exc:
@@ -589,9 +616,9 @@ class EvmLedger:
         gas: list[int] = []
         self.last_gas = gas
         for index, (event, (function, args)) in enumerate(zip(events, calls, strict=True)):
-            data = self.contract.encode_abi(function, args)
+            to, data = self.encode_call(function, args)
             try:
-                receipt = self._sender.send(self._signers[event.actor], {"to": self.deployment.ledger, "data": data})
+                receipt = self._sender.send(self._signers[event.actor], {"to": to, "data": data})
                 gas.append(int(receipt["gasUsed"]))
             except errors.RejectedEvent as exc:
                 if index:
@@ -608,6 +635,18 @@ class EvmLedger:
         self._seal_due()
         self.last_gas = gas
         return receipts
+
+    def encode_call(self, function: str, args: list[Any]) -> tuple[str, str]:
+        """The target contract and data of one call: the Governance contract's for ``governance.*`` functions, whose
+        :class:`LedgerCall` arguments (a proposal's exact call) are ABI-encoded Ledger calls."""
+        if not function.startswith(GOVERNANCE):
+            return self.deployment.ledger, self.contract.encode_abi(function, args)
+        assert self.governance is not None  # _prepare refuses governance kinds without the contract
+        resolved = [
+            bytes.fromhex(self.contract.encode_abi(a.function, a.args)[2:]) if isinstance(a, LedgerCall) else a
+            for a in args
+        ]
+        return self.deployment.governance, self.governance.encode_abi(function.removeprefix(GOVERNANCE), resolved)
 
     def append(self, event: Event) -> Receipt:
         """Send one signed event as its actor's transaction, or raise the specific rejection."""
@@ -780,6 +819,30 @@ class EvmLedger:
             view["models"][model_id] = f.model_owner(digest32(model_id)).call()
         for task_id in sorted(state.rows("tasks")):
             view["tasks"][task_id] = self._task_view(task_id, state)
+        view["governance"] = self._governance_view(state)
+        return view
+
+    def _governance_view(self, state: State) -> dict[str, Any]:
+        """Governance.vy's storage in ``view.governance_view``'s shape (no contract: no policy, no proposals)."""
+        if self.governance is None:
+            return governance_view(State())
+        g = self.governance.functions
+        version = g.version().call()
+        names = (*governance_view(state)["members"], *(p.proposer for p in proposals(state)))
+        view: dict[str, Any] = {
+            "version": version,
+            "threshold": g.threshold().call(),
+            "actions": g.actions().call(),
+            "member_count": g.member_count().call(),
+            "members": {a: True for a in dict.fromkeys(names) if version and g.member_of(a).call() == version},
+            "proposals": {},
+        }
+        fields = ("digest", "call_hash", "action", "proposer", "expires", "version", "approvals", "rejections")
+        for number in range(1, g.proposal_count().call() + 1):
+            stored = dict(zip((*fields, "status"), g.proposals(number).call(), strict=True))
+            stored["digest"] = bytes(stored["digest"]).hex()
+            del stored["call_hash"], stored["expires"]
+            view["proposals"][number] = stored
         return view
 
     def _task_view(self, task_id: str, state: State) -> dict[str, Any]:

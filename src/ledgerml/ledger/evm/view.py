@@ -17,6 +17,7 @@ from ..._keccak import keccak256
 from ...state import State, next_nonce
 from ...types import Role
 from ...vocab.core import dataset, roles_of
+from ...vocab.governance import ACTION_BITS, policy, proposals
 from ...vocab.tasks import commits, participants, progress, round_record, task
 from ...vocab.tokens import balance, pool, stake
 
@@ -67,6 +68,36 @@ def _round(state: State, task_id: str, round_: int) -> dict[str, Any]:
     }
 
 
+STATUS_CODES = {"open": 1, "executed": 2, "rejected": 3}
+"""A proposal's status as Governance.vy stores it."""
+
+
+def governance_view(state: State) -> dict[str, Any]:
+    """The governance part of the view: the policy (its members as a yes per member) and every proposal's storage
+    but its expiry (a time, which differs between two runs of the same steps; the replay checks it)."""
+    current = policy(state)
+    members = () if current is None else current.members
+    return {
+        "version": 0 if current is None else current.version,
+        "threshold": 0 if current is None else current.threshold,
+        "actions": 0 if current is None else sum(ACTION_BITS[k] for k in current.actions),
+        "member_count": len(members),
+        "members": {a: True for a in members},
+        "proposals": {
+            p.proposal_id: {
+                "digest": p.digest.removeprefix("sha256:"),
+                "action": ACTION_BITS[p.action],
+                "proposer": p.proposer,
+                "version": p.policy_version,
+                "approvals": len(p.approvals),
+                "rejections": len(p.rejections),
+                "status": STATUS_CODES[p.status],
+            }
+            for p in proposals(state)
+        },
+    }
+
+
 def project(state: State) -> dict[str, Any]:
     """The storage-kept view of ``state``."""
     view: dict[str, Any] = {
@@ -80,6 +111,7 @@ def project(state: State) -> dict[str, Any]:
         "balances": {a: balance(state, a) for a in addresses_of(state)},
         "minted": state.get("meta", "minted", 0),
         "tasks": {},
+        "governance": governance_view(state),
     }
     for task_id in sorted(state.rows("tasks")):
         record = task(state, task_id)

@@ -11,6 +11,9 @@
         function's kind>","ledger":"<this ledger's id>","nonce":<nonce>,"payload":` (the canonical key order).
         Signatures and payloads are checked by readers, which skip and report a body that does not replay.
         A rejected call reverts with "<ErrorClass>: reason", the class the embedded ledger raises.
+        Governance (k-of-n approvals) lives in Governance.vy: it records the governance events through `record`
+        and executes approved proposals by calling the governed functions (grant_role, revoke_role, mint,
+        create_task) with the proposer as actor; while its policy governs one of them, a direct call reverts.
         Storage changes always happen before the token calls (checks, effects, interactions).
 """
 
@@ -115,14 +118,18 @@ head_hash: public(bytes32)
 sealed_size: public(uint256)
 head_time: public(uint256)
 deployed_at: public(uint256)
+governance: public(address)
+# Governance.vy's policy: the governed calls' bits (RoleGranted 2, RoleRevoked 4, TokensMinted 8, TaskCreated 16)
+governed: public(uint256)
 
 
 @deploy
-def __init__(token: address, ledger_id: bytes16, validator: address, genesis: Bytes[MAX_BODY]):
+def __init__(token: address, ledger_id: bytes16, validator: address, genesis: Bytes[MAX_BODY], governance: address):
     """
     @notice Genesis: the deployer is the admin, `validator` seals blocks; `genesis` is the signed LedgerCreated.
     """
     self.token = RewardToken(token)
+    self.governance = governance
     self.ledger_id = ledger_id
     word: uint256 = convert(ledger_id, uint256)
     digits: uint256 = 0
@@ -158,14 +165,14 @@ def _hex_chars(number: uint256) -> uint256:
 
 @internal
 @view
-def _check_envelope(nonce: uint256, head: Bytes[ENVELOPE_HEAD], kind: Bytes[MAX_KIND]):
+def _check_envelope(actor: address, nonce: uint256, head: Bytes[ENVELOPE_HEAD], kind: Bytes[MAX_KIND]):
     """
-    @notice The body's envelope names the caller as actor, the function's kind, this ledger and `nonce`.
+    @notice The body's envelope names `actor` (the caller, or the member a governance event is from), the function's kind, this ledger and `nonce`.
     @dev `head` is the body's first ENVELOPE_HEAD bytes (a whole body is never passed: each Bytes[MAX_BODY]
          copy costs memory gas). The actor's hex digits are compared case-insensitively (EIP-55).
     """
     assert slice(head, 0, 12) == ACTOR_PREFIX, "MalformedEvent: the body is not a ledger event envelope"
-    sender: uint256 = convert(msg.sender, uint256)
+    sender: uint256 = convert(actor, uint256)
     expected: uint256 = self._hex_chars(sender >> 32)  # the first 32 hex digits
     rest: uint256 = self._hex_chars(sender & 4294967295) & 18446744073709551615  # the last 8
     first: uint256 = convert(convert(slice(head, 12, 32), bytes32), uint256) | LOWER_CASE
@@ -178,19 +185,36 @@ def _check_envelope(nonce: uint256, head: Bytes[ENVELOPE_HEAD], kind: Bytes[MAX_
 
 
 @internal
-def _take_nonce(nonce: uint256):
-    expected: uint256 = self.nonces[msg.sender]
+def _take_nonce(actor: address, nonce: uint256):
+    expected: uint256 = self.nonces[actor]
     assert nonce >= expected, "ReplayedNonce: nonce used already"
     assert nonce == expected, "NonceGap: nonce skips ahead"
-    self.nonces[msg.sender] = expected + 1
+    self.nonces[actor] = expected + 1
 
 
 @internal
-def _event(nonce: uint256, body: Bytes[MAX_BODY], kind: Bytes[MAX_KIND]):
-    self._take_nonce(nonce)
+def _event(actor: address, nonce: uint256, body: Bytes[MAX_BODY], kind: Bytes[MAX_KIND]):
+    self._take_nonce(actor, nonce)
     assert len(body) >= ENVELOPE_HEAD, "MalformedEvent: the body is not a ledger event envelope"
-    self._check_envelope(nonce, slice(body, 0, ENVELOPE_HEAD), kind)
-    log Appended(actor=msg.sender, nonce=nonce, body=body)
+    self._check_envelope(actor, nonce, slice(body, 0, ENVELOPE_HEAD), kind)
+    log Appended(actor=actor, nonce=nonce, body=body)
+
+
+@internal
+@view
+def _actor(nonce: uint256) -> address:
+    """
+    @notice Who a governed call acts for: the proposer (in the `nonce` word) when Governance.vy executes, else the caller.
+    """
+    if msg.sender == self.governance:
+        return convert(convert(nonce, uint160), address)
+    return msg.sender
+
+
+@internal
+@view
+def _ungoverned(action: uint256):
+    assert self.governed & action == 0, "Unauthorized: the governance policy needs approvals for this action: propose it"
 
 
 @internal
@@ -277,8 +301,11 @@ def grant_role(nonce: uint256, subject: address, role: uint256, body: Bytes[MAX_
     """
     @notice RoleGranted: an admin grants `role` (one role bit) to `subject`.
     """
-    self._event(nonce, body, b"RoleGranted")
-    self._require_role(msg.sender, ADMIN)
+    actor: address = self._actor(nonce)
+    if actor == msg.sender:
+        self._event(msg.sender, nonce, body, b"RoleGranted")
+        self._ungoverned(2)
+    self._require_role(actor, ADMIN)
     assert role & ALL_ROLES == role and role != 0 and role & (role - 1) == 0, "MalformedEvent: not a role"
     assert self.roles[subject] & role == 0, "DuplicateRegistration: the subject holds the role already"
     self._grant(subject, role)
@@ -289,8 +316,11 @@ def revoke_role(nonce: uint256, subject: address, role: uint256, body: Bytes[MAX
     """
     @notice RoleRevoked: an admin revokes `role`; the last admin or validator cannot be revoked.
     """
-    self._event(nonce, body, b"RoleRevoked")
-    self._require_role(msg.sender, ADMIN)
+    actor: address = self._actor(nonce)
+    if actor == msg.sender:
+        self._event(msg.sender, nonce, body, b"RoleRevoked")
+        self._ungoverned(4)
+    self._require_role(actor, ADMIN)
     assert self.roles[subject] & role != 0 and role != 0, "InvalidTransition: the subject does not hold the role"
     if role == ADMIN or role == VALIDATOR:
         assert self.holders[role] > 1, "InvalidTransition: cannot revoke the last holder of the role"
@@ -309,7 +339,7 @@ def register_dataset(
     @notice DatasetRegistered: a data owner registers a dataset (manifest digest) derived from `parents`, holding
             `records` records (its metadata["records"], 0 when not given).
     """
-    self._event(nonce, body, b"DatasetRegistered")
+    self._event(msg.sender, nonce, body, b"DatasetRegistered")
     self._require_role(msg.sender, DATA_OWNER)
     assert self.dataset_info[dataset] == 0, "DuplicateRegistration: dataset is registered already"
     for parent: bytes32 in parents:
@@ -329,7 +359,7 @@ def register_model(
     """
     @notice ModelRegistered: a trainer or aggregator registers a model with its parent models and datasets.
     """
-    self._event(nonce, body, b"ModelRegistered")
+    self._event(msg.sender, nonce, body, b"ModelRegistered")
     self._require_role(msg.sender, TRAINER | AGGREGATOR)
     assert self.model_owner[model] == empty(address), "DuplicateRegistration: model is registered already"
     for parent: bytes32 in parents:
@@ -356,14 +386,17 @@ def create_task(
     """
     @notice TaskCreated: an aggregator opens a task (`config.aggregator` is ignored: the caller is it).
     """
-    self._event(nonce, body, b"TaskCreated")
-    self._require_role(msg.sender, AGGREGATOR)
+    actor: address = self._actor(nonce)
+    if actor == msg.sender:
+        self._event(msg.sender, nonce, body, b"TaskCreated")
+        self._ungoverned(16)
+    self._require_role(actor, AGGREGATOR)
     assert self.tasks[task].aggregator == empty(address), "DuplicateRegistration: task exists already"
     if validation_dataset != empty(bytes32):
         assert self.dataset_info[validation_dataset] != 0, "UnknownReference: validation dataset is not registered"
     assert rounds > 0 and rounds <= U64, "MalformedEvent: bad round count"
     self.tasks[task] = Task(
-        aggregator=msg.sender,
+        aggregator=actor,
         min_participants=config.min_participants,
         reward_pool=config.reward_pool,
         min_stake=config.min_stake,
@@ -380,7 +413,7 @@ def join(nonce: uint256, task: bytes32, datasets: DynArray[bytes32, 64], stake: 
     """
     @notice ParticipantJoined: a data owner or trainer joins with datasets it owns and at least the minimum stake.
     """
-    self._event(nonce, body, b"ParticipantJoined")
+    self._event(msg.sender, nonce, body, b"ParticipantJoined")
     config: Task = self._task(task)
     self._require_role(msg.sender, DATA_OWNER | TRAINER)
     assert self.member[task][msg.sender] == 0, "DuplicateRegistration: joined the task already"
@@ -418,7 +451,7 @@ def commit_update(packed: uint256, task: bytes32, update: bytes32, base: bytes32
     nonce: uint256 = packed & U64
     round: uint256 = (packed >> 64) & U64
     num_examples: uint256 = (packed >> 128) & U64
-    self._take_nonce(nonce)
+    self._take_nonce(msg.sender, nonce)
     log Committed(actor=msg.sender, task=task, update=update, base=base, packed=packed, r=r, s=s)
     joined: uint256 = self.member[task][msg.sender]
     if joined == 0:  # only members of existing tasks pass, so the task is read on this path alone
@@ -450,7 +483,7 @@ def finalize_round(
     @notice RoundFinalized: the aggregator names every committed update accepted or rejected (with reason hash).
     @dev `accepted` and `rejected` are sorted by address, so a participant listed twice is seen at once.
     """
-    self._event(nonce, body, b"RoundFinalized")
+    self._event(msg.sender, nonce, body, b"RoundFinalized")
     config: Task = self._require_aggregator(task)
     state: uint256 = self.progress[task]
     finalized: uint256 = self._open_round(state, round)
@@ -492,7 +525,7 @@ def pay_rewards(
     @notice RewardPaid: the aggregator pays a round's reward, budget * contribution / total, floored, exactly.
     @dev `participants` (sorted) must be exactly the round's accepted participants.
     """
-    self._event(nonce, body, b"RewardPaid")
+    self._event(msg.sender, nonce, body, b"RewardPaid")
     config: Task = self._require_aggregator(task)
     info: uint256 = self._finalized_round(task, round)
     assert info & (1 << 66) == 0, "DuplicateRegistration: the round is paid already"
@@ -540,7 +573,7 @@ def slash(
     @notice StakeSlashed: the aggregator moves a rejected participant's stake (the task's slash amount, at
             most what is left) into the reward pool, when the rejection reason starts with a slashing prefix.
     """
-    self._event(nonce, body, b"StakeSlashed")
+    self._event(msg.sender, nonce, body, b"StakeSlashed")
     config: Task = self._require_aggregator(task)
     self._finalized_round(task, round)
     fate: bytes32 = self.fate[task][round][participant]
@@ -561,7 +594,7 @@ def settle(nonce: uint256, task: bytes32, body: Bytes[MAX_BODY]):
     """
     @notice TaskSettled: after the last round every remaining stake goes back to its participant.
     """
-    self._event(nonce, body, b"TaskSettled")
+    self._event(msg.sender, nonce, body, b"TaskSettled")
     self._require_aggregator(task)
     state: uint256 = self.progress[task]
     assert state & U64 >= state >> 128, "InvalidTransition: the task still has rounds to run"
@@ -588,8 +621,11 @@ def mint(nonce: uint256, to: address, task: bytes32, amount: uint256, body: Byte
     """
     @notice TokensMinted: an admin mints to an account (`task` zero) or into a task's reward pool (`to` zero).
     """
-    self._event(nonce, body, b"TokensMinted")
-    self._require_role(msg.sender, ADMIN)
+    actor: address = self._actor(nonce)
+    if actor == msg.sender:
+        self._event(msg.sender, nonce, body, b"TokensMinted")
+        self._ungoverned(8)
+    self._require_role(actor, ADMIN)
     assert (to == empty(address)) != (task == empty(bytes32)), "MalformedEvent: mint to an account or into a pool"
     assert amount > 0, "MalformedEvent: mint a positive amount"
     receiver: address = to
@@ -606,10 +642,20 @@ def transfer_tokens(nonce: uint256, to: address, amount: uint256, body: Bytes[MA
     """
     @notice TokensTransferred: the actor sends tokens to another account.
     """
-    self._event(nonce, body, b"TokensTransferred")
+    self._event(msg.sender, nonce, body, b"TokensTransferred")
     assert amount > 0, "MalformedEvent: transfer a positive amount"
     self._require_balance(msg.sender, amount)
     extcall self.token.ledger_transfer(msg.sender, to, amount)
+
+
+@external
+def record(actor: address, nonce: uint256, kind: Bytes[MAX_KIND], body: Bytes[MAX_BODY], governed: uint256):
+    """
+    @notice A governance event whose rules Governance.vy checked, logged as `actor`'s; `governed` is its policy's mask.
+    """
+    assert msg.sender == self.governance, "Unauthorized: only the governance contract records governance events"
+    self.governed = governed
+    self._event(actor, nonce, body, kind)
 
 
 # -- blocks --------------------------------------------------------------------------------------------------
