@@ -27,10 +27,10 @@ import numpy as np
 
 from ledgerml.consensus.cutting import FixedPolicy, IdleGapPolicy, LearnedPolicy
 from ledgerml.consensus.qbft import Faults
-from ledgerml.consensus.replay import CuttingResult, replay_new
 from ledgerml.consensus.traces import Trace, mainnet_trace, onoff_trace
 from ledgerml.consensus.tune import POLICIES, Conditions, measure_signature_cost, simulate
 from ledgerml.identity import Identity
+from ledgerml.workflows.cutting_replay import CuttingResult, replay_new
 
 CUTTING_POLICIES = [
     FixedPolicy(1000, 500.0),

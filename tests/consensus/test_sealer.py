@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from ledgerml.consensus.cutting import FixedPolicy, IdleGapPolicy, LearnedPolicy, Pending
-from ledgerml.consensus.replay import open_replay_ledger, policy_event
 from ledgerml.consensus.sealer import PolicySealer, policy_from_record
 from ledgerml.consensus.traces import Trace, onoff_trace
 from ledgerml.errors import Unauthorized
@@ -21,6 +20,7 @@ from ledgerml.ledger.sqlite import SqliteLedger
 from ledgerml.types import Role
 from ledgerml.vocab.consensus import SealingPolicyRecord, SealingPolicySet, sealing_policy
 from ledgerml.vocab.core import DatasetRegistered, RoleGranted
+from ledgerml.workflows.cutting_replay import open_replay_ledger, policy_event
 
 from ..conftest import make_identity
 

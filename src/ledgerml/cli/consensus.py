@@ -98,9 +98,9 @@ def replay_command(
     home: HomeOption = None,
 ) -> None:
     """Replay a trace on a new throwaway SQLite ledger under one block-cutting policy: time-to-seal and blocks."""
-    from ..consensus.replay import replay_new
     from ..consensus.traces import mainnet_trace
     from ..identity import Identity
+    from ..workflows.cutting_replay import replay_new
 
     chosen = _policy(policy, block_size, max_wait_ms, idle_gap_ms, block_cost)
     arrivals = mainnet_trace(trace, thin=thin, limit=limit)
@@ -145,7 +145,7 @@ def set_policy_command(
 ) -> None:
     """Record the validator's block-cutting policy on the home ledger as a signed SealingPolicySet event; an
     embedded (SQLite) ledger cuts its blocks by it from that event on."""
-    from ..consensus.replay import policy_event
+    from ..workflows.cutting_replay import policy_event
 
     event = policy_event(_policy(policy, block_size, max_wait_ms, idle_gap_ms, block_cost), note)
     target = home_of(home)

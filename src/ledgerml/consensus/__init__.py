@@ -1,2 +1,3 @@
-"""Consensus parameters tuned by learning: the embedded ledger's block cutting (policies, replay on the real
-SQLite ledger) and a discrete-event simulation of QBFT round timeouts (heavy modules imported on use)."""
+"""Consensus parameters tuned by learning: the embedded ledger's block cutting (policies and the ledger's sealer;
+the replay on the real SQLite ledger is ``ledgerml.workflows.cutting_replay``) and a discrete-event simulation
+of QBFT round timeouts (heavy modules imported on use)."""

@@ -280,9 +280,8 @@ class TaskCoordinator:
         """Store the model spec and initial weights, then register ``TaskCreated`` together with ``funding``
         (e.g. the admin's mints into the reward pool) in one atomic batch, so a crash leaves all or none.
 
-        ``model`` is a ledgerml model, or the app's own initial arrays by name (a Flower app's ArrayRecord as
-        numpy); the spec document records every array's name, shape and dtype either way. ``rule`` is a
-        ledgerml rule or a Flower strategy (``flwr:NAME``, see ``flower_rules.rule_of``)."""
+        ``model`` is a ledgerml model, or the app's own initial arrays by name (a Flower app's ArrayRecord as numpy;
+        the spec records every array's name, shape and dtype). ``rule``: a ledgerml rule or ``flwr:NAME``."""
         if is_flower_rule(rule):
             from .flower_rules import build
 
@@ -292,6 +291,8 @@ class TaskCoordinator:
         if dp:
             check_dp_settings(dp, rounds)
         spec_bytes, initial = model_documents(model)
+        given = {"rule_params": rule_params, "dp": dp, "slash_on": slash_on, "valuation": valuation}
+        given |= {"screening": screening, "secure_aggregation": secure_aggregation}
         payload = _task_created(
             task_id=task_id,
             name=name or task_id,
@@ -299,18 +300,13 @@ class TaskCoordinator:
             initial_model=str(Digest.sha256(initial)),
             rounds=rounds,
             rule=rule,
-            rule_params=rule_params or {},
             max_update_norm=max_update_norm,
-            dp=dp or {},
             min_participants=min_participants,
             reward_pool=reward_pool,
             min_stake=min_stake,
             validation_dataset=validation_dataset,
-            slash_on=slash_on or [],
             slash_amount=slash_amount,
-            valuation=valuation or {},
-            screening=screening or {},
-            secure_aggregation=secure_aggregation or {},
+            **{key: value for key, value in given.items() if value},  # unset: the kind's empty default
         )
         store.put(spec_bytes)  # bytes first: the task never names what the store lacks
         store.put(initial)

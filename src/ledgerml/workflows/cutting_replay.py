@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..consensus.cutting import FixedPolicy, IdleGapPolicy, LearnedPolicy, Policy, percentile
+from ..consensus.sealer import PolicySealer
+from ..consensus.traces import Trace
 from ..errors import ConfigError
 from ..identity import Identity
 from ..ledger.base import LedgerBackend
@@ -26,9 +29,6 @@ from ..ledger.sqlite import SqliteLedger
 from ..types import Role
 from ..vocab.consensus import SealingPolicySet
 from ..vocab.core import DatasetRegistered, RoleGranted
-from .cutting import FixedPolicy, IdleGapPolicy, LearnedPolicy, Policy, percentile
-from .sealer import PolicySealer
-from .traces import Trace
 
 NEVER_SIZE, NEVER_INTERVAL = 1_000_000, 1e9
 """URL options that switch the ledger's size/interval sealing off (the signed policy rules once recorded)."""
