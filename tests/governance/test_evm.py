@@ -32,7 +32,6 @@ from ledgerml.vocab.tokens import TokensMinted
 from ..conftest import make_identity
 
 GAS = 8_000_000  # explicit gas: py-evm's estimation would double the time
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
