@@ -46,11 +46,12 @@ def _free_port() -> int:
 
 
 def test_every_bash_block_is_run_by_this_file() -> None:
-    """No block escapes: the install lines, the three 'Using it' blocks and the provenance walk-through."""
+    """No block escapes: the install lines, the three 'Using it' blocks and the three walk-throughs."""
     every = [body for lang, body in FENCE.findall(README) if lang == "bash"]
     installs = [b for b in every if "pip install" in b or "npm ci" in b]
     assert len(installs) == INSTALL_BLOCKS and all(b.count("\n") == 1 for b in installs)
     walkthroughs = len(blocks("## Provenance walk-through")) + len(blocks("## Secure data sharing walk-through"))
+    walkthroughs += len(blocks("## Consortium walk-through"))  # run by tests/governance/test_walkthrough.py
     assert len(every) == INSTALL_BLOCKS + 1 + len(blocks("## Using it")) + walkthroughs  # + 1: the serve line
     assert len(blocks("## Using it")) == 3 and len(blocks("## Using it", "python")) == 1
     assert len([b for b in every if "ledgerml serve" in b]) == 1
