@@ -9,6 +9,7 @@ from ..home import Home
 from ..ledger.base import LedgerBackend
 from .auth import TokenStore
 from .ratelimit import RateLimit
+from .sealing import SealTimer
 
 MAX_EVENT_BODY = 64 * 1024
 """Largest ``POST /api/events`` body: one signed event (events are at most 16 KiB; the rest is slack for
@@ -54,6 +55,9 @@ class Service:
         self.reader = reader if reader is not None else ledger
         self.owned = owned
         self.writes = RateLimit(settings.write_rate, settings.write_burst)
+        self.seal_timer = SealTimer(ledger)
+        if owned:  # a ledger the caller passed is the caller's to seal
+            self.seal_timer.start()
 
     def audited(self) -> AbstractContextManager[LedgerBackend]:
         """A ledger for a whole-ledger audit: a fresh read-only open of the home's ledger (as ``ledgerml verify``
@@ -63,7 +67,8 @@ class Service:
         return nullcontext(self.reader)
 
     def close(self) -> None:
-        """Close the ledgers this service opened."""
+        """Stop the sealing timer and close the ledgers this service opened."""
+        self.seal_timer.stop()
         if self.owned:
             self.ledger.close()
             if self.reader is not self.ledger:
