@@ -137,6 +137,11 @@ def test_only_the_proposed_call_executes_and_only_governance_records(chain: Any,
     body = sign_event(admin, ledger.ledger_id, RoleGranted(subject=admin.address, role=Role.TRAINER), 0).body
     record = ("record", [admin.address, ledger.next_nonce(admin.address), b"RoleGranted", body, 0])
     assert "only the governance contract" in _unchanged(ledger, lambda: send(people["eve"], record), Unauthorized)
+    for outsider_call in (
+        (GOVERNANCE + "set_ledger", [people["eve"].address]),  # once, by the deployer
+        (GOVERNANCE + "probe", [b""]),  # only the governance contract probes
+    ):
+        _unchanged(ledger, lambda c=outsider_call: send(people["eve"], c), Unauthorized)
     execute(ledger, bob, made.proposal)
     assert ledger.token.functions.balanceOf(people["dave"].address).call() == 5
     found = proposal(ledger.state(), made.proposal)
