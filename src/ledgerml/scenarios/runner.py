@@ -19,10 +19,9 @@ from ..federated.config import FederationConfig
 from ..federated.runner import PartitionedData, register_final_model, round_history, setup_federation, weights_of
 from ..home import Home
 from ..ml.data import OWN
-from ..provenance import verify_model
 from ..types import Role
 from ..vocab.core import RoleGranted
-from ..workflows.demo import AuditCheck, _rewards_check, _rounds_check
+from ..workflows.demo import AuditCheck, ledger_check, model_checks, rewards_check, rounds_check
 from . import baselines
 from . import get as get_scenario
 from .base import Scenario, Study, StudyData
@@ -162,23 +161,11 @@ def _audit(target: Home, result: ScenarioResult) -> None:
         ok, detail = auditor_opens(target, study.task_id, study.sealed, "auditor")
         opened.append(AuditCheck(f"{study.task_id} sealed data", "PASS" if ok else "FAIL", detail))
     with target.open_ledger(as_validator=False) as ledger:
-        verified = ledger.verify()
-        checks = [
-            AuditCheck(
-                "ledger",
-                "PASS" if verified.ok else "FAIL",
-                f"{verified.events_checked} events, {verified.blocks_checked} blocks",
-            )
-        ]
+        checks = [ledger_check(ledger)]
         for study in result.studies:
-            checks.append(_rounds_check(ledger, target, study.task_id))
-            checks.append(_rewards_check(ledger, target, study.task_id))
-            model_path = target.path / "federations" / study.task_id / "final-model.safetensors"
-            report = verify_model(ledger, target.store(), model_path, study.attestation)
-            checks += [
-                AuditCheck(f"{study.task_id} model: {c.name}", "PASS" if c.ok else "FAIL", c.detail)
-                for c in report.checks
-            ]
+            checks.append(rounds_check(ledger, target, study.task_id))
+            checks.append(rewards_check(ledger, target, study.task_id))
+            checks += model_checks(ledger, target, study.task_id, study.attestation, f"{study.task_id} model")
         result.ledger_id = ledger.ledger_id
         result.events = sum(1 for _ in ledger.events())
     result.checks = opened + checks

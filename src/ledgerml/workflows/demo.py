@@ -264,19 +264,10 @@ def _audit(
     """The auditor's checks (ledger, every task's rounds, the final model, the payouts) and the outcome."""
     robust = plans["robust"].task_id
     with target.open_ledger(as_validator=False) as ledger:
-        verified = ledger.verify()
-        checks = [
-            AuditCheck(
-                "ledger",
-                "PASS" if verified.ok else "FAIL",
-                f"{verified.events_checked} events, {verified.blocks_checked} blocks",
-            )
-        ]
-        checks += [_rounds_check(ledger, target, plan.task_id) for plan in plans.values()]
-        model_path = target.path / "federations" / robust / "final-model.safetensors"
-        model_report = verify_model(ledger, target.store(), model_path, attestation)
-        checks += [AuditCheck(f"model: {c.name}", "PASS" if c.ok else "FAIL", c.detail) for c in model_report.checks]
-        checks.append(_rewards_check(ledger, target, robust))
+        checks = [ledger_check(ledger)]
+        checks += [rounds_check(ledger, target, plan.task_id) for plan in plans.values()]
+        checks += model_checks(ledger, target, robust, attestation, "model")
+        checks.append(rewards_check(ledger, target, robust))
         payouts = _payouts(ledger.state(), robust)
         kinds = Counter(stored.event.kind for stored in ledger.events())
         ledger_id = ledger.ledger_id
@@ -286,7 +277,21 @@ def _audit(
     )
 
 
-def _rounds_check(ledger: LedgerBackend, target: Home, task_id: str) -> AuditCheck:
+def ledger_check(ledger: LedgerBackend) -> AuditCheck:
+    """The whole ledger verified from genesis."""
+    verified = ledger.verify()
+    detail = f"{verified.events_checked} events, {verified.blocks_checked} blocks"
+    return AuditCheck("ledger", "PASS" if verified.ok else "FAIL", detail)
+
+
+def model_checks(ledger: LedgerBackend, target: Home, task_id: str, attestation: Path, label: str) -> list[AuditCheck]:
+    """``verify model`` on ``task_id``'s final model and its attestation, one check per line, named ``label: ...``."""
+    model_path = target.path / "federations" / task_id / "final-model.safetensors"
+    report = verify_model(ledger, target.store(), model_path, attestation)
+    return [AuditCheck(f"{label}: {c.name}", "PASS" if c.ok else "FAIL", c.detail) for c in report.checks]
+
+
+def rounds_check(ledger: LedgerBackend, target: Home, task_id: str) -> AuditCheck:
     """Replay every round of ``task_id`` from the stored updates."""
     audit = audit_task(ledger, target.store(), task_id)
     return AuditCheck(
@@ -296,7 +301,7 @@ def _rounds_check(ledger: LedgerBackend, target: Home, task_id: str) -> AuditChe
     )
 
 
-def _rewards_check(ledger: LedgerBackend, target: Home, task_id: str) -> AuditCheck:
+def rewards_check(ledger: LedgerBackend, target: Home, task_id: str) -> AuditCheck:
     """Recompute every contribution, payout and slash of ``task_id``."""
     record = task(ledger.state(), task_id)
     assert record is not None
