@@ -8,7 +8,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from ..errors import UnknownEventKind
@@ -85,6 +85,8 @@ def _example(info: FieldInfo) -> Any:
     adapter: TypeAdapter[Any] = TypeAdapter(target)
     annotation = info.annotation
     candidates = _CANDIDATES
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):  # a nested table: its own template
+        return _complete(annotation)
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         candidates = tuple(m.value for m in annotation)
     elif typing.get_origin(annotation) is typing.Literal:
