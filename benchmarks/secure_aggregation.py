@@ -73,12 +73,7 @@ def crypto_round(clients: int, dropout: float, length: int = DIGITS_PARAMETERS +
     context = protocol.context_bytes("bench", "task", 1)
     names = [f"c{i:03d}" for i in range(clients)]
     started = time.perf_counter()
-    sessions = {n: protocol.ClientSession(n, context) for n in names}
-    advertised = {n: s.advertise() for n, s in sessions.items()}
-    sealed = {n: s.share(advertised) for n, s in sessions.items()}
-    for n, session in sessions.items():
-        for sender in names:
-            session.take(sender, sealed[sender][n])
+    sessions = protocol.exchange_in_process(names, context)
     survivors = names[: clients - round(dropout * clients)]
     dropped = names[len(survivors) :]
     rng = np.random.default_rng(0)
@@ -91,7 +86,7 @@ def crypto_round(clients: int, dropout: float, length: int = DIGITS_PARAMETERS +
     t = protocol.threshold(clients)
     seeds = {n: protocol.reconstruct(reveals, n, "b", t) for n in survivors}
     mask_keys = {n: protocol.reconstruct(reveals, n, "s", t) for n in dropped}
-    public = {n: a["mask_key"] for n, a in advertised.items()}
+    public = {n: session.advertise()["mask_key"] for n, session in sessions.items()}
     total = protocol.unmask(masked, seeds, mask_keys, public, context)
     server_side = time.perf_counter() - started
     expected = np.zeros(length, dtype=np.uint64)

@@ -46,12 +46,7 @@ def test_a_mask_seed_must_be_32_bytes() -> None:
 def test_pairwise_and_self_masks_cancel_in_the_sum(clients: int, length: int, data: st.DataObject) -> None:
     context = protocol.context_bytes("ledger", "task", 1)
     names = [f"c{i}" for i in range(clients)]
-    sessions = {n: protocol.ClientSession(n, context) for n in names}
-    advertised = {n: s.advertise() for n, s in sessions.items()}
-    sealed = {n: s.share(advertised) for n, s in sessions.items()}
-    for n, session in sessions.items():
-        for sender in names:
-            session.take(sender, sealed[sender][n])
+    sessions = protocol.exchange_in_process(names, context)
     alive = data.draw(st.integers(protocol.threshold(clients), clients))
     survivors, dropped = names[:alive], names[alive:]
     rng = np.random.default_rng(length)
@@ -61,7 +56,7 @@ def test_pairwise_and_self_masks_cancel_in_the_sum(clients: int, length: int, da
     t = protocol.threshold(clients)
     seeds = {n: protocol.reconstruct(reveals, n, "b", t) for n in survivors}
     mask_keys = {n: protocol.reconstruct(reveals, n, "s", t) for n in dropped}
-    public = {n: a["mask_key"] for n, a in advertised.items()}
+    public = {n: session.advertise()["mask_key"] for n, session in sessions.items()}
     total = protocol.unmask(masked, seeds, mask_keys, public, context)
     expected = np.zeros(length, dtype=np.uint64)
     for n in survivors:
@@ -152,14 +147,9 @@ def test_shares_are_sealed_to_their_recipient_only() -> None:
 
 
 def test_a_reveal_never_gives_both_secrets_of_one_client() -> None:
-    context = protocol.context_bytes("l", "t", 3)
-    sessions = [protocol.ClientSession(n, context) for n in ("a", "b", "c")]
-    advertised = {s.me: s.advertise() for s in sessions}
-    sealed = {s.me: s.share(advertised) for s in sessions}
+    sessions = list(protocol.exchange_in_process(["a", "b", "c"], protocol.context_bytes("l", "t", 3)).values())
     for s in sessions:
-        for sender in advertised:
-            s.take(sender, sealed[sender][s.me])
-        s.mask(np.zeros(2, dtype=np.uint64), list(advertised))
+        s.mask(np.zeros(2, dtype=np.uint64), ["a", "b", "c"])
     with pytest.raises(ValueError):
         sessions[0].reveal(["a", "b", "c"], ["c"])
     with pytest.raises(ValueError):
@@ -168,7 +158,7 @@ def test_a_reveal_never_gives_both_secrets_of_one_client() -> None:
     assert "s" in sessions[0].reveal(["a", "b"], ["c"])["c"]  # the same request again is answered alike
     with pytest.raises(ValueError):  # a second split would give c's self seed too
         sessions[0].reveal(["a", "c"], ["b"])
-    assert keys.public_hex(keys.private_key(sessions[0].mask_key_bytes())) == advertised["a"]["mask_key"]
+    assert keys.public_hex(keys.private_key(sessions[0].mask_key_bytes())) == sessions[0].advertise()["mask_key"]
 
 
 @settings(max_examples=15, deadline=None)
@@ -185,19 +175,14 @@ def test_the_secure_sum_decodes_to_the_plaintext_norm_clipped_mean(
     bits = quantize.frac_bits(clients, clip)
     context = protocol.context_bytes("l", "t", 1)
     names = [f"c{i}" for i in range(clients)]
-    sessions = {n: protocol.ClientSession(n, context) for n in names}
-    advertised = {n: s.advertise() for n, s in sessions.items()}
-    sealed = {n: s.share(advertised) for n, s in sessions.items()}
-    for n, session in sessions.items():
-        for sender in names:
-            session.take(sender, sealed[sender][n])
+    sessions = protocol.exchange_in_process(names, context)
     masked = {}
     for n, row, w in zip(names, rows, weights, strict=True):
         clipped = np.clip(quantize.clip_l2(row, clip), -clip, clip)
         masked[n] = sessions[n].mask(quantize.encode(clipped, w, clip, bits), names)
     reveals = {n: sessions[n].reveal(names, []) for n in names}
     seeds = {n: protocol.reconstruct(reveals, n, "b", protocol.threshold(clients)) for n in names}
-    public = {n: a["mask_key"] for n, a in advertised.items()}
+    public = {n: session.advertise()["mask_key"] for n, session in sessions.items()}
     mean, total = quantize.decode_sum(protocol.unmask(masked, seeds, {}, public, context), bits)
     assert total == sum(weights)
     assert np.max(np.abs(mean - expected)) <= 2.0 ** -(bits + 1) + 1e-9 * clip

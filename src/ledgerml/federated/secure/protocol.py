@@ -136,6 +136,18 @@ class ClientSession:
         return keys.private_bytes(self.masker)
 
 
+def exchange_in_process(names: list[str], context: bytes) -> dict[str, ClientSession]:
+    """The key and share stages run in one process (tests, benchmarks): a session per name that advertised its
+    keys, sealed its shares for every other and opened every share sealed for it."""
+    sessions = {name: ClientSession(name, context) for name in names}
+    advertised = {name: session.advertise() for name, session in sessions.items()}
+    sealed = {name: session.share(advertised) for name, session in sessions.items()}
+    for name, session in sessions.items():
+        for sender in names:
+            session.take(sender, sealed[sender][name])
+    return sessions
+
+
 def reconstruct(reveals: Mapping[str, Mapping[str, Mapping[str, int]]], name: str, part: str, t: int) -> bytes:
     """``name``'s secret (``part`` ``b`` = self seed, ``s`` = mask key) from the ``t`` revealed shares with the
     smallest points; ``ValueError`` if fewer were revealed."""
