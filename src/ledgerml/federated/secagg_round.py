@@ -108,24 +108,37 @@ class SecureRound:
         for event in self._commit([e for e in parsed if e is not None]):
             self.keys[event.actor] = {"cipher_key": event.payload["cipher_key"], "mask_key": event.payload["mask_key"]}
 
-    def take_shares(self, replies: list[tuple[str, str | None, Any, bytes]]) -> None:
-        """Store each node's sealed bundles, check they match its ``SecAggShares``, and append it."""
+    def _take_documents(
+        self, replies: list[tuple[str, str | None, Any, bytes]], kind: str, field: str, what: str, check: Any
+    ) -> dict[str, Any]:
+        """Store each node's document ``what`` (``check(doc)`` names a wrong shape) and append its ``kind`` event
+        naming the stored digest as ``field``; the documents of the events appended, by actor."""
         docs, events = {}, []
-        for node, who, raw, bundle in sorted(replies, key=lambda r: r[0]):
+        for node, who, raw, data in sorted(replies, key=lambda r: r[0]):
             try:
-                doc = parse_doc(bundle, "share bundle")
-                if not isinstance(doc, dict) or sorted(doc) != sorted(self.keys):
-                    raise ValueError("the bundle must seal one share set for every advertiser")
+                doc = parse_doc(data, what)
+                if (problem := check(doc)) is not None:
+                    raise ValueError(problem)
                 digest = str(self.coordinator.store.put(canonical_json(doc)))
             except (LedgerMLError, ValueError, TypeError) as exc:
-                self.invalid.append((who or node, f"SecAggShares refused: {_describe(exc)}"[:512]))
+                self.invalid.append((who or node, f"{kind} refused: {_describe(exc)}"[:512]))
                 continue
-            event = self._parse(node, raw, "SecAggShares", who, shares_digest=digest)
+            event = self._parse(node, raw, kind, who, **{field: digest})
             if event is not None:
                 docs[event.actor] = doc
                 events.append(event)
-        for event in self._commit(events):
-            self.bundles[event.actor] = {str(k): str(v) for k, v in docs[event.actor].items()}
+        return {e.actor: docs[e.actor] for e in self._commit(events)}
+
+    def take_shares(self, replies: list[tuple[str, str | None, Any, bytes]]) -> None:
+        """Store each node's sealed bundles, check they match its ``SecAggShares``, and append it."""
+
+        def check(doc: Any) -> str | None:
+            if not isinstance(doc, dict) or sorted(doc) != sorted(self.keys):
+                return "the bundle must seal one share set for every advertiser"
+            return None
+
+        for actor, doc in self._take_documents(replies, "SecAggShares", "shares_digest", "share bundle", check).items():
+            self.bundles[actor] = {str(k): str(v) for k, v in doc.items()}
 
     def inbox(self, participant: str) -> dict[str, str]:
         """The sealed bundles every sharer made for ``participant`` (sender -> hex)."""
@@ -173,22 +186,13 @@ class SecureRound:
 
     def take_reveals(self, replies: list[tuple[str, str | None, Any, bytes]]) -> dict[str, dict[str, Any]]:
         """Store each survivor's revealed shares and append its ``SecAggReveal``; the documents by revealer."""
-        docs: dict[str, dict[str, Any]] = {}
-        events = []
-        for node, who, raw, data in sorted(replies, key=lambda r: r[0]):
-            try:
-                doc = parse_doc(data, "reveal")
-                if not isinstance(doc, dict):
-                    raise ValueError("a reveal is a table of shares by participant")
-                digest = str(self.coordinator.store.put(canonical_json(doc)))
-            except (LedgerMLError, ValueError, TypeError) as exc:
-                self.invalid.append((who or node, f"SecAggReveal refused: {_describe(exc)}"[:512]))
-                continue
-            event = self._parse(node, raw, "SecAggReveal", who, reveal_digest=digest)
-            if event is not None:
-                docs[event.actor] = doc
-                events.append(event)
-        return {e.actor: docs[e.actor] for e in self._commit(events)}
+
+        def check(doc: Any) -> str | None:
+            return None if isinstance(doc, dict) else "a reveal is a table of shares by participant"
+
+        found: dict[str, dict[str, Any]]
+        found = self._take_documents(replies, "SecAggReveal", "reveal_digest", "reveal", check)
+        return found
 
 
 def reveal_doc(shares: dict[str, dict[str, int]]) -> dict[str, dict[str, Any]]:
