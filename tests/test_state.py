@@ -254,3 +254,23 @@ def test_random_histories_reject_without_change(steps: list[tuple[int, int, Role
         else:
             assert nonce == chain.nonces.get(actor.address, 0)
             chain.nonces[actor.address] = nonce + 1
+
+
+def test_a_trial_undoes_its_changes_and_lets_errors_through() -> None:
+    state = State()
+    state.put("t", "kept", 1)
+    before = state.snapshot()
+    with state.trial():
+        state.put("t", "kept", 2)
+        state.put("t", "new", 3)
+        state.delete("t", "kept")
+    assert state.snapshot() == before
+    with pytest.raises(KeyError), state.trial():
+        state.put("t", "new", 4)
+        raise KeyError("the block's own error")
+    assert state.snapshot() == before
+    with state.atomic():  # a trial nested in a transaction undoes only its own changes
+        state.put("t", "outer", 5)
+        with state.trial():
+            state.put("t", "inner", 6)
+    assert state.get("t", "outer") == 5 and state.get("t", "inner") is None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -38,6 +38,10 @@ MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
 """How far (ms) an event's time may lie ahead of the accepting backend's clock."""
 MAX_RECORDS = 2**53
 """Largest record count a dataset may declare (``metadata["records"]``)."""
+
+
+class _TrialOver(Exception):
+    """Ends a :meth:`State.trial` block so that its transaction is undone."""
 
 
 class State:
@@ -91,6 +95,13 @@ class State:
             raise
         if not outer:
             self._journal = None
+
+    @contextmanager
+    def trial(self) -> Iterator[None]:
+        """Run a block of changes and always undo them; what the block raises still propagates (a dry run)."""
+        with suppress(_TrialOver), self.atomic():
+            yield
+            raise _TrialOver
 
     def _undo_to(self, mark: int) -> None:
         journal = self._journal
@@ -261,12 +272,7 @@ def apply(state: State, event: Event, *, check_signature: bool = True) -> None:
     if event.nonce > expected:
         raise NonceGap(f"nonce {event.nonce} of {event.actor} skips ahead (next is {expected})")
     payload = event.typed_payload()
-    handler = _RULES.get(event.kind)
-    if handler is None:
-        load_vocabularies()
-        handler = _RULES.get(event.kind)
-    if handler is None:
-        raise UnknownEventKind(f"no rule for event kind {event.kind!r}")
+    handler = rule_for(event.kind)
     if info is None and event.kind != GENESIS_KIND:
         raise InvalidTransition(f"the first event of a ledger must be LedgerCreated, got {event.kind}")
     check_backdating(state, event)
@@ -312,8 +318,11 @@ def fold(events: Iterable[Event], state: State | None = None, *, check_signature
 
 
 def rule_for(kind: str) -> Rule:
-    """The rule registered for ``kind`` (``UnknownEventKind`` if none)."""
+    """The rule registered for ``kind``, the vocabularies loaded first if need be (``UnknownEventKind`` if none)."""
     found = _RULES.get(kind)
+    if found is None:
+        load_vocabularies()
+        found = _RULES.get(kind)
     if found is None:
         raise UnknownEventKind(f"no rule for event kind {kind!r}")
     return found

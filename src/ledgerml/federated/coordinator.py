@@ -585,20 +585,14 @@ def _finite_or_nan(value: object) -> float:
         return math.nan
 
 
-class _DryRun(Exception):
-    """Raised inside a state transaction to undo an accepted event."""
-
-
 def _dry_run(state: Any, event: Any) -> RejectedEvent | None:
     """Would the state machine accept ``event`` now? The rejection it would raise, or None (state unchanged)."""
     try:
-        with state.atomic():
+        with state.trial():
             apply(state, event)
-            raise _DryRun
-    except _DryRun:
-        return None
     except RejectedEvent as exc:
         return exc
+    return None
 
 
 def _invalid_entry(reply: Reply, event: Any, reason: str) -> tuple[str, str]:

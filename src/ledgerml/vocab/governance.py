@@ -180,16 +180,8 @@ def _require_member(record: PolicyRecord, actor: str, what: str) -> None:
 
 def _dry_run(state: State, event: Event, action: str, data: dict[str, JsonValue]) -> None:
     """Raise what the embedded event's own rules would raise if it were executed now (nothing changes)."""
-
-    class _Undo(Exception):
-        pass
-
-    try:
-        with state.atomic():
-            _apply_embedded(state, event, action, data, event.actor)
-            raise _Undo
-    except _Undo:
-        pass
+    with state.trial():
+        _apply_embedded(state, event, action, data, event.actor)
 
 
 def _apply_embedded(state: State, event: Event, action: str, data: dict[str, JsonValue], actor: Address) -> None:
