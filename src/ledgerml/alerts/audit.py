@@ -22,6 +22,7 @@ REDERIVERS: dict[str, str] = {
     "chainwatch": "ledgerml.alerts.chain:rederive",
     "fraud.treeshap": "ledgerml.alerts.fraud:rederive",
     "federation.screening": "ledgerml.federated.screening_alerts:rederive",
+    "scenario.rejected_update": "ledgerml.scenarios.security_alerts:rederive",
 }
 """``explanation["method"]`` -> ``"module:function"`` re-deriving it, imported on first use. A function takes an
 ``AuditContext`` and the stored explanation and returns a ``Rederived``."""
