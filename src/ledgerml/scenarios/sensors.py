@@ -10,7 +10,7 @@ import numpy as np
 
 from .._files import read_bounded
 from ..errors import ConfigError
-from .tables import MAX_TABLE_BYTES, numeric
+from .tables import MAX_TABLE_BYTES, impute_median, numeric
 
 CMAPSS_COLUMNS = 26
 """unit, cycle, 3 operational settings, 21 sensors."""
@@ -148,16 +148,6 @@ def read_station(path: Path) -> Station:
     keep = ~np.isnan(pm) & ~np.isnan(target)
     if not keep.any():
         raise ConfigError(f"{path}: no hour with PM2.5 measured at that hour and the next")
-    X = _fill(X)
+    X = impute_median(X)
     day = (when[:, 0] * 10000 + when[:, 1] * 100 + when[:, 2]).astype(np.int64)
     return Station(name, X[keep], np.round(target[keep]), day[keep], pm[keep])
-
-
-def _fill(X: np.ndarray) -> np.ndarray:
-    """Gaps at the column's median (0 for a column with none)."""
-    X = X.copy()
-    for c in range(X.shape[1]):
-        gap = np.isnan(X[:, c])
-        if gap.any():
-            X[gap, c] = float(np.nanmedian(X[:, c])) if (~gap).any() else 0.0
-    return X
