@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
+
+from ..consensus.sealer import wall_clock_ms
 
 log = logging.getLogger("ledgerml.service")
 
@@ -41,17 +42,20 @@ class SealTimer:
             self._thread.start()
 
     def _clock_ms(self) -> float:
+        """The clock the ledger's sealer keeps time by (the wall clock while it has none)."""
         sealer = getattr(self.ledger, "sealer", None)
-        return float(sealer.clock()) if sealer is not None else time.time() * 1000.0
+        return float(sealer.clock()) if sealer is not None else wall_clock_ms()
 
     def _run(self) -> None:
-        while not self._stop.wait(seconds_until(self._next(), self._clock_ms())):
+        due = self._next()
+        while not self._stop.wait(seconds_until(due, self._clock_ms())):
             due = self._next()
             if due is not None and due <= self._clock_ms():
                 try:
                     self.ledger.seal_due()
                 except Exception as exc:  # a full disk or a closed ledger must not kill the service
                     log.warning("sealing timer: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                due = self._next()
 
     def _next(self) -> float | None:
         try:
