@@ -19,7 +19,7 @@ import numpy as np
 from .._canonical import canonical_json
 from .._json import loads_bounded
 from ..errors import ConfigError, LedgerMLError, NotFound, RejectedEvent
-from ..events import Event, Payload, event_from_dict, sign_event
+from ..events import MAX_EVENT_BYTES, Event, Payload, event_from_dict, sign_event
 from ..identity import Identity
 from ..ledger.base import LedgerBackend
 from ..ml.models import ARRAYS_SPEC, Model, describe_arrays
@@ -604,6 +604,13 @@ def _invalid_entry(reply: Reply, event: Any, reason: str) -> tuple[str, str]:
         return event.actor, reason[:512]
     text = reason if is_checksum_address(reply.node) else f"node {reply.node}: {reason}"
     return reply.participant or reply.node, text[:512]
+
+
+def reply_event_json(value: object, what: str) -> Any:
+    """An event's JSON from a reply, parsed within the bounds of an event (size and nesting)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a JSON string")
+    return loads_bounded(value, what=what, max_bytes=MAX_EVENT_BYTES, max_depth=MAX_COMMITMENT_DEPTH)
 
 
 def _as_participant(node: str) -> str:

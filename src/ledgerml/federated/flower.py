@@ -19,13 +19,13 @@ from flwr.supercore.task_identity import TaskIdentity
 
 from .._json import loads_bounded
 from ..errors import ConfigError, LedgerMLError, RejectedEvent
-from ..events import MAX_EVENT_BYTES, event_from_dict
+from ..events import event_from_dict
 from ..identity import recover_signer
 from ..ml.serialization import Weights, to_bytes
 from ..state import State, next_nonce
 from ..types import Address, Role
 from ..vocab.core import holders_of
-from .coordinator import MAX_COMMITMENT_DEPTH, Reply, RoundOutcome, TaskCoordinator
+from .coordinator import MAX_COMMITMENT_DEPTH, Reply, RoundOutcome, TaskCoordinator, reply_event_json
 from .mod import JOIN, KEY, MAX_CONFIG_JSON_BYTES, RECEIPT, STEP, only_record, weights_of
 from .participant import Participant
 from .receipts import parse_receipt, save_receipt
@@ -51,13 +51,6 @@ def _nonces(state: State) -> str:
     return json.dumps({a: next_nonce(state, a) for a in sorted(people)})
 
 
-def _commitment(value: object, what: str) -> Any:
-    """A commitment event's JSON from a reply, parsed within the bounds of an event (size and nesting)."""
-    if not isinstance(value, str):
-        raise TypeError(f"{what} must be a JSON string")
-    return loads_bounded(value, what=what, max_bytes=MAX_EVENT_BYTES, max_depth=MAX_COMMITMENT_DEPTH)
-
-
 def _owned(state: State, people: set[Address]) -> str:
     """The datasets each of ``people`` registered, as JSON (a mod joins with its own by default)."""
     owned: dict[str, list[str]] = {}
@@ -75,7 +68,7 @@ def _train_reply(node: str, reply: Message, participant: Address | None = None) 
     update = record["update"] if "update" in record else to_bytes(weights_of(only_record(reply.content, "array")[1]))
     if not isinstance(update, bytes):
         raise TypeError("the update must be bytes")
-    return Reply(node, event=_commitment(record["event"], "commitment"), update=update, participant=participant)
+    return Reply(node, event=reply_event_json(record["event"], "commitment"), update=update, participant=participant)
 
 
 def _signed_by_actor(event: Any) -> bool:
@@ -154,7 +147,7 @@ class LedgerStrategy(Strategy):
                 self.join_problems.append(f"node {node}: {reply.error.reason}")
                 continue
             try:
-                event = event_from_dict(_commitment(reply.content[KEY]["event"], "join event"))
+                event = event_from_dict(reply_event_json(reply.content[KEY]["event"], "join event"))
                 if event.kind != "ParticipantJoined" or not _signed_by_actor(event):
                     raise ConfigError("the join reply is not a ParticipantJoined signed by its actor")
                 if event.actor not in joined:

@@ -20,14 +20,13 @@ import numpy as np
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 
 from .._canonical import canonical_json
-from .._json import loads_bounded
-from ..events import MAX_EVENT_BYTES, event_from_dict, sign_event
+from ..events import event_from_dict, sign_event
 from ..identity import Identity
 from ..ml.serialization import flatten, from_bytes, to_bytes
 from ..types import Address, Digest
 from ..vocab.secagg import SecAggInput, SecAggKeys, SecAggReveal, SecAggShares
 from ..vocab.tasks import UpdateCommitted
-from .coordinator import MAX_COMMITMENT_DEPTH, Reply
+from .coordinator import Reply, reply_event_json
 from .mod import KEY, STEP, config_json, only_record, weights_of
 from .secagg_round import (
     KEYS,
@@ -54,13 +53,6 @@ class _Client:
 
 
 _SESSIONS: dict[tuple[str, str, str, int], _Client] = {}
-
-
-def _event_json(value: object, what: str) -> Any:
-    """An event's JSON from a reply, parsed within the bounds of an event (size and nesting)."""
-    if not isinstance(value, str):
-        raise TypeError(f"{what} must be a JSON string")
-    return loads_bounded(value, what=what, max_bytes=MAX_EVENT_BYTES, max_depth=MAX_COMMITMENT_DEPTH)
 
 
 def _nonce(cfg: dict[str, Any], address: str) -> int:
@@ -296,11 +288,11 @@ def secure_aggregate_train(
             if reply.has_error():
                 raise ValueError(f"client error: {reply.error.reason}")
             record = reply.content[KEY]
-            inputs[node] = _event_json(record["input"], "masked input commitment")
+            inputs[node] = reply_event_json(record["input"], "masked input commitment")
             update = record["update"]
             if not isinstance(update, bytes):
                 raise TypeError("the masked input must be bytes")
-            event = _event_json(record["event"], "commitment")
+            event = reply_event_json(record["event"], "commitment")
             collected.append(Reply(node, event=event, update=update, participant=known))
         except (KeyError, TypeError, ValueError) as exc:
             collected.append(Reply(node, error=f"reply without a secure input: {exc}", participant=known))

@@ -22,7 +22,7 @@ from ..ml.serialization import Weights, flatten, to_bytes, unflatten
 from ..types import Address
 from ..vocab.secagg import SecAggUnmasked, secagg_records
 from ..vocab.tasks import Rejection, RoundFinalized, commits
-from .coordinator import Reply, RoundOutcome, TaskCoordinator, _describe, _dp_metrics, _evaluation
+from .coordinator import Reply, RoundOutcome, TaskCoordinator, _as_participant, _describe, _dp_metrics, _evaluation
 from .secure import protocol, quantize
 
 KEYS, SHARES, UNMASK = "secagg-keys", "secagg-shares", "secagg-unmask"
@@ -303,7 +303,7 @@ def finish_round(
             aggregate_digest=digest,
             accepted=accepted,
             rejected=[Rejection(participant=a, reason=r) for a, r in sorted(rejected.items())],
-            invalid=[Rejection(participant=_address(n), reason=r[:512]) for n, r in sr.invalid],
+            invalid=[Rejection(participant=_as_participant(n), reason=r[:512]) for n, r in sr.invalid],
             metrics=metrics,
         ),
     )
@@ -345,9 +345,3 @@ def _unmask(
     except (ValueError, LedgerMLError, RejectedEvent) as exc:
         return None, f"unmasking failed: {_describe(exc)}"
     return weights, ""
-
-
-def _address(node: str) -> str:
-    from ..types import is_checksum_address
-
-    return node if is_checksum_address(node) else "0x" + "0" * 40
