@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from ..errors import LedgerMLError
 from ..ml.serialization import Weights, to_bytes
 from ..state import State
@@ -17,7 +15,7 @@ from ..types import Address, Digest
 from ..vocab.secagg import SecAggRecord, secagg_records, unmask_record
 from ..vocab.tasks import CommitRecord, RoundRecord, TaskRecord, round_record
 from .coordinator import MISMATCH
-from .secagg_round import masked_vector, parse_doc, reconstruct_secrets, secure_aggregate, unmask_doc
+from .secagg_round import masked_vector, parse_doc, unmask_doc, unmask_round
 from .secure import protocol, quantize
 
 
@@ -83,13 +81,10 @@ def _unmasks(
         length = len(template_vector(template)) + 1
         masked = {n: masked_vector(store.get(round_commits[n].update_digest), length) for n in survivors}
         docs = {n: parse_doc(store.get(r.reveal_digest), "reveal") for n, r in records.items() if r.reveal_digest}
-        seeds, mask_keys = reconstruct_secrets(docs, survivors, dropped, records, protocol.threshold(len(records)))
-        public = {n: r.mask_key for n, r in records.items()}
-        bits = int(str(record.secure_settings()["frac_bits"]))
-        weights, _, _ = secure_aggregate(template, masked, seeds, mask_keys, public, context, bits)
+        t, bits = protocol.threshold(len(records)), int(str(record.secure_settings()["frac_bits"]))
+        return unmask_round(template, masked, docs, dropped, records, t, context, bits).finite
     except (LedgerMLError, ValueError, KeyError):
         return False
-    return all(bool(np.all(np.isfinite(a))) for a in weights.values())
 
 
 def template_vector(template: Weights) -> Any:
@@ -148,23 +143,20 @@ def _check_aggregate(
     problems: list[str],
 ) -> None:
     """Reconstruct the masks from the revealed shares, compare with the recorded unmasking, recompute the sum."""
-    t = protocol.threshold(len(records))
+    t, bits = protocol.threshold(len(records)), int(str(record.secure_settings()["frac_bits"]))
     try:
         docs = {n: parse_doc(store.get(r.reveal_digest), "reveal") for n, r in records.items() if r.reveal_digest}
-        seeds, mask_keys = reconstruct_secrets(docs, sorted(masked), dropped, records, t)
+        found = unmask_round(template, masked, docs, dropped, records, t, context, bits)
     except (LedgerMLError, ValueError) as exc:
         problems.append(f"mask reconstruction from the revealed shares fails: {exc}")
         return
     try:
-        if parse_doc(store.get(unmask_digest), "unmask") != unmask_doc(t, seeds, mask_keys):
+        if parse_doc(store.get(unmask_digest), "unmask") != unmask_doc(t, found.seeds, found.mask_keys):
             problems.append("the recorded unmasking is not what the revealed shares reconstruct")
     except LedgerMLError as exc:
         problems.append(f"the recorded unmasking {unmask_digest} is unavailable: {exc}")
-    public = {n: r.mask_key for n, r in records.items()}
-    bits = int(str(record.secure_settings()["frac_bits"]))
-    weights, _, total = secure_aggregate(template, masked, seeds, mask_keys, public, context, bits)
-    if total != sum(int(records[n].weight or 0) for n in masked):
-        problems.append(f"the summed weight {total} is not the sum of the survivors' recorded weights")
-    digest = str(Digest.sha256(to_bytes(weights)))
+    if found.weight != sum(int(records[n].weight or 0) for n in masked):
+        problems.append(f"the summed weight {found.weight} is not the sum of the survivors' recorded weights")
+    digest = str(Digest.sha256(to_bytes(found.weights)))
     if digest != recorded.aggregate_digest:
         problems.append(f"aggregate digest {recorded.aggregate_digest} differs from the secure replay's {digest}")

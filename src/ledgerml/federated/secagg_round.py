@@ -20,7 +20,7 @@ from ..errors import LedgerMLError, RejectedEvent
 from ..events import event_from_dict
 from ..ml.serialization import Weights, flatten, to_bytes, unflatten
 from ..types import Address
-from ..vocab.secagg import SecAggUnmasked, secagg_records
+from ..vocab.secagg import SecAggRecord, SecAggUnmasked, secagg_records
 from ..vocab.tasks import Rejection, RoundFinalized, commits
 from .coordinator import Reply, RoundOutcome, TaskCoordinator, _as_participant, _describe, _dp_metrics, _evaluation
 from .secure import protocol, quantize
@@ -263,6 +263,39 @@ def secure_aggregate(
     return unflatten(flatten(template) + delta, template), delta, weight
 
 
+@dataclass(frozen=True)
+class Unmasked:
+    """One round's unmasked sum: the next global model, the total weight and the secrets that removed the masks."""
+
+    weights: Weights
+    weight: int
+    seeds: dict[str, bytes]
+    mask_keys: dict[str, bytes]
+
+    @property
+    def finite(self) -> bool:
+        """True if every value of the next global model is finite."""
+        return all(bool(np.all(np.isfinite(a))) for a in self.weights.values())
+
+
+def unmask_round(
+    template: Weights,
+    masked: dict[str, np.ndarray],
+    docs: dict[str, dict[str, Any]],
+    dropped: list[str],
+    records: dict[str, SecAggRecord],
+    t: int,
+    context: bytes,
+    bits: int,
+) -> Unmasked:
+    """Reconstruct the survivors' (``masked``) seeds and the ``dropped`` clients' mask keys from the revealed
+    shares ``docs``, remove every mask from the survivors' sum and decode it; ``ValueError`` names the failure."""
+    seeds, mask_keys = reconstruct_secrets(docs, sorted(masked), dropped, records, t)
+    public = {n: r.mask_key for n, r in records.items()}
+    weights, _, weight = secure_aggregate(template, masked, seeds, mask_keys, public, context, bits)
+    return Unmasked(weights, weight, seeds, mask_keys)
+
+
 def finish_round(
     sr: SecureRound,
     replies: list[Reply],
@@ -329,13 +362,10 @@ def _unmask(
     survivors, dropped = sorted(masked), sorted(set(sr.sharers()) - set(masked))
     records = secagg_records(c.ledger.state(), c.task_id, sr.round)
     try:
-        seeds, mask_keys = reconstruct_secrets(docs, survivors, dropped, records, t)
-        public = {n: r.mask_key for n, r in records.items()}
-        bits = int(settings_of(c)["frac_bits"])
-        weights, _, _ = secure_aggregate(template, masked, seeds, mask_keys, public, sr.context, bits)
-        if not all(np.all(np.isfinite(a)) for a in weights.values()):
+        found = unmask_round(template, masked, docs, dropped, records, t, sr.context, int(settings_of(c)["frac_bits"]))
+        if not found.finite:
             raise ValueError("the aggregate has non-finite values")
-        digest = str(c.store.put(canonical_json(unmask_doc(t, seeds, mask_keys))))
+        digest = str(c.store.put(canonical_json(unmask_doc(t, found.seeds, found.mask_keys))))
         c.ledger.submit(
             c.aggregator,
             SecAggUnmasked(
@@ -344,4 +374,4 @@ def _unmask(
         )
     except (ValueError, LedgerMLError, RejectedEvent) as exc:
         return None, f"unmasking failed: {_describe(exc)}"
-    return weights, ""
+    return found.weights, ""
