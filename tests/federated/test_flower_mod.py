@@ -340,8 +340,29 @@ def test_own_arrays_with_a_robust_ledger_rule_and_rewards_valued_by_a_server_sco
         assert sorted(paid.rewards) == [1, 2] and all(sum(dict(r.payments).values()) > 0 for r in paid.rewards.values())
         assert audit_rewards(ledger, federation.store(), TASK, utility) == []
         assert audit_rewards(ledger, federation.store(), TASK, lambda arrays: 0.0) != []  # another utility: caught
-    cli_audit = run_cli("audit", "task", TASK, "--home", str(federation.path))  # the CLI takes no utility yet
-    assert cli_audit.code == 2 and one_error_line(cli_audit.err), cli_audit.err
+    no_utility = run_cli("audit", "task", TASK, "--home", str(federation.path))
+    assert no_utility.code == 2 and one_error_line(no_utility.err) and "--utility" in no_utility.err, no_utility.err
+    scores = federation.path.parent / "scores.py"
+    scores.write_text(
+        "from quickstart_ledger.server_app import evaluate\n\n"
+        "def utility(arrays):\n    return -evaluate(arrays)['val_mse']\n\n"
+        "def zero(arrays):\n    return 0.0\n"
+    )
+    home = ("--home", str(federation.path))
+    audited = run_cli("audit", "task", TASK, *home, "--utility", f"{scores}:utility", "--json")
+    assert audited.code == 0 and json.loads(audited.out)["ok"] is True, audited.out + audited.err
+    other = run_cli("audit", "task", TASK, *home, "--utility", f"{scores}:zero", "--json")
+    assert other.code == 34 and "contributions" in other.out, other.out + other.err  # another utility: caught
+    before = snapshot(federation.path)
+    for reference, message in [
+        ("scores", "MODULE:FUNCTION"),
+        (f"{scores}:missing", "has no function 'missing'"),
+        (f"{scores.with_name('nope.py')}:utility", "does not exist"),
+        ("no_such_module_here:utility", "cannot import"),
+    ]:
+        bad = run_cli("audit", "task", TASK, *home, "--utility", reference)
+        assert bad.code == 2 and one_error_line(bad.err) and message in bad.err, (reference, bad.err)
+    assert snapshot(federation.path) == before
 
 
 @pytest.mark.parametrize(

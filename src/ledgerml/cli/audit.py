@@ -30,6 +30,13 @@ def task(
         Path | None,
         typer.Option(help="A folder of participants' receipts: flag any commitment a round does not list."),
     ] = None,
+    utility: Annotated[
+        str | None,
+        typer.Option(
+            help="For a task of a Flower app's own model with rewards: the server-side score it was served with, "
+            "as MODULE:FUNCTION or FILE.py:FUNCTION (arrays -> a number), to recompute contributions."
+        ),
+    ] = None,
     report: Annotated[
         Path | None,
         typer.Option("--report", help="Also write an HTML report (date, version, ledger id, verdict, every round)."),
@@ -43,9 +50,13 @@ def task(
     if receipts is not None and not receipts.is_dir():
         raise ConfigError(f"--receipts {receipts} is not a folder")
     check_out(report, "--report")
+    if utility is not None and validation is not None:
+        raise ConfigError("give --validation or --utility, not both")
+    from .._imports import load_callable
     from ..federated.workflow import audit_federation, first_problem, write_task_audit_report
 
-    audit = audit_federation(target, task_id, validation, receipts)
+    scorer = load_callable(utility, "--utility") if utility is not None else None
+    audit = audit_federation(target, task_id, validation, receipts, scorer)
     if report is not None:
         write_task_audit_report(target, audit, report, f"ledgerml audit task {task_id}")
     if json_out:

@@ -12,6 +12,7 @@ from .._html import ReportMeta
 from ..errors import ConfigError, LedgerMLError
 from ..home import Home
 from ..incentives import RoundSettler, audit_rewards, load_validation
+from ..incentives.rewards import Scorer, Validation
 from ..vocab.tasks import task as task_record
 from .audit import TaskAudit, audit_task
 from .config import FederationConfig
@@ -149,22 +150,40 @@ def _train(home: Home, task_id: str, mode: str, on_round: Callable[[RoundOutcome
 
 
 def audit_federation(
-    home: Home, task_id: str, validation: Path | None = None, receipts: Path | None = None
+    home: Home,
+    task_id: str,
+    validation: Path | None = None,
+    receipts: Path | None = None,
+    utility: Scorer | None = None,
 ) -> TaskAudit:
     """The round audit of ``task_id`` and, for tasks with rewards or slashing, the rewards audit (every
-    contribution, payout, slash and the settlement recomputed); with ``receipts``, every participant receipt
+    contribution, payout, slash and the settlement recomputed, by the validation set or, for a task of an app's
+    own model, by the server-side ``utility`` it was served with); with ``receipts``, every participant receipt
     found there is checked against the rounds (a dropped update); one report."""
     with home.open_ledger(as_validator=False) as ledger:
         report = audit_task(ledger, home.store(), task_id)
         record = task_record(ledger.state(), task_id)
         if record is not None and RoundSettler.wanted(record):
-            if validation is None:
-                validation = Path(load_plan(home, task_id).validation)
-            checked = load_validation(validation, record)
+            checked: Validation
+            if utility is not None:
+                checked = utility
+            else:
+                checked = load_validation(validation or _plan_validation(home, task_id), record)
             report.problems += [f"rewards: {p}" for p in audit_rewards(ledger, home.store(), task_id, checked)]
         if receipts is not None:
             report.problems += [f"receipts: {p}" for p in audit_receipts(ledger, task_id, receipts)]
     return report
+
+
+def _plan_validation(home: Home, task_id: str) -> Path:
+    """The validation set the federation plan names; without a plan, say what to pass instead."""
+    try:
+        return Path(load_plan(home, task_id).validation)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"{exc}; to recompute its contributions pass --validation FILE, or --utility MODULE:FUNCTION for a "
+            "task of a Flower app's own model"
+        ) from exc
 
 
 def first_problem(report: TaskAudit) -> str:
