@@ -34,19 +34,24 @@ def read_bounded(
         raise failed(f"cannot read {label}: {exc.strerror or exc}") from None
 
 
-def replace_atomically(path: Path, data: bytes, *, private: bool = False) -> None:
+def replace_atomically(path: Path, data: bytes, *, private: bool = False, durable: bool | None = None) -> None:
     """Write ``data`` to ``path`` through ``.NAME.tmp-PID`` and ``os.replace``: readers and a crash see the old
     file or the new one, never half of one. The temporary file is removed when writing fails (``OSError``).
 
-    ``private`` (keystores): the file is mode 0600 from its first byte and is on disk (fsync) before the rename."""
+    ``private`` (keystores): the file is mode 0600 from its first byte. ``durable`` (default: ``private``): it is
+    on disk (fsync) before the rename."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    durable = private if durable is None else durable
     try:
-        if private:
-            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
-                os.fchmod(handle.fileno(), 0o600)  # a stale temporary file keeps its old mode under O_TRUNC
+        if private or durable:
+            mode = 0o600 if private else 0o666
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "wb") as handle:
+                if private:
+                    os.fchmod(handle.fileno(), 0o600)  # a stale temporary file keeps its old mode under O_TRUNC
                 handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+                if durable:
+                    handle.flush()
+                    os.fsync(handle.fileno())
         else:
             tmp.write_bytes(data)
         os.replace(tmp, path)

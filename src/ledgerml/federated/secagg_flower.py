@@ -9,7 +9,6 @@ the masked, quantized input before it leaves the node: the plaintext update neve
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import numpy as np
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 
 from .._canonical import canonical_json
+from .._files import replace_atomically
 from ..events import event_from_dict, sign_event
 from ..identity import Identity
 from ..ml.serialization import flatten, from_bytes, to_bytes
@@ -174,17 +174,8 @@ def _keep(vault: Path | None, client: _Client, task: str, round_: int, encoded: 
         "public": {n: p["mask_key"] for n, p in s.peers.items()},
     }
     vault.mkdir(parents=True, exist_ok=True, mode=0o700)
-    _write_private(vault / f"{task}-{round_}.json", canonical_json(doc))
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``path`` (mode 0600) through a temporary file and a rename, without fsync: the secrets matter
-    only for an opening of this round, and fsyncing ten files a round cost ~0.3 s on one core."""
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-    os.replace(temporary, path)
+    # no fsync: the secrets matter only for an opening of this round, and fsyncing ten files a round cost ~0.3 s
+    replace_atomically(vault / f"{task}-{round_}.json", canonical_json(doc), private=True, durable=False)
 
 
 def secagg_mod(
