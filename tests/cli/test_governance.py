@@ -56,6 +56,7 @@ def test_one_admins_grant_is_a_proposal_until_a_second_member_approves(cli, gove
     assert _carol_roles(governed) == {Role.TRAINER}
     shown = cli("governance", "show", str(number)).json()
     assert shown["status"] == "executed" and [a["name"] for a in shown["approvals"]] == ["admin", "alice"]
+    assert shown == cli("governance", "list", "--json").json()["proposals"][0]
     tasks = cli("chain", "log", "--json")
     assert tasks.code == 0 and "ProposalExecuted" in tasks.out
 

@@ -94,9 +94,13 @@ def _document(target: Home, ledger: LedgerBackend, open_only: bool = False) -> d
 @policy_app.command("show")
 def policy_show(home: HomeOption = None, json_out: JsonOption = False) -> None:
     """The policy in force: threshold, members and the actions it governs (none: one admin acts alone)."""
+    from ..documents import names
+    from ..governance.views import policy_document
+    from ..vocab.governance import policy
+
     target = home_of(home)
     with target.open_ledger(as_validator=False) as ledger:
-        shown = _document(target, ledger)["policy"]
+        shown = policy_document(policy(ledger.state()), names(target))
     if json_out:
         emit_json({"policy": shown})
     elif shown is None:
@@ -219,22 +223,18 @@ def reject_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Reject a proposal; it fails once the threshold can no longer be reached."""
-    from ..governance.api import reject
+    from ..events import now_ms
+    from ..governance.api import reject, require_proposal
 
     target = home_of(home)
     actor = target.identity(acting)
     with target.open_ledger() as ledger:
         receipt = reject(ledger, actor, proposal, reason)
-        status = _status(target, ledger, proposal)
+        status = require_proposal(ledger, proposal).status_at(now_ms())
     if json_out:
         emit_json({"proposal": proposal, "rejected": receipt.event_id, "seq": receipt.seq, "status": status})
     else:
         console.print(f"rejected proposal {proposal} (event {receipt.seq}); it is {status}", highlight=False)
-
-
-def _status(target: Home, ledger: LedgerBackend, number: int) -> str:
-    status: str = next(p["status"] for p in _document(target, ledger)["proposals"] if p["proposal"] == number)
-    return status
 
 
 @app.command("execute")
@@ -284,11 +284,12 @@ def list_cmd(
 @app.command("show")
 def show_cmd(proposal: IdArg, home: HomeOption = None, json_out: JsonOption = False) -> None:
     """One proposal with its exact event, digest and votes (always JSON)."""
-    from ..errors import NotFound
+    from ..documents import names
+    from ..events import now_ms
+    from ..governance.api import require_proposal
+    from ..governance.views import proposal_document
 
     target = home_of(home)
     with target.open_ledger(as_validator=False) as ledger:
-        found = [p for p in _document(target, ledger)["proposals"] if p["proposal"] == proposal]
-    if not found:
-        raise NotFound(f"proposal {proposal} does not exist")
-    emit_json(found[0])
+        shown = proposal_document(require_proposal(ledger, proposal), names(target), now_ms())
+    emit_json(shown)
