@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from ledgerml.witness.checkpoint import (
     Checkpoint,
     cosign,
+    cosignature_by,
     cosignature_timestamp,
     cosigned_message,
     cosigners,
@@ -121,6 +122,23 @@ def test_checkpoints_and_cosignatures_round_trip(size: int, root: bytes, seed: b
     note = Note(checkpoint.text(), (sig,)).encode()
     assert parse_note(note).encode() == note
     assert cosigners(note, [key]) == {"w.example/1": stamp}
+
+
+def test_cosignature_by_takes_the_keys_first_line_and_reads_no_further() -> None:
+    seed, other = bytes(32), b"\x02" * 32
+    key = VerifierKey("w", TYPE_COSIGNATURE_V1, ed25519_public(seed))
+    good, bad = Checkpoint("o", 3, bytes(32)).text(), Checkpoint("o", 3, b"\x01" * 32).text()
+    stranger, mine, forged = cosign(good, "v", other, 1), cosign(good, "w", seed, 5), cosign(bad, "w", seed, 6)
+    assert cosignature_by(key, good, [stranger]) is None and cosignature_by(key, good, []) is None
+    assert cosignature_by(key, good, [stranger, mine, forged]) == mine
+
+    def lines():  # type: ignore[no-untyped-def]
+        yield mine
+        raise AssertionError("read past the key's valid line")
+
+    assert cosignature_by(key, good, lines()) == mine
+    with pytest.raises(NoteError, match="does not verify"):
+        cosignature_by(key, good, [stranger, forged, mine])
 
 
 def test_a_cosignature_over_another_root_fails() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import re
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .note import (
@@ -98,16 +99,24 @@ def verify_cosignature(key: VerifierKey, text: str, sig: Signature) -> int | Non
     return timestamp
 
 
+def cosignature_by(key: VerifierKey, text: str, signatures: Iterable[Signature]) -> Signature | None:
+    """The first of ``signatures`` that is ``key``'s cosignature of ``text`` (None if no line is ``key``'s);
+    ``NoteError`` if ``key``'s first line does not verify. ``signatures`` is read only up to that line."""
+    for sig in signatures:
+        if verify_cosignature(key, text, sig) is not None:
+            return sig
+    return None
+
+
 def cosigners(note_text: str, keys: list[VerifierKey]) -> dict[str, int]:
     """Witness name -> timestamp for every key in ``keys`` with a valid cosignature in the signed note."""
     note = parse_note(note_text)
     parse_checkpoint_text(note.text)
     found: dict[str, int] = {}
     for key in keys:
-        for sig in note.signatures:
-            timestamp = verify_cosignature(key, note.text, sig)
-            if timestamp is not None:
-                found[key.name] = timestamp
+        sig = cosignature_by(key, note.text, note.signatures)
+        if sig is not None:
+            found[key.name] = cosignature_timestamp(sig)
     return found
 
 
@@ -147,6 +156,7 @@ __all__ = [
     "AddCheckpoint",
     "Checkpoint",
     "cosign",
+    "cosignature_by",
     "cosignature_timestamp",
     "cosigned_message",
     "cosigners",

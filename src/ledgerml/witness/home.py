@@ -18,7 +18,7 @@ from ..errors import AlreadyExists, ConfigError, NotFound
 from ..home import Home
 from ..ledger.base import LedgerBackend
 from ..ledger.blocks import BlockHeader
-from .checkpoint import AddCheckpoint, Checkpoint, verify_cosignature
+from .checkpoint import AddCheckpoint, Checkpoint, cosignature_by
 from .client import check_url, fetch_identity, post, register_log
 from .note import (
     TYPE_ED25519,
@@ -196,7 +196,7 @@ def last_cosigned_sizes(notes: list[str], witnesses: list[TrustedWitness]) -> di
         for witness in witnesses:
             if witness.name in sizes:
                 continue
-            if any(verify_cosignature(witness.key, note.text, s) is not None for s in note.signatures):
+            if cosignature_by(witness.key, note.text, note.signatures) is not None:
                 sizes[witness.name] = size
         if len(sizes) == len(witnesses):
             break
@@ -233,10 +233,9 @@ def _cosign_one(
             continue
         if status != 200:
             raise ConfigError(f"HTTP {status}: {text.strip()[:200]}")
-        for line in text.splitlines():
-            sig = parse_signature_line(line)
-            if verify_cosignature(witness.key, parse_note(note).text, sig) is not None:
-                return sig
+        sig = cosignature_by(witness.key, parse_note(note).text, map(parse_signature_line, text.splitlines()))
+        if sig is not None:
+            return sig
         raise ConfigError("the reply carries no valid cosignature by the witness's key")
     raise ConfigError(f"the witness keeps a checkpoint of size {old} that this ledger does not extend")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError
 from ..ledger.blocks import BlockHeader
-from .checkpoint import parse_checkpoint_text, verify_cosignature
+from .checkpoint import cosignature_by, parse_checkpoint_text
 from .home import TrustedWitness, origin_of
 from .note import NoteError, parse_note
 
@@ -68,7 +68,7 @@ def check_witnessed(
             continue
         for witness in trusted:
             try:
-                signed = any(verify_cosignature(witness.key, note.text, s) is not None for s in note.signatures)
+                signed = cosignature_by(witness.key, note.text, note.signatures) is not None
             except NoteError as exc:
                 report.problem = f"witness {witness.name}, size {checkpoint.size}: {exc}"
                 return report
