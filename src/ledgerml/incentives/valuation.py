@@ -7,8 +7,9 @@ the prefix's utility is within ``truncation`` of the grand coalition's (the rest
 round gained less than ``truncation``, every value is 0 without sampling. ``leave_one_out`` needs n + 1
 evaluations. ``kernel_shapley`` fits the values by KernelSHAP's weighted regression over a budget of coalitions
 (the estimator measured best beyond exact's range, docs/benchmarks.md; ``kernel_budget`` is the budget a
-task's ``kernel`` valuation uses). All count distinct utility evaluations
-(results are cached per coalition).
+task's ``kernel`` valuation uses); ``adjusted_kernel_shapley`` subtracts KernelSHAP's error on a fitted cubic
+surrogate game (``incentives.surrogate``), the better estimator at the same budget (docs/incentives.md). All
+count distinct utility evaluations (results are cached per coalition).
 """
 
 from __future__ import annotations
@@ -196,26 +197,20 @@ def kernel_budget(n: int) -> int:
     return int(max(least, min(2**n // 5, 20 * n)))
 
 
-def kernel_shapley(n: int, utility: Utility, *, max_evaluations: int, seed: int = 0) -> Valuation:
-    """Shapley values by KernelSHAP (Lundberg and Lee 2017): the weighted least-squares fit of ``v(S) - v({})``
-    by the sum of the members' values over at most ``max_evaluations`` distinct coalitions (empty and full
-    included, and at least every coalition of one and of ``n - 1`` players), subject to the values summing to
-    ``v(N) - v({})``. The coalitions are the Shapley kernel's
-    heaviest size classes whole, then paired random draws (``seed``); with the budget of every coalition it is
-    exact Shapley, and it is exact for additive games at any budget. Deterministic to the bit for a seed."""
+def _check_budget(n: int, max_evaluations: object) -> None:
+    """One ConfigError unless the budget is an int covering empty, full, every single and every n - 1."""
     least = min(2**n, 2 * n + 2) if n >= 0 else 0
     if n < 0 or type(max_evaluations) is not int or max_evaluations < least:
         raise ConfigError(
             f"kernel Shapley of {n} players needs max_evaluations >= {least} (every single player and every"
             f" coalition of all but one), got {max_evaluations!r}"
         )
-    v = CachedUtility(utility)
-    if n == 0:
-        return Valuation((), "kernel", 0)
-    empty, grand = v(frozenset()), v(frozenset(range(n)))
-    if n == 1:
-        return Valuation((grand - empty,), "kernel", v.evaluations)
-    plan = _plan_coalitions(n, max_evaluations - 2, np.random.default_rng(seed))
+
+
+def _kernel_fit(
+    n: int, plan: dict[Coalition, float], target: dict[Coalition, float], empty: float, grand: float
+) -> list[float]:
+    """KernelSHAP's constrained weighted least squares of ``target(S) - empty`` over the planned coalitions."""
     matrix, rhs = np.zeros((n + 1, n + 1)), np.zeros(n + 1)
     member = np.zeros(n + 1)
     for coalition in sorted(plan, key=sorted):  # a fixed order of the sums
@@ -223,8 +218,65 @@ def kernel_shapley(n: int, utility: Utility, *, max_evaluations: int, seed: int 
         member[sorted(coalition)] = 1.0
         weight = plan[coalition]
         matrix += np.multiply.outer(member * weight, member)
-        rhs += member * (weight * (v(coalition) - empty))
+        rhs += member * (weight * (target[coalition] - empty))
     matrix[:n, n] = matrix[n, :n] = 1.0  # the efficiency constraint, by a Lagrange multiplier
     rhs[n] = grand - empty
-    values = [float(x) for x in _solve(matrix, rhs)[:n]]
+    return [float(x) for x in _solve(matrix, rhs)[:n]]
+
+
+def kernel_shapley(n: int, utility: Utility, *, max_evaluations: int, seed: int = 0) -> Valuation:
+    """Shapley values by KernelSHAP (Lundberg and Lee 2017): the weighted least-squares fit of ``v(S) - v({})``
+    by the sum of the members' values over at most ``max_evaluations`` distinct coalitions (empty and full
+    included, and at least every coalition of one and of ``n - 1`` players), subject to the values summing to
+    ``v(N) - v({})``. The coalitions are the Shapley kernel's
+    heaviest size classes whole, then paired random draws (``seed``); with the budget of every coalition it is
+    exact Shapley, and it is exact for additive games at any budget. Deterministic to the bit for a seed."""
+    _check_budget(n, max_evaluations)
+    v = CachedUtility(utility)
+    if n == 0:
+        return Valuation((), "kernel", 0)
+    empty, grand = v(frozenset()), v(frozenset(range(n)))
+    if n == 1:
+        return Valuation((grand - empty,), "kernel", v.evaluations)
+    plan = _plan_coalitions(n, max_evaluations - 2, np.random.default_rng(seed))
+    values = _kernel_fit(n, plan, {c: v(c) for c in sorted(plan, key=sorted)}, empty, grand)
     return Valuation(tuple(values), "kernel", v.evaluations)
+
+
+def adjustable(n: int, max_evaluations: int) -> bool:
+    """Whether ``kernel_adjusted`` fits its cubic surrogate at this size and budget: every coalition of one,
+    two, n - 2 and n - 1 players is in the plan (the pairwise terms are determined) and the surrogate has at
+    most ``surrogate.MAX_TERMS`` terms; otherwise it is plain KernelSHAP."""
+    from . import surrogate
+
+    classes = sum(math.comb(n, s) for s in {1, 2, n - 2, n - 1} if 0 < s < n)
+    return n >= 3 and max_evaluations - 2 >= classes and surrogate.term_count(n) <= surrogate.MAX_TERMS
+
+
+def adjusted_kernel_shapley(n: int, utility: Utility, *, max_evaluations: int, seed: int = 0) -> Valuation:
+    """Regression-adjusted KernelSHAP: ``kernel(v) - kernel(h) + shapley(h)`` on the same coalitions, where
+    ``h`` is a cubic Möbius surrogate fitted to them (``incentives.surrogate``) and ``shapley(h)`` is its exact
+    value; the surrogate is a control variate that removes the part of KernelSHAP's sampling error it explains.
+    Exact at full budget and for games of at most pairwise interactions (then ``h = v``), efficient, no
+    evaluations beyond KernelSHAP's, deterministic to the bit for a seed. Plain KernelSHAP where the surrogate
+    does not fit (``adjustable``)."""
+    from . import surrogate
+
+    _check_budget(n, max_evaluations)
+    if not adjustable(n, max_evaluations):
+        plain = kernel_shapley(n, utility, max_evaluations=max_evaluations, seed=seed)
+        return Valuation(plain.values, "kernel_adjusted", plain.evaluations)
+    v = CachedUtility(utility)
+    everyone: Coalition = frozenset(range(n))
+    empty, grand = v(frozenset()), v(everyone)
+    plan = _plan_coalitions(n, max_evaluations - 2, np.random.default_rng(seed))
+    observed = {c: v(c) for c in sorted(plan, key=sorted)}
+    direct = _kernel_fit(n, plan, observed, empty, grand)
+    pairs = [(frozenset(), empty), *observed.items(), (everyone, grand)]
+    coefficients = surrogate.fit(n, pairs, _solve)
+    fitted = {c: surrogate.evaluate(coefficients, c) for c in observed}
+    h_empty, h_grand = surrogate.evaluate(coefficients, frozenset()), surrogate.evaluate(coefficients, everyone)
+    sampled = _kernel_fit(n, plan, fitted, h_empty, h_grand)
+    closed = surrogate.shapley(n, coefficients)
+    values = tuple(d - s + c for d, s, c in zip(direct, sampled, closed, strict=True))
+    return Valuation(values, "kernel_adjusted", v.evaluations)

@@ -1,0 +1,76 @@
+"""A cubic surrogate game for regression-adjusted Shapley estimation: plain functions, no framework imports.
+
+The surrogate is a truncated Möbius (unanimity) expansion ``h(S) = sum over T subset of S, |T| <= 3, of b_T``,
+fitted by least squares to the evaluated coalitions with a ridge penalty on the third-order terms only (the
+constant, single and pairwise terms are free, so games of at most pairwise interactions are fitted exactly).
+Its Shapley values are closed-form: each ``b_T`` is shared equally by the members of ``T``. Every sum runs in
+a fixed order and the solve is elementwise, so the bits are the same on any machine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from itertools import combinations
+
+import numpy as np
+
+Term = tuple[int, ...]
+PENALTY = 1.0
+"""Ridge penalty on each third-order coefficient (the utility's units squared per unit of squared residual;
+chosen on recorded rounds other than the benchmark's, docs/incentives.md)."""
+MAX_TERMS = 1_000
+"""Largest surrogate (number of Möbius terms) fitted; 18 players have 988."""
+
+
+def terms(n: int) -> list[Term]:
+    """The Möbius terms of order 0 to 3 over ``n`` players, in a fixed order."""
+    return [t for order in range(4) for t in combinations(range(n), order)]
+
+
+def term_count(n: int) -> int:
+    """How many terms ``terms(n)`` has."""
+    return sum(math.comb(n, order) for order in range(4))
+
+
+def features(coalition: frozenset[int], basis: list[Term]) -> np.ndarray:
+    """1.0 for each term contained in the coalition."""
+    return np.array([1.0 if coalition.issuperset(t) else 0.0 for t in basis])
+
+
+def fit(
+    n: int,
+    observed: list[tuple[frozenset[int], float]],
+    solve: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    penalty: float = PENALTY,
+) -> dict[Term, float]:
+    """Ridge-penalized least squares of the observed ``(coalition, value)`` pairs (in their given order) by
+    the cubic expansion; ``solve`` is a deterministic linear solver."""
+    basis = terms(n)
+    gram, rhs = np.zeros((len(basis), len(basis))), np.zeros(len(basis))
+    for coalition, value in observed:
+        row = features(coalition, basis)
+        gram += np.multiply.outer(row, row)
+        rhs += row * value
+    for k, t in enumerate(basis):
+        if len(t) == 3:
+            gram[k, k] += penalty
+    return dict(zip(basis, (float(b) for b in solve(gram, rhs)), strict=True))
+
+
+def evaluate(coefficients: dict[Term, float], coalition: frozenset[int]) -> float:
+    """``h(S)``: the sum of the coefficients of the terms inside ``S`` (in the terms' order)."""
+    total = 0.0
+    for t, b in coefficients.items():
+        if coalition.issuperset(t):
+            total += b
+    return total
+
+
+def shapley(n: int, coefficients: dict[Term, float]) -> list[float]:
+    """The surrogate's exact Shapley values: each term's coefficient split equally among its members."""
+    values = [0.0] * n
+    for t, b in coefficients.items():
+        for player in t:
+            values[player] += b / len(t)
+    return values
