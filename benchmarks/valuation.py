@@ -7,9 +7,13 @@ correlation with exact Shapley, max absolute error, distinct utility evaluations
 2^n), seconds.
 
 Then, for 50 and 100 participants (IID partitions, no attack), the seconds per round of the chosen estimator
-(KernelSHAP at 20 n distinct evaluations) beside guided Monte Carlo at the same budget.
+(regression-adjusted KernelSHAP at ``kernel_budget(n)`` = 20 n distinct evaluations; beyond 18 players it is
+plain KernelSHAP) beside guided Monte Carlo at the same budget.
 
-Usage: python benchmarks/valuation.py [--sizes 8,10] [--scale 50,100] [--out benchmarks/results/valuation.json]
+``--selection`` instead runs the comparison the estimator was chosen on: six other recorded 10-participant
+rounds (task seeds 11-16, other partitions and attacks, not the benchmark's round), 40 estimator seeds each.
+
+Usage: python benchmarks/valuation.py [--sizes 8,10] [--scale 50,100] [--selection] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from ledgerml.federated.runner import FederationConfig, load_plan, setup_federat
 from ledgerml.home import Home
 from ledgerml.incentives import exact_shapley, leave_one_out, load_validation, monte_carlo_shapley, spearman
 from ledgerml.incentives.rewards import round_utility
-from ledgerml.incentives.valuation import kernel_shapley
+from ledgerml.incentives.valuation import CachedUtility, adjusted_kernel_shapley, kernel_shapley
 from ledgerml.vocab.tasks import task
 
 SEEDS = range(1, 6)
@@ -56,6 +60,11 @@ def compare(k: int, utility: Any, exact: Any, budget: int) -> list[dict[str, Any
     seconds = (time.perf_counter() - started) / len(SEEDS)
     correlations = [spearman(e.values, exact.values) for e in kernels]
     out.append(row(k, "kernel (KernelSHAP), budget 20%", correlations, kernels, exact, seconds))
+    started = time.perf_counter()
+    adjusted = [adjusted_kernel_shapley(k, utility, max_evaluations=budget, seed=seed) for seed in SEEDS]
+    seconds = (time.perf_counter() - started) / len(SEEDS)
+    correlations = [spearman(e.values, exact.values) for e in adjusted]
+    out.append(row(k, "kernel_adjusted (regression-adjusted), budget 20%", correlations, adjusted, exact, seconds))
     for name, options in variants.items():
         started = time.perf_counter()
         estimates = [
@@ -93,16 +102,19 @@ def row(
     }
 
 
-def recorded_round(folder: Path, n: int, adversarial: bool) -> tuple[Any, int]:
+def recorded_round(
+    folder: Path, n: int, adversarial: bool, seed: int = 0, partition: str = "", alpha: float = 0.5, name: str = ""
+) -> tuple[Any, int]:
     """Run and record one FedAvg round of ``n`` participants on digits; its utility and distinct updates."""
-    home = Home(folder / f"home{n}")
+    home = Home(folder / f"home{n}-{seed}")
     home.init(unencrypted=True)
     config = FederationConfig(
-        task_id=f"val{n}",
+        task_id=name or f"val{n}",
         participants=n,
         rounds=1,
-        partition="dirichlet" if adversarial else "iid",
-        alpha=0.5,
+        partition=partition or ("dirichlet" if adversarial else "iid"),
+        alpha=alpha,
+        seed=seed,
         rule="fedavg",
         epochs=2,
         max_update_norm=None,
@@ -130,11 +142,14 @@ def recorded_round(folder: Path, n: int, adversarial: bool) -> tuple[Any, int]:
 
 
 def scale_rows(folder: Path, n: int) -> list[dict[str, Any]]:
-    """Seconds per round of kernel and guided Monte Carlo valuation at ``20 n`` evaluations (no exact here)."""
+    """Seconds per round of the chosen estimator and guided Monte Carlo at ``20 n`` evaluations (no exact here)."""
     utility, k = recorded_round(folder, n, adversarial=False)
     out = []
     for method, run in (
-        ("kernel (KernelSHAP)", lambda: kernel_shapley(k, utility, max_evaluations=20 * k, seed=1)),
+        (
+            "kernel_adjusted (KernelSHAP at this size)",
+            lambda: adjusted_kernel_shapley(k, utility, max_evaluations=20 * k, seed=1),
+        ),
         (
             "monte_carlo, guided",
             lambda: monte_carlo_shapley(k, utility, permutations=10_000, seed=1, max_evaluations=20 * k),
@@ -148,15 +163,45 @@ def scale_rows(folder: Path, n: int) -> list[dict[str, Any]]:
     return out
 
 
+SELECTION = ((11, "dirichlet", True, 0.5), (12, "dirichlet", True, 0.5), (13, "dirichlet", False, 0.5))
+SELECTION += ((14, "iid", True, 0.5), (15, "dirichlet", True, 0.3), (16, "dirichlet", False, 1.0))
+
+
+def selection(folder: Path) -> None:
+    """KernelSHAP against regression-adjusted KernelSHAP on the six selection rounds, 40 estimator seeds each,
+    204 evaluations (worst, 10th percentile and mean Spearman; mean max abs error)."""
+    print("| round (task seed, partition, attack, alpha) | method | worst | 10th pct | mean | max abs error |")
+    print("|---|---|---|---|---|---|")
+    for seed, partition, adversarial, alpha in SELECTION:
+        utility, k = recorded_round(folder, 10, adversarial, seed, partition, alpha, f"sel{seed}")
+        shared = CachedUtility(utility)  # one table of the round's coalitions for every estimator run
+        exact = exact_shapley(k, shared)
+        for name, estimator in (("kernel", kernel_shapley), ("kernel_adjusted", adjusted_kernel_shapley)):
+            runs = [estimator(k, shared, max_evaluations=204, seed=s).values for s in range(200, 240)]
+            rho = [spearman(r, exact.values) for r in runs]
+            error = np.mean([np.max(np.abs(np.subtract(r, exact.values))) for r in runs])
+            label = f"{seed}, {partition}, {'sign flip + free rider' if adversarial else 'none'}, {alpha}"
+            print(
+                f"| {label} | {name} | {min(rho):.3f} | {np.percentile(rho, 10):.3f} | {np.mean(rho):.3f} |"
+                f" {error:.4f} |",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="8,10")
     parser.add_argument("--scale", default="50,100", help="participants for the time-per-round rows ('' skips)")
+    parser.add_argument("--selection", action="store_true", help="the estimator-selection rounds instead")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "valuation.json"))
     args = parser.parse_args()
     logging.getLogger("flwr").setLevel(logging.ERROR)
     rows: list[dict[str, Any]] = []
     scale: list[dict[str, Any]] = []
+    if args.selection:
+        with tempfile.TemporaryDirectory() as tmp:
+            selection(Path(tmp))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(v) for v in args.sizes.split(",")):
             utility, k = recorded_round(Path(tmp), n, adversarial=True)
