@@ -23,6 +23,15 @@ MAX_NONCES_BYTES = 1024 * 1024
 """Largest nonces table (JSON) a participant parses from the aggregator's config."""
 
 
+def global_weights(global_model: bytes | Weights) -> Weights:
+    """The global model as arrays in sorted name order (per-array draws depend on it): safetensors bytes are
+    decoded (``MalformedEvent`` if they are not safetensors); arrays a message already carries are used as they
+    are, without a round trip through bytes."""
+    if isinstance(global_model, bytes | bytearray | memoryview):
+        return from_bytes(bytes(global_model))
+    return {name: global_model[name] for name in sorted(global_model)}
+
+
 @dataclass
 class Participant:
     """One organisation in a federation: its key, its data and how it trains (or attacks)."""
@@ -64,12 +73,17 @@ class Participant:
         return sign_event(self.identity, ledger_id, payload, nonce)
 
     def train(
-        self, global_bytes: bytes, config: dict[str, Any], spec: dict[str, Any], dp: dict[str, Any] | None = None
+        self,
+        global_model: bytes | Weights,
+        config: dict[str, Any],
+        spec: dict[str, Any],
+        dp: dict[str, Any] | None = None,
     ) -> tuple[bytes, Event, dict[str, float]]:
-        """One round: returns the update bytes, the signed commitment and training metrics."""
+        """One round on the global model (its bytes or its arrays): the update bytes, the signed commitment and
+        training metrics."""
         round_ = int(config["round"])
         rng = np.random.default_rng([self.seed, round_])
-        base = from_bytes(global_bytes)
+        base = global_weights(global_model)
         update, loss = self._local_update(base, spec, round_, rng)
         if dp:
             update = clip_and_noise(update, base, float(dp["clip"]), float(dp["noise_multiplier"]), rng)
@@ -143,9 +157,9 @@ class Participant:
             delta = attacks.adaptive(mine, honest, scale, self.norm_bound)
         return unflatten(flat_base + delta, base), loss
 
-    def evaluate(self, global_bytes: bytes, spec: dict[str, Any]) -> dict[str, float]:
-        """Loss and accuracy of the global model on local data."""
+    def evaluate(self, global_model: bytes | Weights, spec: dict[str, Any]) -> dict[str, float]:
+        """Loss and accuracy of the global model (its bytes or its arrays) on local data."""
         model = build_model(spec)
-        model.set_weights(from_bytes(global_bytes))
+        model.set_weights(global_weights(global_model))
         loss, accuracy = model.evaluate(self.X, self.y)
         return {"loss": loss, "accuracy": accuracy, "num-examples": float(len(self.X))}
