@@ -132,7 +132,7 @@ MAX_EXACT_PLAYERS = 16
 """Most participants valued with exact Shapley (2^n utility evaluations per round)."""
 SECURE_RULE = "norm_clipped_mean"
 """The one aggregation rule a ``secure = true`` task may use: the aggregator sees only the masked sum."""
-VALUATION_METHODS = ("exact", "monte_carlo", "leave_one_out", "kernel")
+VALUATION_METHODS = ("exact", "monte_carlo", "leave_one_out", "kernel", "kernel_adjusted")
 _TASK_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _LABELS = {
     "attack": "attack.kind",

@@ -88,7 +88,7 @@ class DpTable(_Table):
 class ValuationTable(_Table):
     """``valuation = { method = "monte_carlo", permutations = 50 }`` of ``[rewards]``."""
 
-    method: Literal["exact", "monte_carlo", "leave_one_out", "kernel"] | None = Field(
+    method: Literal["exact", "monte_carlo", "leave_one_out", "kernel", "kernel_adjusted"] | None = Field(
         None, description="how to value updates"
     )
     permutations: int | None = Field(None, description="Monte Carlo permutations per round")
