@@ -10,7 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledgerml.errors import ConfigError
+from ledgerml.federated.config import FederationConfig
 from ledgerml.ml import data as data_module
+from ledgerml.ml.models import build_model
 from ledgerml.scenarios import baselines
 from ledgerml.scenarios.base import Organisation, StudyData
 
@@ -46,10 +48,25 @@ def test_baselines_train_on_pooled_and_own_rows() -> None:
         [Organisation("a", X[:100], y[:100]), Organisation("b", X[100:], y[100:])],
         X[:10], y[:10], test, (test[:, 0] > 0).astype(np.int64), 2, "halves", "generated",
     )  # fmt: skip
-    federation = {"rounds": 5, "epochs": 1, "lr": 0.5}
+    federation = FederationConfig(dataset=data_module.OWN, participants=2, rounds=5, epochs=1, lr=0.5)
 
     def measures(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
         return {"accuracy": float(((scores > 0.5) == labels).mean())}
 
     assert baselines.centralised(federation, data, measures)["accuracy"] > 0.9
     assert [r["accuracy"] > 0.8 for r in baselines.local_only(federation, data, measures)] == [True, True]
+
+
+def test_baselines_take_every_setting_from_the_config() -> None:
+    """A setting the study leaves out is the federation's own default (one home), not a copy in the baselines."""
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(60, 2)), rng.integers(0, 2, 60)
+    data = StudyData([Organisation("a", X, y)], X[:5], y[:5], X[:5], y[:5], 2, "one", "generated")
+    config = FederationConfig(dataset=data_module.OWN, participants=2, rounds=3, epochs=2)
+    spec = baselines.model_spec(config, data)
+    assert spec == {**FederationConfig().model, "n_features": 2, "n_classes": 2, "seed": FederationConfig().seed}
+    model = build_model(spec)
+    defaults = FederationConfig()
+    model.fit(X, y, epochs=6, lr=defaults.lr, batch_size=defaults.batch_size, rng=np.random.default_rng(defaults.seed))
+    trained = baselines.train(spec, config, X, y)
+    assert all(np.array_equal(trained[k], v) for k, v in model.get_weights().items())

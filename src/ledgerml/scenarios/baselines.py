@@ -1,5 +1,7 @@
 """The baselines a federated model is judged against, trained with the same model and budget on the same rows:
-centralised (every organisation's rows pooled) and local-only (each organisation alone; the median reported)."""
+centralised (every organisation's rows pooled) and local-only (each organisation alone; the median reported).
+Every setting (model, rounds, epochs, learning rate, batch, seed) is read from the study's ``FederationConfig``,
+so a setting a study leaves out has the federation's own default here too."""
 
 from __future__ import annotations
 
@@ -7,20 +9,16 @@ from typing import Any
 
 import numpy as np
 
+from ..federated.config import FederationConfig
 from ..ml.models import build_model
 from ..ml.serialization import Weights
 from .base import Measures, StudyData
 
 
-def model_spec(federation: dict[str, Any], data: StudyData) -> dict[str, Any]:
+def model_spec(config: FederationConfig, data: StudyData) -> dict[str, Any]:
     """The spec the task's initial model is built from (as ``setup_federation`` builds it)."""
     n_features = int(data.organisations[0].X.shape[1])
-    return {
-        **federation.get("model", {"type": "softmax"}),
-        "n_features": n_features,
-        "n_classes": data.n_classes,
-        "seed": federation.get("seed", 0),
-    }
+    return {**config.model, "n_features": n_features, "n_classes": data.n_classes, "seed": config.seed}
 
 
 def scores(spec: dict[str, Any], weights: Weights, X: np.ndarray) -> np.ndarray:
@@ -34,35 +32,32 @@ def scores(spec: dict[str, Any], weights: Weights, X: np.ndarray) -> np.ndarray:
     return probabilities[:, 1] if probabilities.shape[1] == 2 else probabilities
 
 
-def train(spec: dict[str, Any], federation: dict[str, Any], X: np.ndarray, y: np.ndarray) -> Weights:
+def train(spec: dict[str, Any], config: FederationConfig, X: np.ndarray, y: np.ndarray) -> Weights:
     """Weights after the federation's whole budget (rounds x epochs passes, same lr and batch) on ``X, y``."""
     model = build_model(spec)
-    epochs = int(federation.get("rounds", 10)) * int(federation.get("epochs", 1))
     model.fit(
         X,
         y,
-        epochs=epochs,
-        lr=float(federation.get("lr", 0.5)),
-        batch_size=int(federation.get("batch_size", 32)),
-        rng=np.random.default_rng(int(federation.get("seed", 0))),
+        epochs=config.rounds * config.epochs,
+        lr=config.lr,
+        batch_size=config.batch_size,
+        rng=np.random.default_rng(config.seed),
     )
     return model.get_weights()
 
 
-def centralised(federation: dict[str, Any], data: StudyData, measures: Measures) -> dict[str, float]:
+def centralised(config: FederationConfig, data: StudyData, measures: Measures) -> dict[str, float]:
     """The measures of one model trained on every organisation's rows pooled."""
-    spec = model_spec(federation, data)
+    spec = model_spec(config, data)
     X = np.concatenate([o.X for o in data.organisations])
     y = np.concatenate([o.y for o in data.organisations])
-    return measures(data.y_test, scores(spec, train(spec, federation, X, y), data.X_test))
+    return measures(data.y_test, scores(spec, train(spec, config, X, y), data.X_test))
 
 
-def local_only(federation: dict[str, Any], data: StudyData, measures: Measures) -> list[dict[str, float]]:
+def local_only(config: FederationConfig, data: StudyData, measures: Measures) -> list[dict[str, float]]:
     """Each organisation's measures with a model trained on its own rows only (in organisation order)."""
-    spec = model_spec(federation, data)
-    return [
-        measures(data.y_test, scores(spec, train(spec, federation, o.X, o.y), data.X_test)) for o in data.organisations
-    ]
+    spec = model_spec(config, data)
+    return [measures(data.y_test, scores(spec, train(spec, config, o.X, o.y), data.X_test)) for o in data.organisations]
 
 
 def median_of(rows: list[dict[str, float]]) -> dict[str, float]:

@@ -14,6 +14,7 @@ from .base import Organisation, Scenario, Study, StudyData
 from .dataroot import ENV, data_file, data_root
 from .regression_metrics import mae, nasa_score, rmse
 from .sensors import RUL_CAP, Station, engines, read_cmapss, read_station
+from .split import standardise
 
 CMAPSS_FILE = "domains/iot/train_FD001.txt"
 AIR_FOLDER = "domains/iot/beijing_multisite_air_quality"
@@ -26,14 +27,6 @@ TRAIN_UNTIL, TEST_FROM = 20160301, 20160901
 TRAIN_ROWS, VAL_ROWS = 3000, 200
 """Hours sampled per station for training and for the aggregator's validation set (the test keeps all)."""
 SEED = 0
-
-
-def standardise(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
-    """Scale by the training rows' mean and deviation; a column constant in training (deviation at rounding
-    level, e.g. the month when every training hour is in one month) is only centred, not blown up."""
-    mean, std = train.mean(axis=0), train.std(axis=0)
-    std = np.where(std > 1e-9 * np.maximum(1.0, np.abs(mean)), std, 1.0)
-    return [(a - mean) / std for a in (train, *others)]
 
 
 def split_engines(units: np.ndarray, seed: int = SEED) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
@@ -52,12 +45,9 @@ def load_cmapss(root: Path) -> StudyData:
     fleet = engines(read_cmapss(data_file(CMAPSS_FILE, root)))
     val, test, operators = split_engines(fleet.unit)
     mine = [np.isin(fleet.unit, ids) for ids in operators]
-    train = np.any(mine, axis=0)
     is_val, is_test = np.isin(fleet.unit, val), np.isin(fleet.unit, test)
-    X_train, X_val, X_test = standardise(fleet.X[train], fleet.X[is_val], fleet.X[is_test])
-    scaled = np.empty_like(fleet.X)
-    scaled[train] = X_train
-    organisations = [Organisation(f"operator-{i + 1}", scaled[m], fleet.rul[m]) for i, m in enumerate(mine)]
+    *scaled, X_val, X_test = standardise([fleet.X[m] for m in mine], fleet.X[is_val], fleet.X[is_test])
+    organisations = [Organisation(f"operator-{i + 1}", scaled[i], fleet.rul[m]) for i, m in enumerate(mine)]
     return StudyData(
         organisations,
         X_val,
@@ -103,14 +93,11 @@ def load_air(root: Path) -> StudyData:
         if len(train) < 2 or len(test) == 0:
             raise ConfigError(f"station {station.name}: too few hours before 2016-03-01 or after 2016-09-01")
         parts.append((station.name, train, val, test))
-    X_train = np.concatenate([s.X[p[1]] for s, p in zip(found, parts, strict=True)])
     X_val = np.concatenate([s.X[p[2]] for s, p in zip(found, parts, strict=True)])
     X_test = np.concatenate([s.X[p[3]] for s, p in zip(found, parts, strict=True)])
-    X_train, X_val, X_test = standardise(X_train, X_val, X_test)
-    bounds = np.cumsum([0] + [len(p[1]) for p in parts])
+    *scaled, X_val, X_test = standardise([s.X[p[1]] for s, p in zip(found, parts, strict=True)], X_val, X_test)
     organisations = [
-        Organisation(f"station-{p[0].lower()}", X_train[a:b], s.y[p[1]])
-        for s, p, a, b in zip(found, parts, bounds[:-1], bounds[1:], strict=True)
+        Organisation(f"station-{p[0].lower()}", X, s.y[p[1]]) for s, p, X in zip(found, parts, scaled, strict=True)
     ]
     return StudyData(
         organisations,

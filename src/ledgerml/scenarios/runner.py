@@ -73,8 +73,8 @@ def run_scenario(
     target = new_home(home, name)
     _init_home(target, scenario)
     studies = []
-    for study, study_data, config, federation in zip(scenario.studies, data, configs, federations, strict=True):
-        studies.append(_run_study(target, study, study_data, config, federation, stage, on_round))
+    for study, study_data, config in zip(scenario.studies, data, configs, strict=True):
+        studies.append(_run_study(target, study, study_data, config, stage, on_round))
     result = ScenarioResult(scenario, target.path, studies, [])
     stage("analytics", None)
     if scenario.analytics is not None:
@@ -125,7 +125,6 @@ def _run_study(
     study: Study,
     data: StudyData,
     config: FederationConfig,
-    federation: dict[str, Any],
     stage: Stage,
     on_round: Callable[[Any], None] | None,
 ) -> StudyResult:
@@ -136,7 +135,7 @@ def _run_study(
     stage("training", config.rounds)
     run_in_process(target, config.task_id, on_round=on_round)
     model_id, attestation = register_final_model(target, config.task_id)
-    spec = baselines.model_spec(federation, data)
+    spec = baselines.model_spec(config, data)
     federated = study.measures(data.y_test, baselines.scores(spec, weights_of(target, model_id), data.X_test))
     stage(f"{study.key}: baselines", None)
     organisations = [(o.name, len(o.y), round(float(np.mean(o.y)), 3)) for o in data.organisations]
@@ -144,8 +143,8 @@ def _run_study(
         study,
         config.task_id,
         federated,
-        baselines.centralised(federation, data, study.measures),
-        baselines.local_only(federation, data, study.measures),
+        baselines.centralised(config, data, study.measures),
+        baselines.local_only(config, data, study.measures),
         organisations,
         round_history(target, config.task_id),
         model_id,

@@ -1,5 +1,5 @@
-"""Pure helpers every study uses: a stratified validation/test hold-out, standardisation with the training
-rows' statistics, and the organisations' rows from a group label per row."""
+"""Pure helpers every study uses: a stratified validation/test hold-out, standardisation with statistics the
+organisations combine from their own aggregates, and the organisations' rows from a group label per row."""
 
 from __future__ import annotations
 
@@ -22,11 +22,33 @@ def holdout(y: np.ndarray, fractions: tuple[float, float], seed: int) -> tuple[n
     return tuple(np.sort(np.array(p, dtype=np.int64)) for p in parts)  # type: ignore[return-value]
 
 
-def standardise(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
-    """``train`` and ``others`` scaled by the training rows' mean and deviation (constant columns left at 0)."""
-    mean, std = train.mean(axis=0), train.std(axis=0)
-    std = np.where(std > 0, std, 1.0)
-    return [(a - mean) / std for a in (train, *others)]
+def moments(X: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """What one organisation shares for the consortium's feature scaling: its row count, column means and
+    column sums of squared deviations (aggregates, never rows)."""
+    mean = X.mean(axis=0)
+    return len(X), mean, ((X - mean) ** 2).sum(axis=0)
+
+
+def consortium_scaling(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The features' mean and deviation over every organisation's training rows, combined from each one's
+    :func:`moments` (Chan et al.'s parallel update) without pooling the rows; a column whose deviation is at
+    rounding level (constant in training) gets deviation 1, so it is only centred."""
+    count, mean, squares = 0, np.zeros(parts[0].shape[1]), np.zeros(parts[0].shape[1])
+    for n, part_mean, part_squares in (moments(p) for p in parts if len(p)):
+        delta = part_mean - mean
+        total = count + n
+        mean = mean + delta * (n / total)
+        squares = squares + part_squares + delta**2 * (count * n / total)
+        count = total
+    std = np.sqrt(squares / count)
+    return mean, np.where(std > 1e-9 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+
+
+def standardise(parts: list[np.ndarray], *others: np.ndarray) -> list[np.ndarray]:
+    """Every organisation's rows (``parts``), then ``others`` (the hold-outs), scaled by the consortium's
+    :func:`consortium_scaling` of ``parts``."""
+    mean, std = consortium_scaling(parts)
+    return [(a - mean) / std for a in (*parts, *others)]
 
 
 def study_data(
@@ -43,13 +65,14 @@ def study_data(
     """Hold out validation and test rows (stratified), standardise, and give organisation ``i`` the training
     rows with ``groups == i``; ``ConfigError`` when an organisation gets fewer than 2 rows."""
     train, val, test = holdout(y, fractions, seed)
-    X_train, X_val, X_test = standardise(X[train], X[val], X[test])
-    organisations = []
-    for index, name in enumerate(names):
-        mine = groups[train] == index
-        if mine.sum() < 2:
-            raise ConfigError(f"organisation {name!r} gets {int(mine.sum())} training rows; it needs at least 2")
-        organisations.append(Organisation(name, X_train[mine], y[train][mine].astype(np.int64)))
+    rows = [train[groups[train] == index] for index in range(len(names))]
+    for name, mine in zip(names, rows, strict=True):
+        if len(mine) < 2:
+            raise ConfigError(f"organisation {name!r} gets {len(mine)} training rows; it needs at least 2")
+    *scaled, X_val, X_test = standardise([X[mine] for mine in rows], X[val], X[test])
+    organisations = [
+        Organisation(name, part, y[mine].astype(np.int64)) for name, part, mine in zip(names, scaled, rows, strict=True)
+    ]
     n_classes = int(y.max()) + 1
     return StudyData(
         organisations, X_val, y[val].astype(np.int64), X_test, y[test].astype(np.int64), n_classes, split_rule, license
