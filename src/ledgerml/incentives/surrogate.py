@@ -47,10 +47,10 @@ def fit(
     """Ridge-penalized least squares of the observed ``(coalition, value)`` pairs (in their given order) by
     the cubic expansion; ``solve`` is a deterministic linear solver."""
     basis = terms(n)
-    gram, rhs = np.zeros((len(basis), len(basis))), np.zeros(len(basis))
-    for coalition, value in observed:
-        row = features(coalition, basis)
-        gram += np.multiply.outer(row, row)
+    rows = np.array([features(coalition, basis) for coalition, _ in observed])
+    gram = rows.T @ rows  # 0/1 entries: every partial sum is an integer, exact in any summation order
+    rhs = np.zeros(len(basis))
+    for row, (_, value) in zip(rows, observed, strict=True):
         rhs += row * value
     for k, t in enumerate(basis):
         if len(t) == 3:
