@@ -156,9 +156,6 @@ def test_a_task_config_accepts_kernel_adjusted_and_rejects_a_misspelling_in_one_
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True, reason="incentives.rewards.value_round has no 'kernel_adjusted' branch yet (reported to its owner)"
-)
 def test_a_kernel_adjusted_task_pays_and_its_rewards_replay(tmp_path: Path) -> None:
     from ledgerml.federated.apps import run_in_process
     from ledgerml.federated.runner import load_plan

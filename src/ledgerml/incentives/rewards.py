@@ -39,6 +39,7 @@ from ..vocab.tokens import pool, stake
 from .valuation import (
     Utility,
     Valuation,
+    adjusted_kernel_shapley,
     exact_shapley,
     kernel_budget,
     kernel_shapley,
@@ -159,12 +160,13 @@ def value_round(
             truncation=float(settings.get("truncation", 0.0)),
             seed=_round_seed(record.task_id, round_),
         )
-    elif method == "kernel":
-        valuation = kernel_shapley(
-            n, utility, max_evaluations=kernel_budget(n), seed=_round_seed(record.task_id, round_)
-        )
+    elif method in ("kernel", "kernel_adjusted"):
+        estimator = kernel_shapley if method == "kernel" else adjusted_kernel_shapley
+        valuation = estimator(n, utility, max_evaluations=kernel_budget(n), seed=_round_seed(record.task_id, round_))
     else:
-        raise ConfigError(f"unknown valuation method {method!r}: exact, monte_carlo, kernel or leave_one_out")
+        raise ConfigError(
+            f"unknown valuation method {method!r}: exact, monte_carlo, kernel, kernel_adjusted or leave_one_out"
+        )
     contributions: dict[str, int] = {}
     for value, holders in zip(valuation.values, players, strict=True):
         share = round(value * MICRO) // len(holders)
