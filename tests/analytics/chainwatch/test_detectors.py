@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledgerml.analytics.chainwatch.detectors import Window, flagged_windows
@@ -13,6 +13,7 @@ from ledgerml.analytics.chainwatch.detectors import Window, flagged_windows
 scores_st = st.lists(st.floats(-5.0, 5.0) | st.just(float("nan")), max_size=60).map(np.array)
 
 
+@settings(max_examples=60, deadline=None)
 @given(scores=scores_st, threshold=st.floats(-5.0, 5.0), merge_gap=st.integers(0, 5))
 def test_windows_cover_exactly_the_flagged_blocks_disjoint_and_sorted(
     scores: np.ndarray, threshold: float, merge_gap: int
