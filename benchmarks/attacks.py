@@ -36,6 +36,8 @@ from ledgerml.federated.coordinator import update_verdict
 from ledgerml.federated.runner import FederationConfig, round_history, setup_federation
 from ledgerml.federated.screening import TaskScreening, deltas_of, policy_of
 from ledgerml.home import Home
+from ledgerml.screening.detector import score_round
+from ledgerml.screening.policy import check_policy
 
 ATTACKS = ["alie", "ipm", "adaptive", "label_flip", "sign_flip", "scaling", "gaussian_noise", "free_ride", "sybil"]
 FRACTIONS = [0.2, 0.4]
@@ -92,8 +94,9 @@ def analyse(home: Home, name: str, attackers: set[str], f: int) -> dict[str, Any
         state = ledger.state()
         screening = TaskScreening.open(state, home.store(), name, update_verdict)
         threshold = policy_of(screening.record).threshold
-        aurocs: dict[str, list[float]] = {"detector": [], "krum": [], "foolsgold": [], "norm": []}
+        aurocs: dict[str, list[float]] = {"detector": [], "history": [], "krum": [], "foolsgold": [], "norm": []}
         cumulative: dict[str, np.ndarray] = {}
+        earlier: dict[str, Any] = {}
         honest_rounds = honest_excluded = 0
         for scored in screening.rounds():
             order = sorted(scored.scores)
@@ -105,6 +108,9 @@ def analyse(home: Home, name: str, attackers: set[str], f: int) -> dict[str, Any
             for p, d in deltas.items():
                 cumulative[p] = cumulative.get(p, 0) + d
             rows = sorted(deltas)
+            v1 = score_round(deltas, earlier, "history")  # the version-1 detector on the same stored updates
+            earlier = v1.history
+            _add(aurocs["history"], auroc([v1.scores[p] for p in rows], [p in attackers for p in rows]))
             if len(rows) >= 2:
                 base = baselines(np.stack([deltas[p] for p in rows]), np.stack([cumulative[p] for p in rows]), f)
                 for key, values in base.items():
@@ -177,15 +183,16 @@ def cell(home: Home, count: int, partition: str, attack: str, fraction: float, r
 def table(results: dict[str, Any], clean: dict[str, float]) -> str:
     """The Markdown table of every cell."""
     lines = [
-        "| partition | attack | fraction | AUROC detector | Krum | FoolsGold | norm | min AUROC "
+        "| partition | attack | fraction | AUROC detector | history (v1) | Krum | FoolsGold | norm | min AUROC "
         "| acc screened | acc Multi-Krum | acc clean | false excl. |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, r in results.items():
         partition, attack, fraction = key.split("/")
         a = r["auroc"]
         lines.append(
-            f"| {partition} | {attack} | {fraction} | {_show(a['detector'])} | {_show(a['krum'])} | "
+            f"| {partition} | {attack} | {fraction} | {_show(a['detector'])} | {_show(a['history'])} | "
+            f"{_show(a['krum'])} | "
             f"{_show(a['foolsgold'])} | {_show(a['norm'])} | {_show(r['auroc_min']['detector'])} | "
             f"{r['accuracy_screened']:.3f} | {r['accuracy_multi_krum']:.3f} | {clean[partition]:.3f} | "
             f"{100 * r['false_exclusion']:.1f}% |"
@@ -222,6 +229,7 @@ def main() -> None:
                     results[key] = cell(home, count, partition, attack, fraction, args.rounds)
                     print(key, json.dumps(results[key]), file=sys.stderr, flush=True)
     text = table(results, clean)
+    print(f"\ndetector {check_policy({'action': 'exclude'}).detector!r} (the screened runs' [screening] names none)")
     print(
         f"\n{2 * count + len(clean)} federations, {args.rounds} rounds each, in {time.perf_counter() - started:.0f}s\n"
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import LedgerMLError
 from ..home import Home
+from ..identity import Identity
 from .coordinator import update_verdict
 from .screening import task_scores
 
@@ -31,8 +32,22 @@ def participant_labels(home: Home, task_id: str) -> dict[str, str]:
     return labels
 
 
-def monitor_task(home: Home, task_id: str, on_round: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """``{"scores": [...]}`` of every committed participant of every finalized round of ``task_id``."""
+def monitor_task(
+    home: Home,
+    task_id: str,
+    on_round: Callable[[int, int], None] | None = None,
+    alerts_as: Identity | None = None,
+) -> dict[str, Any]:
+    """``{"scores": [...]}`` of every committed participant of every finalized round of ``task_id``; with
+    ``alerts_as``, also ``"alerts"``: the ``AlertRaised`` it signed per flag not alerted yet, in the same single
+    replay of the task."""
+    if alerts_as is not None:
+        from .screening import sorted_rows
+        from .screening_alerts import raise_task_alerts
+
+        rows: list[dict[str, Any]] = []
+        raised = raise_task_alerts(home, task_id, alerts_as, participant_labels(home, task_id), rows, on_round)
+        return {"scores": sorted_rows(rows), "alerts": raised}
     with home.open_ledger(as_validator=False) as ledger:
         state = ledger.state()
         labels = participant_labels(home, task_id)

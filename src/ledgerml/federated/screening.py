@@ -186,7 +186,7 @@ class TaskScreening:
         """Score one round's usable updates against the history so far, and advance the history."""
         if round_ != self.scored + 1:
             raise ConfigError(f"screening scores rounds in order: round {self.scored + 1} is next, not {round_}")
-        scored = score_round(deltas_of(usable, template), self.history)
+        scored = score_round(deltas_of(usable, template), self.history, policy_of(self.record).detector)
         self.history, self.scored = scored.history, round_
         return scored
 
@@ -215,6 +215,27 @@ class TaskScreening:
                 base_digest = recorded.aggregate_digest
 
 
+def screenable(state: State, store: ArtifactStore, task_id: str, verdict: Verdict) -> TaskScreening:
+    """The screening of ``task_id``: ``NotFound`` without such a task, ``ConfigError`` for a secure task."""
+    screening = TaskScreening.open(state, store, task_id, verdict)
+    if screening.record.secure_settings():
+        raise ConfigError(f"task {task_id!r} uses secure aggregation: no single update is stored, none can be scored")
+    return screening
+
+
+def score_rows(scored: ScoredRound, policy: Policy, label: Callable[[str], str] = str) -> list[dict[str, Any]]:
+    """A scored round's rows of ``{"scores": [...]}``: round, participant (by ``label``), score, decision."""
+    return [
+        {"round": scored.round, "participant": label(p), "score": float(s), "decision": policy.decision(s)}
+        for p, s in sorted(scored.scores.items())
+    ]
+
+
+def sorted_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows in the order ``monitor task`` prints them: by round, then participant."""
+    return sorted(rows, key=lambda r: (r["round"], r["participant"]))
+
+
 def task_scores(
     state: State,
     store: ArtifactStore,
@@ -225,27 +246,17 @@ def task_scores(
 ) -> dict[str, Any]:
     """``{"scores": [{"round", "participant", "score", "decision"}]}`` for every committed participant of every
     finalized round (``label`` names a participant by its address); ``on_round(done, total)`` reports progress."""
-    screening = TaskScreening.open(state, store, task_id, verdict)
-    if screening.record.secure_settings():
-        raise ConfigError(f"task {task_id!r} uses secure aggregation: no single update is stored, none can be scored")
+    screening = screenable(state, store, task_id, verdict)
     policy = policy_of(screening.record)
     total = progress(state, task_id).finalized
     rows: list[dict[str, Any]] = []
     try:
         for scored in screening.rounds():
-            for participant, score in sorted(scored.scores.items()):
-                rows.append(
-                    {
-                        "round": scored.round,
-                        "participant": label(participant),
-                        "score": float(score),
-                        "decision": policy.decision(score),
-                    }
-                )
+            rows.extend(score_rows(scored, policy, label))
             if on_round is not None:
                 on_round(scored.round, total)
     except LedgerMLError:
         raise
     except (ValueError, KeyError) as exc:
         raise ConfigError(f"task {task_id!r} cannot be screened: {exc}") from None
-    return {"scores": sorted(rows, key=lambda r: (r["round"], r["participant"]))}
+    return {"scores": sorted_rows(rows)}

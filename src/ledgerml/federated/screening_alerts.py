@@ -4,6 +4,7 @@ score, and the digests of the stored inputs; the auditor recomputes it from the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConfigError, NotFound
@@ -11,12 +12,17 @@ from ..home import Home
 from ..identity import Identity
 from ..vocab.tasks import commits
 from .coordinator import update_verdict
-from .screening import ScoredRound, TaskScreening, policy_of
+from .screening import ScoredRound, TaskScreening, policy_of, score_rows, screenable
 
 METHOD = "federation.screening"
 """The explanation's ``method`` (the key of its re-deriver in ``alerts.audit.REDERIVERS``)."""
 DETECTOR = "federation.history/v1"
-"""The detector name the alerts carry."""
+"""The detector name the alerts of a ``history`` task carry (``detector_name``)."""
+
+
+def detector_name(detector: str) -> str:
+    """The detector name a task's screening alerts carry: ``federation.history/v1``, ``federation.consensus/v2``."""
+    return DETECTOR if detector == "history" else f"federation.{detector}/v2"
 
 
 def alert_explanation(
@@ -52,8 +58,16 @@ def _walk(screening: TaskScreening, upto: int | None = None) -> list[tuple[Score
     return out
 
 
-def raise_task_alerts(home: Home, task_id: str, identity: Identity, labels: dict[str, str]) -> list[dict[str, Any]]:
-    """Sign one ``AlertRaised`` per flagged participant-round not alerted already; the alerts raised."""
+def raise_task_alerts(
+    home: Home,
+    task_id: str,
+    identity: Identity,
+    labels: dict[str, str],
+    rows: list[dict[str, Any]] | None = None,
+    on_round: Callable[[int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Sign one ``AlertRaised`` per flagged participant-round not alerted already; the alerts raised. With
+    ``rows``, the same single replay also appends every round's score rows to it (``screening.score_rows``)."""
     from ..alerts import raise_alert
     from ..vocab.alerts import alerts_of, check_may_raise_alerts
 
@@ -61,10 +75,16 @@ def raise_task_alerts(home: Home, task_id: str, identity: Identity, labels: dict
     with home.open_ledger() as ledger:
         state = ledger.state()
         check_may_raise_alerts(state, identity.address)  # before anything is written
-        screening = TaskScreening.open(state, home.store(), task_id, update_verdict)
+        screening = screenable(state, home.store(), task_id, update_verdict)
         policy = policy_of(screening.record)
-        done = {(r.task, r.round, r.subject_id) for _, r in alerts_of(state) if r.detector == DETECTOR}
-        for scored, past in _walk(screening):
+        name_of = detector_name(policy.detector)
+        done = {(r.task, r.round, r.subject_id) for _, r in alerts_of(state) if r.detector == name_of}
+        walked = _walk(screening)
+        for scored, past in walked:
+            if rows is not None:
+                rows.extend(score_rows(scored, policy, lambda a: labels.get(a, a)))
+            if on_round is not None:
+                on_round(scored.round, len(walked))
             for participant, score in sorted(scored.scores.items()):
                 name = labels.get(participant, participant)
                 if policy.decision(score) == "ok" or (task_id, scored.round, name) in done:
@@ -73,7 +93,7 @@ def raise_task_alerts(home: Home, task_id: str, identity: Identity, labels: dict
                     ledger,
                     home.store(),
                     identity,
-                    detector=DETECTOR,
+                    detector=name_of,
                     subject={"type": "participant", "id": name, "task": task_id, "round": scored.round},
                     score=score,
                     threshold=policy.threshold,

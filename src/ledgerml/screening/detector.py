@@ -23,11 +23,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
-DETECTORS = ("history",)
-"""Known detectors."""
+from ._vectors import TINY, _angle, _excess, _similarities, _sq_distances, _unit
+
+DETECTORS = ("history", "consensus")
+"""Known detectors: ``history`` (version 1, kept for the tasks that declared it) and ``consensus`` (version 2,
+``screening.consensus``; the default)."""
+DEFAULT_DETECTOR = "consensus"
+"""The detector of a ``[screening]`` table that names none, and of a task that declared no policy."""
 FEATURES = ("norm", "angle", "distance", "similarity", "consistency")
 """The per-round excesses, in the order explanations list them."""
 DEFAULT_THRESHOLD = 0.5
@@ -38,7 +44,6 @@ DECAY = 0.5
 """Weight of the past in a participant's reputation and direction (per round)."""
 HISTORY_WEIGHT = 0.5
 """Share of the reputation in a round's evidence once the participant has a past."""
-TINY = 1e-12
 SIM_CAP = 1e-6
 """``1 - cosine`` below this counts as identical (caps the similarity excess)."""
 MIN_NORM_SPREAD = 0.4
@@ -60,7 +65,8 @@ class ParticipantHistory:
     reputation: float = 0.0
 
 
-History = dict[str, ParticipantHistory]
+History = dict[str, Any]
+"""Participant -> what the detector remembers of it (``ParticipantHistory``, or ``consensus.ConsensusHistory``)."""
 
 
 @dataclass(frozen=True)
@@ -70,54 +76,6 @@ class RoundScores:
     scores: dict[str, float]
     features: dict[str, dict[str, float]]
     history: History = field(repr=False)
-
-
-def _unit(vector: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(vector))
-    return vector / norm if norm > TINY else np.zeros_like(vector)
-
-
-def _angle(a: np.ndarray, b: np.ndarray) -> float:
-    """Angle between two vectors in radians; pi/2 when either is zero."""
-    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
-    if na <= TINY or nb <= TINY:
-        return math.pi / 2
-    return float(math.acos(max(-1.0, min(1.0, float(a @ b) / (na * nb)))))
-
-
-def _mad(values: np.ndarray) -> float:
-    """1.4826 times the median absolute deviation (a robust standard deviation)."""
-    return float(1.4826 * np.median(np.abs(values - np.median(values)))) if values.size else 0.0
-
-
-def _excess(values: np.ndarray, floor: float, *, two_sided: bool = False) -> np.ndarray:
-    """How far each value lies above the median (or from it, ``two_sided``), in robust spreads. One-sided, the
-    spread is measured on the values at or below the median only, so that up to half of the participants
-    lying high (the attackers) cannot widen it."""
-    centre = float(np.median(values))
-    low = values[values <= centre]
-    spread = max(_mad(values) if two_sided else float(1.4826 * np.median(centre - low)), floor)
-    gap = np.abs(values - centre) if two_sided else np.maximum(values - centre, 0.0)
-    return np.asarray(gap / spread)
-
-
-def _similarities(matrix: np.ndarray) -> np.ndarray:
-    """Each row's largest cosine to another row (0 for a lone row or a zero row)."""
-    n = matrix.shape[0]
-    units = np.stack([_unit(row) for row in matrix])
-    cosines = units @ units.T
-    np.fill_diagonal(cosines, -1.0)
-    return np.asarray(cosines.max(axis=1)) if n > 1 else np.zeros(n)
-
-
-def _sq_distances(matrix: np.ndarray) -> np.ndarray:
-    """Squared Euclidean distances between rows (elementwise, no BLAS: reproducible bits)."""
-    n = matrix.shape[0]
-    out = np.zeros((n, n))
-    for i in range(n):
-        diff = matrix - matrix[i]
-        out[i] = np.einsum("ij,ij->i", diff, diff)
-    return out
 
 
 def round_features(matrix: np.ndarray, directions: list[np.ndarray | None]) -> dict[str, np.ndarray]:
@@ -147,10 +105,18 @@ def round_features(matrix: np.ndarray, directions: list[np.ndarray | None]) -> d
     }
 
 
-def score_round(deltas: dict[str, np.ndarray], history: History | None = None) -> RoundScores:
+def score_round(
+    deltas: dict[str, np.ndarray], history: History | None = None, detector: str = "history"
+) -> RoundScores:
     """Score every participant of one round from its change (``deltas``: participant -> flat float64 change)
-    and its history; deterministic and independent of the dict's order."""
-    history = dict(history or {})
+    and its history with ``detector`` (one of ``DETECTORS``); deterministic and independent of the dict's order."""
+    if detector == "consensus":
+        from .consensus import score
+
+        return RoundScores(*score(deltas, dict(history or {}), (HISTORY_WEIGHT, DECAY, SCALE)))
+    if detector != "history":
+        raise ValueError(f"unknown screening detector {detector!r}")
+    history = {p: h for p, h in (history or {}).items() if isinstance(h, ParticipantHistory)}
     order = sorted(deltas)
     if not order:
         return RoundScores({}, {}, history)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from .detector import DEFAULT_THRESHOLD, DETECTORS
+from .detector import DEFAULT_DETECTOR, DEFAULT_THRESHOLD, DETECTORS
 
 ACTIONS = ("flag", "exclude", "slash")
 """What a task's screening policy does with a participant scored at or above its threshold."""
@@ -20,7 +20,7 @@ SCREENING_REASON = "screening: score "
 class Policy:
     """A task's screening policy: detector, threshold and action (``active`` False: the task declared none)."""
 
-    detector: str = "history"
+    detector: str = DEFAULT_DETECTOR
     threshold: float = DEFAULT_THRESHOLD
     action: str = DEFAULT_ACTION
     active: bool = False
@@ -51,7 +51,7 @@ def check_policy(raw: dict[str, Any]) -> Policy:
     if unknown:
         raise ConfigError(f"setting 'screening' takes detector, threshold and action, not {sorted(unknown)}")
     detector, threshold, action = (
-        raw.get("detector", "history"),
+        raw.get("detector", DEFAULT_DETECTOR),
         raw.get("threshold", DEFAULT_THRESHOLD),
         raw.get("action", DEFAULT_ACTION),
     )
