@@ -1,14 +1,19 @@
 """Consensus parameters: block-cutting policies replayed on the real SQLite ledger, and QBFT round timeouts in a
 discrete-event simulation, each against its baselines in one run.
 
-Usage: python benchmarks/consensus.py [--blocks-csv FILE] [--mainnet-blocks 40] [--thin 5] [--heights 500]
-       [--out benchmarks/results/consensus.json] [--img docs/img] [--cutting-only]
+Usage: python benchmarks/consensus.py [--blocks-csv FILE] [--mainnet-blocks 40] [--report-skip 40] [--thin 5]
+       [--heights 500] [--out benchmarks/results/consensus.json] [--img docs/img] [--cutting-only] [--simulated-only]
 
-Block cutting: two traces (the first mainnet blocks of the shared sample, each block's transactions released
-at its timestamp as an indexer would submit them; and a generated on/off federated-round workload), each
-replayed on a new SQLite ledger under fixed (size, interval) settings, the idle-gap rule and the learned
-policy (block costs 10k..100k event-ms), each recorded as a signed SealingPolicySet that the ledger then cuts its
-blocks by; virtual time advanced by the measured cost of every submit and seal. QBFT: n = 4, 7, 16 validators,
+Block cutting: the burst policy's block cost is chosen per max wait on two calibration traces (mainnet blocks
+0-39 of the shared sample, each block's transactions released at its timestamp as an indexer would submit them;
+a generated on/off federated-round workload, seed 0) and reported on two others (mainnet blocks 40-79; on/off
+seed 1), against a sweep of fixed (size, interval) settings, the idle-gap rule and the gap-only learned policy.
+Each is recorded as a signed SealingPolicySet that the ledger then cuts its blocks by. Two clocks in one run:
+simulated (8 ms per submit, 2 ms per block: deterministic; the fixed sweep is every 50 ms) and live on the real
+SQLite ledger (virtual time advanced by the measured cost of every call; fixed and other policies interleaved,
+so a change of the machine's load falls on both). Each row is compared with the budget-matched fixed setting of
+the same clock: the lowest p99 among fixed settings with at least as many blocks and at most 10% more.
+QBFT: n = 4, 7, 16 validators,
 fault-free, a crashed round-0 proposer every 50 heights, a slow proposer (3 s) every 20 heights; Besu's
 fixed requesttimeoutseconds (10 s, the Besu docs' example) vs Jacobson/Karels vs the contextual bandit.
 """
@@ -16,8 +21,11 @@ fixed requesttimeoutseconds (10 s, the Besu docs' example) vs Jacobson/Karels vs
 from __future__ import annotations
 
 import argparse
+import copy
 import functools
+import itertools
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -25,84 +33,123 @@ from typing import Any
 
 import numpy as np
 
-from ledgerml.consensus.cutting import FixedPolicy, IdleGapPolicy, LearnedPolicy
+from ledgerml._json import load_file
+from ledgerml.consensus.cutting import BurstPolicy, FixedPolicy, IdleGapPolicy, LearnedPolicy, Policy
 from ledgerml.consensus.qbft import Faults
+from ledgerml.consensus.replay import FixedCosts, ReplayResult, parameters, replay, simulate
 from ledgerml.consensus.traces import Trace, mainnet_trace, onoff_trace
-from ledgerml.consensus.tune import POLICIES, Conditions, measure_signature_cost, simulate
+from ledgerml.consensus.tune import POLICIES, Conditions, measure_signature_cost
+from ledgerml.consensus.tune import simulate as simulate_qbft
 from ledgerml.identity import Identity
-from ledgerml.workflows.cutting_replay import CuttingResult, replay_new
+from ledgerml.workflows.cutting_replay import open_replay_ledger
 
-CUTTING_POLICIES = [
-    FixedPolicy(1000, 500.0),
-    FixedPolicy(1000, 2000.0),
-    FixedPolicy(1000, 5000.0),
-    FixedPolicy(1000, 12000.0),
-    FixedPolicy(100, 1000.0),
+FIXED_SWEEP = [FixedPolicy(size, float(ms)) for size in (1000, 50, 20) for ms in range(100, 3001, 50)]
+"""The fixed settings on simulated time: block size x interval, 50 ms apart (a budget-matched sweep)."""
+LIVE_FIXED = [FixedPolicy(1000, float(ms)) for ms in (100, 150, 200, 300, 400, 500, 700, 1000, 1500, 2000)]
+BURST_GRID = [
+    BurstPolicy(1000, float(c), float(w)) for w in (150, 200, 300, 500, 1000, 2000) for c in (1000, 3000, 10000, 30000)
+]
+"""Burst settings tried on the calibration traces only; per max wait, the block cost that did best there is kept."""
+BASELINES = [
     IdleGapPolicy(1000, 20.0, 2000.0),
     IdleGapPolicy(1000, 100.0, 2000.0),
-    LearnedPolicy(1000, 10_000.0, 2000.0),
     LearnedPolicy(1000, 20_000.0, 2000.0),
-    LearnedPolicy(1000, 50_000.0, 2000.0),
-    LearnedPolicy(1000, 100_000.0, 2000.0),
 ]
+COSTS = FixedCosts(submit_ms=8.0, seal_ms=2.0)
 
 
-def _label(result: CuttingResult) -> str:
+def label(result: ReplayResult) -> str:
+    """``policy k=v,...`` for a table row."""
     return result.policy + " " + ",".join(f"{k}={v:g}" for k, v in result.parameters.items())
 
 
-def cutting(trace: Trace) -> list[CuttingResult]:
+def rival(result: ReplayResult, fixed: list[ReplayResult], slack: float = 0.1) -> ReplayResult | None:
+    """The budget-matched fixed setting: the lowest p99 among those cutting at least as many blocks and at most
+    ``slack`` more (the fewest blocks if none is that close); None if none cuts as many."""
+    rivals = [f for f in fixed if f.blocks >= result.blocks]
+    close = [f for f in rivals if f.blocks <= result.blocks * (1 + slack)]
+    if close:
+        return min(close, key=lambda f: (f.p99_ms, f.blocks))
+    return min(rivals, key=lambda f: (f.blocks, f.p99_ms)) if rivals else None
+
+
+def change(result: ReplayResult, fixed: list[ReplayResult]) -> float:
+    """p99 change against the budget-matched fixed setting (inf when no fixed setting cuts as many blocks)."""
+    best = rival(result, fixed)
+    return math.inf if best is None else result.p99_ms / best.p99_ms - 1
+
+
+def calibrate(traces: dict[str, Trace]) -> list[BurstPolicy]:
+    """Per max wait, the block cost with the best worst-case p99 change over the calibration traces."""
+    fixed = {name: [simulate(t, p, COSTS) for p in FIXED_SWEEP] for name, t in traces.items()}
+    scored: list[tuple[float, BurstPolicy, tuple[int, ...]]] = []
+    for policy in BURST_GRID:
+        runs = {name: simulate(t, copy.deepcopy(policy), COSTS) for name, t in traces.items()}
+        changes = [change(run, fixed[name]) for name, run in runs.items()]
+        scored.append((max(changes), policy, tuple(x for r in runs.values() for x in (r.blocks, round(r.p99_ms)))))
+        print(
+            f"calibration {policy.block_cost:g} / {policy.max_wait_ms:g} ms: " + ", ".join(f"{c:+.0%}" for c in changes)
+        )
+    chosen: dict[float, tuple[float, BurstPolicy, tuple[int, ...]]] = {}
+    for worst, policy, outcome in scored:
+        if policy.max_wait_ms not in chosen or worst < chosen[policy.max_wait_ms][0]:
+            chosen[policy.max_wait_ms] = (worst, policy, outcome)
+    kept: dict[tuple[int, ...], BurstPolicy] = {}
+    for _, policy, outcome in chosen.values():
+        kept.setdefault(outcome, policy)  # a longer max wait that changes nothing is left out
+    return list(kept.values())
+
+
+def interleaved(policies: list[Policy], others: list[Policy]) -> list[Policy]:
+    """Fixed and other policies alternating, so a change of the machine's load falls on both."""
+    out: list[Policy] = []
+    for pair in itertools.zip_longest(policies, others):
+        out += [p for p in pair if p is not None]
+    return out
+
+
+def live(trace: Trace, policies: list[Policy]) -> list[ReplayResult]:
+    """Each policy on a new SQLite ledger, live time, in the given order."""
     validator, indexer = Identity.generate("validator"), Identity.generate("indexer")
+    out = []
     with tempfile.TemporaryDirectory() as folder:
-        return [
-            replay_new(Path(folder) / f"{i}.db", trace, policy, validator=validator, submitter=indexer)
-            for i, policy in enumerate(CUTTING_POLICIES)
-        ]
+        for i, policy in enumerate(policies):
+            with open_replay_ledger(Path(folder) / f"{i}.db", validator, indexer) as ledger:
+                out.append(replay(ledger, trace, copy.deepcopy(policy), validator=validator, submitter=indexer))
+    return out
 
 
-def headline(results: list[CuttingResult]) -> list[dict[str, Any]]:
-    """Each learned run against two fixed settings that seal at least as many blocks: the one with the lowest p99
-    (any number of extra blocks) and the one with the closest block count (the equal-budget comparison)."""
+def print_cutting(title: str, trace: Trace, results: list[ReplayResult]) -> list[dict[str, Any]]:
+    """The table of one trace; each non-fixed row against the budget-matched fixed setting of the same run."""
     fixed = [r for r in results if r.policy == "fixed"]
+    print(f"\n{title}, {trace.name}: {trace.events} events\n")
+    print(
+        "| policy | blocks | blocks / 10k | p50 (ms) | p99 (ms) | submit ms (mean / p90) | budget-matched fixed "
+        "| its blocks | its p99 | p99 change |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     rows = []
-    for learned in (r for r in results if r.policy == "learned"):
-        rivals = [f for f in fixed if f.blocks >= learned.blocks]
-        if not rivals:
-            continue
-        for kind, rival in (
-            ("lowest p99", min(rivals, key=lambda f: f.p99_ms)),
-            ("closest budget", min(rivals, key=lambda f: (f.blocks, f.p99_ms))),
-        ):
-            rows.append(
-                {
-                    "learned": _label(learned),
-                    "versus": kind,
-                    "fixed": _label(rival),
-                    "learned_p99": learned.p99_ms,
-                    "fixed_p99": rival.p99_ms,
-                    "p99_change": learned.p99_ms / rival.p99_ms - 1,
-                    "learned_blocks": learned.blocks,
-                    "fixed_blocks": rival.blocks,
-                }
-            )
+    matched = [rival(r, fixed) for r in results if r.policy != "fixed"]
+    shown = [r for r in fixed if r.parameters["block_size"] == 1000 and r.parameters["max_wait_ms"] % 500 == 0]
+    shown += [m for m in matched if m is not None]
+    for r in sorted(results, key=lambda r: (r.policy != "fixed", -r.blocks)):
+        best = rival(r, fixed) if r.policy != "fixed" else None
+        if r.policy == "fixed" and r.clock == "simulated" and not any(r is m for m in shown):
+            continue  # the whole sweep is matched against; the table shows the block size 1000 row every 500 ms
+            # and the matched rows
+        vs = f"{label(best)} | {best.blocks} | {best.p99_ms:.0f} | {change(r, fixed):+.0%}" if best else "| | |"
+        print(
+            f"| {label(r)} | {r.blocks} | {r.blocks_per_10k:.0f} | {r.p50_ms:.0f} | {r.p99_ms:.0f} | "
+            f"{r.submit_ms:.1f} / {r.submit_p90_ms:.1f} | {vs if r.policy != 'fixed' else '| | |'} |"
+        )
+        rows.append(
+            {
+                **r.to_dict(),
+                "rival": best.to_dict() if best else None,
+                "p99_change": change(r, fixed) if r.policy != "fixed" else None,
+            }
+        )
     return rows
-
-
-def print_cutting(name: str, trace: Trace, results: list[CuttingResult]) -> None:
-    print(f"\nBlock cutting, {name}: {trace.events} events\n")
-    print("| policy | blocks | blocks / 10k events | p50 time-to-seal (ms) | p99 (ms) | submit ms | seal ms |")
-    print("|---|---|---|---|---|---|---|")
-    for r in results:
-        print(
-            f"| {_label(r)} | {r.blocks} | {r.blocks_per_10k:.0f} | {r.p50_ms:.0f} | {r.p99_ms:.0f} | "
-            f"{r.submit_ms:.2f} | {r.seal_ms:.2f} |"
-        )
-    for row in headline(results):
-        print(
-            f"\n{row['learned']}: p99 {row['learned_p99']:.0f} ms with {row['learned_blocks']} blocks vs best fixed "
-            f"with at least as many blocks ({row['fixed']}, {row['fixed_blocks']} blocks) {row['fixed_p99']:.0f} ms: "
-            f"{row['p99_change']:+.0%}"
-        )
 
 
 def qbft(heights: int, sign_ms: float, verify_ms: float) -> list[dict[str, Any]]:
@@ -118,7 +165,7 @@ def qbft(heights: int, sign_ms: float, verify_ms: float) -> list[dict[str, Any]]
         )
         for scenario, faults in scenarios.items():
             for name, make in POLICIES.items():
-                result = simulate(conditions, functools.partial(make, conditions), faults)
+                result = simulate_qbft(conditions, functools.partial(make, conditions), faults)
                 rows.append({"n": n, "scenario": scenario, "policy": name, **result})
     return rows
 
@@ -137,23 +184,33 @@ def print_qbft(rows: list[dict[str, Any]], sign_ms: float, verify_ms: float) -> 
         )
 
 
-def plots(folder: Path, traces: dict[str, list[CuttingResult]], rows: list[dict[str, Any]]) -> None:
+def plots(folder: Path, traces: dict[str, list[ReplayResult]], rows: list[dict[str, Any]]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     folder.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, len(traces), figsize=(12, 4))
+    fig, axes = plt.subplots(1, len(traces), figsize=(6 * len(traces), 4))
     for ax, (name, results) in zip(np.atleast_1d(axes), traces.items(), strict=True):
-        for r in results:
-            if r.policy != "fixed" or r.parameters.get("max_wait_ms") in (2000.0, 12000.0):
-                values = np.sort(r.latencies_ms)
-                ax.plot(values, np.linspace(0, 1, len(values)), label=f"{_label(r)} ({r.blocks} blocks)", lw=1)
+        for clock, marker in (("simulated", "-"), ("live", "o")):
+            for policy in ("fixed", "burst", "learned", "adaptive"):
+                mine = sorted((r for r in results if r.clock == clock and r.policy == policy), key=lambda r: r.blocks)
+                if mine:
+                    style = marker if policy in ("fixed", "burst") or clock == "live" else "x"
+                    ax.plot(
+                        [r.blocks_per_10k for r in mine],
+                        [r.p99_ms for r in mine],
+                        style,
+                        ms=4,
+                        label=f"{policy} ({clock})",
+                        alpha=0.8,
+                    )
         ax.set_xscale("log")
-        ax.set_xlabel("time to seal (ms, log)")
-        ax.set_ylabel("share of events")
-        ax.set_title(name)
+        ax.set_yscale("log")
+        ax.set_xlabel("blocks per 10k events (log)")
+        ax.set_ylabel("p99 time to seal (ms, log)")
+        ax.set_title(name, fontsize=9)
         ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(folder / "consensus-time-to-seal.png", dpi=110)
@@ -175,41 +232,56 @@ def plots(folder: Path, traces: dict[str, list[CuttingResult]], rows: list[dict[
     plt.close(fig)
 
 
+def cutting(args: argparse.Namespace) -> tuple[dict[str, list[ReplayResult]], dict[str, Any]]:
+    """Calibrate the burst settings on two traces, then report them on two others, simulated and live."""
+    calibration = {
+        "mainnet": mainnet_trace(args.blocks_csv, thin=args.thin, limit=args.mainnet_blocks),
+        "on/off": onoff_trace(seed=0, bursts=40),
+    }
+    chosen = calibrate(calibration)
+    reports = {
+        "mainnet": mainnet_trace(args.blocks_csv, thin=args.thin, limit=args.mainnet_blocks, skip=args.report_skip),
+        "on/off": onoff_trace(seed=1, bursts=40),
+    }
+    out: dict[str, list[ReplayResult]] = {}
+    document: dict[str, Any] = {"chosen": [parameters(p) for p in chosen], "costs": COSTS.__dict__}
+    for name, trace in reports.items():
+        sim = [simulate(trace, copy.deepcopy(p), COSTS) for p in FIXED_SWEEP + chosen + BASELINES]
+        document[f"{name} simulated"] = print_cutting(
+            f"Block cutting, simulated time ({COSTS.submit_ms:g} ms per submit, {COSTS.seal_ms:g} ms per block)",
+            trace,
+            sim,
+        )
+        results = live(trace, interleaved(LIVE_FIXED, chosen + BASELINES)) if not args.simulated_only else []
+        if results:
+            document[f"{name} live"] = print_cutting("Block cutting, live on the SQLite ledger", trace, results)
+        out[f"{name}: {trace.name}"] = sim + results
+    return out, document
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     data = Path(os.environ.get("LEDGERML_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
     parser.add_argument("--blocks-csv", type=Path, default=data / "eth_blocks_sample" / "data" / "blocks.csv")
     parser.add_argument("--mainnet-blocks", type=int, default=40)
+    parser.add_argument("--report-skip", type=int, default=40, help="First mainnet block of the report slice.")
     parser.add_argument("--thin", type=int, default=5)
     parser.add_argument("--heights", type=int, default=500)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/consensus.json"))
     parser.add_argument("--img", type=Path, default=Path("docs/img"))
     parser.add_argument("--cutting-only", action="store_true", help="Only the block-cutting replays.")
+    parser.add_argument("--simulated-only", action="store_true", help="Block cutting on simulated time only.")
     args = parser.parse_args()
-    traces = {
-        "mainnet blocks": mainnet_trace(args.blocks_csv, thin=args.thin, limit=args.mainnet_blocks),
-        "on/off rounds": onoff_trace(bursts=40),
-    }
-    cut = {}
-    for name, trace in traces.items():
-        cut[name] = cutting(trace)
-        print_cutting(name, trace, cut[name])
+    cut, document = cutting(args)
     rows: list[dict[str, Any]] = []
     if not args.cutting_only:
         sign_ms, verify_ms = measure_signature_cost()
         rows = qbft(args.heights, sign_ms, verify_ms)
         print_qbft(rows, sign_ms, verify_ms)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps(
-            {
-                "cutting": {k: [r.to_dict() for r in v] for k, v in cut.items()},
-                "headline": {k: headline(v) for k, v in cut.items()},
-                "qbft": rows,
-            },
-            indent=2,
-        )
-    )
+    if args.cutting_only and args.out.exists():  # keep the QBFT rows of the last full run
+        rows = load_file(args.out).get("qbft", [])
+    args.out.write_text(json.dumps({"cutting": document, "qbft": rows}, indent=2))
     plots(args.img, cut, rows)
 
 

@@ -64,3 +64,28 @@ def test_set_policy_is_a_signed_event_that_verify_replays(tmp_path: Path) -> Non
     again = run_cli("consensus", "set-policy", "--home", home, "--policy", "learned", "--block-cost", "30000")
     assert again.code == 19 and one_error_line(again.err) and "already" in again.err
     assert run_cli("verify", "--home", home).code == 0
+
+
+def test_replay_of_the_burst_policy_on_simulated_time_is_deterministic(tmp_path: Path) -> None:
+    trace = tmp_path / "blocks.csv"
+    trace.write_text("number,timestamp,transactions\n1,100,6\n2,112,5\n3,124,7\n4,136,4\n")
+    args = ["consensus", "replay", "--trace", str(trace), "--policy", "burst", "--block-cost", "3000"]
+    runs = [run_cli(*args, "--max-wait-ms", "300", "--submit-ms", "8", "--skip", "1", "--json") for _ in range(2)]
+    assert all(r.code == 0 for r in runs), runs[0].err
+    first = runs[0].json()
+    assert first == runs[1].json() and first["clock"] == "simulated" and first["events"] == 16  # type: ignore[index]
+    assert first["policy"] == "burst" and first["submit_ms"] == 8.0  # type: ignore[index]
+    bad = run_cli(*args, "--submit-ms", "-1", "--json")
+    assert bad.code == 2 and one_error_line(bad.err) and "--submit-ms" in bad.err
+    bad = run_cli(*args, "--skip", "-1", "--json")
+    assert bad.code == 2 and one_error_line(bad.err) and "skip" in bad.err
+
+
+def test_set_policy_records_the_burst_policy(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    assert run_cli("init", "--home", home, "--unencrypted").code == 0
+    args = ["consensus", "set-policy", "--home", home, "--policy", "burst", "--block-cost", "3000"]
+    result = run_cli(*args, "--max-wait-ms", "300", "--json")
+    assert result.code == 0, result.err
+    assert result.json()["policy"] == "burst" and result.json()["max_wait_ms"] == 300  # type: ignore[index]
+    assert run_cli("verify", "--home", home).code == 0

@@ -14,11 +14,15 @@ from ._common import AsOption, HomeOption, JsonOption, console, emit_json, home_
 
 app = typer.Typer(help="Tune consensus parameters: block cutting and QBFT timeouts.", no_args_is_help=True)
 
-PolicyOption = Annotated[str, typer.Option("--policy", help="fixed, adaptive (idle gap) or learned.")]
+PolicyOption = Annotated[
+    str, typer.Option("--policy", help="fixed, adaptive (idle gap), learned or burst (learned, cuts long bursts).")
+]
 SizeOption = Annotated[int, typer.Option("--block-size", help="Seal at this many pending events.")]
 WaitOption = Annotated[float, typer.Option("--max-wait-ms", help="fixed: interval; others: longest wait.")]
 GapOption = Annotated[float, typer.Option("--idle-gap-ms", help="adaptive: seal after this long without events.")]
-CostOption = Annotated[float, typer.Option("--block-cost", help="learned: a block's cost in event-milliseconds.")]
+CostOption = Annotated[
+    float, typer.Option("--block-cost", help="learned, burst: a block's cost in event-milliseconds.")
+]
 
 
 @app.command("tune")
@@ -63,7 +67,7 @@ def tune_command(
 def _policy(policy: str, block_size: int, max_wait_ms: float, idle_gap_ms: float, block_cost: float):  # type: ignore[no-untyped-def]
     import math
 
-    from ..consensus.cutting import FixedPolicy, IdleGapPolicy, LearnedPolicy
+    from ..consensus.cutting import BurstPolicy, FixedPolicy, IdleGapPolicy, LearnedPolicy
     from ..errors import ConfigError
 
     if not 1 <= block_size <= 1_000_000:
@@ -81,7 +85,21 @@ def _policy(policy: str, block_size: int, max_wait_ms: float, idle_gap_ms: float
         return IdleGapPolicy(block_size, idle_gap_ms, max_wait_ms)
     if policy == "learned":
         return LearnedPolicy(block_size, block_cost, max_wait_ms)
-    raise ConfigError(f"--policy must be fixed, adaptive or learned, got {policy!r}")
+    if policy == "burst":
+        return BurstPolicy(block_size, block_cost, max_wait_ms)
+    raise ConfigError(f"--policy must be fixed, adaptive, learned or burst, got {policy!r}")
+
+
+def _costs(submit_ms: float, seal_ms: float):  # type: ignore[no-untyped-def]
+    import math
+
+    from ..consensus.replay import FixedCosts
+    from ..errors import ConfigError
+
+    for option, value in (("--submit-ms", submit_ms), ("--seal-ms", seal_ms)):
+        if not (math.isfinite(value) and 0 <= value <= 60_000):
+            raise ConfigError(f"{option} must be a number from 0 to 60000, got {value}")
+    return FixedCosts(submit_ms, seal_ms) if submit_ms > 0 else None
 
 
 @app.command("replay")
@@ -94,24 +112,29 @@ def replay_command(
     block_cost: CostOption = 20000.0,
     thin: Annotated[int, typer.Option("--thin", help="Keep one event in N of each block.")] = 1,
     limit: Annotated[int | None, typer.Option("--limit", help="Replay only the first N blocks.")] = None,
+    skip: Annotated[int, typer.Option("--skip", help="Leave out the first N blocks.")] = 0,
+    submit_ms: Annotated[
+        float, typer.Option("--submit-ms", help="Simulated time: each submit costs this many ms (0: live time).")
+    ] = 0.0,
+    seal_ms: Annotated[float, typer.Option("--seal-ms", help="Simulated time: each block costs this many ms.")] = 2.0,
     as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
     """Replay a trace on a new throwaway SQLite ledger under one block-cutting policy: time-to-seal and blocks."""
+    from ..consensus.replay import replay
     from ..consensus.traces import mainnet_trace
     from ..identity import Identity
-    from ..workflows.cutting_replay import replay_new
+    from ..workflows.cutting_replay import open_replay_ledger
 
     chosen = _policy(policy, block_size, max_wait_ms, idle_gap_ms, block_cost)
-    arrivals = mainnet_trace(trace, thin=thin, limit=limit)
-    with tempfile.TemporaryDirectory() as folder:
-        result = replay_new(
-            Path(folder) / "replay.db",
-            arrivals,
-            chosen,
-            validator=Identity.generate("validator"),
-            submitter=Identity.generate("indexer"),
-        )
+    costs = _costs(submit_ms, seal_ms)
+    arrivals = mainnet_trace(trace, thin=thin, limit=limit, skip=skip)
+    validator, indexer = Identity.generate("validator"), Identity.generate("indexer")
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        open_replay_ledger(Path(folder) / "r.db", validator, indexer) as ledger,
+    ):
+        result = replay(ledger, arrivals, chosen, validator=validator, submitter=indexer, costs=costs)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -145,7 +168,7 @@ def set_policy_command(
 ) -> None:
     """Record the validator's block-cutting policy on the home ledger as a signed SealingPolicySet event; an
     embedded (SQLite) ledger cuts its blocks by it from that event on."""
-    from ..workflows.cutting_replay import policy_event
+    from ..consensus.sealer import policy_event
 
     event = policy_event(_policy(policy, block_size, max_wait_ms, idle_gap_ms, block_cost), note)
     target = home_of(home)

@@ -21,6 +21,15 @@ class Pending:
     oldest_ms: float
     last_arrival_ms: float
     last_seal_ms: float
+    mean_arrival_ms: float = math.nan
+    """The mean arrival time of the pending events (NaN: taken as midway between the oldest and the last)."""
+
+    @property
+    def mean_ms(self) -> float:
+        """``mean_arrival_ms``, or midway between the oldest and the last arrival when not given."""
+        if math.isnan(self.mean_arrival_ms):
+            return (self.oldest_ms + self.last_arrival_ms) / 2.0
+        return self.mean_arrival_ms
 
 
 @dataclass
@@ -75,6 +84,14 @@ def residual_waits(weights: np.ndarray) -> np.ndarray:
     return np.asarray(waits)
 
 
+def fold_gap(weights: np.ndarray, gap_ms: float, memory: float) -> np.ndarray:
+    """``weights`` decayed by ``1 - 1/memory`` with one gap of ``gap_ms`` added to its bin (in place)."""
+    weights *= 1.0 - 1.0 / memory
+    index = int(np.searchsorted(EDGES_MS, gap_ms, side="right")) - 1
+    weights[min(max(index, 0), len(weights) - 1)] += 1.0
+    return weights
+
+
 @dataclass
 class LearnedPolicy:
     """Seal when the expected extra latency of waiting for the next event, ``pending * E[gap - e | gap > e]``,
@@ -91,9 +108,7 @@ class LearnedPolicy:
 
     def observe(self, gap_ms: float) -> None:
         """Fold one inter-arrival gap into the decayed histogram."""
-        self.weights_ *= 1.0 - 1.0 / self.memory
-        index = int(np.searchsorted(EDGES_MS, gap_ms, side="right")) - 1
-        self.weights_[min(max(index, 0), len(self.weights_) - 1)] += 1.0
+        self.weights_ = fold_gap(self.weights_, gap_ms, self.memory)
         self.waits_ = residual_waits(self.weights_)
 
     def seal_after(self, count: int) -> float:
@@ -106,7 +121,66 @@ class LearnedPolicy:
         return min(pending.last_arrival_ms + self.seal_after(pending.count), pending.oldest_ms + self.max_wait_ms)
 
 
-Policy = FixedPolicy | IdleGapPolicy | LearnedPolicy
+def stopping_rates(weights: np.ndarray) -> np.ndarray:
+    """For every silence ``e = EDGES_MS[j]``: ``max over horizons h > e`` of ``P(next gap <= h | gap > e)`` divided
+    by ``E[min(gap, h) - e | gap > e]`` (per ms), under the binned gap distribution ``weights`` (bin midpoints).
+
+    Waiting on up to ``h`` with ``n`` pending events costs ``n x`` the expected wait and saves a block (cost ``c``)
+    if an event arrives in time, so waiting is worth it for some horizon exactly while ``n < c x rate``; zero where
+    no mass lies beyond ``e`` (nothing will arrive: seal)."""
+    mass = np.cumsum(weights[::-1])[::-1]  # M_j: mass at or beyond bin j
+    moment = np.cumsum((weights * MIDS_MS)[::-1])[::-1]
+    edges, beyond = EDGES_MS[:-1], np.append(mass, 0.0)[1:]  # e_j and M_{j+1}
+    j, k = np.arange(len(weights))[:, None], np.arange(len(weights))[None, :]  # horizon h = EDGES_MS[k + 1]
+    inside = mass[j] - beyond[k]  # mass of bins j..k
+    moment_in = moment[j] - np.append(moment, 0.0)[1:][k]
+    waits = moment_in - edges[j] * inside + beyond[k] * (EDGES_MS[1:][k] - edges[j])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rates = np.where((k >= j) & (waits > 0), inside / waits, 0.0)
+    return np.asarray(rates.max(axis=1))
+
+
+def rent_deadline(count: int, mean_arrival_ms: float, block_cost: float) -> float:
+    """When the waiting already spent by ``count`` pending events (mean arrival ``mean_arrival_ms``) reaches
+    ``block_cost`` event-ms: ``mean + cost / count`` (infinity for none)."""
+    return mean_arrival_ms + block_cost / count if count > 0 else math.inf
+
+
+@dataclass
+class BurstPolicy:
+    """Learned burst cutting: seal when waiting on is no longer worth a block, ``count >= block_cost x
+    stopping_rates(e)`` (the end of a burst, from the learned gap distribution), or when the pending events have
+    together waited ``block_cost`` event-ms already (``rent_deadline``: cuts a long burst into pieces of about
+    ``sqrt(2 cost / rate)`` ms, the optimum of waiting + cost x blocks), plus ``block_size`` and ``max_wait_ms``."""
+
+    block_size: int = 1000
+    block_cost: float = 3000.0
+    max_wait_ms: float = 2000.0
+    memory: float = 1000.0
+    name: str = "burst"
+    weights_: np.ndarray = field(default_factory=lambda: np.full(len(MIDS_MS), 1e-6), repr=False)
+    rates_: np.ndarray = field(default_factory=lambda: stopping_rates(np.full(len(MIDS_MS), 1e-6)), repr=False)
+
+    def observe(self, gap_ms: float) -> None:
+        """Fold one inter-arrival gap into the decayed histogram."""
+        self.weights_ = fold_gap(self.weights_, gap_ms, self.memory)
+        self.rates_ = stopping_rates(self.weights_)
+
+    def seal_after(self, count: int) -> float:
+        """The smallest silence after which ``count`` pending events are not worth waiting on."""
+        done = count >= self.block_cost * self.rates_
+        return float(EDGES_MS[int(np.argmax(done))]) if done.any() else math.inf
+
+    def deadline(self, pending: Pending) -> float:
+        """``min(last arrival + seal_after(count), rent_deadline, oldest + max wait)``."""
+        return min(
+            pending.last_arrival_ms + self.seal_after(pending.count),
+            rent_deadline(pending.count, pending.mean_ms, self.block_cost),
+            pending.oldest_ms + self.max_wait_ms,
+        )
+
+
+Policy = FixedPolicy | IdleGapPolicy | LearnedPolicy | BurstPolicy
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..vocab.consensus import SealingPolicyRecord
-from .cutting import FixedPolicy, IdleGapPolicy, LearnedPolicy, Pending, Policy
+from ..vocab.consensus import SealingPolicyRecord, SealingPolicySet
+from .cutting import BurstPolicy, FixedPolicy, IdleGapPolicy, LearnedPolicy, Pending, Policy
 
 
 def wall_clock_ms() -> float:
@@ -29,7 +29,32 @@ def policy_from_record(record: SealingPolicyRecord) -> Policy:
         return FixedPolicy(record.block_size, float(record.max_wait_ms))
     if record.policy == "adaptive":
         return IdleGapPolicy(record.block_size, float(record.idle_gap_ms), float(record.max_wait_ms))
+    if record.policy == "burst":
+        return BurstPolicy(record.block_size, float(record.block_cost), float(record.max_wait_ms))
     return LearnedPolicy(record.block_size, float(record.block_cost), float(record.max_wait_ms))
+
+
+def policy_event(policy: Policy, note: str = "") -> SealingPolicySet:
+    """The signed-event form of a policy's parameters (``policy_from_record`` of its record rebuilds it)."""
+    if isinstance(policy, FixedPolicy):
+        return SealingPolicySet(
+            policy="fixed", block_size=policy.block_size, max_wait_ms=round(policy.interval_ms), note=note
+        )
+    if isinstance(policy, IdleGapPolicy):
+        return SealingPolicySet(
+            policy="adaptive",
+            block_size=policy.block_size,
+            max_wait_ms=round(policy.max_wait_ms),
+            idle_gap_ms=round(policy.idle_gap_ms),
+            note=note,
+        )
+    return SealingPolicySet(
+        policy="burst" if isinstance(policy, BurstPolicy) else "learned",
+        block_size=policy.block_size,
+        max_wait_ms=round(policy.max_wait_ms),
+        block_cost=round(policy.block_cost),
+        note=note,
+    )
 
 
 def _settings(record: SealingPolicyRecord) -> tuple[str, int, int, int, int]:
@@ -60,6 +85,8 @@ class PolicySealer:
             fresh = policy_from_record(record)
             if isinstance(fresh, LearnedPolicy) and isinstance(self.policy, LearnedPolicy):
                 fresh.weights_, fresh.waits_ = self.policy.weights_, self.policy.waits_
+            if isinstance(fresh, BurstPolicy) and isinstance(self.policy, BurstPolicy):
+                fresh.weights_, fresh.rates_ = self.policy.weights_, self.policy.rates_
             self.policy, self.settings = fresh, _settings(record)
         return self.policy
 
@@ -83,7 +110,8 @@ class PolicySealer:
         self.arrivals = (older + self.arrivals + [now] * max(fresh, 0))[-pending:] if pending > 0 else []
 
     def _view(self) -> Pending:
-        return Pending(len(self.arrivals), self.arrivals[0], self.last_arrival_ms, self.last_seal_ms)
+        count = len(self.arrivals)
+        return Pending(count, self.arrivals[0], self.last_arrival_ms, self.last_seal_ms, sum(self.arrivals) / count)
 
     def next_due_ms(self) -> float | None:
         """When the policy seals the pending events if nothing else arrives; None when nothing is pending."""
@@ -112,4 +140,4 @@ class PolicySealer:
         return out
 
 
-__all__ = ["PolicySealer", "policy_from_record", "wall_clock_ms"]
+__all__ = ["PolicySealer", "policy_event", "policy_from_record", "wall_clock_ms"]

@@ -28,17 +28,19 @@ class Trace:
         return sum(count for _, count in self.releases)
 
 
-def mainnet_trace(path: Path, *, thin: int = 1, limit: int | None = None) -> Trace:
+def mainnet_trace(path: Path, *, thin: int = 1, limit: int | None = None, skip: int = 0) -> Trace:
     """Mainnet blocks (``number,timestamp,transactions,...``): each block's transactions (divided by ``thin``)
-    are released at its timestamp, as an indexer ingesting the chain would submit them."""
-    if thin < 1 or (limit is not None and limit < 1):
-        raise ConfigError(f"thin and limit must be at least 1, got {thin} and {limit}")
+    are released at its timestamp, as an indexer ingesting the chain would submit them; ``skip`` leaves out the
+    first blocks (a calibration slice and a different report slice of one file)."""
+    if thin < 1 or (limit is not None and limit < 1) or skip < 0:
+        raise ConfigError(f"thin and limit must be at least 1 and skip at least 0, got {thin}, {limit} and {skip}")
     text = read_bounded(path, MAX_TRACE_BYTES).decode("utf-8-sig", errors="replace")
     rows = list(csv.DictReader(io.StringIO(text)))
     if not rows or not {"timestamp", "transactions"} <= set(rows[0]):
         raise ConfigError(f"{path}: expected a CSV with timestamp and transactions columns")
     try:
-        pairs = [(int(row["timestamp"]), int(row["transactions"])) for row in rows[:limit]]
+        end = None if limit is None else skip + limit
+        pairs = [(int(row["timestamp"]), int(row["transactions"])) for row in rows[skip:end]]
     except ValueError:
         raise ConfigError(f"{path}: timestamp and transactions must be integers") from None
     if any(b[0] < a[0] for a, b in itertools.pairwise(pairs)) or any(n < 0 for _, n in pairs):
@@ -46,7 +48,8 @@ def mainnet_trace(path: Path, *, thin: int = 1, limit: int | None = None) -> Tra
     if not pairs:
         raise ConfigError(f"{path}: no blocks to replay")
     start = pairs[0][0]
-    return Trace(path.name, tuple(((t - start) * 1000.0, n // thin) for t, n in pairs if n // thin))
+    name = path.name if not skip else f"{path.name} from block {skip}"
+    return Trace(name, tuple(((t - start) * 1000.0, n // thin) for t, n in pairs if n // thin))
 
 
 def onoff_trace(

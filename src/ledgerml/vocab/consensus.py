@@ -1,9 +1,10 @@
 """The consensus vocabulary: the embedded ledger's block-cutting parameters, changed only by a signed event.
 
 A ``SealingPolicySet`` names the policy that decides when the validator seals (``fixed``: size/interval;
-``adaptive``: an idle-gap rule; ``learned``: the arrival-model policy of ``ledgerml.consensus.cutting``) and its
-parameters. Only an admin or a validator may change it, a change must change something, and ``verify`` replays
-every change with the rest of the log.
+``adaptive``: an idle-gap rule; ``learned``: the arrival-model policy of ``ledgerml.consensus.cutting``;
+``burst``: the learned burst cutting, which also cuts long bursts) and its parameters. Only an admin or a
+validator may change it, a change must change something, and ``verify`` replays every change with the rest of
+the log.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ from ..types import Role
 from .core import require_role
 from .evm import not_on_chain
 
-PolicyName = Literal["fixed", "adaptive", "learned"]
+PolicyName = Literal["fixed", "adaptive", "learned", "burst"]
 
 
 @event_kind("SealingPolicySet")
 class SealingPolicySet(Payload):
     """The validator's block-cutting policy from this event on: block size cap, longest wait of an event (ms),
-    idle gap that closes a burst (ms, 0 = none), and the learned policy's cost of a block in event-milliseconds
-    (0 = none)."""
+    idle gap that closes a burst (ms, 0 = none), and the learned and burst policies' cost of a block in
+    event-milliseconds (0 = none)."""
 
     policy: PolicyName
     block_size: int = Field(ge=1, le=1_000_000)
