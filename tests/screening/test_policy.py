@@ -35,7 +35,12 @@ def test_screening_table_in_a_config_file(tmp_path: Path) -> None:
     path = tmp_path / "f.toml"
     path.write_text('[federation]\nparticipants = 5\n[screening]\naction = "exclude"\nthreshold = 0.6\n')
     settings = FederationConfig.from_toml(path).task_settings()["screening"]
-    assert settings == {"detector": "history", "threshold": 0.6, "action": "exclude"}
+    assert settings == {"detector": "consensus", "threshold": 0.6, "action": "exclude"}
+    path.write_text('[screening]\ndetector = "history"\n')  # version 1 stays declarable
+    assert FederationConfig.from_toml(path).task_settings()["screening"]["detector"] == "history"
+    path.write_text('[screening]\ndetector = "magic"\n')
+    with pytest.raises(ConfigError, match=r"screening\.detector"):
+        FederationConfig.from_toml(path)
     path.write_text('[screening]\naction = "ban"\n')
     with pytest.raises(ConfigError, match=r"screening\.action"):
         FederationConfig.from_toml(path)
@@ -44,6 +49,11 @@ def test_screening_table_in_a_config_file(tmp_path: Path) -> None:
 def test_screening_is_refused_with_secure_aggregation() -> None:
     with pytest.raises(ConfigError, match="secure"):
         FederationConfig(rule="norm_clipped_mean", secure=True, screening={"action": "flag"})
+
+
+def test_the_default_detector_is_version_two_and_version_one_is_accepted() -> None:
+    assert Policy().detector == check_policy({"action": "flag"}).detector == "consensus"
+    assert check_policy({"detector": "history"}).to_dict()["detector"] == "history"
 
 
 def test_decisions() -> None:
