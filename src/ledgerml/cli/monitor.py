@@ -23,16 +23,12 @@ def task_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Suspicion score (0-1, higher = more suspicious) and decision of every participant in every finalized round."""
-    from ..federated.monitor import monitor_task, participant_labels
+    from ..federated.monitor import monitor_task
 
     target = home_of(home)
     signer = target.identity(acting) if raise_alerts else None  # a bad --as fails before any work
     with progress_bar(f"screening {task_id}", enabled=True) as update:
-        doc = monitor_task(target, task_id, update)
-    if signer is not None:
-        from ..federated.screening_alerts import raise_task_alerts
-
-        doc["alerts"] = raise_task_alerts(target, task_id, signer, participant_labels(target, task_id))
+        doc = monitor_task(target, task_id, update, alerts_as=signer)  # one replay scores and raises
     if json_out:
         emit_json(doc)
         return
