@@ -1,5 +1,6 @@
 """Every registered scenario on the real data (``$LEDGERML_DATA``, default ../shared/data): federated vs
-centralised vs local-only (median organisation) on each study's held-out test rows, wall time, audit result.
+centralised vs local-only (median organisation) on each study's held-out test rows, wall time, CPU time (this
+process, every thread) and the machine's 1-minute load average at the end (the machine is shared), audit result.
 
 Usage: nice python benchmarks/scenarios.py [NAME ...] [--plots docs/img] [--out benchmarks/results/scenarios.json]
 A scenario whose module or data is not available is listed as such, not skipped silently.
@@ -29,12 +30,14 @@ from ledgerml.scenarios.runner import run_scenario
 
 def run_one(name: str, plots: Path | None) -> list[dict[str, Any]]:
     """One scenario's rows (one per study and measure), or one row saying why it did not run."""
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     try:
         result = run_scenario(name, Path(tempfile.mkdtemp(prefix=f"bench-{name}-")) / "home")
     except LedgerMLError as exc:
         return [{"scenario": name, "not_run": str(exc)}]
     seconds = round(time.perf_counter() - started, 1)
+    cpu_seconds = round(time.process_time() - cpu, 1)
+    load = round(os.getloadavg()[0], 1)
     rows = []
     for study in result.studies:
         if plots is not None:
@@ -51,6 +54,8 @@ def run_one(name: str, plots: Path | None) -> list[dict[str, Any]]:
                     "centralised": study.centralised[measure],
                     "local_only_median": local[measure],
                     "seconds": seconds,
+                    "cpu_seconds": cpu_seconds,
+                    "load_average": load,
                     "audit_ok": result.audit_ok,
                 }
             )
@@ -61,13 +66,15 @@ def run_one(name: str, plots: Path | None) -> list[dict[str, Any]]:
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     """A markdown table of every row."""
-    print("| scenario | study | measure | federated | centralised | local-only (median org) | wall s | audit |")
-    print("|---|---|---|---|---|---|---|---|")
+    columns = ["scenario", "study", "measure", "federated", "centralised", "local-only (median org)"]
+    print("| " + " | ".join([*columns, "wall s", "CPU s", "load", "audit"]) + " |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         if "not_run" in r:
-            print(f"| {r['scenario']} | - | not run: {r['not_run']} | | | | | |")
+            print(f"| {r['scenario']} | - | not run: {r['not_run']} | | | | | | | |")
             continue
-        cells = [r.get(k, "") for k in ("centralised", "local_only_median", "seconds", "audit_ok")]
+        keys = ("centralised", "local_only_median", "seconds", "cpu_seconds", "load_average", "audit_ok")
+        cells = [r.get(k, "") for k in keys]
         print(
             f"| {r['scenario']} | {r['study']} | {r['measure']} | {r['federated']} | "
             + " | ".join(map(str, cells))

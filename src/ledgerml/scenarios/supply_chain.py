@@ -107,7 +107,7 @@ FEDERATION: dict[str, Any] = {
     "rule_params": {"f": 1},
     "rounds": 30,
     "epochs": 1,
-    "lr": 0.1,
+    "lr": 0.3,
     "batch_size": 128,
     "model": {"type": "mlp", "hidden": 32},
     "attack": "label_flip",
