@@ -9,6 +9,7 @@ and rules with :func:`record_type` and :func:`rule`; this module holds only the 
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -78,23 +79,9 @@ class State:
             self._journal.append((table, key, rows[key]))
         del rows[key]
 
-    @contextmanager
-    def atomic(self) -> Iterator[None]:
+    def atomic(self) -> _Atomic:
         """Run a block of changes all-or-nothing; nests (an inner failure undoes only its own changes)."""
-        outer = self._journal is not None
-        if not outer:
-            self._journal = []
-        assert self._journal is not None
-        mark = len(self._journal)
-        try:
-            yield
-        except BaseException:
-            self._undo_to(mark)
-            if not outer:
-                self._journal = None
-            raise
-        if not outer:
-            self._journal = None
+        return _Atomic(self)
 
     @contextmanager
     def trial(self) -> Iterator[None]:
@@ -115,8 +102,16 @@ class State:
                 rows[key] = old
 
     def digest(self) -> str:
-        """``sha256:<hex>`` of the canonical JSON of :meth:`snapshot`: equal states, equal digests."""
-        return "sha256:" + hashlib.sha256(canonical_json(self.snapshot())).hexdigest()
+        """``sha256:<hex>`` of the canonical JSON of :meth:`snapshot`: equal states, equal digests.
+
+        Built without the snapshot's row sorting: canonical JSON sorts every object's keys anyway, and where two
+        keys print alike the later row wins in both (the sort is stable)."""
+        data = {
+            table: {str(key): _jsonable(value) for key, value in rows.items()}
+            for table, rows in self.tables.items()
+            if rows
+        }
+        return "sha256:" + hashlib.sha256(canonical_json(data)).hexdigest()
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """The whole state as JSON data with sorted keys: equal snapshots mean equal states."""
@@ -125,6 +120,28 @@ class State:
             for table, rows in sorted(self.tables.items())
             if rows
         }
+
+
+class _Atomic:
+    """The context manager of :meth:`State.atomic` (a class: it runs once per applied event)."""
+
+    __slots__ = ("mark", "outer", "state")
+
+    def __init__(self, state: State) -> None:
+        self.state, self.outer, self.mark = state, False, 0
+
+    def __enter__(self) -> None:
+        state = self.state
+        self.outer = state._journal is not None
+        if state._journal is None:
+            state._journal = []
+        self.mark = len(state._journal)
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:
+            self.state._undo_to(self.mark)
+        if not self.outer:
+            self.state._journal = None
 
 
 _RECORD_TYPES: dict[str, type] = {}
@@ -137,7 +154,34 @@ def record_type(cls: RecordT) -> RecordT:
     return cls
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+"""Types a checkpoint and a snapshot both write as they are (exact types: subclasses take the general path)."""
+_RECORD_FIELDS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
+"""Field names of each dataclass met so far and a getter of their values (the fast paths below)."""
+
+
+def _fields_of(cls: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]:
+    """The dataclass field names of ``cls`` and a function returning a value's fields as a tuple, cached."""
+    found = _RECORD_FIELDS.get(cls)
+    if found is None:
+        names = tuple(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+        getter = operator.attrgetter(*names) if len(names) > 1 else (lambda v: tuple(getattr(v, n) for n in names))
+        found = _RECORD_FIELDS[cls] = (names, getter)
+    return found
+
+
 def _encode(value: Any) -> Any:
+    cls = type(value)
+    if cls in _PLAIN:
+        return value
+    if cls is tuple:
+        return {"$t": [v if type(v) in _PLAIN else _encode(v) for v in value]}
+    if cls.__name__ in _RECORD_TYPES and not isinstance(value, str | int | float):
+        return {"$r": cls.__name__, "v": [v if type(v) in _PLAIN else _encode(v) for v in _fields_of(cls)[1](value)]}
+    return _encode_general(value)
+
+
+def _encode_general(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, Role):
@@ -185,6 +229,16 @@ def decode_state(data: bytes) -> State:
 
 
 def _jsonable(value: Any) -> Any:
+    cls = type(value)
+    if cls in _PLAIN:
+        return value
+    if hasattr(cls, "__dataclass_fields__") and not isinstance(value, str | int | float):
+        names, getter = _fields_of(cls)
+        return dict(zip(names, [v if type(v) in _PLAIN else _jsonable(v) for v in getter(value)], strict=True))
+    return _jsonable_general(value)
+
+
+def _jsonable_general(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float):
         return value
     names = getattr(type(value), "__dataclass_fields__", None)
@@ -266,7 +320,7 @@ def apply(state: State, event: Event, *, check_signature: bool = True) -> None:
         raise MalformedEvent(f"the event body is {len(event.body):,} bytes; at most {MAX_EVENT_BYTES:,} are accepted")
     check_envelope(state, event, check_signature=check_signature)
     info = ledger_info(state)
-    expected = next_nonce(state, event.actor)
+    expected: int = state.get("nonces", event.actor, 0)
     if event.nonce < expected:
         raise ReplayedNonce(f"nonce {event.nonce} of {event.actor} was used already (next is {expected})")
     if event.nonce > expected:
@@ -275,8 +329,9 @@ def apply(state: State, event: Event, *, check_signature: bool = True) -> None:
     handler = rule_for(event.kind)
     if info is None and event.kind != GENESIS_KIND:
         raise InvalidTransition(f"the first event of a ledger must be LedgerCreated, got {event.kind}")
-    check_backdating(state, event)
     latest = latest_time(state)
+    if latest is not None and event.time < latest - MAX_BACKDATE_MS:
+        check_backdating(state, event)
     with state.atomic():
         handler(state, event, payload)
         state.put("nonces", event.actor, expected + 1)

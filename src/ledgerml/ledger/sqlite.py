@@ -38,6 +38,7 @@ from .blocks import BlockHeader
 from .merkle import MerkleTree, leaf_hash
 from .proofs import ConsistencyProof, InclusionProof
 from .registry import LedgerURL, url_options
+from .replay import fast_event
 from .sealing import ChainCheck, seal_next
 
 if TYPE_CHECKING:
@@ -663,7 +664,7 @@ class _Audit:
             raise _Problem(f"event {self.tree.size}", f"event row missing or out of order (next row has seq {seq})")
         try:
             body = _blob(body, "body")
-            event = parse_event(body)
+            event = fast_event(body) or parse_event(body)
             # signature first: an edited body shows up as a signature problem
             if recovered is not None and recovered[:2] == (event.digest, event.signature):
                 signatures.check_recovered(recovered, event.actor)
