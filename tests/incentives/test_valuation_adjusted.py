@@ -104,13 +104,39 @@ def test_repeats_to_the_bit_and_seeds_differ() -> None:
     assert a == b and a.values != c.values
 
 
-def test_beyond_the_surrogates_range_it_is_kernelshap() -> None:
-    utility, _ = coverage_game(30, 1)
-    assert not adjustable(30, kernel_budget(30)) and not adjustable(10, 100)
-    for n, budget in ((30, kernel_budget(30)), (10, 100)):
+def test_where_no_surrogate_fits_it_is_kernelshap() -> None:
+    assert not adjustable(10, 100) and not surrogate.large_fits(300, 602)
+    for n, budget in ((10, 100), (300, 602)):  # classes 2 and 8 not whole; a Gram beyond 2^53
+        utility, _ = coverage_game(n, 1)
         adjusted = adjusted_kernel_shapley(n, utility, max_evaluations=budget, seed=2)  # type: ignore[arg-type]
         plain = kernel_shapley(n, utility, max_evaluations=budget, seed=2)  # type: ignore[arg-type]
         assert adjusted.values == plain.values and adjusted.method == "kernel_adjusted"
+
+
+def test_large_games_beat_plain_kernelshap_stay_efficient_and_repeat_to_the_bit() -> None:
+    """From 19 players (the Nyström-centred surrogate): coverage games at n = 30, 2 seeds."""
+    utility, exact = coverage_game(30, 5)
+    gain = utility(frozenset(range(30))) - utility(frozenset())  # type: ignore[operator]
+    adjusted, plain = [], []
+    for seed in range(2):
+        result = adjusted_kernel_shapley(30, utility, max_evaluations=kernel_budget(30), seed=seed)  # type: ignore[arg-type]
+        if seed == 0:
+            again = adjusted_kernel_shapley(30, utility, max_evaluations=kernel_budget(30), seed=0)  # type: ignore[arg-type]
+            assert result == again
+        assert result.evaluations <= kernel_budget(30)
+        assert abs(sum(result.values) - gain) < 1e-8
+        adjusted.append(float(np.max(np.abs(np.subtract(result.values, exact)))))
+        values = kernel_shapley(30, utility, max_evaluations=kernel_budget(30), seed=seed).values  # type: ignore[arg-type]
+        plain.append(float(np.max(np.abs(np.subtract(values, exact)))))
+    assert np.mean(adjusted) < 0.7 * np.mean(plain)
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(19, 40), st.integers(0, 2**31), st.integers(0, 40))
+def test_large_additive_games_are_exact(n: int, seed: int, extra: int) -> None:
+    own = np.random.default_rng(seed).normal(size=n)
+    result = adjusted_kernel_shapley(n, lambda c: float(sum(own[i] for i in c)), max_evaluations=2 * n + 2 + extra)
+    assert np.allclose(result.values, own, atol=1e-7)
 
 
 @pytest.mark.parametrize("budget", [0, 11, 12.5, None, "204"])

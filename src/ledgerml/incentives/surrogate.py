@@ -74,3 +74,56 @@ def shapley(n: int, coefficients: dict[Term, float]) -> list[float]:
         for player in t:
             values[player] += b / len(t)
     return values
+
+
+CENTERS = 400
+"""Most coalitions the large-game surrogate is centred on (every k-th evaluated one)."""
+PAIR_WEIGHT = 100
+"""Prior weight of each pairwise term in the large-game surrogate (a penalty of PENALTY / 100: nearly free)."""
+
+
+def _order_kernel(shared: np.ndarray) -> np.ndarray:
+    """``PAIR_WEIGHT * C(c, 2) + C(c, 3)`` for shared-member counts ``c``: the pairwise (weighted) and
+    third-order Möbius terms two coalitions have in common; integer-valued floats."""
+    return np.asarray(PAIR_WEIGHT * shared * (shared - 1) / 2 + shared * (shared - 1) * (shared - 2) / 6, float)
+
+
+def _ordered_dot(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """``matrix @ vector`` summed column by column in a fixed order (the same bits on any machine)."""
+    out = np.zeros(matrix.shape[0])
+    for k in range(matrix.shape[1]):
+        out += matrix[:, k] * vector[k]
+    return out
+
+
+def fit_large(
+    n: int, observed: list[tuple[frozenset[int], float]], solve: Callable[[np.ndarray, np.ndarray], np.ndarray]
+) -> tuple[list[float], list[float]]:
+    """The large-game surrogate (kernel ridge with the cubic expansion's kernel, Nyström-centred on at most
+    ``CENTERS`` of the coalitions; single terms free, pairwise and third-order terms penalized by ``PENALTY``
+    over their prior weights): its values at the observed coalitions and its exact Shapley values."""
+    members = np.array([[1.0 if i in c else 0.0 for i in range(n)] for c, _ in observed])  # integer-valued
+    y = np.array([value for _, value in observed])
+    centres = members[:: max(1, len(observed) // CENTERS)][:CENTERS]
+    design = np.hstack([_order_kernel(members @ centres.T), np.ones((len(y), 1)), members])
+    matrix = design.T @ design  # integers below 2^53 (``large_fits``): exact in any summation order
+    matrix[: len(centres), : len(centres)] += PENALTY * _order_kernel(centres @ centres.T)
+    jitter = 1e-9 * float(np.trace(matrix)) / len(matrix)  # keeps the centres' block definite
+    for k in range(len(centres)):
+        matrix[k, k] += jitter
+    rhs = np.zeros(design.shape[1])
+    for row, value in zip(design, y, strict=True):
+        rhs += row * value
+    solution = solve(matrix, rhs)
+    fitted = _ordered_dot(design, solution)
+    alpha, single = solution[: len(centres)], solution[len(centres) + 1 :]
+    sizes = centres.sum(axis=1)
+    share = alpha * (PAIR_WEIGHT * (sizes - 1) / 2 + (sizes - 1) * (sizes - 2) / 6)
+    closed = single + _ordered_dot(centres.T, share)
+    return [float(x) for x in fitted], [float(x) for x in closed]
+
+
+def large_fits(n: int, evaluations: int) -> bool:
+    """Whether ``fit_large``'s integer Gram stays exact in float64 (below 2^53) for ``n`` players."""
+    top = int(_order_kernel(np.array([float(n)]))[0])
+    return (top * top + PENALTY * top) * evaluations < 2**53

@@ -246,7 +246,7 @@ def kernel_shapley(n: int, utility: Utility, *, max_evaluations: int, seed: int 
 def adjustable(n: int, max_evaluations: int) -> bool:
     """Whether ``kernel_adjusted`` fits its cubic surrogate at this size and budget: every coalition of one,
     two, n - 2 and n - 1 players is in the plan (the pairwise terms are determined) and the surrogate has at
-    most ``surrogate.MAX_TERMS`` terms; otherwise it is plain KernelSHAP."""
+    most ``surrogate.MAX_TERMS`` terms; otherwise, below ``LARGE_FROM`` players, it is plain KernelSHAP."""
     from . import surrogate
 
     classes = sum(math.comb(n, s) for s in {1, 2, n - 2, n - 1} if 0 < s < n)
@@ -258,11 +258,14 @@ def adjusted_kernel_shapley(n: int, utility: Utility, *, max_evaluations: int, s
     ``h`` is a cubic Möbius surrogate fitted to them (``incentives.surrogate``) and ``shapley(h)`` is its exact
     value; the surrogate is a control variate that removes the part of KernelSHAP's sampling error it explains.
     Exact at full budget and for games of at most pairwise interactions (then ``h = v``), efficient, no
-    evaluations beyond KernelSHAP's, deterministic to the bit for a seed. Plain KernelSHAP where the surrogate
-    does not fit (``adjustable``)."""
+    evaluations beyond KernelSHAP's, deterministic to the bit for a seed. From ``LARGE_FROM`` players the
+    surrogate is ``surrogate.fit_large`` (exact for additive games); plain KernelSHAP where neither fits
+    (``adjustable``, ``surrogate.large_fits``)."""
     from . import surrogate
 
     _check_budget(n, max_evaluations)
+    if n >= LARGE_FROM and surrogate.large_fits(n, max_evaluations):
+        return _adjusted_large(n, utility, max_evaluations, seed)
     if not adjustable(n, max_evaluations):
         plain = kernel_shapley(n, utility, max_evaluations=max_evaluations, seed=seed)
         return Valuation(plain.values, "kernel_adjusted", plain.evaluations)
@@ -278,5 +281,27 @@ def adjusted_kernel_shapley(n: int, utility: Utility, *, max_evaluations: int, s
     h_empty, h_grand = surrogate.evaluate(coefficients, frozenset()), surrogate.evaluate(coefficients, everyone)
     sampled = _kernel_fit(n, plan, fitted, h_empty, h_grand)
     closed = surrogate.shapley(n, coefficients)
+    values = tuple(d - s + c for d, s, c in zip(direct, sampled, closed, strict=True))
+    return Valuation(values, "kernel_adjusted", v.evaluations)
+
+
+LARGE_FROM = 19
+"""From this many players ``kernel_adjusted`` uses the Nyström-centred surrogate (the cubic expansion's terms
+outnumber ``kernel_budget(n)``'s evaluations, and classes 2 and n - 2 no longer fit whole)."""
+
+
+def _adjusted_large(n: int, utility: Utility, max_evaluations: int, seed: int) -> Valuation:
+    """``kernel(v) - kernel(h) + shapley(h)`` with the large-game surrogate ``surrogate.fit_large``."""
+    from . import surrogate
+
+    v = CachedUtility(utility)
+    everyone: Coalition = frozenset(range(n))
+    empty, grand = v(frozenset()), v(everyone)
+    plan = _plan_coalitions(n, max_evaluations - 2, np.random.default_rng(seed))
+    observed = {c: v(c) for c in sorted(plan, key=sorted)}
+    direct = _kernel_fit(n, plan, observed, empty, grand)
+    fitted, closed = surrogate.fit_large(n, [(frozenset(), empty), *observed.items(), (everyone, grand)], _solve)
+    at = dict(zip(observed, fitted[1:-1], strict=True))
+    sampled = _kernel_fit(n, plan, at, fitted[0], fitted[-1])
     values = tuple(d - s + c for d, s, c in zip(direct, sampled, closed, strict=True))
     return Valuation(values, "kernel_adjusted", v.evaluations)
