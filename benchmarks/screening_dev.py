@@ -36,6 +36,8 @@ def collect(
     participants: int,
     alpha: float,
     rounds: int,
+    dataset: str = "digits",
+    model: str = "softmax",
 ) -> None:
     """Run each federation (flag-only screening) and store its rounds' changes as ``<cell>.npz``."""
     import attacks as bench
@@ -56,7 +58,7 @@ def collect(
             for attack in attacks:
                 for fraction in fractions:
                     count += 1
-                    key = f"{partition}-{attack}-{fraction}-s{seed}-n{participants}-a{alpha}"
+                    key = f"{partition}-{attack}-{fraction}-s{seed}-n{participants}-a{alpha}-{dataset}-{model}"
                     if (out / f"{key}.npz").exists():
                         continue
                     f = round(fraction * participants)
@@ -72,6 +74,8 @@ def collect(
                         attack_fraction=fraction,
                         attack_params=dict(bench.PARAMS) if attack in ("gaussian_noise", "scaling") else {},
                         seed=seed,
+                        dataset=dataset,
+                        model={"type": model},
                         screening={"action": ACTION},
                     )
                     setup_federation(home, cfg, unencrypted=True)
@@ -162,6 +166,8 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=10)
     parser.add_argument("--alpha", type=float, default=0.5)
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--model", default="softmax")
     parser.add_argument("--detector", default="history")
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--only", default="")
@@ -176,6 +182,8 @@ def main() -> None:
             args.participants,
             args.alpha,
             args.rounds,
+            args.dataset,
+            args.model,
         )
     else:
         score(Path(args.out), args.detector, args.threshold, args.only)

@@ -13,9 +13,10 @@ What changes from ``history`` (whose maths stays as it was, for the tasks that d
   The typical values (median norm, median angle, ...) are taken over distinct changes too, each side of a
   two-sided excess in units of the other side's spread, and Krum's ``distance`` ignores a change's copies;
 * ``projection``: how far the change pulls back along its reference (its negative component along it, in units
-  of the reference's length), beyond the round's median - a reversed change (sign flip, IPM) pulls back by
-  several lengths, an honest one by about none (a small honest change is not counted twice, as ``norm`` and
-  here);
+  of the round's median change length - not of the reference's, which shrinks towards nothing when honest
+  changes cancel out near convergence), beyond the round's median - a reversed change (sign flip, IPM) pulls
+  back by several lengths, an honest one by about none (a small honest change is not counted twice, as
+  ``norm`` and here);
 * ``drift``: the angle between the participant's cumulative change (the sum of all its changes so far) and the
   others' (the same leave-one-out geometric median, of cumulative changes), beyond the round's median - a
   participant that keeps pulling against the federation (label flipping, an adaptive attacker) drifts away
@@ -51,7 +52,7 @@ WEISZFELD_STEPS = 64
 COPY_GAP = 1e-9
 """Two changes whose distance is below this share of the larger norm are copies of one change."""
 MIN_PROJECTION_SPREAD = 0.25
-"""Smallest robust spread of projections (a quarter of the reference's length)."""
+"""Smallest robust spread of projections (a quarter of the median change's length)."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ def round_features(
     log_norms = np.log(np.maximum(norms, TINY * max(typical, 1.0)))
     angles = np.array([_angle(row, ref) for row, ref in zip(matrix, refs, strict=True)])
     lengths = np.maximum(np.sqrt(np.einsum("ij,ij->i", refs, refs)), TINY * max(typical, 1.0))
-    projection = np.maximum(-np.einsum("ij,ij->i", matrix, refs) / lengths, 0.0) / lengths
+    projection = np.maximum(-np.einsum("ij,ij->i", matrix, refs) / lengths, 0.0) / max(typical, TINY)
     gaps = np.maximum(1.0 - _similarities(matrix), SIM_CAP)
     spread = _neighbour_spread(sq, groups)
     log_spread = np.log(np.maximum(spread, TINY * max(float(np.median(spread[mask])), 1.0)))
