@@ -16,6 +16,7 @@ from ..store import ArtifactStore
 from ..types import Address, Digest
 from ..vocab.tasks import CommitRecord, RoundRecord, TaskRecord, commits, example_bound, progress, round_record, task
 from .coordinator import MISMATCH, decide_round, update_verdict
+from .sampling import RoundSampler, not_sampled_reason
 from .screening import TaskScreening, audit_screening
 
 
@@ -97,6 +98,7 @@ def audit_task(ledger: LedgerBackend, store: ArtifactStore, task_id: str) -> Tas
     base_digest = record.initial_model
     finalized = progress(state, task_id).finalized
     screening = TaskScreening(state, store, record, update_verdict)
+    sampler = RoundSampler(ledger, record)
     for round_ in range(1, finalized + 1):
         recorded = round_record(state, task_id, round_)
         assert recorded is not None
@@ -115,6 +117,7 @@ def audit_task(ledger: LedgerBackend, store: ArtifactStore, task_id: str) -> Tas
                 store, state, ledger.ledger_id, record, round_, round_commits, template, base_digest, audit.problems
             )
             continue
+        round_commits = _check_sample(sampler, recorded, round_, round_commits, audit)
         usable = _replay_updates(ledger, store, state, record, recorded, round_commits, base_digest, template, audit)
         usable = _replay_screening(screening, record, recorded, round_, usable, template, audit)
         base_digest = _check_outcome(store, record, recorded, round_commits, template, usable, base_digest, audit)
@@ -122,6 +125,29 @@ def audit_task(ledger: LedgerBackend, store: ArtifactStore, task_id: str) -> Tas
     if base_digest != progress(state, task_id).global_digest:
         report.problems.append("the task's current global model is not the last round's aggregate")
     return report
+
+
+def _check_sample(
+    sampler: RoundSampler,
+    recorded: RoundRecord,
+    round_: int,
+    round_commits: dict[Address, CommitRecord],
+    audit: RoundAudit,
+) -> dict[Address, CommitRecord]:
+    """For a task that samples (``federated.sampling``): every commitment from outside the round's sample must be
+    rejected as such, never accepted; the sampled commitments, which the rest of the replay checks."""
+    sample = sampler.sample(round_)
+    if sample is None:
+        return round_commits
+    reasons, expected = dict(recorded.rejected), not_sampled_reason(round_)
+    for participant in sorted(set(round_commits) - sample):
+        if participant in recorded.accepted:
+            audit.problems.append(f"{participant}: accepted in round {round_} but not in the round's sample")
+        elif reasons.get(participant) != expected:
+            audit.problems.append(
+                f"{participant}: committed outside the round's sample, recorded as {reasons.get(participant)!r}"
+            )
+    return {a: c for a, c in round_commits.items() if a in sample}
 
 
 def _replay_updates(

@@ -54,6 +54,7 @@ class FederationConfig:
     valuation: dict[str, Any] = field(default_factory=dict)
     secure: bool = False
     screening: dict[str, Any] = field(default_factory=dict)
+    clients_per_round: int | None = None
 
     def __post_init__(self) -> None:
         check_federation(self)
@@ -97,6 +98,7 @@ class FederationConfig:
             "valuation": self.valuation,
             "secure_aggregation": secure_settings(self) if self.secure else {},
             "screening": screening_settings(self.screening),
+            "clients_per_round": self.clients_per_round or 0,
         }
 
     def participant_names(self) -> list[str]:
@@ -106,8 +108,9 @@ class FederationConfig:
 
 MAX_CONFIG_BYTES = 1 << 20
 """Largest federation config file read (a TOML file of a few dozen settings)."""
-MAX_PARTICIPANTS = 100
-"""Most participants a federation config may name (each gets a key file and a registered partition)."""
+MAX_PARTICIPANTS = 4096
+"""Most participants a federation config may name (each gets a key file and a registered partition): what a task
+on the EVM ledger holds (``Ledger.vy``'s ``MAX_PARTICIPANTS``)."""
 MAX_ROUNDS = 10_000
 """Most rounds a task may have."""
 MAX_EPOCHS = 100
@@ -222,10 +225,11 @@ def secure_settings(config: FederationConfig) -> dict[str, Any]:
 def check_federation(config: FederationConfig) -> None:
     """Check every setting, types and bounds, before anything is written; ``ConfigError`` names the first bad one."""
     n = _check_people(config)
-    _check_training(config, n)
+    per_round = _check_sampling(config, n)
+    _check_training(config, per_round)
     _check_attack(config, n)
     check_dp(config.dp, config.rounds)
-    _check_rewards(config, n)
+    _check_rewards(config, per_round)
     screening_settings(config.screening)
     if config.secure and config.screening:
         raise _bad("screening", "left out when secure = true (no single update is stored in the clear)", "table")
@@ -270,8 +274,18 @@ def _check_people(c: FederationConfig) -> int:
     return n
 
 
+def _check_sampling(c: FederationConfig, n: int) -> int:
+    """``clients_per_round`` (1 to the participants; not with secure aggregation); how many train each round."""
+    if c.clients_per_round is None:
+        return n
+    _int("clients_per_round", c.clients_per_round, 1, n)
+    if c.secure is True:
+        raise _bad("clients_per_round", "left out when secure = true (every participant takes part in the masking)", 1)
+    return c.clients_per_round
+
+
 def _check_training(c: FederationConfig, n: int) -> None:
-    """Partition, rounds, aggregation rule, model and local training settings."""
+    """Partition, rounds, aggregation rule, model and local training settings (``n``: updates per round)."""
     _choice("partition", c.partition, ("iid", "dirichlet"))
     _number("alpha", c.alpha, 0, 1000, open_low=True)
     _int("rounds", c.rounds, 1, MAX_ROUNDS)
@@ -321,7 +335,7 @@ def _check_attack(c: FederationConfig, n: int) -> None:
 
 
 def _check_rewards(c: FederationConfig, n: int) -> None:
-    """Token amounts, slashing reasons and the valuation method."""
+    """Token amounts, slashing reasons and the valuation method (``n``: updates valued per round)."""
     for key in ("reward_pool", "stake", "initial_tokens", "slash_amount"):
         _int(key, getattr(c, key), 0, MAX_TOKENS)
     if not isinstance(c.slash_on, list) or len(c.slash_on) > 32:
@@ -333,7 +347,9 @@ def _check_rewards(c: FederationConfig, n: int) -> None:
     if "method" in valuation:
         _choice("valuation.method", valuation["method"], VALUATION_METHODS)
         if valuation["method"] == "exact" and n > MAX_EXACT_PLAYERS:
-            raise _bad("valuation.method", f"not 'exact' for more than {MAX_EXACT_PLAYERS} participants", "exact")
+            raise _bad(
+                "valuation.method", f"not 'exact' for more than {MAX_EXACT_PLAYERS} participants per round", "exact"
+            )
     if "permutations" in valuation:
         _int("valuation.permutations", valuation["permutations"], 1, MAX_PERMUTATIONS)
     if "truncation" in valuation:

@@ -43,6 +43,7 @@ from .aggregation import AggregationResult, aggregate, check_rule
 from .dp import check_dp_settings, gaussian_epsilon
 from .flower_rules import is_flower_rule
 from .receipts import issue_receipt
+from .sampling import RoundSampler, not_sampled_reason
 from .validation import check_update
 
 MISMATCH = "digest mismatch: received "
@@ -250,6 +251,7 @@ class TaskCoordinator:
             raise ConfigError(f"{aggregator.address} is not the aggregator of task {task_id!r}")
         self.record = record
         self.receipts: dict[str, dict[str, Any]] = {}
+        self.sampler = RoundSampler(ledger, record)
 
     @classmethod
     def create(
@@ -275,6 +277,7 @@ class TaskCoordinator:
         valuation: dict[str, Any] | None = None,
         screening: dict[str, Any] | None = None,
         secure_aggregation: dict[str, Any] | None = None,
+        clients_per_round: int = 0,
         funding: Sequence[tuple[Identity, Payload]] = (),
     ) -> TaskCoordinator:
         """Store the model spec and initial weights, then register ``TaskCreated`` together with ``funding``
@@ -291,8 +294,9 @@ class TaskCoordinator:
         if dp:
             check_dp_settings(dp, rounds)
         spec_bytes, initial = model_documents(model)
-        given = {"rule_params": rule_params, "dp": dp, "slash_on": slash_on, "valuation": valuation}
+        given: dict[str, Any] = {"rule_params": rule_params, "dp": dp, "slash_on": slash_on, "valuation": valuation}
         given |= {"screening": screening, "secure_aggregation": secure_aggregation}
+        given |= {"clients_per_round": clients_per_round}
         payload = _task_created(
             task_id=task_id,
             name=name or task_id,
@@ -355,9 +359,12 @@ class TaskCoordinator:
         """Largest update a reply may carry: the global model's encoding plus ``UPDATE_SLACK_BYTES``."""
         return len(self.store.get(self.global_digest())) + UPDATE_SLACK_BYTES
 
-    def _screen(self, reply: Reply, round_: int, already: set[Address], limit: int) -> tuple[Any, str | None]:
+    def _screen(
+        self, reply: Reply, round_: int, already: set[Address], limit: int, sample: frozenset[Address] | None = None
+    ) -> tuple[Any, str | None]:
         """Check a reply's commitment before anything is stored: ``(event, None)``, ``(event, reason)`` if it is
-        refused, ``(None, reason)`` if it names no participant; ``(event, "")`` if it was committed already."""
+        refused (also when it comes from outside the round's ``sample``), ``(None, reason)`` if it names no
+        participant; ``(event, "")`` if it was committed already."""
         if reply.error is not None or reply.event is None or reply.update is None:
             return None, reply.error or "reply carries no commitment or update"
         try:
@@ -369,6 +376,8 @@ class TaskCoordinator:
             return event, f"commitment is not for task {self.task_id!r} round {round_}"
         if event.actor in already:
             return event, ""  # committed before an interruption; that commitment stands
+        if sample is not None and event.actor not in sample:
+            return event, not_sampled_reason(round_)
         if not isinstance(reply.update, bytes | bytearray) or len(reply.update) > limit:
             size = len(reply.update) if isinstance(reply.update, bytes | bytearray) else "?"
             return event, f"update is {size:,} bytes; at most {limit:,} are accepted"
@@ -401,10 +410,11 @@ class TaskCoordinator:
         invalid: list[tuple[str, str]] = []
         already = set(commits(self.ledger.state(), self.task_id, round_))
         limit = self.max_update_bytes()
+        sample = self.sampler.sample(round_)
         passed: list[tuple[Reply, Any]] = []
         for reply in sorted(replies, key=lambda r: r.node):
             try:
-                event, reason = self._screen(reply, round_, already, limit)
+                event, reason = self._screen(reply, round_, already, limit, sample)
             except Exception as exc:  # a hostile reply never stops the round
                 event, reason = None, f"reply cannot be checked: {_describe(exc)}"
             receipt = self._receipt_for(event, round_)
@@ -455,11 +465,16 @@ class TaskCoordinator:
         template: Weights,
         received: dict[str, bytes],
         mismatches: dict[Address, str],
+        sample: frozenset[Address] | None = None,
     ) -> tuple[dict[Address, str], dict[Address, Weights]]:
-        """Validate every committed update: the rejection reasons and the usable weights."""
+        """Validate every committed update: the rejection reasons and the usable weights. A commitment from
+        outside the round's ``sample`` (one its participant appended itself) is rejected unread."""
         rejected: dict[Address, str] = {}
         usable: dict[Address, Weights] = {}
         for participant, commit in sorted(committed.items()):
+            if sample is not None and participant not in sample:
+                rejected[participant] = not_sampled_reason(self.open_round() or 0)
+                continue
             weights, reason = update_verdict(
                 self.store,
                 commit,
@@ -512,7 +527,8 @@ class TaskCoordinator:
         invalid, mismatches, received = self._accept_commitments(round_, replies)
         state = self.ledger.state()
         committed = commits(state, self.task_id, round_)
-        rejected, usable = self._judge(state, committed, template, received, mismatches)
+        sample = self.sampler.sample(round_)  # after the commitments: fixed by the round's first one
+        rejected, usable = self._judge(state, committed, template, received, mismatches, sample)
         usable, screened = self._screen_updates(state, round_, usable, template, rejected)
         examples = {a: c.num_examples for a, c in committed.items()}
         decision = decide_round(self.record, template, usable, examples, round_=round_, strategy=strategy)

@@ -31,6 +31,9 @@ from .participant import Participant
 from .receipts import parse_receipt, save_receipt
 
 log = logging.getLogger("ledgerml.federated")
+JOIN_CHUNK = 100
+"""Nodes asked to join per ``send_and_receive``: Flower's simulation engine scans every stored message for
+every node on each delivery pass (its in-memory link state), so 1,000 join messages at once take minutes."""
 
 
 def _arrays(weights: Weights) -> ArrayRecord:
@@ -134,12 +137,16 @@ class LedgerStrategy(Strategy):
 
     def join(self, grid: Grid, timeout: float = 600) -> None:
         """Ask every node to join the task with a signed ``ParticipantJoined`` (a ``train`` message whose
-        ledgerml record says ``step=join``, which ``ledger_mod`` answers); append what arrives, and learn which
-        participant each node is."""
+        ledgerml record says ``step=join``, which ``ledger_mod`` answers), ``JOIN_CHUNK`` nodes at a time;
+        append what arrives, and learn which participant each node is."""
+        nodes = sorted(grid.get_node_ids())
+        for start in range(0, len(nodes), JOIN_CHUNK):
+            self._join_some(grid, nodes[start : start + JOIN_CHUNK], timeout)
+
+    def _join_some(self, grid: Grid, nodes: list[int], timeout: float) -> None:
+        """One chunk of the join step."""
         record = self._join_config()
-        messages = [
-            Message(RecordDict({KEY: record}), dst_node_id=node, message_type="train") for node in grid.get_node_ids()
-        ]
+        messages = [Message(RecordDict({KEY: record}), dst_node_id=node, message_type="train") for node in nodes]
         joined = set(self.coordinator.participants())
         for reply in grid.send_and_receive(messages, timeout=timeout):
             node = str(reply.metadata.src_node_id)
@@ -165,11 +172,19 @@ class LedgerStrategy(Strategy):
             from .secagg_flower import secure_configure_train
 
             return secure_configure_train(self, server_round, arrays, config, grid)
-        messages = list(self.inner.configure_train(server_round, arrays, config, grid))
+        messages = self._sampled(list(self.inner.configure_train(server_round, arrays, config, grid)))
         ledger_config = self._ledger_config()
         for message in messages:
             message.content[KEY] = ledger_config
         return messages
+
+    def _sampled(self, messages: list[Message]) -> list[Message]:
+        """The messages to the nodes whose participants the open round samples (all, for a task that does not
+        sample: ``federated.sampling``); the inner strategy should configure every node (``fraction_train=1``)."""
+        sample = self.coordinator.sampler.sample(self.coordinator.open_round() or 0)
+        if sample is None:
+            return messages
+        return [m for m in messages if self.nodes.get(str(m.metadata.dst_node_id)) in sample]
 
     def aggregate_train(
         self, server_round: int, replies: Iterable[Message]

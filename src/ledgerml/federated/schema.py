@@ -39,7 +39,7 @@ class FederationTable(_Table):
 
     task_id: str = Field("federation", description="the task's id: a-z, 0-9, '.', '_', '-' (at most 64)")
     dataset: str = Field("digits", description="a built-in data set: " + ", ".join(DATASETS))
-    participants: int = Field(5, description="how many participants (1 to 100)")
+    participants: int = Field(5, description="how many participants (1 to 4,096)")
     names: list[str] = Field(default_factory=list, description="their identity names [default: TASK-org00, ...]")
     partition: Literal["iid", "dirichlet"] = Field("dirichlet", description="how the training rows are split")
     alpha: float = Field(0.5, description="Dirichlet concentration (> 0; small = skewed labels)")
@@ -56,6 +56,9 @@ class FederationTable(_Table):
     validation_fraction: float = Field(0.2, description="share of rows held out for validation (0.05 to 0.5)")
     aggregator: str = Field("aggregator", description="identity name of the aggregator")
     secure: bool = Field(False, description="secure aggregation: the aggregator sees only the masked sum")
+    clients_per_round: int | None = Field(
+        None, description="participants that train each round (1 to participants; a keyed-hash sample) [default: all]"
+    )
 
 
 class AttackTable(_Table):

@@ -68,6 +68,8 @@ class TaskCreated(Payload):
     """The participant-screening policy (detector, threshold, action flag|exclude|slash); empty: none."""
     secure_aggregation: dict[str, JsonValue] = Field(default_factory=dict, exclude_if=_empty)
     """Secure aggregation's settings (protocol, quantization, threshold); empty: updates are stored in the clear."""
+    clients_per_round: int = Field(default=0, ge=0, le=100_000, exclude_if=_empty)
+    """Participants sampled each round (``federated.sampling``: a keyed-hash order of the task and round); 0: all."""
 
 
 @event_kind("ParticipantJoined")
@@ -135,6 +137,7 @@ class TaskRecord:
     valuation: str = "{}"  # canonical JSON
     screening: str = "{}"  # canonical JSON
     secure_aggregation: str = "{}"  # canonical JSON
+    clients_per_round: int = 0  # 0: every participant trains every round
 
     def params(self) -> dict[str, JsonValue]:
         """The rule's parameters."""
@@ -279,6 +282,7 @@ def _task_created(state: State, event: Event, payload: TaskCreated) -> None:
             valuation=json.dumps(payload.valuation, sort_keys=True),
             screening=json.dumps(payload.screening, sort_keys=True),
             secure_aggregation=json.dumps(payload.secure_aggregation, sort_keys=True),
+            clients_per_round=payload.clients_per_round,
         ),
     )
     state.put("task_progress", payload.task_id, TaskProgress(0, payload.initial_model))
