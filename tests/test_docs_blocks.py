@@ -329,4 +329,5 @@ def test_evm_page_runs_as_written(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_service_page_runs_as_written(tmp_path: Path) -> None:
     out = _assert_ran(run_page("service.md", tmp_path))
-    assert "serve stopped" in out and "lml_" in out and "valid" in out.lower()
+    assert "serve stopped" in out and "lml_" in out and "revoked" in out
+    assert "valid inclusion proof" in out and "OK: " in out and out.count("appended event") == 2
