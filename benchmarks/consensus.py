@@ -56,6 +56,8 @@ BASELINES = [
     LearnedPolicy(1000, 20_000.0, 2000.0),
 ]
 COSTS = FixedCosts(submit_ms=8.0, seal_ms=2.0)
+FAST = FixedCosts(submit_ms=4.0, seal_ms=2.0)
+"""Simulated costs: the calibration's (8 ms per submit), and a faster machine's for the report only."""
 
 
 def label(result: ReplayResult) -> str:
@@ -196,6 +198,8 @@ def plots(folder: Path, traces: dict[str, list[ReplayResult]], rows: list[dict[s
         for clock, marker in (("simulated", "-"), ("live", "o")):
             for policy in ("fixed", "burst", "learned", "adaptive"):
                 mine = sorted((r for r in results if r.clock == clock and r.policy == policy), key=lambda r: r.blocks)
+                if policy == "fixed" and clock == "simulated":  # the sweep's frontier: lowest p99 at each budget
+                    mine = [r for r in mine if all(o.p99_ms > r.p99_ms for o in mine if o.blocks < r.blocks)]
                 if mine:
                     style = marker if policy in ("fixed", "burst") or clock == "live" else "x"
                     ax.plot(
@@ -246,12 +250,15 @@ def cutting(args: argparse.Namespace) -> tuple[dict[str, list[ReplayResult]], di
     out: dict[str, list[ReplayResult]] = {}
     document: dict[str, Any] = {"chosen": [parameters(p) for p in chosen], "costs": COSTS.__dict__}
     for name, trace in reports.items():
-        sim = [simulate(trace, copy.deepcopy(p), COSTS) for p in FIXED_SWEEP + chosen + BASELINES]
-        document[f"{name} simulated"] = print_cutting(
-            f"Block cutting, simulated time ({COSTS.submit_ms:g} ms per submit, {COSTS.seal_ms:g} ms per block)",
-            trace,
-            sim,
-        )
+        sim: list[ReplayResult] = []
+        for costs in (COSTS, FAST):
+            runs = [simulate(trace, copy.deepcopy(p), costs) for p in FIXED_SWEEP + chosen + BASELINES]
+            document[f"{name} simulated {costs.submit_ms:g} ms"] = print_cutting(
+                f"Block cutting, simulated time ({costs.submit_ms:g} ms per submit, {costs.seal_ms:g} ms per block)",
+                trace,
+                runs,
+            )
+            sim += runs if costs is COSTS else []
         results = live(trace, interleaved(LIVE_FIXED, chosen + BASELINES)) if not args.simulated_only else []
         if results:
             document[f"{name} live"] = print_cutting("Block cutting, live on the SQLite ledger", trace, results)
