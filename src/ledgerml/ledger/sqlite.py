@@ -72,6 +72,9 @@ _SCHEMA = (
 )
 _CHECKPOINTS = "CREATE TABLE IF NOT EXISTS checkpoints (log_size INTEGER PRIMARY KEY, state BLOB NOT NULL)"
 CHECKPOINT_EVERY = 10_000
+BACKGROUND_CHECKPOINT_ROWS = 20_000
+"""States of at least this many rows are checkpointed by a background thread (encoding takes 0.1 s and more), so
+that no write waits for it; smaller ones by the writer, once its transaction has committed."""
 _BLOCK_COLUMNS = "height, hash, prev_hash, log_size, log_root, time, proposer, signature"
 _SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL", "off": "OFF"}
 T = TypeVar("T")
@@ -105,6 +108,8 @@ class SqliteLedger:
             raise ConfigError(f"{path} is not a ledgerml ledger of schema {SCHEMA_VERSION} (meta: {meta})")
         self._ledger_id = str(meta["ledger_id"])
         self.checkpoint_every = CHECKPOINT_EVERY
+        self._checkpoint_taken = 0
+        self._checkpointer: threading.Thread | None = None
         self.sealer: PolicySealer | None = None
         """Cuts blocks once a signed ``SealingPolicySet`` is in force (created then; its clock is replaceable)."""
         conn.execute(_CHECKPOINTS)
@@ -195,7 +200,9 @@ class SqliteLedger:
             raise
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connection (after a checkpoint being stored in the background, if any)."""
+        if self._checkpointer is not None:
+            self._checkpointer.join()
         self._conn.close()
 
     def __enter__(self) -> SqliteLedger:
@@ -252,19 +259,41 @@ class SqliteLedger:
                 ) from None
             self._state_size = int(row[0])
 
-    def _write_checkpoint(self) -> None:
-        """Keep one checkpoint of the state after this transaction, at most every ``checkpoint_every`` events."""
+    def _checkpoint_due(self) -> tuple[int, State] | None:
+        """A copy of the state for a checkpoint, when ``checkpoint_every`` events have passed since the last one.
+
+        Taken inside the write transaction, it costs one shallow copy of each table (values are immutable); the
+        encoding, which takes seconds on a large state, happens after the commit and outside every lock."""
         last = self._conn.execute("SELECT COALESCE(MAX(log_size), 0) FROM checkpoints").fetchone()[0]
-        if self._state_size - int(last) < self.checkpoint_every:
+        if self._state_size - max(int(last), self._checkpoint_taken) < self.checkpoint_every:
+            return None
+        self._checkpoint_taken = self._state_size  # other writers do not take another while this one is encoded
+        copy = State()
+        copy.tables = {table: dict(rows) for table, rows in self._state.tables.items()}
+        return self._state_size, copy
+
+    def _write_checkpoint(self, due: tuple[int, State] | None) -> None:
+        """Encode a state copy taken by :meth:`_checkpoint_due` (no lock held) and store it in its own short write
+        transaction, replacing older checkpoints. A checkpoint is only a cache of the replay: if this process dies
+        first, the next one replays from the previous checkpoint; if it cannot be stored, nothing is lost."""
+        if due is None:
             return
+        log_size, copy = due
         try:
-            data = encode_state(self._state)
+            data = encode_state(copy)
         except TypeError:
             return  # a table holds a value checkpoints cannot encode: keep replaying from genesis
-        self._conn.execute(
-            "INSERT OR REPLACE INTO checkpoints (log_size, state) VALUES (?, ?)", (self._state_size, data)
-        )
-        self._conn.execute("DELETE FROM checkpoints WHERE log_size < ?", (self._state_size,))
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                newer = self._conn.execute("SELECT 1 FROM checkpoints WHERE log_size >= ?", (log_size,)).fetchone()
+                if newer is None:
+                    self._conn.execute("INSERT INTO checkpoints (log_size, state) VALUES (?, ?)", (log_size, data))
+                    self._conn.execute("DELETE FROM checkpoints WHERE log_size < ?", (log_size,))
+                self._conn.execute("COMMIT")
+            except sqlite3.Error:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
 
     def _latest_block(self) -> BlockHeader | None:
         row = self._conn.execute(f"SELECT {_BLOCK_COLUMNS} FROM blocks ORDER BY height DESC LIMIT 1").fetchone()
@@ -293,7 +322,19 @@ class SqliteLedger:
                 self._conn.execute("COMMIT")
 
     def _write(self, work: Callable[[], T]) -> T:
-        """Run ``work`` in one write transaction after catching up; undo memory too if anything fails."""
+        """Run ``work`` in one write transaction after catching up; undo memory too if anything fails; then store a
+        state checkpoint if one is due, outside the transaction and the lock."""
+        result, due = self._write_locked(work)
+        if due is not None and sum(map(len, due[1].tables.values())) >= BACKGROUND_CHECKPOINT_ROWS:
+            if self._checkpointer is None or not self._checkpointer.is_alive():  # else skip this one: only a cache
+                self._checkpointer = threading.Thread(target=self._write_checkpoint, args=(due,), daemon=True)
+                self._checkpointer.start()
+        else:
+            self._write_checkpoint(due)
+        return result
+
+    def _write_locked(self, work: Callable[[], T]) -> tuple[T, tuple[int, State] | None]:
+        """``work`` in one write transaction, and the state copy for a due checkpoint."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -307,10 +348,10 @@ class SqliteLedger:
                 with self._state.atomic():
                     result = work()
                     self._seal_due_blocks()
-                    self._write_checkpoint()
+                    due = self._checkpoint_due()
                     self._conn.execute("COMMIT")
                 _fault_point(self._tree.size - tree_size)
-                return result
+                return result, due
             except BaseException as exc:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
