@@ -18,10 +18,11 @@ from ledgerml.consensus.cutting import (
     Pending,
     residual_waits,
 )
+from ledgerml.consensus.replay import replay
 from ledgerml.consensus.traces import Trace, mainnet_trace, onoff_trace
 from ledgerml.errors import ConfigError
 from ledgerml.vocab.consensus import sealing_policy
-from ledgerml.workflows.cutting_replay import open_replay_ledger, replay
+from ledgerml.workflows.cutting_replay import open_replay_ledger
 
 from ..conftest import make_identity
 

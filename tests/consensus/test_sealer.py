@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ledgerml.consensus.cutting import FixedPolicy, IdleGapPolicy, LearnedPolicy, Pending
-from ledgerml.consensus.sealer import PolicySealer, policy_from_record
+from ledgerml.consensus.sealer import PolicySealer, policy_event, policy_from_record
 from ledgerml.consensus.traces import Trace, onoff_trace
 from ledgerml.errors import Unauthorized
 from ledgerml.ledger.registry import Ledger, sqlite_url
@@ -20,7 +20,7 @@ from ledgerml.ledger.sqlite import SqliteLedger
 from ledgerml.types import Role
 from ledgerml.vocab.consensus import SealingPolicyRecord, SealingPolicySet, sealing_policy
 from ledgerml.vocab.core import DatasetRegistered, RoleGranted
-from ledgerml.workflows.cutting_replay import open_replay_ledger, policy_event
+from ledgerml.workflows.cutting_replay import open_replay_ledger
 
 from ..conftest import make_identity
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import ConfigError, TamperDetected
 from ._common import AsOption, HomeOption, JsonOption, check_out, console, emit_json, home_of, table
+
+if TYPE_CHECKING:
+    from ..federated.audit import TaskAudit
 
 app = typer.Typer(help="Audit federated tasks by replaying their rounds.", no_args_is_help=True)
 
@@ -62,27 +65,32 @@ def task(
     if json_out:
         emit_json({**audit.to_dict(), **({"report": str(report)} if report else {})})
     else:
-        table(
-            f"audit of task {task_id}",
-            ["round", "status", "committed", "accepted", "rejected", "replay"],
-            [
-                [
-                    r.round,
-                    r.status,
-                    r.committed,
-                    r.accepted,
-                    r.rejected,
-                    "matches" if r.ok else "MISMATCH: " + "; ".join(r.problems),
-                ]
-                for r in audit.rounds
-            ],
-        )
-        for problem in audit.problems:
-            console.print(f"[red]problem[/]: {problem}")
-        if report is not None:
-            console.print(f"report: {report}")
+        _print_audit(task_id, audit, report)
     if not audit.ok:
         raise AuditFailed(f"task {task_id} does not replay as recorded: {first_problem(audit)}")
+
+
+def _print_audit(task_id: str, audit: TaskAudit, report: Path | None) -> None:
+    """The rounds table, then every task-level problem and where the report is."""
+    table(
+        f"audit of task {task_id}",
+        ["round", "status", "committed", "accepted", "rejected", "replay"],
+        [
+            [
+                r.round,
+                r.status,
+                r.committed,
+                r.accepted,
+                r.rejected,
+                "matches" if r.ok else "MISMATCH: " + "; ".join(r.problems),
+            ]
+            for r in audit.rounds
+        ],
+    )
+    for problem in audit.problems:
+        console.print(f"[red]problem[/]: {problem}")
+    if report is not None:
+        console.print(f"report: {report}")
 
 
 @app.command("alert")

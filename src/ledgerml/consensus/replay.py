@@ -1,13 +1,12 @@
 """Replays of an arrival trace under a block-cutting policy, on live or simulated time.
 
 The ledger cuts every block itself by the signed ``SealingPolicySet`` (its ``PolicySealer``); the replay only
-records the policy, submits the trace's events and runs the ledger's timer (``next_seal_ms`` / ``seal_due``).
-Two clocks: **live** (``costs=None``: virtual time advanced by the wall time each ledger call took, as
-``workflows.cutting_replay``) and **simulated** (``FixedCosts``: every submit costs ``submit_ms`` and every block
-``seal_ms``, so the result does not depend on the machine's load and is the same on every run). Two ledgers: the
-real SQLite ledger, or :class:`SealerLedger`, the SQLite ledger's cutting without storage (the same
-``PolicySealer`` called the same way; a test checks it cuts exactly where the SQLite ledger does), for fast
-simulated sweeps.
+records the policy, submits the trace's events and runs the ledger's timer (``next_seal_ms`` / ``seal_due``). Two
+clocks: **live** (``costs=None``: virtual time advanced by the wall time each ledger call took) and **simulated**
+(``FixedCosts``: every submit costs ``submit_ms`` and every block ``seal_ms``, so the result does not depend on the
+machine's load and is the same on every run). Two ledgers: the real SQLite ledger, or :class:`SealerLedger`, the
+SQLite ledger's cutting without storage (the same ``PolicySealer`` called the same way; a test checks it cuts
+exactly where the SQLite ledger does), for fast simulated sweeps.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ KINDS = ("SealingPolicySet",)
 
 
 def run(ledger, cast) -> None:  # type: ignore[no-untyped-def]
-    """Fixed 1000/5 s, then the learned policy; bob (a trainer) is refused; repeating a setting is refused."""
+    """Fixed 1000/5 s, then the learned policy, then the burst policy; bob (a trainer) is refused; repeating a
+    setting is refused."""
     fixed = SealingPolicySet(policy="fixed", block_size=1000, max_wait_ms=5000)
     ledger.submit(cast.admin, fixed)
     with pytest.raises(InvalidTransition):
@@ -23,3 +24,7 @@ def run(ledger, cast) -> None:  # type: ignore[no-untyped-def]
     ledger.submit(cast.admin, learned)
     record = sealing_policy(ledger.state())
     assert record is not None and record.policy == "learned" and record.block_cost == 40000
+    burst = SealingPolicySet(policy="burst", block_size=1000, max_wait_ms=500, block_cost=10000)
+    ledger.submit(cast.admin, burst)
+    record = sealing_policy(ledger.state())
+    assert record is not None and record.policy == "burst" and record.max_wait_ms == 500
