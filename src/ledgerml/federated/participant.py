@@ -84,7 +84,7 @@ class Participant:
         round_ = int(config["round"])
         rng = np.random.default_rng([self.seed, round_])
         base = global_weights(global_model)
-        update, loss = self._local_update(base, spec, round_, rng)
+        update, loss = self.local_update(base, spec, round_, rng)
         if dp:
             update = clip_and_noise(update, base, float(dp["clip"]), float(dp["noise_multiplier"]), rng)
         data = to_bytes(update)
@@ -116,7 +116,7 @@ class Participant:
         loss = model.fit(X, y, epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, rng=rng)
         return model.get_weights(), float(loss)
 
-    def _local_update(
+    def local_update(
         self, base: Weights, spec: dict[str, Any], round_: int, rng: np.random.Generator
     ) -> tuple[Weights, float]:
         """This round's weights to send (honest, or rewritten by the simulated attack) and the training loss."""

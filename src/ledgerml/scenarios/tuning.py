@@ -89,7 +89,7 @@ def simulate(config: FederationConfig, organisations: list[Organisation], n_clas
         deltas, counts = [], []
         for person in people:
             rng = np.random.default_rng([person.seed, round_])
-            update, _ = person._local_update(weights, spec, round_, rng)
+            update, _ = person.local_update(weights, spec, round_, rng)
             if check_update(update, weights, config.max_update_norm) is None:
                 deltas.append(flatten(update) - base)
                 counts.append(float(len(person.y)))
