@@ -139,12 +139,11 @@ class Page:
     files: Callable[[Path], None] | None = None
     anvil: bool = False
     serve: bool = False
-    slow: bool = True
 
 
 PAGES: dict[str, Page] = {
     "analytics.md": Page(1, anvil=True),
-    "consensus.md": Page(2, data=(_blocks_sample,), slow=False),
+    "consensus.md": Page(2, data=(_blocks_sample,)),
     "contracts.md": Page(2, data=(_solidifi,), files=_contracts_root),
     "evm.md": Page(1, anvil=True),
     "federated.md": Page(1),
@@ -275,6 +274,7 @@ def _needs_anvil() -> None:
         pytest.fail("anvil is not installed: run 'npm ci' (the README says so)")
 
 
+@pytest.mark.slow
 def test_consensus_page_runs_as_written(tmp_path: Path) -> None:
     out = _assert_ran(run_page("consensus.md", tmp_path))
     assert '"blockperiodseconds": 5' in out and '"policy": "learned"' in out
