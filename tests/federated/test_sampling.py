@@ -266,3 +266,19 @@ def test_nodes_join_in_chunks_and_every_one_is_known(home: Home, monkeypatch: py
     with home.open_ledger(as_validator=False) as ledger:
         joined = sorted(a for (tid, a) in ledger.state().rows("participants") if tid == "s1")
     assert len(strategy.nodes) == 6 and sorted(strategy.nodes.values()) == joined and not strategy.join_problems
+
+
+def test_rewards_value_only_each_rounds_sampled_updates_and_audit(home: Home) -> None:
+    from ledgerml.federated.workflow import audit_federation
+    from ledgerml.vocab.rewards import payouts
+
+    planned(home, reward_pool=600, valuation={"method": "exact"})
+    run_in_process(home, "s1")
+    report = audit_federation(home, "s1")
+    assert report.ok, report.problems + [p for r in report.rounds for p in r.problems]
+    with home.open_ledger(as_validator=False) as ledger:
+        state = ledger.state()
+        found = payouts(state, "s1")
+        for round_, reward in found.rewards.items():
+            assert {a for a, _ in reward.contributions} <= set(commits(state, "s1", round_))
+    assert found.rewards and sum(found.paid_to(a) for a in {a for r in found.rewards.values() for a, _ in r.payments})

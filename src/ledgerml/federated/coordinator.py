@@ -53,6 +53,16 @@ MAX_COMMITMENT_DEPTH = 8
 """Deepest JSON nesting of a commitment event in a reply (an honest one nests 2 levels)."""
 UPDATE_SLACK_BYTES = 64 * 1024
 """How much larger than the global model's safetensors encoding a reply's update bytes may be."""
+OPTIONAL_TASK_FIELDS = (
+    "rule_params",
+    "dp",
+    "slash_on",
+    "valuation",
+    "screening",
+    "secure_aggregation",
+    "clients_per_round",
+)
+"""``TaskCreated`` fields ``TaskCoordinator.create`` leaves at the kind's empty default when they are unset."""
 
 
 @dataclass
@@ -294,9 +304,7 @@ class TaskCoordinator:
         if dp:
             check_dp_settings(dp, rounds)
         spec_bytes, initial = model_documents(model)
-        given: dict[str, Any] = {"rule_params": rule_params, "dp": dp, "slash_on": slash_on, "valuation": valuation}
-        given |= {"screening": screening, "secure_aggregation": secure_aggregation}
-        given |= {"clients_per_round": clients_per_round}
+        given = (rule_params, dp, slash_on, valuation, screening, secure_aggregation, clients_per_round)
         payload = _task_created(
             task_id=task_id,
             name=name or task_id,
@@ -310,7 +318,7 @@ class TaskCoordinator:
             min_stake=min_stake,
             validation_dataset=validation_dataset,
             slash_amount=slash_amount,
-            **{key: value for key, value in given.items() if value},  # unset: the kind's empty default
+            **{key: value for key, value in zip(OPTIONAL_TASK_FIELDS, given, strict=True) if value},
         )
         store.put(spec_bytes)  # bytes first: the task never names what the store lacks
         store.put(initial)
