@@ -327,7 +327,7 @@ class SqliteLedger:
         result, due = self._write_locked(work)
         if due is not None and sum(map(len, due[1].tables.values())) >= BACKGROUND_CHECKPOINT_ROWS:
             if self._checkpointer is None or not self._checkpointer.is_alive():  # else skip this one: only a cache
-                self._checkpointer = threading.Thread(target=self._write_checkpoint, args=(due,), daemon=True)
+                self._checkpointer = threading.Thread(target=self._write_checkpoint, args=(due,))  # exit waits
                 self._checkpointer.start()
         else:
             self._write_checkpoint(due)
