@@ -290,6 +290,9 @@ def test_rpc_ingestion_decodes_erc20_logs(tmp_path: Path) -> None:
     thread.start()
     try:
         frame = fetch_transactions(f"http://127.0.0.1:{server.server_port}", 1, checkpoint=tmp_path / "c.csv")
+        with pytest.raises(ConfigError, match=r"1\.\.9 ends past the chain's latest block \d"):
+            fetch_transactions(f"http://127.0.0.1:{server.server_port}", 1, 9, checkpoint=tmp_path / "d.csv")
+        assert not (tmp_path / "d.csv").exists()
     finally:
         server.shutdown()
         thread.join()

@@ -160,10 +160,14 @@ def token_transfers(rpc: JsonRpc, number: int, timestamp: int) -> list[dict[str,
 
 
 def _block_range(rpc: JsonRpc, from_block: int, to_block: int | None) -> int:
-    """The last block of the range (default: the latest); ``ConfigError`` for an empty or negative range."""
-    last = latest_block(rpc) if to_block is None else to_block
+    """The last block of the range (default: the latest); ``ConfigError`` for an empty or negative range or one
+    that ends past the chain's latest block (the node would fail part way through)."""
+    latest = latest_block(rpc)
+    last = latest if to_block is None else to_block
     if from_block < 0 or last < from_block:
         raise ConfigError(f"block range {from_block}..{last} is empty or negative")
+    if last > latest:
+        raise ConfigError(f"block range {from_block}..{last} ends past the chain's latest block {latest}")
     return last
 
 
