@@ -320,7 +320,7 @@ def test_governance_page_runs_as_written(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_evm_page_runs_as_written(tmp_path: Path) -> None:
-    """Includes 'ledgerml demo --ledger evm', the whole demo on its own node: minutes on a loaded machine."""
+    """Includes 'ledgerml demo --ledger evm --rounds 3', the whole demo on its own node."""
     _needs_anvil()
     out = _assert_ran(run_page("evm.md", tmp_path))
     assert "stopped anvil" in out
