@@ -25,7 +25,7 @@ from ..errors import ConfigError, MalformedEvent, NotFound
 from ..events import Payload, build_payload, sign_event
 from ..identity import Identity
 from ..ledger.base import LedgerBackend, Receipt
-from ..state import State, apply, decode_state, encode_state, next_nonce
+from ..state import State, apply, next_nonce
 from ..store import ArtifactStore, sha256_file
 from ..types import Digest
 from ..vocab.core import DatasetRegistered, ModelRegistered, dataset, model
@@ -151,10 +151,12 @@ def _check_digests(values: list[str], option: str) -> list[str]:
 
 
 def _preflight(ledger: LedgerBackend, actor: Identity, payload: Payload) -> None:
-    """Run the state machine on a copy of the current state: the exact rejection ``submit`` would give."""
+    """Dry-run the state machine on the current state (every change undone): the exact rejection ``submit``
+    would give. A copy of the whole state per registration made setting up many participants quadratic."""
     state = ledger.state()
     event = sign_event(actor, ledger.ledger_id, payload, next_nonce(state, actor.address))
-    apply(decode_state(encode_state(state)), event)
+    with state.trial():
+        apply(state, event)
 
 
 def _existing_receipt(ledger: LedgerBackend, event_id: str) -> Receipt:
