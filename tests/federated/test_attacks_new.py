@@ -13,6 +13,7 @@ from ledgerml.federated.config import FederationConfig
 from ledgerml.federated.participant import Participant
 from ledgerml.ml.models import build_model
 from ledgerml.ml.serialization import flatten, from_bytes, to_bytes
+from ledgerml.types import Digest
 
 from ..conftest import make_identity
 
@@ -63,7 +64,7 @@ def _participant(attack: str, colluders: list, seed: int, **params: float) -> Pa
 def _update(p: Participant) -> np.ndarray:
     model = build_model({"type": "softmax", "n_features": 4, "n_classes": 3, "seed": 0})
     base = to_bytes(model.get_weights())
-    cfg = {"round": 1, "task": "t", "base": "sha256:" + "0" * 64, "ledger": "l", "nonces": {p.address: 0}}
+    cfg = {"round": 1, "task": "t", "base": str(Digest.sha256(base)), "ledger": "l", "nonces": {p.address: 0}}
     data, _, _ = p.train(base, cfg, dict(model.spec))
     return flatten(from_bytes(data)) - flatten(model.get_weights())
 

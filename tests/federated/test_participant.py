@@ -12,6 +12,7 @@ from ledgerml.errors import ConfigError, MalformedEvent
 from ledgerml.federated.participant import Participant
 from ledgerml.ml.models import build_model
 from ledgerml.ml.serialization import Weights, to_bytes
+from ledgerml.types import Digest
 
 from ..conftest import make_identity
 
@@ -24,8 +25,9 @@ def _participant(attack: str) -> Participant:
     return Participant(make_identity("p", 9300), X, y, 3, attack=attack, seed=3)
 
 
-def _config(p: Participant) -> dict[str, Any]:
-    return {"round": 2, "task": "t", "base": "sha256:" + "0" * 64, "ledger": "l", "nonces": {p.address: 0}}
+def _config(p: Participant, base: Weights | None = None) -> dict[str, Any]:
+    digest = str(Digest.sha256(to_bytes(_global() if base is None else base)))
+    return {"round": 2, "task": "t", "base": digest, "ledger": "l", "nonces": {p.address: 0}}
 
 
 def _global() -> Weights:
@@ -54,11 +56,20 @@ def test_a_message_with_a_different_model_is_still_refused() -> None:
     renamed = {f"x{name}": array for name, array in _global().items()}
     for model in (other, to_bytes(other)):
         with pytest.raises((ConfigError, ValueError)):
-            p.train(model, _config(p), dict(SPEC))
+            p.train(model, _config(p, other), dict(SPEC))
     for model in (renamed, to_bytes(renamed)):
         with pytest.raises(ConfigError, match="do not fit model arrays"):
-            p.train(model, _config(p), dict(SPEC))
+            p.train(model, _config(p, renamed), dict(SPEC))
         with pytest.raises(ConfigError, match="do not fit model arrays"):
             p.evaluate(model, dict(SPEC))
     with pytest.raises(MalformedEvent):
         p.train(b"not safetensors", _config(p), dict(SPEC))
+
+
+def test_a_model_that_is_not_the_rounds_global_model_is_not_signed() -> None:
+    p = _participant("none")
+    weights = _global()
+    other = {name: array + 1.0 for name, array in weights.items()}  # same arrays, other values
+    for model in (other, to_bytes(other)):
+        with pytest.raises(ConfigError, match="not the global model the round names"):
+            p.train(model, _config(p, weights), dict(SPEC))

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .._json import loads_bounded
+from ..errors import ConfigError
 from ..events import Event, sign_event
 from ..identity import Identity
 from ..ml.models import build_model
@@ -84,6 +85,9 @@ class Participant:
         round_ = int(config["round"])
         rng = np.random.default_rng([self.seed, round_])
         base = global_weights(global_model)
+        data = bytes(global_model) if isinstance(global_model, bytes | bytearray | memoryview) else to_bytes(base)
+        if str(Digest.sha256(data)) != str(config["base"]):  # the commitment names the base: it must be this one
+            raise ConfigError("the model sent is not the global model the round names; refusing to sign")
         update, loss = self.local_update(base, spec, round_, rng)
         if dp:
             update = clip_and_noise(update, base, float(dp["clip"]), float(dp["noise_multiplier"]), rng)
