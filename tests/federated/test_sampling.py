@@ -224,6 +224,12 @@ def test_a_commitment_an_unsampled_participant_appends_itself_is_rejected_and_au
     assert sorted(outcome.accepted) == sorted(sample)
     coord.ledger.close()
     assert problems(home) == []
+    from ledgerml.federated.coordinator import update_verdict
+    from ledgerml.federated.screening import screenable
+
+    with home.open_ledger(as_validator=False) as ledger:  # the monitor scores the sample only, as the audit does
+        (scored,) = screenable(ledger.state(), home.store(), "s1", update_verdict).rounds()
+    assert sorted(scored.scores) == sorted(sample)
 
 
 def test_the_auditor_flags_an_accepted_commitment_from_outside_the_sample(

@@ -21,7 +21,8 @@ from ..screening.policy import EXPLANATION_FORMAT, SCREENING_REASON, Policy, che
 from ..state import State
 from ..store import ArtifactStore
 from ..types import Digest
-from ..vocab.tasks import TaskRecord, commits, example_bound, progress, round_record, task
+from ..vocab.tasks import RoundRecord, TaskRecord, commits, example_bound, progress, round_record, task
+from .sampling import not_sampled_reason
 
 Verdict = Callable[..., tuple[Weights | None, str | None]]
 """``coordinator.update_verdict``'s signature: ``(store, commit, template, max_norm, example_bound=...)``."""
@@ -199,7 +200,10 @@ class TaskScreening:
             template = from_bytes(self.store.get(base_digest))
             usable: dict[str, Weights] = {}
             unusable: dict[str, str] = {}
+            outside = _outside_sample(recorded, round_)  # never scored, as the coordinator and the auditor do
             for participant, commit in sorted(commits(self.state, self.record.task_id, round_).items()):
+                if participant in outside:
+                    continue
                 bound = example_bound(self.state, self.record.task_id, participant)
                 weights, reason = self.verdict(
                     self.store, commit, template, self.record.max_update_norm, example_bound=bound
@@ -213,6 +217,15 @@ class TaskScreening:
             yield ScoredRound(round_, scores, unusable, scored, base_digest)
             if recorded is not None and recorded.aggregate_digest:
                 base_digest = recorded.aggregate_digest
+
+
+def _outside_sample(recorded: RoundRecord | None, round_: int) -> set[str]:
+    """The participants a finalized round rejected as outside its sample (``federated.sampling``); ``audit task``
+    checks that these are exactly the committed participants outside the keyed-hash sample."""
+    if recorded is None:
+        return set()
+    reason = not_sampled_reason(round_)
+    return {participant for participant, why in recorded.rejected if why == reason}
 
 
 def screenable(state: State, store: ArtifactStore, task_id: str, verdict: Verdict) -> TaskScreening:
