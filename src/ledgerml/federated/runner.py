@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._canonical import canonical_json
 from .._json import loads_bounded
 from ..errors import ConfigError, LedgerMLError
 from ..events import Payload
@@ -29,7 +30,7 @@ from ..provenance import build_manifest, register_dataset, register_model
 from ..provenance.verify import attest
 from ..store import ArtifactStore
 from ..types import Role
-from ..vocab.core import RoleGranted, dataset, roles_of
+from ..vocab.core import DatasetRegistered, RoleGranted, dataset, roles_of
 from ..vocab.core import model as model_record
 from ..vocab.tasks import RoundRecord, TaskCreated, progress, round_record, task
 from ..vocab.tokens import TokensMinted
@@ -433,7 +434,9 @@ def register_final_model(home: Home, task_id: str) -> tuple[str, Path]:
                 store,
                 aggregator,
                 model_path,
-                trained_on=_trained_on(state, plan, current.finalized),
+                trained_on=_named_lineage(
+                    ledger, store, aggregator, task_id, _trained_on(state, plan, current.finalized)
+                ),
                 name=f"{task_id} global model",
                 task=task_id,
                 round=current.finalized,
@@ -457,6 +460,39 @@ def _trained_on(state: Any, plan: FederationPlan, finalized: int) -> list[str]:
     if record.validation_dataset:
         trained_on.append(record.validation_dataset)
     return trained_on
+
+
+LINEAGE_GROUP = 128
+"""At most this many datasets are named in one event (a ``ModelRegistered``, or one collection's parents): 128
+digests are about 9 KB, under ``events.MAX_EVENT_BYTES``."""
+
+
+def _named_lineage(
+    ledger: LedgerBackend, store: ArtifactStore, aggregator: Identity, task_id: str, trained_on: list[str]
+) -> list[str]:
+    """The datasets the model's event names: ``trained_on`` itself when it fits one event; beyond that, its
+    training datasets in collections of at most ``LINEAGE_GROUP`` (each a ``DatasetRegistered`` by the
+    aggregator whose parents are the group, its id the digest of the stored list), then the validation set. The
+    lineage check walks dataset parents, so the model's lineage is still every dataset it was trained on."""
+    if len(trained_on) <= LINEAGE_GROUP:
+        return trained_on
+    *training, validation = trained_on
+    groups = [training[i : i + LINEAGE_GROUP] for i in range(0, len(training), LINEAGE_GROUP)]
+    named = []
+    for number, group in enumerate(groups, 1):
+        collection = str(store.put(canonical_json({"collection_of": group, "task": task_id})))
+        if dataset(ledger.state(), collection) is None:  # a resumed registration finds it registered
+            ledger.submit(
+                aggregator,
+                DatasetRegistered(
+                    dataset_id=collection,
+                    name=f"{task_id} training datasets {number} of {len(groups)}",
+                    parents=group,
+                    metadata={"collection": task_id},
+                ),
+            )
+        named.append(collection)
+    return [*named, validation]
 
 
 _EMPTY = RoundRecord("failed", None, (), (), (), "{}", "")
