@@ -16,6 +16,7 @@ import hashlib
 import json
 import re
 
+from .._json import loads_bounded
 from ..events import MAX_EVENT_BYTES, MAX_EVENT_DEPTH, MAX_EVENT_TIME, MAX_NONCE, Event, Payload, payload_types
 from ..types import Address, is_checksum_address
 
@@ -56,7 +57,7 @@ def fast_event(body: bytes) -> Event | None:
         return None
     try:
         payload_text = payload_bytes.decode("utf-8")
-        payload = json.loads(payload_text)
+        payload = loads_bounded(payload_bytes, max_bytes=MAX_EVENT_BYTES, max_depth=MAX_EVENT_DEPTH)
         typed = schema.model_validate(payload)
         if _ENCODER.encode(typed.model_dump(mode="json")) != payload_text:
             return None
