@@ -9,6 +9,19 @@ import numpy as np
 TINY = 1e-12
 
 
+# The gates both detector versions use (one home: ``history`` v1 and ``consensus`` v2 share them).
+MIN_NORM_SPREAD = 0.4
+"""Smallest robust spread of log norms (a factor of about 1.5)."""
+MIN_ANGLE_SPREAD = 0.15
+"""Smallest robust spread of angles, in radians (about 9 degrees)."""
+SIM_CAP = 1e-6
+"""``1 - cosine`` below this counts as identical (caps the similarity excess)."""
+SIM_GATE = 1e-2
+"""A cosine to another participant's change above ``1 - SIM_GATE`` (0.99) starts to count as copying."""
+SIM_WEIGHT = 4.0
+"""Similarity excess per decade of ``1 - cosine`` below ``SIM_GATE`` (identical changes: 16)."""
+
+
 def _unit(vector: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm > TINY else np.zeros_like(vector)

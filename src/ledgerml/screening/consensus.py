@@ -35,16 +35,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._vectors import TINY, _angle, _excess, _similarities, _sq_distances, _unit
+from ._vectors import (
+    MIN_ANGLE_SPREAD,
+    MIN_NORM_SPREAD,
+    SIM_CAP,
+    SIM_GATE,
+    SIM_WEIGHT,
+    TINY,
+    _angle,
+    _excess,
+    _similarities,
+    _sq_distances,
+    _unit,
+)
 
 FEATURES = ("norm", "angle", "projection", "distance", "similarity", "consistency", "drift")
 """The per-round excesses, in the order explanations list them."""
-MIN_NORM_SPREAD = 0.4
-"""Smallest robust spread of log norms (a factor of about 1.5), as in ``history``."""
-MIN_ANGLE_SPREAD = 0.15
-"""Smallest robust spread of angles, in radians (about 9 degrees), as in ``history``."""
-SIM_CAP, SIM_GATE, SIM_WEIGHT = 1e-6, 1e-2, 4.0
-"""``similarity`` as in ``history``: counts above a cosine of 0.99, 4 per decade of ``1 - cosine`` (cap 16)."""
 DEAD_ZONE = 0.25
 """Robust spreads of excess that an honest participant shows; each excess counts only beyond it."""
 WEISZFELD_STEPS = 64

@@ -27,7 +27,19 @@ from typing import Any
 
 import numpy as np
 
-from ._vectors import TINY, _angle, _excess, _similarities, _sq_distances, _unit
+from ._vectors import (
+    MIN_ANGLE_SPREAD,
+    MIN_NORM_SPREAD,
+    SIM_CAP,
+    SIM_GATE,
+    SIM_WEIGHT,
+    TINY,
+    _angle,
+    _excess,
+    _similarities,
+    _sq_distances,
+    _unit,
+)
 
 DETECTORS = ("history", "consensus")
 """Known detectors: ``history`` (version 1, kept for the tasks that declared it) and ``consensus`` (version 2,
@@ -44,16 +56,6 @@ DECAY = 0.5
 """Weight of the past in a participant's reputation and direction (per round)."""
 HISTORY_WEIGHT = 0.5
 """Share of the reputation in a round's evidence once the participant has a past."""
-SIM_CAP = 1e-6
-"""``1 - cosine`` below this counts as identical (caps the similarity excess)."""
-MIN_NORM_SPREAD = 0.4
-"""Smallest robust spread of log norms (a factor of about 1.3)."""
-MIN_ANGLE_SPREAD = 0.15
-"""Smallest robust spread of angles, in radians (about 9 degrees)."""
-SIM_GATE = 1e-2
-"""A cosine to another participant's change above ``1 - SIM_GATE`` (0.99) starts to count as copying."""
-SIM_WEIGHT = 4.0
-"""Similarity excess per decade of ``1 - cosine`` below ``SIM_GATE`` (identical changes: 16)."""
 
 
 @dataclass(frozen=True)
