@@ -15,7 +15,7 @@ count distinct utility evaluations (results are cached per coalition).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -265,24 +265,16 @@ def adjusted_kernel_shapley(n: int, utility: Utility, *, max_evaluations: int, s
 
     _check_budget(n, max_evaluations)
     if n >= LARGE_FROM and surrogate.large_fits(n, max_evaluations):
-        return _adjusted_large(n, utility, max_evaluations, seed)
+        return _adjusted(n, utility, max_evaluations, seed, lambda pairs: surrogate.fit_large(n, pairs, _solve))
     if not adjustable(n, max_evaluations):
         plain = kernel_shapley(n, utility, max_evaluations=max_evaluations, seed=seed)
         return Valuation(plain.values, "kernel_adjusted", plain.evaluations)
-    v = CachedUtility(utility)
-    everyone: Coalition = frozenset(range(n))
-    empty, grand = v(frozenset()), v(everyone)
-    plan = _plan_coalitions(n, max_evaluations - 2, np.random.default_rng(seed))
-    observed = {c: v(c) for c in sorted(plan, key=sorted)}
-    direct = _kernel_fit(n, plan, observed, empty, grand)
-    pairs = [(frozenset(), empty), *observed.items(), (everyone, grand)]
-    coefficients = surrogate.fit(n, pairs, _solve)
-    fitted = {c: surrogate.evaluate(coefficients, c) for c in observed}
-    h_empty, h_grand = surrogate.evaluate(coefficients, frozenset()), surrogate.evaluate(coefficients, everyone)
-    sampled = _kernel_fit(n, plan, fitted, h_empty, h_grand)
-    closed = surrogate.shapley(n, coefficients)
-    values = tuple(d - s + c for d, s, c in zip(direct, sampled, closed, strict=True))
-    return Valuation(values, "kernel_adjusted", v.evaluations)
+
+    def cubic(pairs: list[tuple[Coalition, float]]) -> tuple[list[float], tuple[float, ...]]:
+        coefficients = surrogate.fit(n, pairs, _solve)
+        return [surrogate.evaluate(coefficients, c) for c, _ in pairs], tuple(surrogate.shapley(n, coefficients))
+
+    return _adjusted(n, utility, max_evaluations, seed, cubic)
 
 
 LARGE_FROM = 19
@@ -290,17 +282,22 @@ LARGE_FROM = 19
 outnumber ``kernel_budget(n)``'s evaluations, and classes 2 and n - 2 no longer fit whole)."""
 
 
-def _adjusted_large(n: int, utility: Utility, max_evaluations: int, seed: int) -> Valuation:
-    """``kernel(v) - kernel(h) + shapley(h)`` with the large-game surrogate ``surrogate.fit_large``."""
-    from . import surrogate
-
+def _adjusted(
+    n: int,
+    utility: Utility,
+    max_evaluations: int,
+    seed: int,
+    fit: Callable[[list[tuple[Coalition, float]]], tuple[Sequence[float], Sequence[float]]],
+) -> Valuation:
+    """``kernel(v) - kernel(h) + shapley(h)`` on KernelSHAP's coalitions, where ``fit`` fits the surrogate ``h`` to
+    the (coalition, value) pairs (empty first, grand last) and returns ``h`` at each of them and ``shapley(h)``."""
     v = CachedUtility(utility)
     everyone: Coalition = frozenset(range(n))
     empty, grand = v(frozenset()), v(everyone)
     plan = _plan_coalitions(n, max_evaluations - 2, np.random.default_rng(seed))
     observed = {c: v(c) for c in sorted(plan, key=sorted)}
     direct = _kernel_fit(n, plan, observed, empty, grand)
-    fitted, closed = surrogate.fit_large(n, [(frozenset(), empty), *observed.items(), (everyone, grand)], _solve)
+    fitted, closed = fit([(frozenset(), empty), *observed.items(), (everyone, grand)])
     at = dict(zip(observed, fitted[1:-1], strict=True))
     sampled = _kernel_fit(n, plan, at, fitted[0], fitted[-1])
     values = tuple(d - s + c for d, s, c in zip(direct, sampled, closed, strict=True))
