@@ -59,6 +59,10 @@ def run_one(name: str, plots: Path | None) -> list[dict[str, Any]]:
                     "audit_ok": result.audit_ok,
                 }
             )
+        for reference, values in study.references.items():  # beside the baseline, never instead of it
+            for measure, value in values.items():
+                row = {"scenario": name, "study": study.study.key, "measure": f"{measure} vs {reference}"}
+                rows.append({**row, "federated": study.federated[measure], "centralised": value})
     for key, value in result.analytics.items():
         rows.append({"scenario": name, "study": "analytics", "measure": key, "federated": value})
     return rows

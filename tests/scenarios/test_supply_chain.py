@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ledgerml.errors import ConfigError
-from ledgerml.scenarios import supply_chain
+from ledgerml.scenarios import baselines, supply_chain
 from ledgerml.scenarios.runner import run_scenario
 from ledgerml.scenarios.shipment_anomalies import evaluate_detector, flag_top, plant
 from ledgerml.scenarios.shipments import parse_date, read_shipments
@@ -114,6 +114,9 @@ def test_pipeline_on_generated_data(tmp_path: Path) -> None:
         == set(document["baselines"]["local_only"])
     )
     assert document["audit_ok"] is True, [c for c in result.checks if not c.ok]
+    references = result.studies[0].references  # the faulty programme's labels: both reference lines, beside
+    assert set(references) == {baselines.REFERENCE_TRUE_LABELS, baselines.REFERENCE_HONEST_ONLY}
+    assert all(set(r) == set(document["metrics"]) for r in references.values())
     assert result.analytics["record proof: verified"] is True
     assert result.analytics["record proof: shipment"].startswith("ID ")
     assert "unusual shipments: AUC on planted slips" in result.analytics

@@ -28,6 +28,14 @@ def measures_rows(study: StudyResult) -> list[list[Any]]:
 MEASURE_HEADERS = ["measure", "federated", "centralised", "local-only (median org)", "worst org", "best org"]
 
 
+def reference_rows(study: StudyResult) -> list[list[Any]]:
+    """One row per reference line and measure: the reference, the measure, federated and the reference."""
+    return [[name, key, study.federated[key], ref[key]] for name, ref in study.references.items() for key in ref]
+
+
+REFERENCE_HEADERS = ["reference (not the baseline)", "measure", "federated", "reference"]
+
+
 def comparison_png(study: StudyResult) -> str:
     """The headline measure: federated and centralised lines over each organisation's local-only bar."""
     plt = _pyplot()
@@ -37,6 +45,8 @@ def comparison_png(study: StudyResult) -> str:
     ax.bar(names, [r[key] for r in study.local], color="#bbb", label="local-only")
     ax.axhline(study.federated[key], color="C0", label="federated")
     ax.axhline(study.centralised[key], color="C1", linestyle="--", label="centralised")
+    for index, (name, reference) in enumerate(study.references.items()):
+        ax.axhline(reference[key], color=f"C{index + 2}", linestyle=":", label=name)
     ax.set_ylabel(key)
     ax.set_title(study.study.title)
     ax.tick_params(axis="x", rotation=20)
@@ -53,8 +63,11 @@ def _study_sections(study: StudyResult) -> list[tuple[str, str]]:
     orgs = table(["organisation", "rows", share], [list(o) for o in study.organisations])
     columns = [("val R²" if regression and c == "val accuracy" else c) for c in ROUND_COLUMNS]
     notes = "".join(f"<p>{n}</p>" for n in study.study.notes)
+    measures = table(MEASURE_HEADERS, measures_rows(study))
+    if study.references:
+        measures += table(REFERENCE_HEADERS, reference_rows(study))
     return [
-        (f"{study.study.title}: measures on the held-out test rows", table(MEASURE_HEADERS, measures_rows(study))),
+        (f"{study.study.title}: measures on the held-out test rows", measures),
         (f"{study.study.title}: organisations", notes + orgs + image("comparison", comparison_png(study))),
         (
             f"{study.study.title}: rounds (task {study.task_id})",

@@ -30,6 +30,9 @@ class StudyResult:
     attestation: Path
     sealed: list[str] = field(default_factory=list)
     """The organisations' sealed partitions (dataset ids), in organisation order."""
+    references: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Reference lines beside the centralised baseline (``baselines.references``: true labels, honest
+    organisations only), where some organisation's labels are faulty."""
 
 
 @dataclass

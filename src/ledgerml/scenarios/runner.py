@@ -150,6 +150,7 @@ def _run_study(
         model_id,
         attestation,
         sealed,
+        baselines.references(config, data, study.measures),
     )
 
 

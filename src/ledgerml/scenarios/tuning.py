@@ -100,8 +100,9 @@ def simulate(config: FederationConfig, organisations: list[Organisation], n_clas
 
 
 def score(study: Study, federation: dict[str, Any], data: StudyData, carved: Carved) -> dict[str, dict[str, float]]:
-    """The study's measures on the carved validation rows: the simulated federated model and the centralised
-    baseline (same settings) trained on the organisations' remaining rows."""
+    """The study's measures on the carved validation rows: the simulated federated model, the centralised
+    baseline (same settings) trained on the organisations' remaining rows and, where some labels are faulty,
+    the reference lines (``baselines.references``)."""
     config = study_config(federation, carved.organisations)
     shrunk = StudyData(carved.organisations, carved.X_val, carved.y_val, carved.X_val, carved.y_val, data.n_classes,
                        data.split_rule, data.license)  # fmt: skip
@@ -110,6 +111,7 @@ def score(study: Study, federation: dict[str, Any], data: StudyData, carved: Car
     return {
         "federated": study.measures(carved.y_val, federated),
         "centralised": baselines.centralised(config, shrunk, study.measures),
+        **baselines.references(config, shrunk, study.measures),
     }
 
 
