@@ -30,6 +30,8 @@ GRIDS: dict[str, tuple[str, dict[str, list[Any]]]] = {
 }
 """Per scenario: the measure settings are ranked by (the one that missed its target), and the grid."""
 VARIED = ("epochs", "lr", "batch_size", "hidden")
+ROW_KEYS = ("scenario", "setting", "federated", "centralised", "seconds")
+"""A row's own keys; any other is a reference line (``baselines.references``) beside the centralised one."""
 
 
 def tune(name: str) -> list[dict[str, Any]]:
@@ -65,6 +67,8 @@ def main() -> None:
             s, f, c = r["setting"], r["federated"], r["centralised"]
             cells = [s["epochs"], s["lr"], s["batch_size"], s["hidden"], f["auc"], f[by], c["auc"], c[by], r["seconds"]]
             print("| " + " | ".join(map(str, cells)) + " |")
+        for reference in (k for k in found[0] if k not in ROW_KEYS):
+            print(f"\n{name}: reference line {reference!r}, first row's setting: {found[0][reference]}")
     if args.out is not None:
         args.out.write_text(json.dumps(rows, indent=1) + "\n")
 

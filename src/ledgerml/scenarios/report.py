@@ -44,13 +44,17 @@ def comparison_png(study: StudyResult) -> str:
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
     ax.bar(names, [r[key] for r in study.local], color="#bbb", label="local-only")
     ax.axhline(study.federated[key], color="C0", label="federated")
-    ax.axhline(study.centralised[key], color="C1", linestyle="--", label="centralised")
+    held = " (rows as held)" if study.references else ""
+    ax.axhline(study.centralised[key], color="C1", linestyle="--", label=f"centralised{held}")
     for index, (name, reference) in enumerate(study.references.items()):
-        ax.axhline(reference[key], color=f"C{index + 2}", linestyle=":", label=name)
+        ax.axhline(reference[key], color=f"C{index + 2}", linestyle=":", label=f"reference: {name}")
     ax.set_ylabel(key)
     ax.set_title(study.study.title)
     ax.tick_params(axis="x", rotation=20)
-    ax.legend(loc="lower right", frameon=False)
+    if study.references:  # four lines: the legend goes where the smallest organisations' bars are
+        ax.legend(loc="center left", frameon=False, fontsize="small")
+    else:
+        ax.legend(loc="lower right", frameon=False)
     data = png(fig)
     plt.close(fig)
     return data

@@ -132,6 +132,9 @@ SCENARIO = Scenario(
             notes=(
                 "the second-largest programme's records are faulty: it trains on flipped late/on-time labels; "
                 "Multi-Krum (f = 1) leaves the update farthest from the others out of each round",
+                "the centralised and local-only baselines train on the rows as the programmes hold them, the "
+                "faulty labels included; the pooled model on the true labels and on the honest programmes only "
+                "are reference lines beside them",
                 "features are known before delivery (mode, vendor, terms, product, amounts, weight, scheduled "
                 "date, lead time); delivery and recording dates, freight and insurance are left out",
             ),
