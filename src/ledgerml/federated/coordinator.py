@@ -262,6 +262,11 @@ class TaskCoordinator:
         self.record = record
         self.receipts: dict[str, dict[str, Any]] = {}
         self.sampler = RoundSampler(ledger, record)
+        self._model: tuple[str, bytes] | None = None
+        """The global model's digest and the bytes this coordinator read (digest checked) or stored under it."""
+        self._spec: bytes | None = None
+        self._envelopes: dict[tuple[bytes, bytes], RejectedEvent | None] = {}
+        """This round's envelope checks (signature and ledger) by (digest, signature): each is recovered once."""
 
     @classmethod
     def create(
@@ -331,8 +336,10 @@ class TaskCoordinator:
         return self.record.task_id
 
     def model_spec(self) -> dict[str, Any]:
-        """The model spec the task was created with."""
-        spec: dict[str, Any] = loads_bounded(self.store.get(self.record.model_spec))
+        """The model spec the task was created with (read from the store once, parsed on every call)."""
+        if self._spec is None:
+            self._spec = self.store.get(self.record.model_spec)
+        spec: dict[str, Any] = loads_bounded(self._spec)
         return spec
 
     def global_digest(self) -> str:
@@ -341,7 +348,14 @@ class TaskCoordinator:
 
     def global_weights(self) -> Weights:
         """The current global model, from the store (digest checked)."""
-        return from_bytes(self.store.get(self.global_digest()))
+        return from_bytes(self.global_bytes())
+
+    def global_bytes(self) -> bytes:
+        """The current global model's encoding: read from the store (digest checked) once per global model."""
+        digest = self.global_digest()
+        if self._model is None or self._model[0] != digest:
+            self._model = (digest, self.store.get(digest))
+        return self._model[1]
 
     def open_round(self) -> int | None:
         """The round that takes commitments now, or None when the task is finished."""
@@ -365,10 +379,16 @@ class TaskCoordinator:
 
     def max_update_bytes(self) -> int:
         """Largest update a reply may carry: the global model's encoding plus ``UPDATE_SLACK_BYTES``."""
-        return len(self.store.get(self.global_digest())) + UPDATE_SLACK_BYTES
+        return len(self.global_bytes()) + UPDATE_SLACK_BYTES
 
     def _screen(
-        self, reply: Reply, round_: int, already: set[Address], limit: int, sample: frozenset[Address] | None = None
+        self,
+        reply: Reply,
+        round_: int,
+        already: set[Address],
+        limit: int,
+        sample: frozenset[Address] | None = None,
+        state: State | None = None,
     ) -> tuple[Any, str | None]:
         """Check a reply's commitment before anything is stored: ``(event, None)``, ``(event, reason)`` if it is
         refused (also when it comes from outside the round's ``sample``), ``(None, reason)`` if it names no
@@ -389,26 +409,36 @@ class TaskCoordinator:
         if not isinstance(reply.update, bytes | bytearray) or len(reply.update) > limit:
             size = len(reply.update) if isinstance(reply.update, bytes | bytearray) else "?"
             return event, f"update is {size:,} bytes; at most {limit:,} are accepted"
-        state = self.ledger.state()
+        state = self.ledger.state() if state is None else state
         claimed, bound = payload.get("num_examples"), example_bound(state, self.task_id, event.actor)
         if type(claimed) is not int or not 0 <= claimed <= bound:
             return event, f"{EXAMPLES_EXCEED}{str(claimed)[:40]} exceeds the {bound} registered records"
-        refusal = _dry_run(state, event)
+        refusal = _dry_run(state, event, self._envelope(state, event))
         if refusal is not None:
             return event, f"commitment refused ({type(refusal).__name__}): {refusal}"
         return event, None
 
-    def _receipt_for(self, event: Any, round_: int) -> dict[str, Any] | None:
+    def _receipt_for(self, event: Any, round_: int, state: State | None = None) -> dict[str, Any] | None:
         """A signed receipt for a received commitment to this round, signed by its participant; else None."""
         if event is None or event.kind != "UpdateCommitted":
             return None
         if event.payload.get("task_id") != self.task_id or event.payload.get("round") != round_:
             return None
-        try:
-            check_envelope(self.ledger.state(), event)
-        except LedgerMLError:
+        if self._envelope(self.ledger.state() if state is None else state, event) is not None:
             return None
         return issue_receipt(self.aggregator, event, self.task_id, round_)
+
+    def _envelope(self, state: State, event: Event) -> RejectedEvent | None:
+        """What ``check_envelope`` raises for ``event`` (bad signature, signer, ledger), or None; recovered once
+        per event and round (the receipt and the dry run both need it)."""
+        key = (bytes(event.digest), bytes(event.signature))
+        if key not in self._envelopes:
+            try:
+                check_envelope(state, event)
+                self._envelopes[key] = None
+            except RejectedEvent as exc:
+                self._envelopes[key] = exc
+        return self._envelopes[key]
 
     def _accept_commitments(
         self, round_: int, replies: list[Reply]
@@ -416,16 +446,18 @@ class TaskCoordinator:
         """Screen every reply, store the bytes of those that pass, then append their commitments (in one batch
         when ``batch_commitments``); the invalid replies, digest mismatches and the bytes received by digest."""
         invalid: list[tuple[str, str]] = []
-        already = set(commits(self.ledger.state(), self.task_id, round_))
+        state = self.ledger.state()  # nothing is appended while the replies are screened
+        already = set(commits(state, self.task_id, round_))
         limit = self.max_update_bytes()
         sample = self.sampler.sample(round_)
         passed: list[tuple[Reply, Any]] = []
+        self._envelopes = {}
         for reply in sorted(replies, key=lambda r: r.node):
             try:
-                event, reason = self._screen(reply, round_, already, limit, sample)
+                event, reason = self._screen(reply, round_, already, limit, sample, state)
             except Exception as exc:  # a hostile reply never stops the round
                 event, reason = None, f"reply cannot be checked: {_describe(exc)}"
-            receipt = self._receipt_for(event, round_)
+            receipt = self._receipt_for(event, round_, state)
             if receipt is not None:
                 self.receipts[reply.node] = receipt
             if reason is not None and reason != "":
@@ -433,17 +465,18 @@ class TaskCoordinator:
             elif reason is None:
                 passed.append((reply, event))
                 already.add(event.actor)  # a second reply of the same participant is not committed again
-        stored = [str(self.store.put(bytes(reply.update or b""))) for reply, _ in passed]  # bytes first
+        data = [_as_bytes(reply.update) for reply, _ in passed]
+        stored = [str(self.store.put(update)) for update in data]  # bytes first
         refused = self._append_commitments([event for _, event in passed])
         mismatches: dict[Address, str] = {}
         received_bytes: dict[str, bytes] = {}
-        for (reply, event), received in zip(passed, stored, strict=True):
+        for (_, event), update, received in zip(passed, data, stored, strict=True):
             if event.actor in refused:
                 invalid.append((event.actor, refused[event.actor]))
             elif received != event.payload["update_digest"]:
                 mismatches[event.actor] = f"{MISMATCH}{received}"
             else:
-                received_bytes[received] = bytes(reply.update or b"")
+                received_bytes[received] = update
         return invalid, mismatches, received_bytes
 
     def _append_commitments(self, events: list[Any]) -> dict[Address, str]:
@@ -516,6 +549,13 @@ class TaskCoordinator:
         rejected.update({Address(a): reason for a, reason in step.rejections.items()})
         return {Address(a): w for a, w in step.kept.items()}, {"screening_flagged": float(step.flagged)}
 
+    def _store_aggregate(self, weights: Weights) -> str:
+        """Store the round's aggregate; it is kept in memory as the next global model (once the round finalizes)."""
+        encoded = to_bytes(weights)
+        digest = str(self.store.put(encoded))
+        self._model = (digest, encoded)
+        return digest
+
     def process_round(
         self,
         replies: list[Reply],
@@ -552,7 +592,7 @@ class TaskCoordinator:
         metrics.update(screened)
         if decision.weights is not None and len(accepted) >= self.record.min_participants:
             weights_next = decision.weights
-            aggregate_digest: str | None = str(self.store.put(to_bytes(weights_next)))
+            aggregate_digest: str | None = self._store_aggregate(weights_next)
             status = "ok"
         else:
             weights_next, aggregate_digest, status = template, None, "failed"
@@ -609,14 +649,24 @@ def _finite_or_nan(value: object) -> float:
         return math.nan
 
 
-def _dry_run(state: Any, event: Any) -> RejectedEvent | None:
-    """Would the state machine accept ``event`` now? The rejection it would raise, or None (state unchanged)."""
+def _dry_run(state: Any, event: Any, envelope: RejectedEvent | None) -> RejectedEvent | None:
+    """Would the state machine accept ``event`` now? The rejection it would raise, or None (state unchanged).
+
+    ``envelope`` is what ``check_envelope`` raised for it (or None): ``apply``'s checks run in ``apply``'s order
+    (the size bound, then the envelope, then the rules) without recovering the signature a second time."""
+    if envelope is not None and len(event.body) <= MAX_EVENT_BYTES:
+        return envelope
     try:
         with state.trial():
-            apply(state, event)
+            apply(state, event, check_signature=False)
     except RejectedEvent as exc:
         return exc
     return None
+
+
+def _as_bytes(update: bytes | bytearray | None) -> bytes:
+    """A reply's update as immutable bytes (no copy when it is bytes already)."""
+    return update if isinstance(update, bytes) else bytes(update or b"")
 
 
 def _invalid_entry(reply: Reply, event: Any, reason: str) -> tuple[str, str]:

@@ -40,9 +40,10 @@ def _arrays(weights: Weights) -> ArrayRecord:
     return ArrayRecord({name: Array(weights[name]) for name in sorted(weights)})
 
 
-def _global(message: Message) -> bytes:
-    """The global model the message carries (its one ArrayRecord), as canonical safetensors bytes."""
-    return to_bytes(weights_of(only_record(message.content, "array")[1]))
+def _global(message: Message) -> Weights:
+    """The global model the message carries (its one ArrayRecord), as arrays: the participant encodes them once
+    (to check their digest against the round's base) and trains on them without decoding that encoding again."""
+    return weights_of(only_record(message.content, "array")[1])
 
 
 def _metric_record(metrics: dict[str, float]) -> MetricRecord:

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -62,10 +62,21 @@ class ArtifactStore(ABC):
     @abstractmethod
     def _write_atomic(self, key: str, source: BinaryIO) -> None: ...
 
-    def _write(self, key: str, source: BinaryIO, digest: Digest) -> None:
-        """``_write_atomic`` with OS errors (disk full, ``EFBIG``, permissions) as one-line ``StoreWriteError``."""
+    def _write_bytes_atomic(self, key: str, data: bytes) -> None:
+        """Write ``data`` under ``key`` atomically (a store that can write a buffer without copying it overrides
+        this; by default it is streamed like a file)."""
+        import io
+
+        self._write_atomic(key, io.BytesIO(data))
+
+    def _write(self, key: str, source: BinaryIO | bytes, digest: Digest) -> None:
+        """``_write_atomic`` (or ``_write_bytes_atomic`` for bytes) with OS errors (disk full, ``EFBIG``,
+        permissions) as one-line ``StoreWriteError``."""
         try:
-            self._write_atomic(key, source)
+            if isinstance(source, bytes):
+                self._write_bytes_atomic(key, source)
+            else:
+                self._write_atomic(key, source)
         except OSError as exc:
             raise StoreWriteError(f"cannot store artifact {digest}: {_reason(exc)}") from None
 
@@ -82,12 +93,11 @@ class ArtifactStore(ABC):
     def _keys(self) -> Iterator[str]: ...
 
     def put(self, data: bytes) -> Digest:
-        """Store ``data``; returns its digest. Storing the same bytes twice is a no-op."""
-        import io
-
+        """Store ``data``; returns its digest. Storing the same bytes twice is a no-op. The bytes written are
+        the bytes hashed, in one pass each (no copy of ``data`` is made)."""
         digest = Digest.sha256(data)
         if not self._exists(self._key(digest)):
-            self._write(self._key(digest), io.BytesIO(data), digest)
+            self._write(self._key(digest), bytes(data), digest)
         return digest
 
     def put_file(self, path: str | os.PathLike[str]) -> Digest:
@@ -135,6 +145,13 @@ class ArtifactStore(ABC):
         self._remove(key)
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd`` through a memoryview (a short write continues where it stopped)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 class LocalStore(ArtifactStore):
     """A store in a local folder; atomic writes (temporary file, ``os.replace``).
 
@@ -151,19 +168,30 @@ class LocalStore(ArtifactStore):
         return self.root / key
 
     def _write_atomic(self, key: str, source: BinaryIO) -> None:
+        def copy(fd: int) -> None:
+            while chunk := source.read(CHUNK):
+                _write_all(fd, chunk)
+
+        self._replace_into(key, copy)
+
+    def _write_bytes_atomic(self, key: str, data: bytes) -> None:
+        self._replace_into(key, lambda fd: _write_all(fd, data))
+
+    def _replace_into(self, key: str, fill: Callable[[int], None]) -> None:
+        """A temporary file beside the target, filled by ``fill(fd)``, fsynced if asked, read-only, renamed."""
         target = self._path(key)
         if not target.parent.is_dir():
             target.parent.mkdir(parents=True, exist_ok=True)
         tmp = str(target.parent / f".tmp-{os.getpid()}-{os.urandom(6).hex()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                while chunk := source.read(CHUNK):
-                    handle.write(chunk)
-                handle.flush()
+            try:
+                fill(fd)
                 if self.fsync:
-                    os.fsync(handle.fileno())
-            os.chmod(tmp, 0o444)
+                    os.fsync(fd)
+                os.fchmod(fd, 0o444)
+            finally:
+                os.close(fd)
             os.replace(tmp, target)  # concurrent writers of one digest write identical bytes: last one wins
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
