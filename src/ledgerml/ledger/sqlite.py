@@ -393,6 +393,36 @@ class SqliteLedger:
             return []
         return self._write(lambda: self._insert(events, batch=True))
 
+    def append_many(self, events: Sequence[Event]) -> list[Receipt | Exception]:
+        """Append independent signed events in ONE transaction (group commit), each judged on its own, in order:
+        a rejected event's error stands in its place and leaves nothing behind; the others land. Returns once the
+        transaction is committed; if the commit itself fails, it raises and none landed."""
+        events = list(events)
+        if not events:
+            return []
+        return self._write(lambda: self._insert_each(events))
+
+    def _insert_each(self, events: Sequence[Event]) -> list[Receipt | Exception]:
+        outcomes: list[Receipt | Exception] = []
+        rows = []
+        now = now_ms()
+        for event in events:
+            try:
+                with self._state.atomic():  # a savepoint: this event's changes only
+                    check_clock(event, now)
+                    apply(self._state, event)
+            except Exception as exc:  # its own outcome; the others still land
+                outcomes.append(exc)
+                continue
+            seq = self._tree.size
+            leaf = leaf_hash(event.body)
+            self._tree.append(leaf)
+            self._state_size += 1
+            rows.append((seq, event.id, event.kind, event.actor, event.nonce, event.time, event.body, leaf))
+            outcomes.append(Receipt(seq, event.id))
+        self._conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        return outcomes
+
     def submit(self, identity: Identity, payload: Payload) -> Receipt:
         """Sign ``payload`` as ``identity`` with its next nonce and append it (atomic across processes)."""
         return self.submit_batch(identity, [payload], _single=True)[0]

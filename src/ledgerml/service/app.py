@@ -18,17 +18,13 @@ from ..errors import LedgerMLError, NotFound, TamperDetected
 from ..home import Home
 from ..ledger.base import LedgerBackend
 from .context import Service, ServiceSettings, token_store
-from .problems import PROBLEM_TYPE, BadRequest, RateLimited, problem
+from .problems import PROBLEM_TYPE, BadRequest, problem, problem_headers
+from .writepath import EventPosts
 
 
 def _problem_response(exc: LedgerMLError, request: Request) -> JSONResponse:
     doc = problem(exc, request.url.path)
-    headers: dict[str, str] = {}
-    if doc["status"] == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="ledgerml"'
-    if isinstance(exc, RateLimited):
-        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-    return JSONResponse(doc, status_code=doc["status"], media_type=PROBLEM_TYPE, headers=headers)
+    return JSONResponse(doc, status_code=doc["status"], media_type=PROBLEM_TYPE, headers=problem_headers(exc, doc))
 
 
 def _install_handlers(app: FastAPI) -> None:
@@ -95,6 +91,7 @@ def create_app(home: Home, ledger: LedgerBackend | None = None, settings: Servic
     app.include_router(governance.router)
     app.include_router(alerts.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.add_middleware(EventPosts, service=service)  # POST /api/events without the router: the hot write path
     return app
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import secrets
 import threading
@@ -66,25 +65,33 @@ class TokenStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._cache: tuple[float, dict[str, TokenRecord]] | None = None
+        self._cache: tuple[float, dict[str, TokenRecord], dict[str, TokenRecord]] | None = None
+        """The file's mtime, its records by id, and by token hash (one dict lookup per request)."""
 
     def records(self) -> list[TokenRecord]:
         """Every token record, revoked ones included, in creation order."""
         return list(self._load().values())
 
     def _load(self) -> dict[str, TokenRecord]:
+        """The records by id."""
+        return self._loaded()[0]
+
+    def _loaded(self) -> tuple[dict[str, TokenRecord], dict[str, TokenRecord]]:
+        """The records by id and by token hash, read again only when the file's mtime changed (one stat)."""
         try:
             mtime = self.path.stat().st_mtime_ns
         except FileNotFoundError:
-            return {}
-        if self._cache is not None and self._cache[0] == mtime:
-            return self._cache[1]
+            return {}, {}
+        cache = self._cache
+        if cache is not None and cache[0] == mtime:
+            return cache[1], cache[2]
         data = load_file(self.path, max_bytes=MAX_TOKENS_BYTES, error=ConfigError)
         if not isinstance(data, list):
             raise ConfigError(f"{self.path} must hold a JSON list of token records")
         loaded = {r.token_id: r for r in (_record(item, str(self.path)) for item in data)}
-        self._cache = (mtime, loaded)
-        return loaded
+        by_hash = {r.sha256: r for r in loaded.values()}
+        self._cache = (mtime, loaded, by_hash)
+        return loaded, by_hash
 
     def _save(self, records: dict[str, TokenRecord]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,7 +137,7 @@ class TokenStore:
         if not token:
             raise Unauthenticated("this request needs an API token: Authorization: Bearer TOKEN")
         digest = hash_token(token)
-        found = next((r for r in self._load().values() if hmac.compare_digest(r.sha256, digest)), None)
+        found = self._loaded()[1].get(digest)  # a stat() per request: a revocation by another process counts at once
         if found is None:
             raise Unauthenticated("the API token is not known")
         if found.revoked is not None:

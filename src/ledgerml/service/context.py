@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..home import Home
 from ..ledger.base import LedgerBackend
 from .auth import TokenStore
+from .groupcommit import GroupCommit
 from .ratelimit import RateLimit
 from .sealing import SealTimer
 
@@ -55,6 +56,8 @@ class Service:
         self.reader = reader if reader is not None else ledger
         self.owned = owned
         self.writes = RateLimit(settings.write_rate, settings.write_burst)
+        self.appends = GroupCommit(ledger)
+        """Single-event posts, appended together when they arrive together (one transaction per group)."""
         self.seal_timer = SealTimer(ledger)
         if owned:  # a ledger the caller passed is the caller's to seal
             self.seal_timer.start()
@@ -67,7 +70,8 @@ class Service:
         return nullcontext(self.reader)
 
     def close(self) -> None:
-        """Stop the sealing timer and close the ledgers this service opened."""
+        """Finish queued appends, stop the sealing timer and close the ledgers this service opened."""
+        self.appends.close()
         self.seal_timer.stop()
         if self.owned:
             self.ledger.close()

@@ -70,6 +70,17 @@ def problem(exc: LedgerMLError, instance: str) -> dict[str, Any]:
     return doc
 
 
+def problem_headers(exc: LedgerMLError, doc: dict[str, Any]) -> dict[str, str]:
+    """The headers a problem response carries besides its type: ``WWW-Authenticate`` on 401, ``Retry-After``
+    on 429."""
+    headers: dict[str, str] = {}
+    if doc["status"] == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="ledgerml"'
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    return headers
+
+
 __all__ = [
     "PROBLEM_TYPE",
     "BadRequest",
@@ -77,5 +88,6 @@ __all__ = [
     "RateLimited",
     "UnsupportedMediaType",
     "problem",
+    "problem_headers",
     "status_of",
 ]
