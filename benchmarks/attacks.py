@@ -94,9 +94,10 @@ def analyse(home: Home, name: str, attackers: set[str], f: int) -> dict[str, Any
         state = ledger.state()
         screening = TaskScreening.open(state, home.store(), name, update_verdict)
         threshold = policy_of(screening.record).threshold
-        aurocs: dict[str, list[float]] = {"detector": [], "history": [], "krum": [], "foolsgold": [], "norm": []}
+        keys = ("detector", "history", "consensus", "krum", "foolsgold", "norm")
+        aurocs: dict[str, list[float]] = {k: [] for k in keys}
         cumulative: dict[str, np.ndarray] = {}
-        earlier: dict[str, Any] = {}
+        earlier: dict[str, dict[str, Any]] = {"history": {}, "consensus": {}}
         honest_rounds = honest_excluded = 0
         for scored in screening.rounds():
             order = sorted(scored.scores)
@@ -108,9 +109,10 @@ def analyse(home: Home, name: str, attackers: set[str], f: int) -> dict[str, Any
             for p, d in deltas.items():
                 cumulative[p] = cumulative.get(p, 0) + d
             rows = sorted(deltas)
-            v1 = score_round(deltas, earlier, "history")  # the version-1 detector on the same stored updates
-            earlier = v1.history
-            _add(aurocs["history"], auroc([v1.scores[p] for p in rows], [p in attackers for p in rows]))
+            for old in ("history", "consensus"):  # versions 1 and 2 on the same stored updates (their ranking)
+                replayed = score_round(deltas, earlier[old], old)
+                earlier[old] = replayed.history
+                _add(aurocs[old], auroc([replayed.scores[p] for p in rows], [p in attackers for p in rows]))
             if len(rows) >= 2:
                 base = baselines(np.stack([deltas[p] for p in rows]), np.stack([cumulative[p] for p in rows]), f)
                 for key, values in base.items():
@@ -183,15 +185,16 @@ def cell(home: Home, count: int, partition: str, attack: str, fraction: float, r
 def table(results: dict[str, Any], clean: dict[str, float]) -> str:
     """The Markdown table of every cell."""
     lines = [
-        "| partition | attack | fraction | AUROC detector | history (v1) | Krum | FoolsGold | norm | min AUROC "
-        "| acc screened | acc Multi-Krum | acc clean | false excl. |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| partition | attack | fraction | AUROC detector | history (v1) | consensus (v2) | Krum | FoolsGold | norm "
+        "| min AUROC | acc screened | acc Multi-Krum | acc clean | false excl. |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, r in results.items():
         partition, attack, fraction = key.split("/")
         a = r["auroc"]
         lines.append(
             f"| {partition} | {attack} | {fraction} | {_show(a['detector'])} | {_show(a['history'])} | "
+            f"{_show(a['consensus'])} | "
             f"{_show(a['krum'])} | "
             f"{_show(a['foolsgold'])} | {_show(a['norm'])} | {_show(r['auroc_min']['detector'])} | "
             f"{r['accuracy_screened']:.3f} | {r['accuracy_multi_krum']:.3f} | {clean[partition]:.3f} | "

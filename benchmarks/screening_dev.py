@@ -155,9 +155,55 @@ def score(out: Path, detector: str, threshold: float, pattern: str) -> None:
     )
 
 
+def loop(seed: int, partitions: list[str], attacks: list[str], fractions: list[float], detectors: list[str]) -> None:
+    """Run each federation with screening acting in the loop (``action = "exclude"``) for every detector, and
+    Multi-Krum and clean FedAvg beside it (``benchmarks/attacks.py``'s setup on another seed): final accuracy
+    and the honest participant-rounds excluded."""
+    import attacks as bench
+
+    from ledgerml.home import Home
+
+    logging.getLogger("flwr").setLevel(logging.ERROR)
+    print(f"seed {seed}; accuracy per detector (false exclusion), Multi-Krum, clean", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for partition in partitions:
+            home = Home(Path(tmp) / partition)
+            home.init(unencrypted=True, block_size=100000)
+            bench.run(home, bench.config(f"c-{partition}", partition, "none", 0.0, "fedavg", 10, seed=seed))
+            clean = bench.final_accuracy(home, f"c-{partition}")
+            for n, (attack, fraction) in enumerate((a, f) for a in attacks for f in fractions):
+                row = []
+                for detector in detectors:
+                    name = f"s{n}-{detector}"
+                    cfg = bench.config(
+                        name,
+                        partition,
+                        attack,
+                        fraction,
+                        "fedavg",
+                        10,
+                        seed=seed,
+                        screening={"action": "exclude", "detector": detector},
+                    )
+                    bench.run(home, cfg)
+                    f = round(fraction * bench.PARTICIPANTS)
+                    found = bench.analyse(home, name, bench.attacker_addresses(home, cfg), f)
+                    row.append(
+                        f"{detector} {bench.final_accuracy(home, name):.3f} ({100 * found['false_exclusion']:.1f}%)"
+                    )
+                krum = bench.config(f"k{n}", partition, attack, fraction, "multi_krum", 10, seed=seed)
+                bench.run(home, krum)
+                multi_krum = bench.final_accuracy(home, krum.task_id)
+                cells = "  ".join(row)
+                print(
+                    f"{partition} {attack} {fraction}: {cells}  Multi-Krum {multi_krum:.3f}  clean {clean:.3f}",
+                    flush=True,
+                )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mode", choices=["collect", "score"])
+    parser.add_argument("mode", choices=["collect", "score", "loop"])
     parser.add_argument("--out", default="/tmp/screening-dev")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--partitions", default="dirichlet,iid")
@@ -172,7 +218,10 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--only", default="")
     args = parser.parse_args()
-    if args.mode == "collect":
+    if args.mode == "loop":
+        parts, names = args.partitions.split(","), args.attacks.split(",")
+        loop(args.seed, parts, names, [float(f) for f in args.fractions.split(",")], args.detector.split(","))
+    elif args.mode == "collect":
         collect(
             Path(args.out),
             args.seed,

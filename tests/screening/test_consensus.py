@@ -152,6 +152,25 @@ PINNED_V1 = [0.817174, 0.040037, 0.100669, 0.013988, 0.006309, 0.026237]
 """``history``'s scores of the round above, computed with the version-1 code as committed before version 2."""
 
 
+def test_version_two_is_unchanged() -> None:
+    """Tasks that declared ``detector = "consensus"`` replay with exactly the maths they were recorded with,
+    history included (four rounds: drift, consistency and reputation all count)."""
+    attack: dict[str, Attack] = {
+        "p0": lambda d: -4 * d["p0"],
+        "p1": lambda d: d["p1"] - 1.5 * sum(d[k] for k in d if k != "p1") / 9,
+    }
+    last = federation(4, attack, seed=5)[-1]
+    assert [round(last.scores[f"p{i}"], 6) for i in range(10)] == PINNED_V2
+    assert [round(last.features["p1"][k], 6) for k in ("drift", "consistency", "projection")] == PINNED_V2_P1
+    assert set(last.features["p1"]) == set(consensus.FEATURES) | {"evidence", "reputation"}
+
+
+PINNED_V2 = [0.774821, 0.652997, 0.145308, 0.082149, 0.056669, 0.087078, 0.155445, 0.0, 0.07961, 0.119857]
+PINNED_V2_P1 = [5.725191, 0.429334, 1.171721]
+"""``consensus``'s scores and three features of the rounds above, computed with the version-2 code as
+committed before version 3."""
+
+
 def test_an_unknown_detector_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown screening detector"):
         score_round({"a": np.ones(3)}, None, "magic")

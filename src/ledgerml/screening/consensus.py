@@ -31,6 +31,7 @@ of its earlier evidence, with ``history``'s weights and score scale (``detector.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -161,17 +162,54 @@ def _drift(cumulative: list[np.ndarray | None]) -> np.ndarray:
     return out
 
 
-def round_features(
-    matrix: np.ndarray, directions: list[np.ndarray | None], cumulative: list[np.ndarray | None]
-) -> dict[str, np.ndarray]:
-    """The excesses of each row of ``matrix`` (participant order; ``directions`` and ``cumulative``: each one's
-    past direction and cumulative change including this round, None without a past)."""
+Context = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]
+"""What a round's excesses are measured against: squared distances, copy groups, the rows that count for the
+typical values (a mask), each row's reference and the median length (``round_context``)."""
+Plan = tuple[tuple[str, ...], Callable[..., dict[str, np.ndarray]], Callable[[dict[str, float]], float]]
+"""A later version's features: their names, the function that computes them and the one that combines them."""
+
+
+def round_context(matrix: np.ndarray, core: np.ndarray | None = None) -> Context:
+    """The round's distances, groups, typical rows, references and median length; with ``core`` (a mask), the
+    typical values and references come from the core's rows only (``core_references``)."""
     sq = _sq_distances(matrix)
     groups = distinct_groups(matrix, sq)
     mask = _firsts(groups)
-    refs = references(matrix, groups)
+    if core is None:
+        refs = references(matrix, groups)
+    else:
+        mask = mask & core
+        refs = core_references(matrix, groups, mask)
     norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))
-    typical = float(np.median(norms[mask]))
+    return sq, groups, mask, refs, float(np.median(norms[mask]))
+
+
+def core_references(rows: np.ndarray, groups: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Each row's reference: the geometric median of the distinct rows in ``mask`` without the row's own group
+    (as ``references``, from the rows of the mask only; a row outside it gets the whole median)."""
+    distinct = rows[mask]
+    centre, weights = geometric_median(distinct)
+    if len(distinct) < 2:
+        return np.tile(centre, (len(rows), 1))
+    inside = mask[groups]
+    position = np.where(inside, (np.cumsum(mask) - 1)[groups], 0)
+    total = np.einsum("i,ij->j", weights, distinct)
+    own = np.where(inside, weights[position], 0.0)
+    pulls = own[:, None] * distinct[position]
+    return np.asarray((total[None, :] - pulls) / (float(weights.sum()) - own)[:, None])
+
+
+def round_features(
+    matrix: np.ndarray,
+    directions: list[np.ndarray | None],
+    cumulative: list[np.ndarray | None],
+    context: Context | None = None,
+) -> dict[str, np.ndarray]:
+    """The excesses of each row of ``matrix`` (participant order; ``directions`` and ``cumulative``: each one's
+    past direction and cumulative change including this round, None without a past), measured against
+    ``context`` (default: the whole round's, ``round_context(matrix)``)."""
+    sq, groups, mask, refs, typical = context if context is not None else round_context(matrix)
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))
     log_norms = np.log(np.maximum(norms, TINY * max(typical, 1.0)))
     angles = np.array([_angle(row, ref) for row, ref in zip(matrix, refs, strict=True)])
     lengths = np.maximum(np.sqrt(np.einsum("ij,ij->i", refs, refs)), TINY * max(typical, 1.0))
@@ -201,10 +239,15 @@ def combine(row: dict[str, float]) -> float:
 
 
 def score(
-    deltas: dict[str, np.ndarray], history: dict[str, ConsensusHistory], weights: tuple[float, float, float]
+    deltas: dict[str, np.ndarray],
+    history: dict[str, ConsensusHistory],
+    weights: tuple[float, float, float],
+    plan: Plan | None = None,
 ) -> tuple[dict[str, float], dict[str, dict[str, float]], dict[str, ConsensusHistory]]:
     """Scores, features and the history after the round (see ``detector.score_round``); ``weights`` are
-    ``history``'s reputation weight, decay and score scale, as the caller reads them."""
+    ``history``'s reputation weight, decay and score scale, as the caller reads them; ``plan``: a later
+    version's features (``alignment``), called as ``fn(matrix, directions, cumulative, past, weight)``."""
+    names, compute, evidence_of = plan if plan is not None else (FEATURES, None, combine)
     weight, decay, scale = weights
     history = dict(history)
     order = sorted(deltas)
@@ -214,15 +257,17 @@ def score(
     past = [_usable(history.get(p), matrix.shape[1]) for p in order]
     directions = [h.direction if h.rounds else None for h in past]
     cumulative = [h.cumulative + row if h.rounds else None for h, row in zip(past, matrix, strict=True)]
-    if len(order) >= 3:
+    if len(order) < 3:
+        excesses = {k: np.zeros(len(order)) for k in names}
+    elif compute is None:
         excesses = round_features(matrix, directions, cumulative)
     else:
-        excesses = {k: np.zeros(len(order)) for k in FEATURES}
+        excesses = compute(matrix, directions, cumulative, past, weight)
     scores: dict[str, float] = {}
     features: dict[str, dict[str, float]] = {}
     for i, participant in enumerate(order):
-        row = {name: float(excesses[name][i]) for name in FEATURES}
-        current = combine(row)
+        row = {name: float(excesses[name][i]) for name in names}
+        current = evidence_of(row)
         before = past[i]
         evidence = current if not before.rounds else (1 - weight) * current + weight * before.reputation
         scores[participant] = float(evidence / (evidence + scale))

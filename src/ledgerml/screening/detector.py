@@ -41,10 +41,13 @@ from ._vectors import (
     _unit,
 )
 
-DETECTORS = ("history", "consensus")
-"""Known detectors: ``history`` (version 1, kept for the tasks that declared it) and ``consensus`` (version 2,
-``screening.consensus``; the default)."""
-DEFAULT_DETECTOR = "consensus"
+DETECTORS = ("history", "consensus", "alignment")
+"""Known detectors: ``history`` (version 1) and ``consensus`` (version 2), kept for the tasks that declared
+them, and ``alignment`` (version 3: version 2 and the scale-aware ``reversal``; ``screening.consensus``; the
+default)."""
+DETECTOR_VERSIONS = {"history": 1, "consensus": 2, "alignment": 3}
+"""Each detector's version (alerts name it: ``federation.alignment/v3``)."""
+DEFAULT_DETECTOR = "alignment"
 """The detector of a ``[screening]`` table that names none, and of a task that declared no policy."""
 FEATURES = ("norm", "angle", "distance", "similarity", "consistency")
 """The per-round excesses, in the order explanations list them."""
@@ -112,10 +115,15 @@ def score_round(
 ) -> RoundScores:
     """Score every participant of one round from its change (``deltas``: participant -> flat float64 change)
     and its history with ``detector`` (one of ``DETECTORS``); deterministic and independent of the dict's order."""
+    weights = (HISTORY_WEIGHT, DECAY, SCALE)
     if detector == "consensus":
         from .consensus import score
 
-        return RoundScores(*score(deltas, dict(history or {}), (HISTORY_WEIGHT, DECAY, SCALE)))
+        return RoundScores(*score(deltas, dict(history or {}), weights))
+    if detector == "alignment":
+        from .alignment import score as score_v3
+
+        return RoundScores(*score_v3(deltas, dict(history or {}), weights))
     if detector != "history":
         raise ValueError(f"unknown screening detector {detector!r}")
     history = {p: h for p, h in (history or {}).items() if isinstance(h, ParticipantHistory)}
