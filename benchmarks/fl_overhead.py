@@ -7,13 +7,21 @@ Both run through the same in-process Grid with the same server-side evaluation, 
 The ledger runs twice: a round's commitments appended one event at a time, and in one batch (one
 transaction, one state-machine pass; the default).
 
+The ``10M`` workload is the same numpy MLP widened to 133,333 hidden units (9,999,985 float64 parameters, an
+80 MB update), trained by fixed-cost clients: each client's round takes exactly ``--train-seconds`` (default
+1.0 s: about one local epoch over 1,000 examples of a 10 M-parameter model, 6 FLOP per parameter and example,
+on a 60 GFLOP/s device) by sleeping out whatever its update computation (global + a small seeded step) left,
+in both variants alike. Everything the ledger does with the 80 MB arrays is real; only the gradient steps
+are simulated. The in-process Grid runs the 10 clients one after another, so a round trains for 10 x that
+cost. (The MLP's ``MAX_HIDDEN`` config guard is lifted for this workload only.)
+
 ``--round-only N`` times only the aggregator's side of one round (screen, store, append the commitments,
 validate, aggregate, finalize) on the same pre-trained replies, N times per variant, alternating, each on a
 fresh copy of the ledger home: no training, so the difference between one-by-one and batched commitments is
-not buried in training-time noise.
+not buried in training-time noise. ``--round-workload 10M`` does the same on 10 M-parameter replies.
 
-Usage: python benchmarks/fl_overhead.py [--participants 10 --rounds 20 --workloads 64x2,256x5,256x40]
-       python benchmarks/fl_overhead.py --round-only 30 [--participants 10]
+Usage: python benchmarks/fl_overhead.py [--participants 10 --rounds 20 --workloads 64x2,256x5,256x40,10M]
+       python benchmarks/fl_overhead.py --round-only 30 [--participants 10] [--round-workload 64|10M]
 """
 
 from __future__ import annotations
@@ -36,9 +44,11 @@ from flwr.app import Array, ArrayRecord, Context, Message, MetricRecord, RecordD
 from flwr.clientapp import ClientApp
 from flwr.serverapp.strategy import FedAvg
 
-from ledgerml.federated.apps import run_in_process
+from ledgerml.federated import config as federation_config
+from ledgerml.federated.apps import run_in_process, run_server
 from ledgerml.federated.coordinator import TaskCoordinator
-from ledgerml.federated.flower import LocalGrid, local_contexts
+from ledgerml.federated.flower import LocalGrid, local_contexts, make_client_app
+from ledgerml.federated.participant import Participant
 from ledgerml.federated.runner import (
     FederationConfig,
     load_participant,
@@ -48,10 +58,50 @@ from ledgerml.federated.runner import (
 )
 from ledgerml.home import Home
 from ledgerml.ml.models import build_model
+from ledgerml.ml.serialization import Weights
+
+BIG_HIDDEN = 133_333
+"""Hidden units of the 10 M-parameter MLP: 64 x 133,333 + 133,333 + 133,333 x 10 + 10 = 9,999,985 parameters."""
 
 
-def plain_run(home: Home, task_id: str, spec: dict[str, Any], rounds: int) -> float:
-    """The federation without any ledger: Flower FedAvg over a plain ClientApp."""
+def fixed_cost_update(base: Weights, seed: int, round_: int, seconds: float) -> Weights:
+    """A fixed-cost client's "training": global + a small seeded step on every array, then sleep until
+    ``seconds`` have passed since the call (the same in both variants; the arrays are real)."""
+    started = time.perf_counter()
+    step = float(np.random.default_rng([seed, round_]).normal(0.0, 1e-3))
+    update = {name: base[name] + step for name in sorted(base)}
+    time.sleep(max(0.0, seconds - (time.perf_counter() - started)))
+    return update
+
+
+class FixedCostParticipant(Participant):
+    """A ledgerml participant whose local training is ``fixed_cost_update`` (everything else is the real code)."""
+
+    train_seconds: float = 1.0
+
+    def local_update(
+        self, base: Weights, spec: dict[str, Any], round_: int, rng: np.random.Generator
+    ) -> tuple[Weights, float]:
+        return fixed_cost_update(base, self.seed, round_, self.train_seconds), 0.0
+
+
+def fixed_cost_run(home: Home, task_id: str, seconds: float) -> None:
+    """The ledgerml run (the real ServerApp side and ClientApp) with fixed-cost participants."""
+    count = len(load_plan(home, task_id).participants)
+
+    def load(context: Context) -> Participant:
+        me = load_participant(home, task_id, int(context.node_config["partition-id"]))
+        fixed = FixedCostParticipant(**{name: getattr(me, name) for name in me.__dataclass_fields__})
+        fixed.train_seconds = seconds
+        return fixed
+
+    with LocalGrid(make_client_app(load), local_contexts(count, {"home": str(home.path), "task": task_id})) as grid:
+        run_server(grid, home, task_id)
+
+
+def plain_run(home: Home, task_id: str, spec: dict[str, Any], rounds: int, fixed: float | None = None) -> float:
+    """The federation without any ledger: Flower FedAvg over a plain ClientApp (training for ``fixed`` seconds
+    per client with ``fixed_cost_update`` when given)."""
     count = len(load_plan(home, task_id).participants)
     people = [load_participant(home, task_id, i) for i in range(count)]
     evaluate = validation_evaluator(home, task_id)
@@ -60,11 +110,16 @@ def plain_run(home: Home, task_id: str, spec: dict[str, Any], rounds: int) -> fl
     @app.train()
     def train(message: Message, context: Context) -> Message:
         me = people[int(context.node_config["partition-id"])]
-        model = build_model(spec)
-        model.set_weights({k: v.numpy() for k, v in message.content["arrays"].items()})
-        rng = np.random.default_rng([me.seed, int(message.content["config"]["server-round"])])
-        model.fit(me.X, me.y, epochs=me.epochs, lr=me.lr, batch_size=me.batch_size, rng=rng)
-        weights = model.get_weights()
+        base = {k: v.numpy() for k, v in message.content["arrays"].items()}
+        round_ = int(message.content["config"]["server-round"])
+        if fixed is not None:
+            weights = fixed_cost_update(base, me.seed, round_, fixed)
+        else:
+            model = build_model(spec)
+            model.set_weights(base)
+            rng = np.random.default_rng([me.seed, round_])
+            model.fit(me.X, me.y, epochs=me.epochs, lr=me.lr, batch_size=me.batch_size, rng=rng)
+            weights = model.get_weights()
         return Message(
             RecordDict(
                 {
@@ -88,32 +143,52 @@ def plain_run(home: Home, task_id: str, spec: dict[str, Any], rounds: int) -> fl
         return time.perf_counter() - started
 
 
+def parse_workload(text: str) -> tuple[int, int, float | None]:
+    """``HIDDENxEPOCHS`` (real local training) or ``10M`` (fixed-cost clients): hidden units, epochs, seconds."""
+    if text.strip().upper() == "10M":
+        return BIG_HIDDEN, 1, -1.0
+    hidden, epochs = (int(v) for v in text.split("x"))
+    return hidden, epochs, None
+
+
+def _ledger_run(home: Home, task_id: str, fixed: float | None) -> float:
+    started = time.perf_counter()
+    if fixed is None:
+        run_in_process(home, task_id)
+    else:
+        fixed_cost_run(home, task_id, fixed)
+    return time.perf_counter() - started
+
+
 def measure(
-    home: Home, tag: str, participants: int, rounds: int, hidden: int, epochs: int, repeat: int
+    home: Home, tag: str, participants: int, rounds: int, workload: str, repeat: int, train_seconds: float
 ) -> dict[str, Any]:
-    with_ledger, per_event, without = [], [], []
+    """Plain Flower, ledgerml one by one and ledgerml batched, alternating ``repeat`` times: seconds and medians."""
+    hidden, epochs, fixed = parse_workload(workload)
+    fixed = None if fixed is None else train_seconds
+    times: dict[str, list[float]] = {"plain": [], "single": [], "batch": []}
+    spec = {"type": "mlp", "hidden": hidden, "n_features": 64, "n_classes": 10, "seed": 0}
     for i in range(repeat):
-        for variant, times in (("plain", without), ("single", per_event), ("batch", with_ledger)):
+        for variant, runs in times.items():
             config = _config(f"{tag}-{variant}-{i}", participants, rounds, hidden, epochs)
             setup_federation(home, config, unencrypted=True)
             if variant == "plain":
-                spec = {"type": "mlp", "hidden": hidden, "n_features": 64, "n_classes": 10, "seed": 0}
-                times.append(plain_run(home, config.task_id, spec, rounds))
+                runs.append(plain_run(home, config.task_id, spec, rounds, fixed))
                 continue
             TaskCoordinator.batch_commitments = variant == "batch"
-            started = time.perf_counter()
-            run_in_process(home, config.task_id)
-            times.append(time.perf_counter() - started)
+            runs.append(_ledger_run(home, config.task_id, fixed))
     TaskCoordinator.batch_commitments = True
-    a, b, c = statistics.median(without), statistics.median(with_ledger), statistics.median(per_event)
+    a, c, b = (statistics.median(times[v]) for v in ("plain", "single", "batch"))
+    model = f"mlp hidden={hidden}" if fixed is None else f"mlp hidden={hidden} (9,999,985 params)"
     return {
         "participants": participants,
         "rounds": rounds,
-        "model": f"mlp hidden={hidden}",
+        "model": model,
         "epochs": epochs,
-        "without_ledger_s": without,
-        "with_ledger_per_event_s": per_event,
-        "with_ledger_s": with_ledger,
+        "training": f"{epochs} epochs" if fixed is None else f"fixed {fixed:g} s per client",
+        "without_ledger_s": times["plain"],
+        "with_ledger_per_event_s": times["single"],
+        "with_ledger_s": times["batch"],
         "median_without_s": a,
         "median_per_event_s": c,
         "median_with_s": b,
@@ -138,7 +213,9 @@ def _config(task_id: str, participants: int, rounds: int, hidden: int, epochs: i
     )
 
 
-def round_cost(template: Path, work: Path, task_id: str, replies: list[Any], batch: bool) -> float:
+def round_cost(
+    template: Path, work: Path, task_id: str, replies: list[Any], batch: bool, profiler: Any = None
+) -> float:
     """Seconds the aggregator takes to process one round of ``replies`` on a fresh copy of ``template``."""
     import shutil
 
@@ -150,45 +227,112 @@ def round_cost(template: Path, work: Path, task_id: str, replies: list[Any], bat
     with home.open_ledger() as ledger:
         coordinator = Coordinator(ledger, home.store(), home.identity(load_plan(home, task_id).aggregator), task_id)
         coordinator.batch_commitments = batch
+        if profiler is not None:
+            profiler.enable()
         started = time.perf_counter()
         outcome = coordinator.process_round(replies)
         elapsed = time.perf_counter() - started
+        if profiler is not None:
+            profiler.disable()
     assert outcome.status == "ok" and len(outcome.accepted) == len(replies)
     return elapsed
 
 
-def round_only(tmp: Path, participants: int, repeat: int) -> dict[str, Any]:
-    """One round's aggregator-side cost with commitments appended one by one and in one batch."""
-    from ledgerml.federated.coordinator import Reply
-    from ledgerml.ml.serialization import to_bytes
+def flower_round_cost(replies: list[Any]) -> float:
+    """Seconds plain Flower's server spends on the same round: FedAvg's ``aggregate_arrayrecords`` over the
+    replies' arrays as ArrayRecords (what its ``aggregate_train`` does with them)."""
+    from flwr.serverapp.strategy.strategy_utils import aggregate_arrayrecords
 
-    template = Path(tmp) / "template"
-    home = Home(template)
-    home.init(unencrypted=True)
-    config = _config("round", participants, 1, 64, 1)
-    setup_federation(home, config, unencrypted=True)
-    people = [load_participant(home, "round", i) for i in range(participants)]
+    from ledgerml.ml.serialization import from_bytes
+
+    records = [
+        RecordDict(
+            {
+                "arrays": ArrayRecord({k: Array(v) for k, v in from_bytes(r.update).items()}),
+                "metrics": MetricRecord({"num-examples": 100}),
+            }
+        )
+        for r in replies
+    ]
+    started = time.perf_counter()
+    aggregate_arrayrecords(records, "num-examples")
+    return time.perf_counter() - started
+
+
+def _round_replies(home: Home, participants: int, hidden: int, fixed: bool) -> list[Any]:
+    """One round of signed replies from every participant of the planned task ``round`` (joined first)."""
+    from ledgerml.federated.coordinator import Reply
+
+    people: list[Participant] = [load_participant(home, "round", i) for i in range(participants)]
+    if fixed:
+        people = [FixedCostParticipant(**{k: getattr(p, k) for k in p.__dataclass_fields__}) for p in people]
+        for person in people:
+            person.train_seconds = 0.0
     with home.open_ledger() as ledger:
         for person in people:
             ledger.append(person.join(ledger.ledger_id, "round", ledger.next_nonce(person.address)))
-        coordinator = TaskCoordinator(ledger, home.store(), home.identity(config.aggregator), "round")
-        train_config = coordinator.train_config()
-        spec, base = coordinator.model_spec(), to_bytes(coordinator.global_weights())
+        coordinator = TaskCoordinator(ledger, home.store(), home.identity(load_plan(home, "round").aggregator), "round")
+        train_config, spec = coordinator.train_config(), coordinator.model_spec()
+        base = coordinator.store.get(coordinator.global_digest())
     replies = []
     for person in people:
         data, event, _ = person.train(base, train_config, spec)
         replies.append(Reply(person.address, event.to_dict(), data))
-    single, batch = [], []
+    return replies
+
+
+def round_only(tmp: Path, participants: int, repeat: int, workload: str, profile: bool) -> dict[str, Any]:
+    """One round's aggregator-side cost with commitments appended one by one and in one batch, beside plain
+    Flower's FedAvg aggregation of the same arrays; with ``profile``, a cProfile table of the batched rounds."""
+    hidden, _, fixed = parse_workload(workload)
+    template = Path(tmp) / "template"
+    home = Home(template)
+    home.init(unencrypted=True)
+    setup_federation(home, _config("round", participants, 1, hidden, 1), unencrypted=True)
+    replies = _round_replies(home, participants, hidden, fixed is not None)
+    single, batch, flower = [], [], []
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
     for _ in range(repeat):
-        single.append(round_cost(template, Path(tmp) / "work", "round", replies, batch=False))
-        batch.append(round_cost(template, Path(tmp) / "work", "round", replies, batch=True))
-    return {
+        single.append(round_cost(template, Path(tmp) / "work", "round", replies, False))
+        batch.append(round_cost(template, Path(tmp) / "work", "round", replies, True, profiler))
+        flower.append(flower_round_cost(replies))
+    row = {
         "participants": participants,
+        "workload": workload,
+        "update_bytes": len(replies[0].update),
         "round_ms_one_by_one": [1000 * t for t in single],
         "round_ms_batch": [1000 * t for t in batch],
+        "round_ms_flower": [1000 * t for t in flower],
         "median_one_by_one_ms": 1000 * statistics.median(single),
         "median_batch_ms": 1000 * statistics.median(batch),
+        "median_flower_ms": 1000 * statistics.median(flower),
     }
+    if profiler is not None:
+        row["profile"] = profile_rows(profiler, repeat)
+    return row
+
+
+def profile_rows(profiler: Any, rounds: int, top: int = 18) -> list[dict[str, Any]]:
+    """The functions with the most own time (cProfile ``tottime``), in ms per round."""
+    import pstats
+
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    rows = []
+    for (path, line, name), (_, calls, own, cumulative, _) in stats.items():
+        where = f"{Path(path).name}:{line}({name})" if line else name
+        rows.append(
+            {
+                "function": where,
+                "calls_per_round": calls / rounds,
+                "own_ms": 1000 * own / rounds,
+                "cumulative_ms": 1000 * cumulative / rounds,
+            }
+        )
+    return sorted(rows, key=lambda r: -r["own_ms"])[:top]
 
 
 def main() -> None:
@@ -196,53 +340,113 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument(
-        "--workloads", default="64x2,256x5,256x40", help="comma-separated HIDDENxEPOCHS local-training workloads"
+        "--workloads",
+        default="64x2,256x5,256x40,10M",
+        help="comma-separated HIDDENxEPOCHS local-training workloads, and 10M (fixed-cost clients)",
     )
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--train-seconds", type=float, default=1.0, help="a 10M client's fixed training time")
+    parser.add_argument("--big-rounds", type=int, default=3, help="rounds of the 10M workload")
     parser.add_argument("--round-only", type=int, default=0, metavar="N", help="time only the aggregator's round")
+    parser.add_argument("--round-workload", default="64x1", help="the --round-only model: HIDDENx1 or 10M")
+    parser.add_argument("--profile", action="store_true", help="with --round-only: a cProfile table")
+    parser.add_argument(
+        "--baseline-src", default="", help="with --round-only: also run it on this src tree, alternating (A/B)"
+    )
+    parser.add_argument("--pairs", type=int, default=3, help="with --baseline-src: alternating runs of each")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "fl_overhead.json"))
     args = parser.parse_args()
     logging.getLogger("flwr").setLevel(logging.ERROR)
+    federation_config.MAX_HIDDEN = max(federation_config.MAX_HIDDEN, BIG_HIDDEN)  # the 10M workload's MLP
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)  # one BLAS thread and one core: both variants compete for nothing
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    if args.round_only and args.baseline_src:
+        ab_round_only(args)
+        return
     if args.round_only:
         with tempfile.TemporaryDirectory() as tmp:
-            row = round_only(Path(tmp), args.participants, args.round_only)
-        print(json.dumps(row), flush=True)
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(row, indent=2))
-        print(f"\nthe aggregator's side of one round of {args.participants} updates, median of {args.round_only}\n")
-        print("| commitments | ms per round |\n|---|---|")
-        print(f"| one by one (one transaction each) | {row['median_one_by_one_ms']:.1f} |")
-        print(f"| one batch (one transaction, one state-machine pass) | {row['median_batch_ms']:.1f} |")
+            row = round_only(Path(tmp), args.participants, args.round_only, args.round_workload, args.profile)
+        _write(args.out, row)
+        print_round_only(row, args.round_only)
         return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n, workload in enumerate(args.workloads.split(",")):
-            hidden, epochs = (int(v) for v in workload.split("x"))
             home = Home(Path(tmp) / f"home{n}")
             home.init(unencrypted=True)
-            rows.append(measure(home, f"w{n}", args.participants, args.rounds, hidden, epochs, args.repeat))
+            rounds = args.big_rounds if parse_workload(workload)[2] is not None else args.rounds
+            rows.append(measure(home, f"w{n}", args.participants, rounds, workload, args.repeat, args.train_seconds))
             print(json.dumps(rows[-1]), flush=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(rows, indent=2))
+    _write(args.out, rows)
+    print_table(rows, args.participants, args.repeat)
+
+
+def ab_round_only(args: argparse.Namespace) -> None:
+    """``--round-only`` on this tree and on ``--baseline-src``, alternating ``--pairs`` times, one process each."""
+    import subprocess
+    import sys
+
+    runs: dict[str, list[float]] = {"baseline": [], "this tree": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(args.pairs):
+            for name, src in (("baseline", args.baseline_src), ("this tree", "")):
+                out = str(Path(tmp) / "row.json")
+                command = [sys.executable, __file__, "--round-only", str(args.round_only), "--out", out]
+                command += ["--participants", str(args.participants), "--round-workload", args.round_workload]
+                env = {**os.environ, "PYTHONPATH": src} if src else dict(os.environ)
+                subprocess.run(command, check=True, env=env, capture_output=True)
+                runs[name].append(json.loads(Path(out).read_text())["median_batch_ms"])
+    _write(args.out, runs)
     print(
-        f"\n{args.participants} participants, {args.rounds} rounds, median of {args.repeat}; durability: "
+        f"\nload average {os.getloadavg()[0]:.2f}; --round-only {args.round_only} ({args.round_workload}), batched "
+        f"commitments, {args.pairs} alternating processes each; median ms per round of each process\n"
+    )
+    print("| tree | ms per round (each process) | median |\n|---|---|---|")
+    for name, values in runs.items():
+        print(f"| {name} | {', '.join(f'{v:.1f}' for v in values)} | {statistics.median(values):.1f} |")
+
+
+def _write(out: str, data: Any) -> None:
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(data, indent=2))
+
+
+def print_round_only(row: dict[str, Any], repeat: int) -> None:
+    """The --round-only table (and the profile table when there is one)."""
+    print(
+        f"\nload average {os.getloadavg()[0]:.2f}; the aggregator's side of one round of {row['participants']} "
+        f"updates of {row['update_bytes']:,} bytes ({row['workload']}), median of {repeat}\n"
+    )
+    print("| the round's server side | ms per round |\n|---|---|")
+    print(f"| plain Flower: FedAvg's aggregate_arrayrecords on the same arrays | {row['median_flower_ms']:.1f} |")
+    print(f"| ledgerml, commitments one by one (one transaction each) | {row['median_one_by_one_ms']:.1f} |")
+    print(f"| ledgerml, one batch (one transaction, one state-machine pass) | {row['median_batch_ms']:.1f} |")
+    if "profile" in row:
+        print("\n| function (cProfile, batched rounds) | calls per round | own ms per round | cumulative ms |")
+        print("|---|---|---|---|")
+        for r in row["profile"]:
+            print(f"| `{r['function']}` | {r['calls_per_round']:.0f} | {r['own_ms']:.2f} | {r['cumulative_ms']:.2f} |")
+
+
+def print_table(rows: list[dict[str, Any]], participants: int, repeat: int) -> None:
+    """The whole-federation table."""
+    print(
+        f"\nload average {os.getloadavg()[0]:.2f}; {participants} participants, median of {repeat}; durability: "
         "synchronous=normal (no per-object fsync); pinned to one core, one BLAS thread\n"
     )
     print(
-        "| local training | Flower FedAvg, no ledger (s) | ledgerml, commitments one by one (s) | "
+        "| model, local training | rounds | Flower FedAvg, no ledger (s) | ledgerml, commitments one by one (s) | "
         "ledgerml, one batch per round (s) | overhead (batch) | ledger ms per round: one by one | batch |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['model']}, {r['epochs']} epochs | {r['median_without_s']:.2f} | {r['median_per_event_s']:.2f} | "
-            f"{r['median_with_s']:.2f} | {r['overhead_pct']:+.1f}% | {r['ledger_ms_per_round_per_event']:.1f} | "
-            f"{r['ledger_ms_per_round']:.1f} |"
+            f"| {r['model']}, {r['training']} | {r['rounds']} | {r['median_without_s']:.2f} | "
+            f"{r['median_per_event_s']:.2f} | {r['median_with_s']:.2f} | {r['overhead_pct']:+.1f}% | "
+            f"{r['ledger_ms_per_round_per_event']:.1f} | {r['ledger_ms_per_round']:.1f} |"
         )
 
 

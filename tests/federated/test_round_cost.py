@@ -9,14 +9,20 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from ledgerml.errors import ConfigError
+from ledgerml.federated.aggregation import aggregate
 from ledgerml.federated.audit import audit_task
 from ledgerml.federated.coordinator import Reply, TaskCoordinator
 from ledgerml.federated.runner import FederationConfig, load_participant, load_plan, setup_federation
+from ledgerml.federated.weight_deltas import WeightsDeltas
 from ledgerml.home import Home
 from ledgerml.identity import Identity
-from ledgerml.ml.serialization import from_bytes
+from ledgerml.ml.serialization import flatten, from_bytes
 from ledgerml.store import ArtifactStore
 
 TASK = "rc"
@@ -139,3 +145,61 @@ def test_a_round_replayed_from_the_cut_path_audits_clean(home: Home) -> None:
     report = audit_task(coord.ledger, home.store(), TASK)
     assert report.ok, report
     coord.ledger.close()
+
+
+_DTYPES = st.sampled_from([np.float32, np.float64, np.float16, np.int32])
+_RULES = [
+    ("fedavg", {}),
+    ("median", {}),
+    ("trimmed_mean", {"beta": 0.25}),
+    ("krum", {"f": 1}),
+    ("multi_krum", {"f": 1, "m": 2}),
+    ("bulyan", {"f": 0}),
+    ("norm_clipped_mean", {"clip": 1.0}),
+]
+
+
+def _draw(rng: np.random.Generator, shape: list[int], dtype: Any) -> np.ndarray:
+    if dtype == np.int32:
+        return rng.integers(-9, 9, size=shape).astype(dtype)
+    return np.asarray(rng.normal(0, 3, size=shape)).astype(dtype)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    shapes=st.lists(st.lists(st.integers(1, 5), max_size=3), min_size=1, max_size=4),
+    dtypes=st.lists(_DTYPES, min_size=4, max_size=4),
+    n=st.integers(1, 6),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_weights_deltas_have_the_bits_of_the_stacked_matrix(
+    shapes: list[list[int]], dtypes: list[Any], n: int, seed: int
+) -> None:
+    """Every block, every row and every rule's result equal the stacked ``flatten(u) - flatten(t)`` matrix's."""
+    rng = np.random.default_rng(seed)
+    template = {f"a{i}": _draw(rng, shape, dtypes[i]) for i, shape in enumerate(shapes)}
+    updates = [{k: _draw(rng, list(v.shape), v.dtype) for k, v in template.items()} for _ in range(n)]
+    matrix = np.stack([flatten(u) - flatten(template) for u in updates])
+    source = WeightsDeltas(template, updates)
+    d = matrix.shape[1]
+    assert source.shape == matrix.shape
+    lo = int(rng.integers(0, d))
+    hi = int(rng.integers(lo + 1, d + 1))
+    assert source.columns(lo, hi).tobytes() == np.ascontiguousarray(matrix[:, lo:hi]).tobytes()
+    assert all(source.row(i).tobytes() == matrix[i].tobytes() for i in range(n))
+    weights = rng.integers(0, 50, size=n).astype(np.float64)
+    for rule, params in _RULES:
+        with np.errstate(all="ignore"):
+            try:
+                expected = aggregate(rule, matrix, weights, params)
+            except ConfigError:
+                continue  # too few updates for the rule's f: refused either way
+            got = aggregate(rule, WeightsDeltas(template, updates), weights, params)
+        assert got.delta.tobytes() == expected.delta.tobytes(), rule
+        assert (got.accepted, got.rejected) == (expected.accepted, expected.rejected), rule
+
+
+def test_weights_deltas_refuse_an_update_of_another_size() -> None:
+    template = {"w": np.zeros(3)}
+    with pytest.raises(ConfigError, match="array sizes"):
+        WeightsDeltas(template, [{"w": np.zeros(4)}])

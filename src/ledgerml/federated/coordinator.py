@@ -45,6 +45,7 @@ from .flower_rules import is_flower_rule
 from .receipts import issue_receipt
 from .sampling import RoundSampler, not_sampled_reason
 from .validation import check_update
+from .weight_deltas import WeightsDeltas
 
 MISMATCH = "digest mismatch: received "
 EXAMPLES_EXCEED = "num_examples "
@@ -195,8 +196,7 @@ def run_rule(
     if not order:
         return None, order
     counts = _checked_counts(order, examples)
-    base = flatten(template)
-    deltas = np.stack([flatten(usable[a]) - base for a in order])
+    deltas = WeightsDeltas(template, [usable[a] for a in order])  # column blocks on demand: no n x d copy
     weights = np.array([float(c) for c in counts], dtype=np.float64)
     return aggregate(record.rule, deltas, weights, record.params()), order
 
