@@ -1,5 +1,6 @@
-"""A task that declared the version-1 detector (``detector = "history"``) is scored, acted on and audited with
-version 1; ``monitor_task`` raising alerts replays the task once and prints the same scores."""
+"""A task that declared an earlier detector (``detector = "history"``, version 1, or ``"consensus"``, version 2)
+is scored, acted on and audited with that version, not the default; ``monitor_task`` raising alerts replays the
+task once and prints the same scores."""
 
 from __future__ import annotations
 
@@ -21,12 +22,12 @@ from ledgerml.vocab.alerts import alerts_of
 from ledgerml.vocab.tasks import task
 
 TASK = "v1"
-pytestmark = pytest.mark.slow  # one 2-round federation of 5 (about 5 s)
+pytestmark = pytest.mark.slow  # one 2-round federation of 5 per version (about 5 s each)
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
-    home = Home(tmp_path_factory.mktemp("v1") / "home")
+@pytest.fixture(scope="module", params=["history", "consensus"])
+def home(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Home:
+    home = Home(tmp_path_factory.mktemp(request.param) / "home")
     home.init(unencrypted=True)
     config = FederationConfig(
         task_id=TASK,
@@ -36,7 +37,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
         min_participants=1,
         attack="sign_flip",
         attackers=[0],
-        screening={"action": "exclude", "detector": "history"},
+        screening={"action": "exclude", "detector": request.param},
     )
     setup_federation(home, config, unencrypted=True)
     run_in_process(home, TASK)
@@ -47,7 +48,8 @@ def test_the_declared_version_is_recorded_scored_and_audited(home: Home) -> None
     with home.open_ledger(as_validator=False) as ledger:
         state = ledger.state()
         record = task(state, TASK)
-        assert record is not None and record.screening_policy()["detector"] == "history"
+        assert record is not None
+        declared = record.screening_policy()["detector"]
         report = audit_task(ledger, home.store(), TASK)
         assert not report.problems and not any(r.problems for r in report.rounds)
         screening = TaskScreening.open(state, home.store(), TASK, update_verdict)
@@ -62,11 +64,10 @@ def test_the_declared_version_is_recorded_scored_and_audited(home: Home) -> None
         recorded = [dict(s.scored.scores) for s in screening.rounds()]
     history = None
     for deltas, scores in zip(captured, recorded, strict=True):
-        v1 = score_round(deltas, history, "history")
-        history = v1.history
-        assert v1.scores == scores  # version 1's maths, not the default's
-    v2 = score_round(captured[0], None, "consensus").scores
-    assert v2 != recorded[0]
+        again = score_round(deltas, history, declared)
+        history = again.history
+        assert again.scores == scores  # the declared version's maths, not the default's
+    assert score_round(captured[0], None, "alignment").scores != recorded[0]
 
 
 def test_raising_alerts_replays_the_task_once(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,5 +86,6 @@ def test_raising_alerts_replays_the_task_once(home: Home, monkeypatch: pytest.Mo
     assert doc["scores"] == plain["scores"] and doc["alerts"]
     with home.open_ledger(as_validator=False) as ledger:
         names = {r.detector for _, r in alerts_of(ledger.state())}
-    assert names == {detector_name("history")} == {"federation.history/v1"}
-    assert detector_name("consensus") == "federation.consensus/v2"
+        declared = task(ledger.state(), TASK).screening_policy()["detector"]  # type: ignore[union-attr]
+    expected = {"history": "federation.history/v1", "consensus": "federation.consensus/v2"}[declared]
+    assert names == {detector_name(declared)} == {expected}
