@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ledgerml.federated.screening_alerts import detector_name
@@ -157,3 +157,25 @@ def test_correlated_features_count_once() -> None:
     row.update(norm=4.25)
     assert alignment.combine_groups(row) == pytest.approx(5.0)
     assert {f for group in alignment.GROUPS for f in group} == set(alignment.FEATURES_V3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(3, 8), st.integers(0, 10_000), st.lists(st.integers(0, 3), min_size=3, max_size=3))
+@example(4, 0, [3, 1, 0])  # the reversed p0's reputation keeps it, the group's first copy, out of the core
+def test_scores_stay_finite_with_copies_zeros_and_histories(n: int, seed: int, kinds: list[int]) -> None:
+    """Rounds of copies, zero changes and reversed outliers, with histories that put a group's first copy
+    outside the core: every score is a number in [0, 1)."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=12)
+    history = None
+    for kind in kinds:
+        deltas = {f"p{i}": base + 0.3 * rng.normal(size=12) for i in range(n)}
+        if kind == 1:
+            deltas = {p: base.copy() for p in deltas}  # everyone sends one update
+        elif kind == 2:
+            deltas = {p: (np.zeros(12) if i % 2 else d) for i, (p, d) in enumerate(deltas.items())}
+        elif kind == 3:
+            deltas["p0"] = -20 * base
+        scored = score_round(deltas, history, "alignment")
+        history = scored.history
+        assert all(np.isfinite(s) and 0.0 <= s < 1.0 for s in scored.scores.values())

@@ -101,7 +101,7 @@ def mean_cosines(totals: np.ndarray, core: np.ndarray | None = None) -> tuple[np
     """Each row's mean cosine to the distinct rows (of the ``core`` when given) outside its own group of
     copies, and those distinct rows (a mask); a row with no other group scores 0."""
     groups = distinct_groups(totals, _sq_distances(totals))
-    firsts = _firsts(groups) if core is None else _firsts(groups) & core
+    firsts = _firsts(groups) if core is None else _firsts(groups) & consensus.core_groups(groups, core)
     units = np.stack([_unit(row) for row in totals])
     out = np.zeros(len(totals))
     for i in range(len(totals)):

@@ -178,10 +178,18 @@ def round_context(matrix: np.ndarray, core: np.ndarray | None = None) -> Context
     if core is None:
         refs = references(matrix, groups)
     else:
-        mask = mask & core
+        mask = mask & core_groups(groups, core)
         refs = core_references(matrix, groups, mask)
     norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))
     return sq, groups, mask, refs, float(np.median(norms[mask]))
+
+
+def core_groups(groups: np.ndarray, core: np.ndarray) -> np.ndarray:
+    """The rows (by group: a group's first row names it) of the groups with a member in ``core`` - a group of
+    copies is in the core when any copy is, whichever copy its history put there."""
+    marked = np.zeros(len(groups), dtype=bool)
+    marked[groups[core]] = True
+    return marked
 
 
 def core_references(rows: np.ndarray, groups: np.ndarray, mask: np.ndarray) -> np.ndarray:
