@@ -18,6 +18,7 @@ from ..ml.serialization import Weights, flatten, from_bytes, to_bytes, unflatten
 from ..types import Digest
 from ..vocab.tasks import ParticipantJoined, UpdateCommitted
 from . import attacks
+from .arrays_digest import arrays_digest
 from .dp import clip_and_noise
 
 MAX_NONCES_BYTES = 1024 * 1024
@@ -85,8 +86,11 @@ class Participant:
         round_ = int(config["round"])
         rng = np.random.default_rng([self.seed, round_])
         base = global_weights(global_model)
-        data = bytes(global_model) if isinstance(global_model, bytes | bytearray | memoryview) else to_bytes(base)
-        if str(Digest.sha256(data)) != str(config["base"]):  # the commitment names the base: it must be this one
+        if isinstance(global_model, bytes | bytearray | memoryview):
+            digest = Digest.sha256(bytes(global_model))
+        else:  # the arrays a message carries: hashed as their canonical encoding, without building it
+            digest = arrays_digest(base)
+        if str(digest) != str(config["base"]):  # the commitment names the base: it must be this one
             raise ConfigError("the model sent is not the global model the round names; refusing to sign")
         update, loss = self.local_update(base, spec, round_, rng)
         if dp:
