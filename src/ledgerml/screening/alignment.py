@@ -60,7 +60,9 @@ def concentrated(
     mask each other in the first pass (they drag the reference and widen every spread); measured against the
     core they no longer do (a concentration step, as in robust covariance estimation). Ties go by row order."""
     totals = np.stack([h.cumulative + row if h.rounds else row for h, row in zip(past, matrix, strict=True)])
-    first = features(matrix, directions, cumulative, totals, None)
+    sq = _sq_distances(matrix)
+    known = (sq, distinct_groups(matrix, sq), distinct_groups(totals, _sq_distances(totals)))
+    first = features(matrix, directions, cumulative, totals, None, known)
     evidence = []
     for i, before in enumerate(past):
         current = combine_groups({k: float(v[i]) for k, v in first.items()})
@@ -68,7 +70,7 @@ def concentrated(
     order = sorted(range(len(matrix)), key=lambda i: (evidence[i], i))
     core = np.zeros(len(matrix), dtype=bool)
     core[order[: len(matrix) // 2 + 1]] = True
-    return features(matrix, directions, cumulative, totals, core)
+    return features(matrix, directions, cumulative, totals, core, known)
 
 
 def features(
@@ -77,14 +79,16 @@ def features(
     cumulative: list[np.ndarray | None],
     totals: np.ndarray,
     core: np.ndarray | None,
+    known: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Version 2's excesses and version 3's own, measured against the ``core`` rows (all rows: None);
-    ``totals``: every row's cumulative change including this round (a first round's too)."""
-    context = consensus.round_context(matrix, core)
+    ``totals``: every row's cumulative change including this round (a first round's too); ``known``: the
+    round's squared distances, its groups and the groups of ``totals``, when already computed."""
+    context = consensus.round_context(matrix, core, known[:2] if known is not None else None)
     out = consensus.round_features(matrix, directions, cumulative, context)
     _, _, mask, refs, typical = context
     out["reversal"] = reversal(matrix, refs, mask, typical)
-    out["agreement"] = agreement(totals, core)
+    out["agreement"] = agreement(totals, core, known[2] if known is not None else None)
     return out
 
 
@@ -97,10 +101,14 @@ def reversal(matrix: np.ndarray, refs: np.ndarray, mask: np.ndarray, typical: fl
     return np.asarray(np.maximum(-along, 0.0) / unit)
 
 
-def mean_cosines(totals: np.ndarray, core: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def mean_cosines(
+    totals: np.ndarray, core: np.ndarray | None = None, groups: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Each row's mean cosine to the distinct rows (of the ``core`` when given) outside its own group of
-    copies, and those distinct rows (a mask); a row with no other group scores 0."""
-    groups = distinct_groups(totals, _sq_distances(totals))
+    copies (``groups``: ``distinct_groups`` of ``totals``, when already computed), and those distinct rows (a
+    mask); a row with no other group scores 0."""
+    if groups is None:
+        groups = distinct_groups(totals, _sq_distances(totals))
     firsts = _firsts(groups) if core is None else _firsts(groups) & consensus.core_groups(groups, core)
     units = np.stack([_unit(row) for row in totals])
     out = np.zeros(len(totals))
@@ -111,10 +119,10 @@ def mean_cosines(totals: np.ndarray, core: np.ndarray | None = None) -> tuple[np
     return out, firsts
 
 
-def agreement(totals: np.ndarray, core: np.ndarray | None = None) -> np.ndarray:
+def agreement(totals: np.ndarray, core: np.ndarray | None = None, groups: np.ndarray | None = None) -> np.ndarray:
     """How far each row's mean cosine to the others lies **below** the median of the distinct rows, in robust
     spreads measured on the values at or above it (so that up to half lying low cannot widen it)."""
-    values, firsts = mean_cosines(totals, core)
+    values, firsts = mean_cosines(totals, core, groups)
     ref = values[firsts]
     centre = float(np.median(ref))
     high = ref[ref >= centre]

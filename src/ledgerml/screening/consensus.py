@@ -169,11 +169,17 @@ Plan = tuple[tuple[str, ...], Callable[..., dict[str, np.ndarray]], Callable[[di
 """A later version's features: their names, the function that computes them and the one that combines them."""
 
 
-def round_context(matrix: np.ndarray, core: np.ndarray | None = None) -> Context:
+def round_context(
+    matrix: np.ndarray, core: np.ndarray | None = None, known: tuple[np.ndarray, np.ndarray] | None = None
+) -> Context:
     """The round's distances, groups, typical rows, references and median length; with ``core`` (a mask), the
-    typical values and references come from the core's rows only (``core_references``)."""
-    sq = _sq_distances(matrix)
-    groups = distinct_groups(matrix, sq)
+    typical values and references come from the core's rows only (``core_references``); ``known``: the squared
+    distances and groups when already computed."""
+    if known is None:
+        sq = _sq_distances(matrix)
+        groups = distinct_groups(matrix, sq)
+    else:
+        sq, groups = known
     mask = _firsts(groups)
     if core is None:
         refs = references(matrix, groups)
