@@ -29,7 +29,7 @@ from ..errors import (
 )
 from ..events import Event, Payload, now_ms, parse_event, sign_event
 from ..identity import Identity
-from ..state import State, apply, check_clock, decode_state, encode_state, next_nonce
+from ..state import CheckpointEncoder, State, apply, check_clock, decode_state, encode_state, next_nonce
 from ..types import Address
 from ..vocab.core import LedgerCreated
 from . import signatures
@@ -38,7 +38,7 @@ from .blocks import BlockHeader
 from .merkle import MerkleTree, leaf_hash
 from .proofs import ConsistencyProof, InclusionProof
 from .registry import LedgerURL, url_options
-from .replay import fast_event
+from .replay import collector_paused, fast_event
 from .sealing import ChainCheck, seal_next
 
 if TYPE_CHECKING:
@@ -661,7 +661,8 @@ class SqliteLedger:
 
 def _audit(conn: sqlite3.Connection, ledger_id: str, progress: ProgressCallback | None) -> VerifyReport:
     """Replay the whole file: rows, signatures, the state machine, checkpoints and the chain of headers."""
-    return _Audit(conn, ledger_id).run(progress)
+    with collector_paused():
+        return _Audit(conn, ledger_id).run(progress)
 
 
 class _Problem(Exception):
@@ -679,6 +680,7 @@ class _Audit:
         self.conn, self.ledger_id = conn, ledger_id
         self.state, self.tree, self.chain = State(), MerkleTree(), ChainCheck(ledger_id)
         self.checkpoints = dict(conn.execute("SELECT log_size, state FROM checkpoints").fetchall())
+        self.encoder = CheckpointEncoder()
 
     def run(self, progress: ProgressCallback | None) -> VerifyReport:
         """The report: the first problem, or the counts, the final state digest and notes."""
@@ -730,36 +732,37 @@ class _Audit:
 
     def _replay_event(self, row: Sequence[Any], recovered: signatures.Recovered | None = None) -> None:
         seq, event_id, kind, actor, nonce, event_time, body, stored_leaf = row
-        location = f"event {seq}"
         if not isinstance(seq, int) or seq != self.tree.size:
             raise _Problem(f"event {self.tree.size}", f"event row missing or out of order (next row has seq {seq})")
         try:
-            body = _blob(body, "body")
+            body = body if type(body) is bytes else _blob(body, "body")
             event = fast_event(body) or parse_event(body)
             # signature first: an edited body shows up as a signature problem
-            if recovered is not None and recovered[:2] == (event.digest, event.signature):
+            if recovered is not None and recovered[0] == event.digest and recovered[1] == event.signature:
                 signatures.check_recovered(recovered, event.actor)
                 apply(self.state, event, check_signature=False)
             else:
                 apply(self.state, event)
-            if (event_id, kind, actor, nonce, event_time) != (
-                event.id,
-                event.kind,
-                event.actor,
-                event.nonce,
-                event.time,
+            if (
+                event_id != event.id
+                or kind != event.kind
+                or actor != event.actor
+                or nonce != event.nonce
+                or event_time != event.time
             ):
-                raise _Problem(location, "indexed columns (id/kind/actor/nonce/time) disagree with the event body")
+                raise _Problem(
+                    f"event {seq}", "indexed columns (id/kind/actor/nonce/time) disagree with the event body"
+                )
             leaf = leaf_hash(body)
-            if _blob(stored_leaf, "leaf_hash") != leaf:
-                raise _Problem(location, "stored leaf hash does not match the event body")
+            if (stored_leaf if type(stored_leaf) is bytes else _blob(stored_leaf, "leaf_hash")) != leaf:
+                raise _Problem(f"event {seq}", "stored leaf hash does not match the event body")
         except LedgerMLError as exc:
-            raise _Problem(location, f"{type(exc).__name__}: {exc}") from None
+            raise _Problem(f"event {seq}", f"{type(exc).__name__}: {exc}") from None
         if seq == 0 and event.ledger != self.ledger_id:
-            raise _Problem(location, "genesis event belongs to another ledger")
+            raise _Problem(f"event {seq}", "genesis event belongs to another ledger")
         self.tree.append(leaf)
-        stored = self.checkpoints.pop(self.tree.size, None)
-        if stored is not None and _blob(stored, "state") != encode_state(self.state):
+        stored = self.checkpoints.pop(self.tree.size, None) if self.checkpoints else None
+        if stored is not None and _blob(stored, "state") != self.encoder.encode(self.state):
             raise _Problem(
                 f"checkpoint at {self.tree.size}", "the stored state checkpoint differs from the replayed state"
             )
