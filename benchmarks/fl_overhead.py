@@ -99,7 +99,9 @@ def fixed_cost_run(home: Home, task_id: str, seconds: float) -> None:
         run_server(grid, home, task_id)
 
 
-def plain_run(home: Home, task_id: str, spec: dict[str, Any], rounds: int, fixed: float | None = None) -> float:
+def plain_run(
+    home: Home, task_id: str, spec: dict[str, Any], rounds: int, fixed: float | None = None
+) -> tuple[float, float]:
     """The federation without any ledger: Flower FedAvg over a plain ClientApp (training for ``fixed`` seconds
     per client with ``fixed_cost_update`` when given)."""
     count = len(load_plan(home, task_id).participants)
@@ -133,14 +135,14 @@ def plain_run(home: Home, task_id: str, spec: dict[str, Any], rounds: int, fixed
     initial = build_model(spec).get_weights()
     strategy = FedAvg(fraction_evaluate=0.0, min_available_nodes=1, min_train_nodes=1)
     with LocalGrid(app, local_contexts(count)) as grid:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         strategy.start(
             grid,
             ArrayRecord({k: Array(initial[k]) for k in sorted(initial)}),
             num_rounds=rounds,
             evaluate_fn=lambda r, arrays: MetricRecord(evaluate({k: v.numpy() for k, v in arrays.items()})),
         )
-        return time.perf_counter() - started
+        return time.perf_counter() - started, time.process_time() - cpu
 
 
 def parse_workload(text: str) -> tuple[int, int, float | None]:
@@ -151,13 +153,14 @@ def parse_workload(text: str) -> tuple[int, int, float | None]:
     return hidden, epochs, None
 
 
-def _ledger_run(home: Home, task_id: str, fixed: float | None) -> float:
-    started = time.perf_counter()
+def _ledger_run(home: Home, task_id: str, fixed: float | None) -> tuple[float, float]:
+    """Wall and CPU seconds of the ledgerml run (CPU time leaves out the fixed-cost clients' sleep)."""
+    started, cpu = time.perf_counter(), time.process_time()
     if fixed is None:
         run_in_process(home, task_id)
     else:
         fixed_cost_run(home, task_id, fixed)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def measure(
@@ -167,16 +170,19 @@ def measure(
     hidden, epochs, fixed = parse_workload(workload)
     fixed = None if fixed is None else train_seconds
     times: dict[str, list[float]] = {"plain": [], "single": [], "batch": []}
+    cpu: dict[str, list[float]] = {"plain": [], "single": [], "batch": []}
     spec = {"type": "mlp", "hidden": hidden, "n_features": 64, "n_classes": 10, "seed": 0}
     for i in range(repeat):
         for variant, runs in times.items():
             config = _config(f"{tag}-{variant}-{i}", participants, rounds, hidden, epochs)
             setup_federation(home, config, unencrypted=True)
             if variant == "plain":
-                runs.append(plain_run(home, config.task_id, spec, rounds, fixed))
-                continue
-            TaskCoordinator.batch_commitments = variant == "batch"
-            runs.append(_ledger_run(home, config.task_id, fixed))
+                wall, used = plain_run(home, config.task_id, spec, rounds, fixed)
+            else:
+                TaskCoordinator.batch_commitments = variant == "batch"
+                wall, used = _ledger_run(home, config.task_id, fixed)
+            runs.append(wall)
+            cpu[variant].append(used)
     TaskCoordinator.batch_commitments = True
     a, c, b = (statistics.median(times[v]) for v in ("plain", "single", "batch"))
     model = f"mlp hidden={hidden}" if fixed is None else f"mlp hidden={hidden} (9,999,985 params)"
@@ -195,6 +201,8 @@ def measure(
         "overhead_pct": 100 * (b - a) / a,
         "ledger_ms_per_round": 1000 * (b - a) / rounds,
         "ledger_ms_per_round_per_event": 1000 * (c - a) / rounds,
+        "cpu_s": cpu,
+        "ledger_cpu_ms_per_round": 1000 * (statistics.median(cpu["batch"]) - statistics.median(cpu["plain"])) / rounds,
     }
 
 
@@ -439,14 +447,16 @@ def print_table(rows: list[dict[str, Any]], participants: int, repeat: int) -> N
     )
     print(
         "| model, local training | rounds | Flower FedAvg, no ledger (s) | ledgerml, commitments one by one (s) | "
-        "ledgerml, one batch per round (s) | overhead (batch) | ledger ms per round: one by one | batch |"
+        "ledgerml, one batch per round (s) | overhead (batch) | ledger ms per round: one by one | batch | "
+        "ledger CPU ms per round (batch) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['model']}, {r['training']} | {r['rounds']} | {r['median_without_s']:.2f} | "
             f"{r['median_per_event_s']:.2f} | {r['median_with_s']:.2f} | {r['overhead_pct']:+.1f}% | "
-            f"{r['ledger_ms_per_round_per_event']:.1f} | {r['ledger_ms_per_round']:.1f} |"
+            f"{r['ledger_ms_per_round_per_event']:.1f} | {r['ledger_ms_per_round']:.1f} | "
+            f"{r['ledger_cpu_ms_per_round']:.1f} |"
         )
 
 

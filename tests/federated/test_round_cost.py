@@ -219,11 +219,11 @@ _NAMES = st.one_of(st.from_regex(r"[A-Za-z0-9_.:/-]{1,12}", fullmatch=True), st.
     seed=st.integers(0, 2**32 - 1),
     transpose=st.booleans(),
 )
-def test_arrays_digest_is_the_digest_of_the_encoding(
+def test_arrays_digest_and_encode_are_the_canonical_encoding(
     arrays: dict[str, tuple[list[int], str]], seed: int, transpose: bool
 ) -> None:
     """The same digest as hashing ``to_bytes`` (fast path or not), for any names, shapes, dtypes and layouts."""
-    from ledgerml.federated.arrays_digest import arrays_digest
+    from ledgerml.federated.arrays_digest import arrays_digest, encode
     from ledgerml.ml.serialization import to_bytes
     from ledgerml.types import Digest
 
@@ -237,3 +237,4 @@ def test_arrays_digest_is_the_digest_of_the_encoding(
     except Exception:
         return  # safetensors refuses these arrays (e.g. no arrays, odd names): nothing to compare
     assert arrays_digest(weights) == expected
+    assert encode(weights) == to_bytes(weights)  # the same bytes, not only the same digest

@@ -1,7 +1,8 @@
-"""The digest of arrays' canonical safetensors encoding, hashed from the arrays themselves: the same digest as
+"""Arrays' canonical safetensors encoding, built and hashed from the arrays themselves: ``arrays_digest`` is
 ``Digest.sha256(to_bytes(weights))`` without building the encoding (at 10 M parameters an 80 MB copy per
-participant per round, made only to check the global model a round names). Arrays whose encoding this module
-does not reproduce exactly (other dtypes, unusual names, big-endian data) are encoded and hashed as before."""
+participant per round, made only to check the global model a round names), and ``encode`` is ``to_bytes``'s
+bytes in one copy (safetensors' own encoder copies several times: 0.3 s for 80 MB here). Arrays whose encoding
+this module does not reproduce exactly (other dtypes, unusual names, 0-d arrays) go through ``to_bytes``."""
 
 from __future__ import annotations
 
@@ -52,3 +53,13 @@ def arrays_digest(weights: Weights) -> Digest:
     for name in sorted(arrays, key=lambda n: (_ORDER[_DTYPES[arrays[n].dtype]], n)):
         digest.update(arrays[name].reshape(-1).view(np.uint8).data)  # no copy of a contiguous array
     return Digest("sha256", digest.digest())
+
+
+def encode(weights: Weights) -> bytes:
+    """``to_bytes(weights)``, byte for byte: the header, then every array's bytes, joined in one copy."""
+    arrays = {name: np.ascontiguousarray(array) for name, array in weights.items()}
+    head = header(arrays)
+    if head is None:
+        return to_bytes(weights)
+    order = sorted(arrays, key=lambda n: (_ORDER[_DTYPES[arrays[n].dtype]], n))
+    return b"".join([head, *(arrays[name].reshape(-1).view(np.uint8).data for name in order)])

@@ -14,11 +14,11 @@ from ..errors import ConfigError
 from ..events import Event, sign_event
 from ..identity import Identity
 from ..ml.models import build_model
-from ..ml.serialization import Weights, flatten, from_bytes, to_bytes, unflatten
+from ..ml.serialization import Weights, flatten, from_bytes, unflatten
 from ..types import Digest
 from ..vocab.tasks import ParticipantJoined, UpdateCommitted
 from . import attacks
-from .arrays_digest import arrays_digest
+from .arrays_digest import arrays_digest, encode
 from .dp import clip_and_noise
 
 MAX_NONCES_BYTES = 1024 * 1024
@@ -95,7 +95,7 @@ class Participant:
         update, loss = self.local_update(base, spec, round_, rng)
         if dp:
             update = clip_and_noise(update, base, float(dp["clip"]), float(dp["noise_multiplier"]), rng)
-        data = to_bytes(update)
+        data = encode(update)  # to_bytes's bytes, in one copy
         nonce = (
             loads_bounded(config["nonces"], what="nonces", max_bytes=MAX_NONCES_BYTES, max_depth=2)[self.address]
             if isinstance(config["nonces"], str)
