@@ -103,7 +103,9 @@ def plain_run(
     home: Home, task_id: str, spec: dict[str, Any], rounds: int, fixed: float | None = None
 ) -> tuple[float, float]:
     """The federation without any ledger: Flower FedAvg over a plain ClientApp (training for ``fixed`` seconds
-    per client with ``fixed_cost_update`` when given)."""
+    per client with ``fixed_cost_update`` when given). Timed from before it loads the participants' data and
+    the validation set, as the ledgerml run is (which also loads keys, opens the ledger and joins)."""
+    started, cpu = time.perf_counter(), time.process_time()
     count = len(load_plan(home, task_id).participants)
     people = [load_participant(home, task_id, i) for i in range(count)]
     evaluate = validation_evaluator(home, task_id)
@@ -135,7 +137,6 @@ def plain_run(
     initial = build_model(spec).get_weights()
     strategy = FedAvg(fraction_evaluate=0.0, min_available_nodes=1, min_train_nodes=1)
     with LocalGrid(app, local_contexts(count)) as grid:
-        started, cpu = time.perf_counter(), time.process_time()
         strategy.start(
             grid,
             ArrayRecord({k: Array(initial[k]) for k in sorted(initial)}),
