@@ -80,6 +80,12 @@ _SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL", "off": "OFF"}
 T = TypeVar("T")
 
 
+def _read_event(body: bytes) -> Event:
+    """A stored body as the event it holds: the checked fast parse verify uses, else ``parse_event`` (which raises
+    the precise error)."""
+    return fast_event(body) or parse_event(body)
+
+
 class SqliteLedger:
     """A ledger in one SQLite file. Create with :meth:`create`, open with :meth:`open`."""
 
@@ -591,7 +597,7 @@ class SqliteLedger:
 
         def work() -> StoredEvent:
             seq, body = self._event_row(ref)
-            return StoredEvent(seq, parse_event(body), self._sealing_height(seq))
+            return StoredEvent(seq, _read_event(body), self._sealing_height(seq))
 
         return self._read(work)
 
@@ -602,7 +608,7 @@ class SqliteLedger:
                 "SELECT seq, body FROM events WHERE seq >= ? AND seq < ? ORDER BY seq",
                 _range(start, stop),
             ).fetchall()
-        return (StoredEvent(int(seq), parse_event(_blob(body, "body")), None) for seq, body in rows)
+        return (StoredEvent(int(seq), _read_event(_blob(body, "body")), None) for seq, body in rows)
 
     # -- proofs -------------------------------------------------------------------------------------
 

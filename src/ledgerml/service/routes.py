@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +20,7 @@ from .problems import BodyTooLarge
 from .writepath import admit_token_write, bearer_of, read_json
 
 router = APIRouter()
+T = TypeVar("T")
 COOKIE = "ledgerml_token"
 """The dashboard's cookie; it authorises reads only (writes need the Authorization header)."""
 
@@ -34,17 +36,17 @@ def bearer(request: Request) -> str | None:
     return bearer_of(request.headers.get("authorization", ""))
 
 
-def reader(request: Request) -> TokenRecord:
+async def reader(request: Request) -> TokenRecord:
     """Any live token (header, or the dashboard's cookie) may read."""
     return service_of(request).tokens.authenticate(bearer(request) or request.cookies.get(COOKIE))
 
 
-def writer(request: Request) -> TokenRecord:
+async def writer(request: Request) -> TokenRecord:
     """A live token from the Authorization header (never the cookie), within its write rate."""
     return admit_token_write(service_of(request), bearer(request))
 
 
-def verifier(request: Request) -> TokenRecord | None:
+async def verifier(request: Request) -> TokenRecord | None:
     """What checking the log needs is public unless the service is private; a token given must still be live."""
     service = service_of(request)
     token = bearer(request) or request.cookies.get(COOKIE)
@@ -69,13 +71,22 @@ async def _json_body(request: Request, limit: int) -> Any:
     return await read_json(request.headers, request.stream(), limit)
 
 
+async def quick_read(ledger: Any, work: Callable[[], T]) -> T:
+    """``work``, a read of a few rows: on the event loop for the embedded ledger (a thread hop costs more CPU than
+    the read), in the thread pool for a ledger over the network (an RPC call must not block the loop)."""
+    if ledger.capabilities.distributed:
+        return await run_in_threadpool(work)
+    return work()
+
+
 def _receipt(receipt: Receipt) -> dict[str, Any]:
     return {"seq": receipt.seq, "id": receipt.event_id}
 
 
 @router.get("/head", summary="Ledger id, size and the latest signed block header")
-def get_head(request: Request, _: Verifier) -> dict[str, Any]:
-    return documents.head(service_of(request).reader)
+async def get_head(request: Request, _: Verifier) -> dict[str, Any]:
+    reader = service_of(request).reader
+    return await quick_read(reader, lambda: documents.head(reader))
 
 
 @router.get("/verify", summary="Audit the whole ledger: the document of 'ledgerml verify --json'")
@@ -97,15 +108,17 @@ def get_events(
 
 
 @router.get("/events/{ref}", summary="One event by sequence number or id ('chain show REF --json')")
-def get_event(request: Request, ref: str, _: Reader) -> dict[str, Any]:
-    return documents.event_detail(service_of(request).reader, _ref(ref))
+async def get_event(request: Request, ref: str, _: Reader) -> dict[str, Any]:
+    reader = service_of(request).reader
+    return await quick_read(reader, lambda: documents.event_detail(reader, _ref(ref)))
 
 
 @router.get("/events/{ref}/proof", summary="Inclusion proof file ('chain proof REF'), checked offline")
-def get_proof(
+async def get_proof(
     request: Request, ref: str, _: Verifier, block: Annotated[int | None, Query(ge=0)] = None, download: bool = False
 ) -> Any:
-    proof = service_of(request).reader.inclusion_proof(_ref(ref), block).to_dict()
+    reader = service_of(request).reader
+    proof = await quick_read(reader, lambda: reader.inclusion_proof(_ref(ref), block).to_dict())
     if not download:
         return proof
     import json
@@ -124,13 +137,15 @@ def get_consistency(
 
 
 @router.get("/blocks", summary="Signed block headers ('chain blocks --json')")
-def get_blocks(request: Request, _: Verifier, start: Start = 0, limit: Limit = 50) -> dict[str, Any]:
-    return {"blocks": documents.block_list(service_of(request).reader, start, limit), "start": start}
+async def get_blocks(request: Request, _: Verifier, start: Start = 0, limit: Limit = 50) -> dict[str, Any]:
+    reader = service_of(request).reader
+    return {"blocks": await quick_read(reader, lambda: documents.block_list(reader, start, limit)), "start": start}
 
 
 @router.get("/blocks/{height}", summary="One signed block header ('chain show --block H --json')")
-def get_block(request: Request, height: int, _: Verifier) -> dict[str, Any]:
-    return service_of(request).reader.block(height).to_dict()
+async def get_block(request: Request, height: int, _: Verifier) -> dict[str, Any]:
+    reader = service_of(request).reader
+    return await quick_read(reader, lambda: reader.block(height).to_dict())
 
 
 @router.get("/nonces/{address}", summary="The nonce an address signs its next event with")
