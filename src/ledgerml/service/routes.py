@@ -71,9 +71,14 @@ async def _json_body(request: Request, limit: int) -> Any:
     return await read_json(request.headers, request.stream(), limit)
 
 
+QUICK_PAGE = 100
+"""Event pages up to this many are read on the event loop (a few ms); longer ones in the thread pool."""
+
+
 async def quick_read(ledger: Any, work: Callable[[], T]) -> T:
     """``work``, a read of a few rows: on the event loop for the embedded ledger (a thread hop costs more CPU than
-    the read), in the thread pool for a ledger over the network (an RPC call must not block the loop)."""
+    the read, and a worker thread waits for the interpreter lock behind the loop), in the thread pool for a ledger
+    over the network (an RPC call must not block the loop)."""
     if ledger.capabilities.distributed:
         return await run_in_threadpool(work)
     return work()
@@ -97,12 +102,16 @@ def get_verify(request: Request, _: Verifier) -> dict[str, Any]:
 
 
 @router.get("/events", summary="Events in a window, filtered by kind and actor ('chain log --json')")
-def get_events(
+async def get_events(
     request: Request, _: Reader, start: Start = 0, limit: Limit = 50, kind: str | None = None, actor: str | None = None
 ) -> dict[str, Any]:
     ledger = service_of(request).reader
     who = to_address(actor) if actor else None
-    found = documents.event_list(ledger, start, limit, kind, who)
+
+    def work() -> list[dict[str, Any]]:
+        return documents.event_list(ledger, start, limit, kind, who)
+
+    found = await (quick_read(ledger, work) if limit <= QUICK_PAGE else run_in_threadpool(work))
     following = start + limit
     return {"events": found, "start": start, "limit": limit, "next": following if following < ledger.size else None}
 
