@@ -25,8 +25,6 @@ from ..conftest import make_identity
 
 ADMIN, OWNER, STRANGER = make_identity("admin", 11), make_identity("owner", 12), make_identity("stranger", 13)
 OPS = ("good", "good", "good", "replay", "gap", "forged", "wrong_ledger", "unknown_kind", "no_role", "duplicate")
-TIME_MS = now_ms()
-"""Every event's time: fixed per run, so twin ledgers get byte-identical events."""
 
 
 def _base(folder: Path) -> Path:
@@ -42,9 +40,9 @@ def _open(path: Path) -> SqliteLedger:
     return SqliteLedger.open(path, validator=ADMIN, block_size=3, block_interval=3600)
 
 
-def _sign(who: Identity, ledger_id: str, i: int, nonce: int, kind: str = "DatasetRegistered") -> Event:
+def _sign(who: Identity, ledger_id: str, i: int, nonce: int, at: int, kind: str = "DatasetRegistered") -> Event:
     payload = DatasetRegistered(dataset_id=f"sha256:{i:064x}", name=f"d{i}")
-    event = sign_event(who, ledger_id, payload, nonce, time_ms=TIME_MS + i)
+    event = sign_event(who, ledger_id, payload, nonce, time_ms=at + i)
     if kind == "DatasetRegistered":
         return event
     fields: dict[str, Any] = {k: getattr(event, k) for k in ("ledger", "actor", "nonce", "time", "payload")}
@@ -54,24 +52,26 @@ def _sign(who: Identity, ledger_id: str, i: int, nonce: int, kind: str = "Datase
 
 def _events(plan: list[str], ledger_id: str) -> list[Event]:
     """Signed events following ``plan`` (OWNER's nonces counted as if every 'good' one lands)."""
-    nonce, events = 0, []
+    # One time base per plan: twin ledgers get byte-identical events, and the events are never older than the
+    # ledger they go to (a time fixed at import went stale when xdist ran the test minutes later).
+    nonce, events, at = 0, [], now_ms()
     for i, op in enumerate(plan):
         if op == "good":
-            events.append(_sign(OWNER, ledger_id, i, nonce))
+            events.append(_sign(OWNER, ledger_id, i, nonce, at))
             nonce += 1
         elif op == "replay":
-            events.append(_sign(OWNER, ledger_id, i, max(nonce - 1, 0)))
+            events.append(_sign(OWNER, ledger_id, i, max(nonce - 1, 0), at))
         elif op == "gap":
-            events.append(_sign(OWNER, ledger_id, i, nonce + 2))
+            events.append(_sign(OWNER, ledger_id, i, nonce + 2, at))
         elif op == "forged":
-            signed = _sign(OWNER, ledger_id, i, nonce)
+            signed = _sign(OWNER, ledger_id, i, nonce, at)
             events.append(Event(**{**_fields(signed), "payload": {**signed.payload, "name": "changed"}}))
         elif op == "wrong_ledger":
-            events.append(_sign(OWNER, "ab" * 16, i, nonce))
+            events.append(_sign(OWNER, "ab" * 16, i, nonce, at))
         elif op == "unknown_kind":
-            events.append(_sign(OWNER, ledger_id, i, nonce, kind="NoSuchKind"))
+            events.append(_sign(OWNER, ledger_id, i, nonce, at, kind="NoSuchKind"))
         elif op == "no_role":
-            events.append(_sign(STRANGER, ledger_id, i, 0))
+            events.append(_sign(STRANGER, ledger_id, i, 0, at))
         elif events:  # duplicate: the previous event again
             events.append(events[-1])
     return events
