@@ -28,6 +28,7 @@ from ..ml.serialization import Weights, flatten
 from ..store import CHUNK, ArtifactCorrupted, ArtifactStore, LocalStore
 from ..types import Digest
 from .aggregation import AggregationResult, aggregate
+from .weight_deltas import DeltaReader
 
 _DTYPES: dict[str, np.dtype[Any]] = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2")}
 MAX_HEADER_BYTES = 100 * 1024 * 1024
@@ -93,7 +94,7 @@ def _check_digest(handle: int, digest: Digest) -> None:
         raise ArtifactCorrupted(f"artifact {digest} is corrupted: its bytes hash to sha256:{hasher.hexdigest()}")
 
 
-class StoredDeltas:
+class StoredDeltas(DeltaReader):
     """Deltas (stored update minus ``base``) of updates in a ``LocalStore``, read by column block or row.
 
     Open with ``with``; every file's digest is checked when it is opened. ``base`` is the current global
@@ -136,21 +137,6 @@ class StoredDeltas:
             size = segment.dtype.itemsize
             raw = os.pread(self._handles[i], (b - a) * size, segment.offset + (a - segment.start) * size)
             out[a - lo : b - lo] = np.frombuffer(raw, dtype=segment.dtype)
-
-    def columns(self, lo: int, hi: int) -> np.ndarray:
-        """Columns ``lo:hi`` of every delta, ``(n, hi - lo)`` float64."""
-        block = np.empty((len(self._handles), hi - lo), dtype=np.float64)
-        for i in range(len(self._handles)):
-            self._read(i, lo, hi, block[i])
-        np.subtract(block, self.base[lo:hi], out=block)
-        return block
-
-    def row(self, i: int) -> np.ndarray:
-        """Delta ``i`` whole, float64."""
-        values = np.empty(self.base.size, dtype=np.float64)
-        self._read(i, 0, self.base.size, values)
-        np.subtract(values, self.base, out=values)
-        return values
 
     def close(self) -> None:
         """Close every file (idempotent)."""

@@ -12,7 +12,37 @@ from ..errors import ConfigError
 from ..ml.serialization import Weights, flatten
 
 
-class WeightsDeltas:
+class DeltaReader:
+    """The rules' ``Deltas`` interface over a source that reads update ``i``'s values ``lo:hi`` into a float64
+    buffer (``_read``): column blocks and rows minus ``base``, the same bits however the values are held."""
+
+    base: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(updates, parameters)``."""
+        raise NotImplementedError
+
+    def _read(self, i: int, lo: int, hi: int, out: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def columns(self, lo: int, hi: int) -> np.ndarray:
+        """Columns ``lo:hi`` of every delta, a new ``(n, hi - lo)`` float64 array."""
+        block = np.empty((self.shape[0], hi - lo), dtype=np.float64)
+        for i in range(self.shape[0]):
+            self._read(i, lo, hi, block[i])
+        np.subtract(block, self.base[lo:hi], out=block)
+        return block
+
+    def row(self, i: int) -> np.ndarray:
+        """Delta ``i`` whole, float64."""
+        values = np.empty(self.base.size, dtype=np.float64)
+        self._read(i, 0, self.base.size, values)
+        np.subtract(values, self.base, out=values)
+        return values
+
+
+class WeightsDeltas(DeltaReader):
     """Rows ``flatten(update) - flatten(template)`` of ``updates`` (same names and sizes as ``template``), read
     by column block or by row, the same bits as the stacked matrix."""
 
@@ -42,18 +72,3 @@ class WeightsDeltas:
             a, b = max(lo, start), min(hi, start + size)
             if a < b:
                 out[a - lo : b - lo] = array[a - start : b - start]
-
-    def columns(self, lo: int, hi: int) -> np.ndarray:
-        """Columns ``lo:hi`` of every delta, a new ``(n, hi - lo)`` float64 array."""
-        block = np.empty((len(self._flat), hi - lo), dtype=np.float64)
-        for i in range(len(self._flat)):
-            self._read(i, lo, hi, block[i])
-        np.subtract(block, self.base[lo:hi], out=block)
-        return block
-
-    def row(self, i: int) -> np.ndarray:
-        """Delta ``i`` whole, float64."""
-        values = np.empty(self.base.size, dtype=np.float64)
-        self._read(i, 0, self.base.size, values)
-        np.subtract(values, self.base, out=values)
-        return values

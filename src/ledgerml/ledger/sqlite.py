@@ -370,7 +370,7 @@ class SqliteLedger:
     # -- appending ----------------------------------------------------------------------------------
 
     def _insert(self, events: Sequence[Event], *, batch: bool) -> list[Receipt]:
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         receipts = []
         now = now_ms()
         for index, event in enumerate(events):
@@ -379,12 +379,7 @@ class SqliteLedger:
                 apply(self._state, event)
             except RejectedEvent as exc:
                 raise (exc.in_batch(index) if batch else exc) from None
-            seq = self._tree.size
-            leaf = leaf_hash(event.body)
-            self._tree.append(leaf)
-            self._state_size += 1
-            rows.append((seq, event.id, event.kind, event.actor, event.nonce, event.time, event.body, leaf))
-            receipts.append(Receipt(seq, event.id))
+            receipts.append(self._stage(event, rows))
         self._conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         return receipts
 
@@ -410,7 +405,7 @@ class SqliteLedger:
 
     def _insert_each(self, events: Sequence[Event]) -> list[Receipt | Exception]:
         outcomes: list[Receipt | Exception] = []
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         now = now_ms()
         for event in events:
             try:
@@ -420,14 +415,18 @@ class SqliteLedger:
             except Exception as exc:  # its own outcome; the others still land
                 outcomes.append(exc)
                 continue
-            seq = self._tree.size
-            leaf = leaf_hash(event.body)
-            self._tree.append(leaf)
-            self._state_size += 1
-            rows.append((seq, event.id, event.kind, event.actor, event.nonce, event.time, event.body, leaf))
-            outcomes.append(Receipt(seq, event.id))
+            outcomes.append(self._stage(event, rows))
         self._conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         return outcomes
+
+    def _stage(self, event: Event, rows: list[tuple[Any, ...]]) -> Receipt:
+        """An accepted event's leaf in the tree and its row for the insert; its receipt."""
+        seq = self._tree.size
+        leaf = leaf_hash(event.body)
+        self._tree.append(leaf)
+        self._state_size += 1
+        rows.append((seq, event.id, event.kind, event.actor, event.nonce, event.time, event.body, leaf))
+        return Receipt(seq, event.id)
 
     def submit(self, identity: Identity, payload: Payload) -> Receipt:
         """Sign ``payload`` as ``identity`` with its next nonce and append it (atomic across processes)."""
