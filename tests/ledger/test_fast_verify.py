@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from ledgerml import DatasetRegistered, sign_event
 from ledgerml._json import JsonTooLarge, loads_bounded, validate_bounded
 from ledgerml.errors import LedgerMLError, MalformedEvent
-from ledgerml.events import Event, parse_event
+from ledgerml.events import Event
 from ledgerml.ledger.replay import collector_paused, fast_event
 from ledgerml.state import CheckpointEncoder, LedgerInfo, State, apply, encode_state
 from ledgerml.types import Address
@@ -27,20 +27,11 @@ from ledgerml.vocab.alerts import AlertRaised, AlertSubject
 from ledgerml.vocab.tasks import TaskCreated
 
 from ..conftest import make_identity
+from .test_replay import _slow
 
 OWNER = make_identity("owner", 2)
 LEDGER = "0123456789abcdef0123456789abcdef"
 DIGEST = "sha256:" + "e" * 64
-
-
-def _slow(body: bytes) -> Event | None:
-    """What the audit's slow path accepts: parse_event, then the payload's validation."""
-    try:
-        event = parse_event(body)
-        event.typed_payload()
-    except LedgerMLError:
-        return None
-    return event
 
 
 def _agree(body: bytes) -> None:

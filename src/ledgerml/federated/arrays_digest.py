@@ -21,6 +21,11 @@ _ORDER = {"F64": 0, "F32": 1}
 _NAME = re.compile(r"^[A-Za-z0-9_.:/-]{1,200}$")
 
 
+def _data_order(arrays: Weights) -> list[str]:
+    """The names in the order safetensors lays their data out (fast-path dtypes only)."""
+    return sorted(arrays, key=lambda n: (_ORDER[_DTYPES[arrays[n].dtype]], n))
+
+
 def header(weights: Weights) -> bytes | None:
     """The first bytes of ``to_bytes(weights)`` (length and JSON header) for C-contiguous arrays of at least one
     dimension, or None off the fast path."""
@@ -29,7 +34,7 @@ def header(weights: Weights) -> bytes | None:
     if not all(_NAME.match(name) for name in weights) or "__metadata__" in weights:
         return None
     entries, offset = [], 0
-    for name in sorted(weights, key=lambda n: (_ORDER[_DTYPES[weights[n].dtype]], n)):
+    for name in _data_order(weights):
         array = weights[name]
         size = int(array.nbytes)
         entries.append(
@@ -50,7 +55,7 @@ def arrays_digest(weights: Weights) -> Digest:
     if head is None:
         return Digest.sha256(to_bytes(weights))
     digest = hashlib.sha256(head)
-    for name in sorted(arrays, key=lambda n: (_ORDER[_DTYPES[arrays[n].dtype]], n)):
+    for name in _data_order(arrays):
         digest.update(arrays[name].reshape(-1).view(np.uint8).data)  # no copy of a contiguous array
     return Digest("sha256", digest.digest())
 
@@ -61,5 +66,4 @@ def encode(weights: Weights) -> bytes:
     head = header(arrays)
     if head is None:
         return to_bytes(weights)
-    order = sorted(arrays, key=lambda n: (_ORDER[_DTYPES[arrays[n].dtype]], n))
-    return b"".join([head, *(arrays[name].reshape(-1).view(np.uint8).data for name in order)])
+    return b"".join([head, *(arrays[name].reshape(-1).view(np.uint8).data for name in _data_order(arrays))])
