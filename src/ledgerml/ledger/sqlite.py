@@ -741,7 +741,7 @@ class _Audit:
             raise _Problem(f"event {self.tree.size}", f"event row missing or out of order (next row has seq {seq})")
         try:
             body = body if type(body) is bytes else _blob(body, "body")
-            event = fast_event(body) or parse_event(body)
+            event = _read_event(body)
             # signature first: an edited body shows up as a signature problem
             if recovered is not None and recovered[0] == event.digest and recovered[1] == event.signature:
                 signatures.check_recovered(recovered, event.actor)
