@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import coincurve
+from coincurve import _libsecp256k1
+from coincurve.context import GLOBAL_CONTEXT
+from coincurve.flags import EC_UNCOMPRESSED
 
 from ._files import replace_atomically
 from ._json import loads_bounded
@@ -30,6 +33,10 @@ _EIP191_PREFIX = b"\x19Ethereum Signed Message:\n32"
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 UNENCRYPTED_WARNING = "UNENCRYPTED KEY - for demos and tests only, never for real use"
+_ZERO = bytes(32)
+_N_BYTES = _SECP256K1_N.to_bytes(32, "big")
+_HALF_N_BYTES = (_SECP256K1_N // 2).to_bytes(32, "big")
+_FFI, _LIB, _CTX = _libsecp256k1.ffi, _libsecp256k1.lib, GLOBAL_CONTEXT.ctx
 
 
 def eip191_hash(digest: bytes) -> bytes:
@@ -49,22 +56,34 @@ def recover_signer(digest: bytes, signature: bytes) -> Address:
 
     Raises ``InvalidSignature`` if the signature is malformed, non-canonical (high s) or unrecoverable.
     """
+    return Address(checksum_hex(recover_address(digest, signature).hex()))
+
+
+def recover_address(digest: bytes, signature: bytes) -> bytes:
+    """The 20 address bytes :func:`recover_signer` checksums: the same checks and errors, libsecp256k1 called
+    directly (coincurve's ``PublicKey.from_signature_and_message`` makes the same three calls with more Python)."""
     if len(signature) != 65:
         raise InvalidSignature(f"signature must be 65 bytes, got {len(signature)}")
     v = signature[64]
     if v not in (27, 28):
         raise InvalidSignature(f"signature v must be 27 or 28, got {v}")
-    r = int.from_bytes(signature[:32], "big")
-    s = int.from_bytes(signature[32:64], "big")
-    if not (0 < r < _SECP256K1_N and 0 < s <= _SECP256K1_N // 2):
+    # 32-byte big-endian strings compare as the numbers they hold: 0 < r < n and 0 < s <= n // 2
+    if not (_ZERO < signature[:32] < _N_BYTES and _ZERO < signature[32:64] <= _HALF_N_BYTES):
         raise InvalidSignature("signature r/s out of range (s must be in the lower half, EIP-2)")
-    try:
-        public_key = coincurve.PublicKey.from_signature_and_message(
-            signature[:64] + bytes([v - 27]), eip191_hash(digest), hasher=None
+    if len(digest) != 32:  # eip191_hash's refusal, worded as recover_signer always reported it
+        raise InvalidSignature(
+            f"signature does not recover a public key: only 32-byte digests are signed, got {len(digest)} bytes"
         )
-    except Exception as exc:  # coincurve raises ValueError / generic Exception on bad points
-        raise InvalidSignature(f"signature does not recover a public key: {exc}") from exc
-    return address_of_public_key(public_key)
+    message = keccak256(_EIP191_PREFIX + digest)
+    parsed = _FFI.new("secp256k1_ecdsa_recoverable_signature *")
+    if not _LIB.secp256k1_ecdsa_recoverable_signature_parse_compact(_CTX, parsed, signature[:64], v - 27):
+        raise InvalidSignature("signature does not recover a public key: Failed to parse recoverable signature.")
+    public_key = _FFI.new("secp256k1_pubkey *")
+    if not _LIB.secp256k1_ecdsa_recover(_CTX, public_key, parsed, message):
+        raise InvalidSignature("signature does not recover a public key: failed to recover ECDSA public key")
+    out, size = _FFI.new("unsigned char[65]"), _FFI.new("size_t *", 65)
+    _LIB.secp256k1_ec_pubkey_serialize(_CTX, out, size, public_key, EC_UNCOMPRESSED)
+    return keccak256(_FFI.buffer(out, 65)[1:])[-20:]
 
 
 @dataclass(frozen=True)
