@@ -42,6 +42,8 @@ from ledgerml.screening.policy import check_policy
 ATTACKS = ["alie", "ipm", "adaptive", "label_flip", "sign_flip", "scaling", "gaussian_noise", "free_ride", "sybil"]
 FRACTIONS = [0.2, 0.4]
 PARTITIONS = ["iid", "dirichlet"]
+EARLIER = ("history", "consensus", "alignment")
+"""Earlier detector versions, scored offline on the detector run's stored updates (their ranking)."""
 PARTICIPANTS = 10
 PARAMS = {"sigma": 1.0, "boost": 10.0}
 """Attack parameters (each attack's own defaults otherwise: sign_flip scale 4, ipm epsilon 0.5, alie z_max)."""
@@ -94,10 +96,10 @@ def analyse(home: Home, name: str, attackers: set[str], f: int) -> dict[str, Any
         state = ledger.state()
         screening = TaskScreening.open(state, home.store(), name, update_verdict)
         threshold = policy_of(screening.record).threshold
-        keys = ("detector", "history", "consensus", "krum", "foolsgold", "norm")
+        keys = ("detector", *EARLIER, "krum", "foolsgold", "norm")
         aurocs: dict[str, list[float]] = {k: [] for k in keys}
         cumulative: dict[str, np.ndarray] = {}
-        earlier: dict[str, dict[str, Any]] = {"history": {}, "consensus": {}}
+        earlier: dict[str, dict[str, Any]] = {old: {} for old in EARLIER}
         honest_rounds = honest_excluded = 0
         for scored in screening.rounds():
             order = sorted(scored.scores)
@@ -109,7 +111,7 @@ def analyse(home: Home, name: str, attackers: set[str], f: int) -> dict[str, Any
             for p, d in deltas.items():
                 cumulative[p] = cumulative.get(p, 0) + d
             rows = sorted(deltas)
-            for old in ("history", "consensus"):  # versions 1 and 2 on the same stored updates (their ranking)
+            for old in EARLIER:  # versions 1 to 3 on the same stored updates (their ranking)
                 replayed = score_round(deltas, earlier[old], old)
                 earlier[old] = replayed.history
                 _add(aurocs[old], auroc([replayed.scores[p] for p in rows], [p in attackers for p in rows]))
@@ -169,10 +171,14 @@ def attacker_addresses(home: Home, cfg: FederationConfig) -> set[str]:
     return {str(home.keys.info(names[i]).address) for i in cfg.attacker_indices()}
 
 
-def cell(home: Home, count: int, partition: str, attack: str, fraction: float, rounds: int) -> dict[str, Any]:
-    """One attack x fraction x partition: the screened run, its analysis, and the Multi-Krum run."""
+def cell(
+    home: Home, count: int, partition: str, attack: str, fraction: float, rounds: int, detector: str = ""
+) -> dict[str, Any]:
+    """One attack x fraction x partition: the screened run (``detector``: the default when empty), its analysis,
+    and the Multi-Krum run."""
     f = round(fraction * PARTICIPANTS)
-    screened = config(f"s{count}", partition, attack, fraction, "fedavg", rounds, screening={"action": "exclude"})
+    policy = {"action": "exclude", **({"detector": detector} if detector else {})}
+    screened = config(f"s{count}", partition, attack, fraction, "fedavg", rounds, screening=policy)
     run(home, screened)
     result = analyse(home, screened.task_id, attacker_addresses(home, screened), f)
     result["accuracy_screened"] = final_accuracy(home, screened.task_id)
@@ -185,16 +191,16 @@ def cell(home: Home, count: int, partition: str, attack: str, fraction: float, r
 def table(results: dict[str, Any], clean: dict[str, float]) -> str:
     """The Markdown table of every cell."""
     lines = [
-        "| partition | attack | fraction | AUROC detector | history (v1) | consensus (v2) | Krum | FoolsGold | norm "
-        "| min AUROC | acc screened | acc Multi-Krum | acc clean | false excl. |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| partition | attack | fraction | AUROC detector | history (v1) | consensus (v2) | alignment (v3) | Krum "
+        "| FoolsGold | norm | min AUROC | acc screened | acc Multi-Krum | acc clean | false excl. |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, r in results.items():
         partition, attack, fraction = key.split("/")
         a = r["auroc"]
         lines.append(
             f"| {partition} | {attack} | {fraction} | {_show(a['detector'])} | {_show(a['history'])} | "
-            f"{_show(a['consensus'])} | "
+            f"{_show(a['consensus'])} | {_show(a.get('alignment'))} | "
             f"{_show(a['krum'])} | "
             f"{_show(a['foolsgold'])} | {_show(a['norm'])} | {_show(r['auroc_min']['detector'])} | "
             f"{r['accuracy_screened']:.3f} | {r['accuracy_multi_krum']:.3f} | {clean[partition]:.3f} | "
@@ -213,6 +219,7 @@ def main() -> None:
     parser.add_argument("--attacks", default=",".join(ATTACKS))
     parser.add_argument("--partitions", default=",".join(PARTITIONS))
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "attacks.json"))
+    parser.add_argument("--detector", default="", help="the screened runs' detector (default: the default one)")
     args = parser.parse_args()
     logging.getLogger("flwr").setLevel(logging.ERROR)
     started = time.perf_counter()
@@ -229,10 +236,11 @@ def main() -> None:
                 for fraction in FRACTIONS:
                     count += 1
                     key = f"{partition}/{attack}/{fraction}"
-                    results[key] = cell(home, count, partition, attack, fraction, args.rounds)
+                    results[key] = cell(home, count, partition, attack, fraction, args.rounds, args.detector)
                     print(key, json.dumps(results[key]), file=sys.stderr, flush=True)
     text = table(results, clean)
-    print(f"\ndetector {check_policy({'action': 'exclude'}).detector!r} (the screened runs' [screening] names none)")
+    used = check_policy({"action": "exclude", **({"detector": args.detector} if args.detector else {})}).detector
+    print(f"\ndetector {used!r} (the screened runs'; {'named' if args.detector else 'the default'})")
     print(
         f"\n{2 * count + len(clean)} federations, {args.rounds} rounds each, in {time.perf_counter() - started:.0f}s\n"
     )

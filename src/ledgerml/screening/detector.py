@@ -41,11 +41,12 @@ from ._vectors import (
     _unit,
 )
 
-DETECTORS = ("history", "consensus", "alignment")
-"""Known detectors: ``history`` (version 1) and ``consensus`` (version 2), kept for the tasks that declared
-them, and ``alignment`` (version 3: version 2 and the scale-aware ``reversal``; ``screening.consensus``; the
-default)."""
-DETECTOR_VERSIONS = {"history": 1, "consensus": 2, "alignment": 3}
+DETECTORS = ("history", "consensus", "alignment", "separation")
+"""Known detectors: ``history`` (version 1), ``consensus`` (version 2) and ``alignment`` (version 3: version 2
+measured against the core, ``screening.alignment``), kept for the tasks that declared them, and ``separation``
+(version 4: version 3's evidence, a round's separated upper cluster lifted to the flag level;
+``screening.calibrated``)."""
+DETECTOR_VERSIONS = {"history": 1, "consensus": 2, "alignment": 3, "separation": 4}
 """Each detector's version (alerts name it: ``federation.alignment/v3``)."""
 DEFAULT_DETECTOR = "alignment"
 """The detector of a ``[screening]`` table that names none, and of a task that declared no policy."""
@@ -124,6 +125,10 @@ def score_round(
         from .alignment import score as score_v3
 
         return RoundScores(*score_v3(deltas, dict(history or {}), weights))
+    if detector == "separation":
+        from .calibrated import score as score_v4
+
+        return RoundScores(*score_v4(deltas, dict(history or {}), weights))
     if detector != "history":
         raise ValueError(f"unknown screening detector {detector!r}")
     history = {p: h for p, h in (history or {}).items() if isinstance(h, ParticipantHistory)}
