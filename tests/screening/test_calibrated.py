@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ledgerml.federated.screening_alerts import detector_name
 from ledgerml.screening import calibrated
-from ledgerml.screening.detector import DEFAULT_THRESHOLD, SCALE, score_round
+from ledgerml.screening.detector import DEFAULT_DETECTOR, DEFAULT_THRESHOLD, SCALE, score_round
 from ledgerml.screening.policy import check_policy
 
 from .test_alignment import federation
@@ -29,8 +29,8 @@ def test_version_three_is_unchanged() -> None:
 PINNED_V3 = [0.747848, 0.644006, 0.226011, 0.004599, 0.010779, 0.176145, 0.050633, 0.092868, 0.174078, 0.063129]
 
 
-def test_version_four_is_declarable_and_names_its_version() -> None:
-    assert check_policy({"detector": "separation"}).detector == "separation"
+def test_version_four_is_the_default_and_names_its_version() -> None:
+    assert DEFAULT_DETECTOR == check_policy({"action": "exclude"}).detector == "separation"
     assert detector_name("separation") == "federation.separation/v4"
 
 

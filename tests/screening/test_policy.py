@@ -51,8 +51,9 @@ def test_screening_is_refused_with_secure_aggregation() -> None:
         FederationConfig(rule="norm_clipped_mean", secure=True, screening={"action": "flag"})
 
 
-def test_the_default_detector_is_version_three_and_earlier_versions_are_accepted() -> None:
-    assert Policy().detector == check_policy({"action": "flag"}).detector == "alignment"
+def test_the_default_detector_is_version_four_and_earlier_versions_are_accepted() -> None:
+    assert Policy().detector == check_policy({"action": "flag"}).detector == "separation"
+    assert check_policy({"detector": "alignment"}).to_dict()["detector"] == "alignment"
     assert check_policy({"detector": "history"}).to_dict()["detector"] == "history"
     assert check_policy({"detector": "consensus"}).to_dict()["detector"] == "consensus"
 

@@ -1,4 +1,5 @@
-"""A task that declared an earlier detector (``detector = "history"``, version 1, or ``"consensus"``, version 2)
+"""A task that declared an earlier detector (``detector = "history"``, version 1, ``"consensus"``, version 2, or
+``"alignment"``, version 3)
 is scored, acted on and audited with that version, not the default; ``monitor_task`` raising alerts replays the
 task once and prints the same scores."""
 
@@ -25,7 +26,7 @@ TASK = "v1"
 pytestmark = pytest.mark.slow  # one 2-round federation of 5 per version (about 5 s each)
 
 
-@pytest.fixture(scope="module", params=["history", "consensus"])
+@pytest.fixture(scope="module", params=["history", "consensus", "alignment"])
 def home(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Home:
     home = Home(tmp_path_factory.mktemp(request.param) / "home")
     home.init(unencrypted=True)
@@ -67,7 +68,8 @@ def test_the_declared_version_is_recorded_scored_and_audited(home: Home) -> None
         again = score_round(deltas, history, declared)
         history = again.history
         assert again.scores == scores  # the declared version's maths, not the default's
-    assert score_round(captured[0], None, "alignment").scores != recorded[0]
+    other = "consensus" if declared == "history" else "history"
+    assert score_round(captured[0], None, other).scores != recorded[0]
 
 
 def test_raising_alerts_replays_the_task_once(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -87,5 +89,9 @@ def test_raising_alerts_replays_the_task_once(home: Home, monkeypatch: pytest.Mo
     with home.open_ledger(as_validator=False) as ledger:
         names = {r.detector for _, r in alerts_of(ledger.state())}
         declared = task(ledger.state(), TASK).screening_policy()["detector"]  # type: ignore[union-attr]
-    expected = {"history": "federation.history/v1", "consensus": "federation.consensus/v2"}[declared]
+    expected = {
+        "history": "federation.history/v1",
+        "consensus": "federation.consensus/v2",
+        "alignment": "federation.alignment/v3",
+    }[declared]
     assert names == {detector_name(declared)} == {expected}

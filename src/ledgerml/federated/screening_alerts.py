@@ -22,7 +22,7 @@ DETECTOR = "federation.history/v1"
 
 def detector_name(detector: str) -> str:
     """The detector name a task's screening alerts carry: ``federation.history/v1``, ``federation.consensus/v2``,
-    ``federation.alignment/v3``."""
+    ``federation.alignment/v3``, ``federation.separation/v4``."""
     from ..screening.detector import DETECTOR_VERSIONS
 
     return DETECTOR if detector == "history" else f"federation.{detector}/v{DETECTOR_VERSIONS[detector]}"

@@ -45,10 +45,10 @@ DETECTORS = ("history", "consensus", "alignment", "separation")
 """Known detectors: ``history`` (version 1), ``consensus`` (version 2) and ``alignment`` (version 3: version 2
 measured against the core, ``screening.alignment``), kept for the tasks that declared them, and ``separation``
 (version 4: version 3's evidence, a round's separated upper cluster lifted to the flag level;
-``screening.calibrated``)."""
+``screening.calibrated``; the default)."""
 DETECTOR_VERSIONS = {"history": 1, "consensus": 2, "alignment": 3, "separation": 4}
-"""Each detector's version (alerts name it: ``federation.alignment/v3``)."""
-DEFAULT_DETECTOR = "alignment"
+"""Each detector's version (alerts name it: ``federation.separation/v4``)."""
+DEFAULT_DETECTOR = "separation"
 """The detector of a ``[screening]`` table that names none, and of a task that declared no policy."""
 FEATURES = ("norm", "angle", "distance", "similarity", "consistency")
 """The per-round excesses, in the order explanations list them."""
