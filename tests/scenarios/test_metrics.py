@@ -55,3 +55,15 @@ def test_median_of_organisations_skips_undefined_measures() -> None:
     rows = [{"auc": 0.6}, {"auc": float("nan")}, {"auc": 0.8}, {"auc": 0.7}]
     assert median_of(rows) == {"auc": 0.7}
     assert math.isnan(median_of([{"auc": float("nan")}])["auc"])
+
+
+def test_precision_crossings_count_each_fall_below_the_target() -> None:
+    from ledgerml.scenarios.metrics import precision_crossings
+
+    scores = np.arange(6, 0, -1, dtype=float)  # ranked as given
+    assert precision_crossings(np.array([1, 1, 0, 0, 0, 0]), scores, 0.5) == 1
+    # precision 1, 1/2, 2/3, 2/4, 2/5: falls below 0.6 at the 2nd row and again at the 4th
+    assert precision_crossings(np.array([1, 0, 1, 0, 0, 0]), scores, 0.6) == 2
+    assert precision_crossings(np.array([1, 1, 1, 1, 1, 1]), scores, 0.6) == 0
+    # a tie is one threshold: the top two rows (one late) pass 0.5 together
+    assert precision_crossings(np.array([1, 0, 0]), np.array([1.0, 1.0, 0.0]), 0.5) == 1

@@ -13,7 +13,7 @@ from ledgerml.errors import ConfigError
 from ledgerml.scenarios import baselines, supply_chain
 from ledgerml.scenarios.runner import run_scenario
 from ledgerml.scenarios.shipment_anomalies import evaluate_detector, flag_top, plant
-from ledgerml.scenarios.shipments import parse_date, read_shipments
+from ledgerml.scenarios.shipments import PQ_STATUS, parse_date, pq_status, read_shipments
 
 from ._h5_generated import scms_csv
 
@@ -29,6 +29,7 @@ def test_shipments_label_is_delivered_after_scheduled(tmp_path: Path) -> None:
     assert shipments.y.tolist() == [int(e) for e in expected]
     assert shipments.X.shape[0] == len(rows) and np.isfinite(shipments.X).all()
     assert shipments.ids[:2] == ["1", "2"] and "Côte d'Ivoire" in shipments.country
+    assert shipments.columns[-2:] == PQ_STATUS and shipments.X[:, -2].all()  # the generated file is pre-PQ
 
 
 def test_dates_in_every_format_the_file_uses() -> None:
@@ -36,6 +37,11 @@ def test_dates_in_every_format_the_file_uses() -> None:
     assert str(parse_date("8/27/14")) == "2014-08-27"
     assert str(parse_date("2009-11-14")) == "2009-11-14"
     assert parse_date("Date Not Captured") is None and parse_date("N/A - From RDC") is None
+
+
+def test_pq_status_flags_pre_pq_and_not_captured_only() -> None:
+    flags = pq_status(["Pre-PQ Process", " Date Not Captured ", "2009-11-14", "11/13/07"])
+    assert flags.tolist() == [[1.0, 0.0], [0.0, 1.0], [0.0, 0.0], [0.0, 0.0]]
 
 
 def test_organisations_are_the_top_countries_and_the_rest_pooled() -> None:

@@ -39,6 +39,18 @@ def recall_at_precision(y: np.ndarray, scores: np.ndarray, precision: float) -> 
     return float(hits[ok].max() / positives) if ok.any() else 0.0
 
 
+def precision_crossings(y: np.ndarray, scores: np.ndarray, precision: float) -> int:
+    """How often the precision of the top-scored rows falls from at least ``precision`` to below it, as the
+    threshold walks down the scores (whole ties at a time): more than one crossing means the recall at that
+    precision can jump between far-apart thresholds when a few rows change."""
+    y = np.asarray(y).astype(bool)
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="mergesort")
+    sorted_scores = np.asarray(scores, dtype=np.float64)[order]
+    last_of_tie = np.r_[sorted_scores[1:] != sorted_scores[:-1], True]
+    above = (np.cumsum(y[order]) / np.arange(1, len(y) + 1) >= precision)[last_of_tie]
+    return int((above[:-1] & ~above[1:]).sum())
+
+
 def accuracy(y: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> float:
     """Share of rows whose score is on the right side of ``threshold``."""
     return float(((np.asarray(scores) >= threshold) == np.asarray(y).astype(bool)).mean())

@@ -28,6 +28,8 @@ CATEGORICAL = [
 AMOUNTS = ["Line Item Quantity", "Line Item Value", "Pack Price", "Unit Price", "Unit of Measure (Per Pack)"]
 WEIGHT = "Weight (Kilograms)"
 REQUIRED = ["ID", "Country", SCHEDULED, DELIVERED, PO_SENT, PQ_SENT, WEIGHT, *CATEGORICAL, *AMOUNTS]
+PRE_PQ, NOT_CAPTURED = "Pre-PQ Process", "Date Not Captured"
+PQ_STATUS = ["PQ pre-process", "PQ date not captured"]
 MIN_SHARE = 0.005
 """A categorical value gets its own column when at least this share of shipments has it; the rest is 'other'."""
 _DATE_FORMATS = ("%d-%b-%y", "%m/%d/%y", "%Y-%m-%d", "%d-%b-%Y", "%m/%d/%Y")
@@ -81,6 +83,13 @@ def _days(later: list[date | None], earlier: list[date | None]) -> np.ndarray:
     return np.asarray(np.c_[np.clip(np.nan_to_num(gaps), -5, 5), missing.astype(float)])
 
 
+def pq_status(values: list[str]) -> np.ndarray:
+    """Per row, whether the PQ date field says 'Pre-PQ Process' (ordered before the price-quote process) and
+    whether it says 'Date Not Captured' (chosen on the validation split: ``benchmarks/scenario_features.py``)."""
+    text = [v.strip() for v in values]
+    return np.array([[v == PRE_PQ, v == NOT_CAPTURED] for v in text], dtype=float).reshape(len(text), 2)
+
+
 def read_shipments(path: Path) -> Shipments:
     """Every shipment of the SCMS file: late = delivered after the scheduled date."""
     header, body = with_header(path, REQUIRED)
@@ -103,6 +112,8 @@ def read_shipments(path: Path) -> Shipments:
         block, labels = _one_hot([r[col[column]].strip() for r in body], column)
         blocks.append(block)
         names += labels
+    blocks.append(pq_status([r[col[PQ_SENT]] for r in body]))
+    names += PQ_STATUS
     return Shipments(
         np.hstack(blocks),
         y,
