@@ -40,7 +40,6 @@ from ..vocab.tasks import (
     task,
 )
 from .aggregation import AggregationResult, aggregate, check_rule
-from .arrays_digest import encode
 from .dp import check_dp_settings, gaussian_epsilon
 from .flower_rules import is_flower_rule
 from .receipts import issue_receipt
@@ -552,7 +551,7 @@ class TaskCoordinator:
 
     def _store_aggregate(self, weights: Weights) -> str:
         """Store the round's aggregate; it is kept in memory as the next global model (once the round finalizes)."""
-        encoded = encode(weights)  # to_bytes's bytes, in one copy
+        encoded = to_bytes(weights)
         digest = str(self.store.put(encoded))
         self._model = (digest, encoded)
         return digest

@@ -14,11 +14,10 @@ from ..errors import ConfigError
 from ..events import Event, sign_event
 from ..identity import Identity
 from ..ml.models import build_model
-from ..ml.serialization import Weights, flatten, from_bytes, unflatten
+from ..ml.serialization import Weights, flatten, from_bytes, to_bytes, unflatten, weights_digest
 from ..types import Digest
 from ..vocab.tasks import ParticipantJoined, UpdateCommitted
 from . import attacks
-from .arrays_digest import arrays_digest, encode
 from .dp import clip_and_noise
 
 MAX_NONCES_BYTES = 1024 * 1024
@@ -89,13 +88,13 @@ class Participant:
         if isinstance(global_model, bytes | bytearray | memoryview):
             digest = Digest.sha256(bytes(global_model))
         else:  # the arrays a message carries: hashed as their canonical encoding, without building it
-            digest = arrays_digest(base)
+            digest = weights_digest(base)
         if str(digest) != str(config["base"]):  # the commitment names the base: it must be this one
             raise ConfigError("the model sent is not the global model the round names; refusing to sign")
         update, loss = self.local_update(base, spec, round_, rng)
         if dp:
             update = clip_and_noise(update, base, float(dp["clip"]), float(dp["noise_multiplier"]), rng)
-        data = encode(update)  # to_bytes's bytes, in one copy
+        data = to_bytes(update)
         nonce = (
             loads_bounded(config["nonces"], what="nonces", max_bytes=MAX_NONCES_BYTES, max_depth=2)[self.address]
             if isinstance(config["nonces"], str)

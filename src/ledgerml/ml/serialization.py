@@ -1,19 +1,83 @@
-"""Weights as safetensors bytes (the unit that is hashed, signed and stored) and as flat float64 vectors."""
+"""Weights as safetensors bytes (the unit that is hashed, signed and stored) and as flat float64 vectors.
+
+``to_bytes`` is the one canonical encoder: safetensors' own layout (the header in data order, padded to 8 bytes,
+then every array's little-endian bytes), built here in one copy, and ``weights_digest`` hashes that same layout
+straight from the arrays without building it (at 10 M parameters an 80 MB copy per participant per round saved;
+safetensors' own encoder copies several times: 0.3 s for 80 MB). ``tests/ml/test_serialization.py`` holds both to
+the ``safetensors`` library's output, byte for byte."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterator
+
 import numpy as np
-from safetensors.numpy import load, save
+from safetensors.numpy import load
 
 from ..errors import MalformedEvent
 from ..types import Digest
 
 Weights = dict[str, np.ndarray]
 
+_CODES = {"uint64": "U64", "int64": "I64", "float64": "F64", "complex64": "C64", "float32": "F32", "uint32": "U32"}
+_CODES |= {"int32": "I32", "float16": "F16", "uint16": "U16", "int16": "I16", "int8": "I8", "uint8": "U8"}
+_CODES |= {"bool": "BOOL"}
+"""safetensors' dtype codes for numpy's own types, in the order it lays their data out (then by name)."""
+_RANK = {code: rank for rank, code in enumerate(_CODES.values())}
+
+
+def _canonical_arrays(weights: Weights) -> dict[str, np.ndarray]:
+    """Every array C-contiguous (0-d as shape [1], as ``np.ascontiguousarray`` makes it) and little-endian, in
+    safetensors' data order; ``ValueError`` for a dtype safetensors has no code for, ``TypeError`` for a name
+    that is not a string."""
+    arrays: dict[str, np.ndarray] = {}
+    for name, value in weights.items():
+        if not isinstance(name, str):
+            raise TypeError(f"array names must be strings, not {type(name).__name__}")
+        array = np.ascontiguousarray(value)
+        if array.dtype.name not in _CODES:
+            raise ValueError(f"arrays of dtype {array.dtype.name} have no safetensors encoding")
+        arrays[name] = array.astype(array.dtype.newbyteorder("<"), copy=False)  # a copy only if big-endian
+    return dict(sorted(arrays.items(), key=lambda item: (_RANK[_CODES[item[1].dtype.name]], item[0])))
+
+
+def _header(arrays: dict[str, np.ndarray]) -> bytes:
+    """The encoding's first bytes: the header's length (8 bytes, little-endian), then its JSON (serde_json's
+    compact form: non-ASCII as UTF-8), padded with spaces to a multiple of 8."""
+    entries, offset = [], 0
+    for name, array in arrays.items():
+        size = int(array.nbytes)
+        shape = ",".join(str(n) for n in array.shape)
+        entries.append(
+            f"{json.dumps(name, ensure_ascii=False)}:"
+            f'{{"dtype":"{_CODES[array.dtype.name]}","shape":[{shape}],"data_offsets":[{offset},{offset + size}]}}'
+        )
+        offset += size
+    text = ("{" + ",".join(entries) + "}").encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text
+
+
+def _parts(weights: Weights) -> Iterator[bytes | memoryview]:
+    """The encoding piece by piece: the header, then each array's bytes as a view (no copy)."""
+    arrays = _canonical_arrays(weights)
+    yield _header(arrays)
+    for array in arrays.values():
+        yield array.reshape(-1).view(np.uint8).data
+
 
 def to_bytes(weights: Weights) -> bytes:
-    """Canonical safetensors encoding (sorted names, C-contiguous arrays)."""
-    return bytes(save({name: np.ascontiguousarray(weights[name]) for name in sorted(weights)}))
+    """Canonical safetensors encoding (names in safetensors' data order, arrays C-contiguous), in one copy."""
+    return b"".join(_parts(weights))
+
+
+def weights_digest(weights: Weights) -> Digest:
+    """``Digest.sha256(to_bytes(weights))``, hashed straight from the arrays."""
+    digest = hashlib.sha256()
+    for part in _parts(weights):
+        digest.update(part)
+    return Digest("sha256", digest.digest())
 
 
 def from_bytes(data: bytes) -> Weights:
@@ -29,7 +93,7 @@ def from_bytes(data: bytes) -> Weights:
 
 def digest_of(weights: Weights) -> str:
     """``sha256:<hex>`` of the canonical encoding."""
-    return str(Digest.sha256(to_bytes(weights)))
+    return str(weights_digest(weights))
 
 
 def flatten(weights: Weights) -> np.ndarray:
