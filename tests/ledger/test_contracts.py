@@ -28,7 +28,8 @@ def test_artifacts_are_up_to_date() -> None:
 
 
 @pytest.fixture(scope="module")
-def chain():  # type: ignore[no-untyped-def]
+def deployed():  # type: ignore[no-untyped-def]
+    """One py-evm chain with the reward token deployed (once per module: deploying is the slow part)."""
     from web3 import EthereumTesterProvider, Web3
 
     w3 = Web3(EthereumTesterProvider())
@@ -38,6 +39,15 @@ def chain():  # type: ignore[no-untyped-def]
     receipt = w3.eth.wait_for_transaction_receipt(factory.constructor().transact({"from": owner, **GAS}))
     token = w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
     return w3, token, owner, alice, bob
+
+
+@pytest.fixture
+def chain(deployed):  # type: ignore[no-untyped-def]
+    """The deployed chain as it was just after the deploy: each test's transactions are reverted after it."""
+    w3 = deployed[0]
+    snapshot = w3.testing.snapshot()
+    yield deployed
+    w3.testing.revert(snapshot)
 
 
 def test_reward_token_mints_transfers_and_keeps_supply(chain) -> None:  # type: ignore[no-untyped-def]
@@ -52,7 +62,9 @@ def test_reward_token_mints_transfers_and_keeps_supply(chain) -> None:  # type: 
 
 
 def test_only_minters_mint_and_balances_bound_transfers(chain) -> None:  # type: ignore[no-untyped-def]
-    w3, token, _owner, alice, bob = chain
+    w3, token, owner, alice, bob = chain
+    assert token.functions.totalSupply().call() == 0  # the previous test's mints were reverted
+    w3.eth.wait_for_transaction_receipt(token.functions.mint(bob, 30).transact({"from": owner, **GAS}))
 
     def status(call) -> int:  # type: ignore[no-untyped-def]
         # explicit gas skips the pre-flight call, so a revert shows as a failed receipt, not an exception
@@ -60,8 +72,9 @@ def test_only_minters_mint_and_balances_bound_transfers(chain) -> None:  # type:
 
     assert status(token.functions.mint(bob, 5)) == 0  # bob holds no minter role
     assert status(token.functions.transfer(alice, 10**6)) == 0  # more than bob's balance
-    assert token.functions.totalSupply().call() == 100 and token.functions.balanceOf(bob).call() == 30
+    assert token.functions.totalSupply().call() == 30 and token.functions.balanceOf(bob).call() == 30
     assert status(token.functions.transfer(alice, 10)) == 1
+    assert token.functions.balanceOf(alice).call() == 10 and token.functions.balanceOf(bob).call() == 20
 
 
 # -- the Ledger contract: access control, checks-effects-interactions, token supply -----------------------
