@@ -15,7 +15,7 @@ import typer
 
 from .._extras import require_extra
 from ..errors import ConfigError, TamperDetected
-from ..localnode import launch, shutdown
+from ..localnode import anvil_binary, launch, shutdown
 from ._common import (
     HomeOption,
     JsonOption,
@@ -66,10 +66,12 @@ def demo(
     require_extra("fl", "'ledgerml demo'")
     if ledger_kind == "evm":
         require_extra("evm", "'ledgerml demo --ledger evm'")
+        anvil_binary()  # NotFound now, not after the demo has started
     quiet_flower(verbose, log_level)
-    from ..workflows.demo import new_demo_home, run_demo
+    from ..workflows.demo import check_demo_options, new_demo_home, run_demo
 
     started = time.perf_counter()
+    check_demo_options(rounds, attack, report, Path(home) if home is not None else None)  # before any output
     target = new_demo_home(Path(home) if home is not None else None)
     say = (lambda *a, **k: None) if json_out else console.print
     err_console.print("[yellow]note[/]: demo identities are stored UNENCRYPTED; never do this with real keys")

@@ -133,17 +133,35 @@ class DemoResult:
         }
 
 
-def check_report_path(path: Path, home: Path) -> None:
+def check_report_path(path: Path, home: Path | None) -> None:
     """``StorageError`` before any work when the report cannot be written to ``path`` (a folder, a missing or
-    read-only folder); the demo's own home, created later, is fine."""
+    read-only folder); the demo's own home (``home``, created later) is fine."""
     if path.is_dir():
         raise StorageError(f"--report {path} is a folder; name a file to write")
-    if path.parent.resolve() == home.resolve():
+    if home is not None and path.parent.resolve() == home.resolve():
         return
     if not path.parent.is_dir():
         raise StorageError(f"--report {path}: the folder {path.parent} does not exist")
     if not os.access(path.parent, os.W_OK):
         raise StorageError(f"--report {path}: the folder {path.parent} is not writable")
+
+
+def report_path(report: Path | None, home: Path | None) -> Path:
+    """Where the report goes: ``report``, else HOME/report.html for a kept home, else ./ledgerml-demo-report.html."""
+    return report or (home / "report.html" if home is not None else Path("ledgerml-demo-report.html"))
+
+
+def check_demo_options(rounds: int, attack: str, report: Path | None, home: Path | None) -> None:
+    """Every demo option checked before anything is printed, written or started: ``ConfigError`` for rounds or an
+    attack the plans refuse, ``AlreadyExists``/``StorageError`` for a home that holds a ledger already or is not
+    a folder, ``StorageError`` for a report that cannot be written."""
+    demo_plans(rounds, attack)
+    if home is not None:
+        if Home(home).exists():
+            raise AlreadyExists(f"{home} holds a ledger home already; the demo needs a fresh folder")
+        if home.exists() and not home.is_dir():
+            raise StorageError(f"--home {home} is a file; name a folder for the demo's ledger home")
+    check_report_path(report_path(report, home), home)
 
 
 def new_demo_home(home: Path | None) -> Home:
@@ -204,11 +222,11 @@ def run_demo(
     ``say`` gets the opening line, ``on_run`` a run's label and returns its per-round callback. The home is
     removed at the end unless ``keep``; the report goes to ``report`` [default: HOME/report.html when kept,
     else ./ledgerml-demo-report.html]."""
-    report_path = report or (target.path / "report.html" if keep else Path("ledgerml-demo-report.html"))
+    report_to = report_path(report, target.path if keep else None)
     started = time.perf_counter()
     try:
         plans = demo_plans(rounds, attack)  # settings refused before the home or a node exists
-        check_report_path(report_path, target.path)
+        check_report_path(report_to, target.path)
         with node(target.path) if node is not None else contextlib.nullcontext(None) as evm_rpc:
             _init_home(target, evm_rpc)
             say(
@@ -219,7 +237,7 @@ def run_demo(
             histories = _run_federations(target, plans, on_run)
             model_id, attestation = register_final_model(target, plans["robust"].task_id)
             result = _audit(target, plans, histories, model_id, attestation)
-            result.report, result.rounds, result.kept, result.attack = report_path, rounds, keep, attack
+            result.report, result.rounds, result.kept, result.attack = report_to, rounds, keep, attack
             result.summary = _summary(result, time.perf_counter() - started)
             _write_report(result)
     finally:

@@ -1,0 +1,57 @@
+"""``ledgerml demo`` refuses every bad option before it prints or writes anything: one ``error:`` line, no keys
+note, no home, no temporary folder, no report."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from .._cli import one_error_line
+
+
+def _files(root: Path) -> list[str]:
+    """Every path under ``root``: equal lists, nothing written."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--rounds", "0"],
+        ["--rounds", "-1"],
+        ["--rounds", "10001"],
+        ["--attack", "nope"],
+        ["--report", "{tmp}"],  # a folder
+        ["--report", "{tmp}/missing/report.html"],
+        ["--home", "{tmp}/a-file"],
+        ["--home", "{tmp}/existing"],
+        ["--ledger", "chain"],
+        ["--log-level", "LOUD"],
+        ["--rounds", "0", "--home", "{tmp}/fresh"],
+    ],
+)
+@pytest.mark.parametrize("temporary", [False, True], ids=["kept-home", "temporary-home"])
+def test_a_bad_option_is_one_error_line_before_anything_is_printed_or_written(
+    cli,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    temporary: bool,
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "existing").mkdir()
+    (tmp_path / "existing" / "config.json").write_text("{}")
+    scratch = tmp_path / "scratch"  # where a temporary demo home would be made
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.chdir(scratch)  # where a temporary home's report would go
+    if temporary:
+        monkeypatch.delenv("LEDGERML_HOME")
+    before = _files(tmp_path)
+    result = cli("demo", *(a.format(tmp=tmp_path) for a in args))
+    assert result.code != 0
+    assert one_error_line(result.err), result.err  # no keys note before the error
+    assert result.out == ""
+    assert _files(tmp_path) == before
