@@ -136,7 +136,7 @@ SCENARIO = Scenario(
                 "faulty labels included; the pooled model on the true labels and on the honest programmes only "
                 "are reference lines beside them",
                 "features are known before delivery (mode, vendor, terms, product, amounts, weight, scheduled "
-                "date, lead time); delivery and recording dates, freight and insurance are left out",
+                "date, lead time, PQ status); delivery and recording dates, freight and insurance are left out",
             ),
         ),
     ),
