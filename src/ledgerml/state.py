@@ -156,18 +156,6 @@ def record_type(cls: RecordT) -> RecordT:
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 """Types a checkpoint and a snapshot both write as they are (exact types: subclasses take the general path)."""
-_RECORD_FIELDS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
-"""Field names of each dataclass met so far and a getter of their values (the fast paths below)."""
-
-
-def _fields_of(cls: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]:
-    """The dataclass field names of ``cls`` and a function returning a value's fields as a tuple, cached."""
-    found = _RECORD_FIELDS.get(cls)
-    if found is None:
-        names = tuple(cls.__dataclass_fields__)  # type: ignore[attr-defined]
-        getter = operator.attrgetter(*names) if len(names) > 1 else (lambda v: tuple(getattr(v, n) for n in names))
-        found = _RECORD_FIELDS[cls] = (names, getter)
-    return found
 
 
 def _encode(value: Any) -> Any:
@@ -176,9 +164,34 @@ def _encode(value: Any) -> Any:
         return value
     if cls is tuple:
         return {"$t": [v if type(v) in _PLAIN else _encode(v) for v in value]}
+    record = _RECORD_ENCODERS.get(cls)
+    if record is not None:
+        return record(value)
     if cls.__name__ in _RECORD_TYPES and not isinstance(value, str | int | float):
-        return {"$r": cls.__name__, "v": [v if type(v) in _PLAIN else _encode(v) for v in _fields_of(cls)[1](value)]}
+        record = _RECORD_ENCODERS[cls] = _compiled(cls, cls.__name__, _encode)
+        return record(value)
     return _encode_general(value)
+
+
+_RECORD_ENCODERS: dict[type, Callable[[Any], Any]] = {}
+"""Each record class :func:`_encode` met, with its compiled encoder (one dict lookup, no loop, per value)."""
+
+
+def _compiled(cls: type, tag: str | None, inner: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A function writing a dataclass value's fields in order, each as it is if of a plain type else by ``inner``:
+    as ``{"$r": tag, "v": [...]}`` (a checkpoint's record), or with ``tag`` None as ``{name: value}``. Compiled
+    once per class, as ``dataclasses`` compiles ``__init__``: the values of a loop over the fields, no loop."""
+    names = tuple(cls.__dataclass_fields__)  # type: ignore[attr-defined]  # identifiers: dataclass checks them
+    values = [f"_{i} if type(_{i}) in plain else inner(_{i})" for i in range(len(names))]
+    if tag is None:
+        shape = "{" + ", ".join(f"{name!r}: {value}" for name, value in zip(names, values, strict=True)) + "}"
+    else:
+        shape = "{'$r': " + repr(tag) + ", 'v': [" + ", ".join(values) + "]}"
+    loads = "".join(f"    _{i} = v.{name}\n" for i, name in enumerate(names))
+    scope: dict[str, Any] = {"plain": _PLAIN, "inner": inner}
+    exec(compile(f"def write(v):\n{loads}    return {shape}\n", f"<{cls.__name__} writer>", "exec"), scope)
+    write: Callable[[Any], Any] = scope["write"]
+    return write
 
 
 def _encode_general(value: Any) -> Any:
@@ -276,17 +289,17 @@ def _jsonable(value: Any) -> Any:
         return value
     plan = _RECORD_PLANS.get(cls)
     if plan is not None:
-        return dict(zip(plan[0], [v if type(v) in _PLAIN else _jsonable(v) for v in plan[1](value)], strict=True))
+        return plan(value)
     if cls is tuple:
         return [v if type(v) in _PLAIN else _jsonable(v) for v in value]
     if hasattr(cls, "__dataclass_fields__") and not isinstance(value, str | int | float):
-        _RECORD_PLANS[cls] = _fields_of(cls)
+        _RECORD_PLANS[cls] = _compiled(cls, None, _jsonable)
         return _jsonable(value)
     return _jsonable_general(value)
 
 
-_RECORD_PLANS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
-"""Dataclasses :func:`_jsonable` met, with their field names and getter (one dict lookup per value)."""
+_RECORD_PLANS: dict[type, Callable[[Any], Any]] = {}
+"""Dataclasses :func:`_jsonable` met, with their compiled field-name-to-value dict builders (one lookup each)."""
 
 
 def _jsonable_general(value: Any) -> Any:

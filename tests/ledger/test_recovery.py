@@ -60,7 +60,7 @@ SCALARS = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     digest=st.one_of(st.binary(min_size=32, max_size=32), st.binary(max_size=40)),
     r=SCALARS,
