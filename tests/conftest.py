@@ -76,6 +76,44 @@ def sqlite_ledger(tmp_path: Path, admin: Identity) -> Iterator[SqliteLedger]:
     ledger.close()
 
 
+def _slow_count(items: list[pytest.Item]) -> dict[str, int]:
+    """How many ``slow``-marked tests each test file holds (every file collected appears)."""
+    counts: dict[str, int] = {}
+    for item in items:
+        path = item.nodeid.partition("::")[0]
+        counts[path] = counts.get(path, 0) + (item.get_closest_marker("slow") is not None)
+    return counts
+
+
+def slow_files_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    """The files with most ``slow`` tests first; each file's tests stay together and in order (module fixtures are
+    set up once), and files with the same count keep their collection order."""
+    counts = _slow_count(items)
+    rank = {path: index for index, path in enumerate(counts)}
+    return sorted(
+        items, key=lambda item: (-counts[item.nodeid.partition("::")[0]], rank[item.nodeid.partition("::")[0]])
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the slow files first: with work stealing (below) the long tests start early and quick ones fill the end,
+    instead of a long test that started last keeping one worker busy alone."""
+    items[:] = slow_files_first(items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """``-n`` without ``--dist``: work stealing (an idle worker takes half of another's queue) instead of xdist's
+    ``load``, which hands out fixed chunks and so can leave one worker finishing a long queue alone."""
+    if config.getvalue("dist") != "load" or any(
+        arg.startswith(("--dist", "-d")) for arg in config.invocation_params.args
+    ):
+        return None
+    from xdist.scheduler import WorkStealingScheduling
+
+    return WorkStealingScheduling(config, log)  # type: ignore[arg-type]
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--regen-golden", action="store_true", help="rewrite golden files instead of comparing")
 
