@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledgerml.consensus.budget import bracketing, cheaper, rival
@@ -58,6 +58,7 @@ def test_bracketing_refuses_negative_neighbours_and_handles_no_intervals() -> No
     assert bracketing(3, {}) == []
 
 
+@settings(max_examples=40)
 @given(
     st.dictionaries(st.integers(1, 5000).map(float), st.integers(0, 3000), min_size=1, max_size=30),
     st.integers(0, 3000),
