@@ -76,7 +76,7 @@ def test_policy_is_declared_in_the_task_and_exclusion_is_recorded_and_replayed(h
         record = task(ledger.state(), TASK)
         assert record is not None and record.screening_policy() == {
             "action": "exclude",
-            "detector": "alignment",
+            "detector": "separation",
             "threshold": 0.5,
         }
         scores = task_scores(ledger.state(), home.store(), TASK, update_verdict)["scores"]

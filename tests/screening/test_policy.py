@@ -35,7 +35,7 @@ def test_screening_table_in_a_config_file(tmp_path: Path) -> None:
     path = tmp_path / "f.toml"
     path.write_text('[federation]\nparticipants = 5\n[screening]\naction = "exclude"\nthreshold = 0.6\n')
     settings = FederationConfig.from_toml(path).task_settings()["screening"]
-    assert settings == {"detector": "alignment", "threshold": 0.6, "action": "exclude"}
+    assert settings == {"detector": "separation", "threshold": 0.6, "action": "exclude"}
     path.write_text('[screening]\ndetector = "history"\n')  # version 1 stays declarable
     assert FederationConfig.from_toml(path).task_settings()["screening"]["detector"] == "history"
     path.write_text('[screening]\ndetector = "magic"\n')

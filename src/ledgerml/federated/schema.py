@@ -112,9 +112,12 @@ class RewardsTable(_Table):
 class ScreeningTable(_Table):
     """``[screening]``: score every participant every round and act on suspicious ones (see docs/screening.md)."""
 
-    detector: Literal["alignment", "consensus", "history"] = Field(
-        "alignment",
-        description="the detector (cross-round, per participant): alignment (v3), consensus (v2) or history (v1)",
+    detector: Literal["separation", "alignment", "consensus", "history"] = Field(
+        "separation",
+        description=(
+            "the detector (cross-round, per participant): separation (v4), alignment (v3), consensus (v2) or"
+            " history (v1)"
+        ),
     )
     threshold: float = Field(0.5, description="scores at or above it are suspicious, in (0, 1)")
     action: Literal["flag", "exclude", "slash"] = Field(
