@@ -216,7 +216,7 @@ def plots(folder: Path, traces: dict[str, list[ReplayResult]], rows: list[dict[s
             for policy in ("fixed", "burst", "learned", "adaptive"):
                 mine = sorted((r for r in results if r.clock == clock and r.policy == policy), key=lambda r: r.blocks)
                 if policy == "fixed" and clock == "simulated":  # the sweep's frontier: lowest p99 at each budget
-                    mine = [r for r in mine if all(o.p99_ms > r.p99_ms for o in mine if o.blocks < r.blocks)]
+                    mine = [r for r in mine if not any(o.blocks <= r.blocks and o.p99_ms < r.p99_ms for o in mine)]
                 if mine:
                     style = marker if policy in ("fixed", "burst") or clock == "live" else "x"
                     ax.plot(
