@@ -63,16 +63,17 @@ def ledgerml(home: Path, *args: str, limit: int | None = None) -> subprocess.Com
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "home"
+def home(cli, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """A home with the roles the registrations need, made in-process (``cli`` runs in tmp_path/home): only the
+    commands under a size limit or a kill need a process of their own; set-up and retries do not."""
     for args in (
         ("init", "--unencrypted", "--json"),
         ("role", "grant", "data_owner", "admin"),
         ("role", "grant", "trainer", "admin"),
     ):
-        result = ledgerml(path, *args)
-        assert result.returncode == 0, result.stderr
-    return path
+        result = cli(*args)
+        assert result.code == 0, result.err
+    return tmp_path / "home"
 
 
 def _events(home: Path) -> int:
@@ -106,7 +107,7 @@ def _dataset_folder(root: Path, tag: int) -> Path:
     return folder
 
 
-def test_disk_full_at_each_write_of_data_register_then_a_retry_succeeds(home: Path, tmp_path: Path) -> None:
+def test_disk_full_at_each_write_of_data_register_then_a_retry_succeeds(cli, home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     failures: dict[str, int] = {}
     for tag, limit in enumerate(FAULT_LIMITS):
         folder = _dataset_folder(tmp_path, tag)
@@ -117,24 +118,24 @@ def test_disk_full_at_each_write_of_data_register_then_a_retry_succeeds(home: Pa
             kind = "store" if "cannot store artifact" in first.stderr else "ledger"
             failures[kind] = failures.get(kind, 0) + 1
             _assert_verifies(home)
-            retry = ledgerml(home, "data", "register", str(folder), "--json")
-            assert retry.returncode == 0, (limit, first.stderr, retry.stderr)
-            dataset_id = json.loads(retry.stdout)["dataset_id"]
+            retry = cli("data", "register", str(folder), "--json")
+            assert retry.code == 0, (limit, first.stderr, retry.err)
+            dataset_id = json.loads(retry.out)["dataset_id"]
         else:
             dataset_id = json.loads(first.stdout)["dataset_id"]
         assert Home(home).store().has(dataset_id), limit
         assert _events(home) == before + 1, limit  # exactly one registration, however many attempts
         _assert_verifies(home)
     assert failures.get("store") and failures.get("ledger"), failures  # both kinds of write were hit
-    assert ledgerml(home, "data", "register", str(tmp_path / "data-0")).returncode == 17  # complete: a duplicate
+    assert cli("data", "register", str(tmp_path / "data-0")).code == 17  # complete: a duplicate
 
 
-def test_disk_full_at_each_write_of_model_register_then_a_retry_succeeds(home: Path, tmp_path: Path) -> None:
+def test_disk_full_at_each_write_of_model_register_then_a_retry_succeeds(cli, home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     data = tmp_path / "train.csv"
     data.write_text("a,b\n1,2\n")
-    registered = ledgerml(home, "data", "register", str(data), "--json")
-    assert registered.returncode == 0, registered.stderr
-    dataset_id = json.loads(registered.stdout)["dataset_id"]
+    registered = cli("data", "register", str(data), "--json")
+    assert registered.code == 0, registered.err
+    dataset_id = json.loads(registered.out)["dataset_id"]
     failures: dict[str, int] = {}
     for tag, limit in enumerate(FAULT_LIMITS):
         model = tmp_path / f"m{tag}.safetensors"
@@ -149,9 +150,9 @@ def test_disk_full_at_each_write_of_model_register_then_a_retry_succeeds(home: P
             kind = "store" if "cannot store artifact" in first.stderr else "ledger"
             failures[kind] = failures.get(kind, 0) + 1
             _assert_verifies(home)
-            retry = ledgerml(home, *args)
-            assert retry.returncode == 0, (limit, first.stderr, retry.stderr)
-            model_id = json.loads(retry.stdout)["model_id"]
+            retry = cli(*args)
+            assert retry.code == 0, (limit, first.stderr, retry.err)
+            model_id = json.loads(retry.out)["model_id"]
         else:
             model_id = json.loads(first.stdout)["model_id"]
         store = Home(home).store()
@@ -161,19 +162,19 @@ def test_disk_full_at_each_write_of_model_register_then_a_retry_succeeds(home: P
     assert failures.get("store") and failures.get("ledger"), failures
 
 
-def test_a_filled_in_artifact_completes_a_registration_whose_event_landed(home: Path, tmp_path: Path) -> None:
+def test_a_filled_in_artifact_completes_a_registration_whose_event_landed(cli, home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """The issue's failure: the event landed, the artifact did not; the retry fills it in (once, same digest)."""
     folder = _dataset_folder(tmp_path, 99)
-    first = ledgerml(home, "data", "register", str(folder), "--json")
-    dataset_id = json.loads(first.stdout)["dataset_id"]
+    first = cli("data", "register", str(folder), "--json")
+    dataset_id = json.loads(first.out)["dataset_id"]
     store = Home(home).store()
     store.delete(dataset_id)  # as if the store write had failed after the event was appended
     before = _events(home)
-    retry = ledgerml(home, "data", "register", str(folder), "--json")
-    assert retry.returncode == 0, retry.stderr
-    assert json.loads(retry.stdout)["dataset_id"] == dataset_id and store.has(dataset_id)
+    retry = cli("data", "register", str(folder), "--json")
+    assert retry.code == 0, retry.err
+    assert json.loads(retry.out)["dataset_id"] == dataset_id and store.has(dataset_id)
     assert _events(home) == before
-    assert ledgerml(home, "data", "register", str(folder)).returncode == 17
+    assert cli("data", "register", str(folder)).code == 17
 
 
 def _children(pid: int) -> set[int]:
