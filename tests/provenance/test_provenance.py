@@ -416,18 +416,18 @@ DEEP = "[" * 200_000 + "]" * 200_000
 
 @pytest.fixture(scope="module")
 def cli_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """A ledger home with a registered dataset and model, and bad input files next to it."""
-    import subprocess
-    import sys
+    """A ledger home with a registered dataset and model, and bad input files next to it (made in-process)."""
+    from .._cli import run_cli
 
     root = tmp_path_factory.mktemp("bad-options")
     home = root / "home"
-    env = {**__import__("os").environ, "LEDGERML_HOME": str(home)}
 
     def run(*args: str) -> str:
-        result = subprocess.run([sys.executable, "-m", "ledgerml", *args], env=env, capture_output=True, text=True)
-        assert result.returncode == 0, result.stderr
-        return result.stdout
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("LEDGERML_HOME", str(home))
+            result = run_cli(*args)
+        assert result.code == 0, result.err
+        return result.out
 
     run("init", "--unencrypted")
     run("role", "grant", "data_owner", "admin")
