@@ -244,7 +244,7 @@ class SqliteLedger:
             if seq != self._state_size:
                 raise TamperDetected(f"event rows are not contiguous: expected seq {self._state_size}, found {seq}")
             try:
-                apply(self._state, parse_event(_blob(body, "body")), check_signature=False)
+                apply(self._state, _read_event(_blob(body, "body")), check_signature=False)
             except RejectedEvent as exc:
                 raise TamperDetected(f"stored event {seq} is rejected on replay ({exc}); run ledgerml verify") from None
             self._state_size += 1
