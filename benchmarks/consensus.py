@@ -12,7 +12,9 @@ Each is recorded as a signed SealingPolicySet that the ledger then cuts its bloc
 simulated (8 ms per submit, 2 ms per block: deterministic; the fixed sweep is every 50 ms) and live on the real
 SQLite ledger (virtual time advanced by the measured cost of every call; fixed and other policies interleaved,
 so a change of the machine's load falls on both). Each row is compared with the budget-matched fixed setting of
-the same clock: the lowest p99 among fixed settings with at least as many blocks and at most 10% more.
+the same clock: the lowest p99 among fixed settings with at least as many blocks and at most 10% more (else the
+nearest above). Live runs in two interleaved passes: a coarse fixed grid, then the intervals whose simulated (4 ms)
+block counts bracket each live row's, plus a neighbour each side (consensus.budget).
 QBFT: n = 4, 7, 16 validators,
 fault-free, a crashed round-0 proposer every 50 heights, a slow proposer (3 s) every 20 heights; Besu's
 fixed requesttimeoutseconds (10 s, the Besu docs' example) vs Jacobson/Karels vs the contextual bandit.
