@@ -59,9 +59,18 @@ def recover_signer(digest: bytes, signature: bytes) -> Address:
     return Address(checksum_hex(recover_address(digest, signature).hex()))
 
 
+def _as_bytes(value: object, what: str) -> bytes:
+    """A bytes-like ``value`` as bytes (as coincurve's path took them); ``InvalidSignature`` for anything else."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise InvalidSignature(f"the {what} must be bytes, got {type(value).__name__}")
+
+
 def recover_address(digest: bytes, signature: bytes) -> bytes:
     """The 20 address bytes :func:`recover_signer` checksums: the same checks and errors, libsecp256k1 called
     directly (coincurve's ``PublicKey.from_signature_and_message`` makes the same three calls with more Python)."""
+    if type(signature) is not bytes or type(digest) is not bytes:
+        signature, digest = _as_bytes(signature, "signature"), _as_bytes(digest, "digest")
     if len(signature) != 65:
         raise InvalidSignature(f"signature must be 65 bytes, got {len(signature)}")
     v = signature[64]

@@ -26,6 +26,7 @@ def _files(root: Path) -> list[str]:
         ["--report", "{tmp}"],  # a folder
         ["--report", "{tmp}/missing/report.html"],
         ["--home", "{tmp}/a-file"],
+        ["--home", "{tmp}/a-file/sub/home"],  # a folder that cannot be made: a file on its way
         ["--home", "{tmp}/existing"],
         ["--ledger", "chain"],
         ["--log-level", "LOUD"],

@@ -51,11 +51,9 @@ def ledgerml(
 
 def in_process(home: Path, *args: str) -> None:
     """Run ``ledgerml ARGS`` against ``home`` in this process, for set-up that is not what a test checks."""
-    os.environ["LEDGERML_HOME"] = str(home)
-    try:
+    with pytest.MonkeyPatch.context() as patch:  # the variable as it was afterwards (set, unset or another home)
+        patch.setenv("LEDGERML_HOME", str(home))
         result = run_cli(*args)
-    finally:
-        del os.environ["LEDGERML_HOME"]
     assert result.code == 0, (args, result)
 
 

@@ -138,6 +138,32 @@ def test_a_changed_history_is_caught(home: Home, monkeypatch: pytest.MonkeyPatch
     assert found and {r for r, _ in found} == {2}, found  # round 1 has no past; round 2's scores change
 
 
+def test_an_alert_re_derives_with_the_detector_it_names(home: Home) -> None:
+    """An alert raised by another detector version than the task's today (a task without a policy is scored with
+    the default of the day) re-derives with its own, and is not raised again by the new one."""
+    import ledgerml.federated.screening as screening_module
+    import ledgerml.federated.screening_alerts as alerts_module
+    from ledgerml.alerts import list_alerts
+    from ledgerml.alerts.audit import audit_alert
+    from ledgerml.federated.monitor import participant_labels
+    from ledgerml.screening.policy import Policy
+
+    labels = participant_labels(home, TASK)
+    older = Policy(detector="consensus", action="exclude", active=True)
+    with pytest.MonkeyPatch.context() as patch:
+        for module in (screening_module, alerts_module):
+            patch.setattr(module, "policy_of", lambda record: older)
+        raised = alerts_module.raise_task_alerts(home, TASK, home.identity("aggregator"), labels)
+    assert raised
+    assert alerts_module.raise_task_alerts(home, TASK, home.identity("aggregator"), labels) == []
+    with home.open_ledger(as_validator=False) as ledger:
+        alerts = list_alerts(ledger.state())
+        assert {a.record.detector for a in alerts} == {"federation.consensus/v2"}
+        for alert in alerts:
+            report = audit_alert(ledger.state(), home.store(), alert.event_id, home=home)
+            assert report.ok, report.problems
+
+
 def test_flags_become_signed_alerts_that_re_derive(home: Home) -> None:
     from ledgerml.alerts import list_alerts
     from ledgerml.alerts.audit import audit_alert

@@ -89,3 +89,16 @@ def test_high_s_twin_is_refused() -> None:
     twin = signature[:32] + _edge(s) + bytes([55 - signature[64]])
     with pytest.raises(InvalidSignature, match="lower half"):
         recover_signer(digest, twin)
+
+
+@pytest.mark.parametrize("wrap", [bytearray, memoryview])
+def test_bytes_like_inputs_recover_like_bytes(wrap: type) -> None:
+    digest = hashlib.sha256(b"bytes-like").digest()
+    signature = KEY.sign_digest(digest)
+    assert recover_signer(wrap(digest), wrap(signature)) == KEY.address  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("digest, signature", [("a" * 32, b"\0" * 65), (b"\0" * 32, None), (None, b"\0" * 65)])
+def test_inputs_that_are_not_bytes_are_an_invalid_signature(digest: object, signature: object) -> None:
+    with pytest.raises(InvalidSignature, match="must be bytes"):
+        recover_signer(digest, signature)  # type: ignore[arg-type]

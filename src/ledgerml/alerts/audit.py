@@ -43,6 +43,8 @@ class AuditContext:
     state: State
     store: ArtifactStore
     home: Any = None
+    detector: str | None = None
+    """The detector the alert names (a re-deriver re-derives with the very detector the alert was raised by)."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,7 @@ def audit_alert(state: State, store: ArtifactStore, alert_id: str, *, home: Any 
         audit.problems.append(f"no re-deriver for method {method!r}: the alert cannot be re-derived")
     else:
         try:
-            _compare(record, function(AuditContext(state, store, home), explanation), audit)
+            _compare(record, function(AuditContext(state, store, home, record.detector), explanation), audit)
         except LedgerMLError as exc:
             audit.problems.append(f"cannot re-derive: {exc}")
     audit.ok = not audit.problems

@@ -174,6 +174,8 @@ class TaskScreening:
     history: History = field(default_factory=dict)
     scored: int = 0
     """The last round scored."""
+    detector: str | None = None
+    """The detector to score with; None: the one the task declared (the default if it declared no policy)."""
 
     @classmethod
     def open(cls, state: State, store: ArtifactStore, task_id: str, verdict: Verdict) -> TaskScreening:
@@ -187,7 +189,8 @@ class TaskScreening:
         """Score one round's usable updates against the history so far, and advance the history."""
         if round_ != self.scored + 1:
             raise ConfigError(f"screening scores rounds in order: round {self.scored + 1} is next, not {round_}")
-        scored = score_round(deltas_of(usable, template), self.history, policy_of(self.record).detector)
+        detector = self.detector or policy_of(self.record).detector
+        scored = score_round(deltas_of(usable, template), self.history, detector)
         self.history, self.scored = scored.history, round_
         return scored
 

@@ -28,6 +28,17 @@ def detector_name(detector: str) -> str:
     return DETECTOR if detector == "history" else f"federation.{detector}/v{DETECTOR_VERSIONS[detector]}"
 
 
+def detector_of(name: str) -> str:
+    """The screening detector an alert's detector name stands for (``detector_name``'s inverse); ``ConfigError``
+    if it names none."""
+    from ..screening.detector import DETECTORS
+
+    for detector in DETECTORS:
+        if detector_name(detector) == name:
+            return detector
+    raise ConfigError(f"alert detector {name!r} is not a federation screening detector"[:200])
+
+
 def alert_explanation(
     screening: TaskScreening, scored: ScoredRound, participant: str, past: list[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -81,7 +92,12 @@ def raise_task_alerts(
         screening = screenable(state, home.store(), task_id, update_verdict)
         policy = policy_of(screening.record)
         name_of = detector_name(policy.detector)
-        done = {(r.task, r.round, r.subject_id) for _, r in alerts_of(state) if r.detector == name_of}
+        from ..screening.detector import DETECTORS
+
+        screening_names = {detector_name(detector) for detector in DETECTORS}
+        # one alert per participant-round, whichever version raised it (a task without a policy is scored with
+        # the default of the day, which a later release may change)
+        done = {(r.task, r.round, r.subject_id) for _, r in alerts_of(state) if r.detector in screening_names}
         walked = _walk(screening)
         for scored, past in walked:
             if rows is not None:
@@ -121,6 +137,8 @@ def rederive(ctx: Any, explanation: dict[str, Any]) -> Any:
     if not isinstance(task_id, str) or type(round_) is not int or not isinstance(participant, str):
         raise ConfigError("the screening explanation names no task, round or participant")
     screening = TaskScreening.open(ctx.state, ctx.store, task_id, update_verdict)
+    if ctx.detector is not None:
+        screening.detector = detector_of(ctx.detector)  # the alert's own detector, not today's default
     from ..vocab.tasks import progress
 
     if not 1 <= round_ <= progress(ctx.state, task_id).finalized:

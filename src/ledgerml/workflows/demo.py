@@ -146,6 +146,17 @@ def check_report_path(path: Path, home: Path | None) -> None:
         raise StorageError(f"--report {path}: the folder {path.parent} is not writable")
 
 
+def check_creatable(folder: Path) -> None:
+    """``StorageError`` unless ``folder`` exists or can be made: its nearest existing ancestor is a writable folder."""
+    ancestor = folder.absolute()
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise StorageError(f"--home {folder}: {ancestor} is a file, so the folder cannot be made")
+    if not os.access(ancestor, os.W_OK):
+        raise StorageError(f"--home {folder}: the folder {ancestor} is not writable")
+
+
 def report_path(report: Path | None, home: Path | None) -> Path:
     """Where the report goes: ``report``, else HOME/report.html for a kept home, else ./ledgerml-demo-report.html."""
     return report or (home / "report.html" if home is not None else Path("ledgerml-demo-report.html"))
@@ -161,6 +172,7 @@ def check_demo_options(rounds: int, attack: str, report: Path | None, home: Path
             raise AlreadyExists(f"{home} holds a ledger home already; the demo needs a fresh folder")
         if home.exists() and not home.is_dir():
             raise StorageError(f"--home {home} is a file; name a folder for the demo's ledger home")
+        check_creatable(home)
     check_report_path(report_path(report, home), home)
 
 
