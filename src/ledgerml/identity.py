@@ -46,9 +46,14 @@ def eip191_hash(digest: bytes) -> bytes:
     return keccak256(_EIP191_PREFIX + digest)
 
 
+def _address_bytes(uncompressed: bytes) -> bytes:
+    """The 20 address bytes of a public key in its 65-byte uncompressed form (``04 || x || y``)."""
+    return keccak256(uncompressed[1:])[-20:]
+
+
 def address_of_public_key(public_key: coincurve.PublicKey) -> Address:
     """The Ethereum address of a secp256k1 public key."""
-    return Address(checksum_hex(keccak256(public_key.format(compressed=False)[1:])[-20:].hex()))
+    return Address(checksum_hex(_address_bytes(public_key.format(compressed=False)).hex()))
 
 
 def recover_signer(digest: bytes, signature: bytes) -> Address:
@@ -79,11 +84,10 @@ def recover_address(digest: bytes, signature: bytes) -> bytes:
     # 32-byte big-endian strings compare as the numbers they hold: 0 < r < n and 0 < s <= n // 2
     if not (_ZERO < signature[:32] < _N_BYTES and _ZERO < signature[32:64] <= _HALF_N_BYTES):
         raise InvalidSignature("signature r/s out of range (s must be in the lower half, EIP-2)")
-    if len(digest) != 32:  # eip191_hash's refusal, worded as recover_signer always reported it
-        raise InvalidSignature(
-            f"signature does not recover a public key: only 32-byte digests are signed, got {len(digest)} bytes"
-        )
-    message = keccak256(_EIP191_PREFIX + digest)
+    try:
+        message = eip191_hash(digest)
+    except InvalidSignature as exc:  # worded as recover_signer always reported it
+        raise InvalidSignature(f"signature does not recover a public key: {exc}") from None
     parsed = _FFI.new("secp256k1_ecdsa_recoverable_signature *")
     if not _LIB.secp256k1_ecdsa_recoverable_signature_parse_compact(_CTX, parsed, signature[:64], v - 27):
         raise InvalidSignature("signature does not recover a public key: Failed to parse recoverable signature.")
@@ -92,7 +96,7 @@ def recover_address(digest: bytes, signature: bytes) -> bytes:
         raise InvalidSignature("signature does not recover a public key: failed to recover ECDSA public key")
     out, size = _FFI.new("unsigned char[65]"), _FFI.new("size_t *", 65)
     _LIB.secp256k1_ec_pubkey_serialize(_CTX, out, size, public_key, EC_UNCOMPRESSED)
-    return keccak256(_FFI.buffer(out, 65)[1:])[-20:]
+    return _address_bytes(_FFI.buffer(out, 65)[:])
 
 
 @dataclass(frozen=True)

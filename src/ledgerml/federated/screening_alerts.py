@@ -28,15 +28,19 @@ def detector_name(detector: str) -> str:
     return DETECTOR if detector == "history" else f"federation.{detector}/v{DETECTOR_VERSIONS[detector]}"
 
 
-def detector_of(name: str) -> str:
-    """The screening detector an alert's detector name stands for (``detector_name``'s inverse); ``ConfigError``
-    if it names none."""
+def detectors_by_name() -> dict[str, str]:
+    """Every screening detector by the name its alerts carry (``detector_name``'s inverse)."""
     from ..screening.detector import DETECTORS
 
-    for detector in DETECTORS:
-        if detector_name(detector) == name:
-            return detector
-    raise ConfigError(f"alert detector {name!r} is not a federation screening detector"[:200])
+    return {detector_name(detector): detector for detector in DETECTORS}
+
+
+def detector_of(name: str) -> str:
+    """The screening detector an alert's detector name stands for; ``ConfigError`` if it names none."""
+    detector = detectors_by_name().get(name)
+    if detector is None:
+        raise ConfigError(f"alert detector {name!r} is not a federation screening detector"[:200])
+    return detector
 
 
 def alert_explanation(
@@ -92,9 +96,7 @@ def raise_task_alerts(
         screening = screenable(state, home.store(), task_id, update_verdict)
         policy = policy_of(screening.record)
         name_of = detector_name(policy.detector)
-        from ..screening.detector import DETECTORS
-
-        screening_names = {detector_name(detector) for detector in DETECTORS}
+        screening_names = detectors_by_name()
         # one alert per participant-round, whichever version raised it (a task without a policy is scored with
         # the default of the day, which a later release may change)
         done = {(r.task, r.round, r.subject_id) for _, r in alerts_of(state) if r.detector in screening_names}

@@ -168,8 +168,7 @@ def check_demo_options(rounds: int, attack: str, report: Path | None, home: Path
     a folder, ``StorageError`` for a report that cannot be written."""
     demo_plans(rounds, attack)
     if home is not None:
-        if Home(home).exists():
-            raise AlreadyExists(f"{home} holds a ledger home already; the demo needs a fresh folder")
+        new_demo_home(home)  # AlreadyExists if it holds a ledger home (nothing made for a given folder)
         if home.exists() and not home.is_dir():
             raise StorageError(f"--home {home} is a file; name a folder for the demo's ledger home")
         check_creatable(home)
