@@ -10,6 +10,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from ledgerml.cli import main
 
 
@@ -40,6 +42,13 @@ def run_cli(*args: str) -> Result:
     finally:
         sys.argv = saved
     return Result(code, out.getvalue(), err.getvalue())
+
+
+def run_cli_in(home: Path, *args: str) -> Result:
+    """:func:`run_cli` against ``home``: ``LEDGERML_HOME`` set for this call only, as it was afterwards."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LEDGERML_HOME", str(home))
+        return run_cli(*args)
 
 
 def error_lines(err: str) -> list[str]:

@@ -30,7 +30,7 @@ from ledgerml.state import MAX_BACKDATE_MS, MAX_CLOCK_SKEW_MS
 from ledgerml.vocab.core import DatasetRegistered
 from ledgerml.vocab.tokens import TokensMinted
 
-from .._cli import event_count, one_error_line, run_cli, snapshot
+from .._cli import event_count, one_error_line, run_cli_in, snapshot
 
 DEEP = 200_000
 
@@ -51,9 +51,7 @@ def ledgerml(
 
 def in_process(home: Path, *args: str) -> None:
     """Run ``ledgerml ARGS`` against ``home`` in this process, for set-up that is not what a test checks."""
-    with pytest.MonkeyPatch.context() as patch:  # the variable as it was afterwards (set, unset or another home)
-        patch.setenv("LEDGERML_HOME", str(home))
-        result = run_cli(*args)
+    result = run_cli_in(home, *args)
     assert result.code == 0, (args, result)
 
 
@@ -502,12 +500,8 @@ def _exit_codes() -> frozenset[int]:
 def fuzz_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("fuzz")
     home = root / "home"
-    os.environ["LEDGERML_HOME"] = str(home)
-    try:
-        assert run_cli("init", "--unencrypted", "--block-size", "2").code == 0
-        assert run_cli("identity", "create", "alice", "--unencrypted").code == 0
-    finally:
-        del os.environ["LEDGERML_HOME"]
+    assert run_cli_in(home, "init", "--unencrypted", "--block-size", "2").code == 0
+    assert run_cli_in(home, "identity", "create", "alice", "--unencrypted").code == 0
     (root / "binary.bin").write_bytes(os.urandom(2048))
     (root / "deep.json").write_bytes(deep_array(50_000))
     (root / "empty.txt").write_text("")
@@ -528,14 +522,9 @@ def test_random_arguments_over_the_whole_command_tree(fuzz_home: Path, data: st.
             continue
         args += data.draw(_arg_values(param, tmp), label=param.name)
     before = event_count(fuzz_home)
-    os.environ["LEDGERML_HOME"] = str(fuzz_home)
-    cwd = Path.cwd()
-    os.chdir(tmp)
-    try:
-        result = run_cli(*args)
-    finally:
-        os.chdir(cwd)
-        del os.environ["LEDGERML_HOME"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp)
+        result = run_cli_in(fuzz_home, *args)
     assert result.code in _exit_codes(), (args, result)
     assert "Traceback" not in result.err and "internal error" not in result.err, (args, result)
     if result.code != 0:

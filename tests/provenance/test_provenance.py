@@ -417,15 +417,13 @@ DEEP = "[" * 200_000 + "]" * 200_000
 @pytest.fixture(scope="module")
 def cli_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A ledger home with a registered dataset and model, and bad input files next to it (made in-process)."""
-    from .._cli import run_cli
+    from .._cli import run_cli_in
 
     root = tmp_path_factory.mktemp("bad-options")
     home = root / "home"
 
     def run(*args: str) -> str:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("LEDGERML_HOME", str(home))
-            result = run_cli(*args)
+        result = run_cli_in(home, *args)
         assert result.code == 0, result.err
         return result.out
 
