@@ -8,7 +8,7 @@ from typing import Any
 
 from ...errors import ConfigError
 from .daily import DailySeries
-from .forecaster import Forecast, StepModel, _check_params, fit_step, forecast_from
+from .forecaster import Fitter, Forecast, StepModel, _check_params, fit_median_pair, fit_step, forecast_from
 
 REFIT_EVERY = 7
 
@@ -35,10 +35,12 @@ def backtest(
     calibration: int = 182,
     coverage: float = 0.8,
     progress: Callable[[int, int], None] | None = None,
+    fitter: Fitter = fit_median_pair,
 ) -> BacktestResult:
     """Forecasts for every day from ``start`` to the last day of ``series``, ``horizon`` days ahead: the forecast
     for day t uses days before ``t - horizon + 1`` only (``series.upto``), models refitted every ``refit_every``
-    origins counted from the first."""
+    origins counted from the first; ``fitter`` builds each model (the shipped method unless a candidate is
+    being scored, ``benchmarks/forecast_candidates.py``)."""
     _check_params(window, calibration, coverage, horizon)
     if refit_every < 1:
         raise ConfigError(f"refit_every must be at least 1, got {refit_every}")
@@ -53,7 +55,7 @@ def backtest(
     for n, origin in enumerate(range(first_origin, len(series) - step)):
         history = series.upto(origin)
         if model is None or n % refit_every == 0:
-            model = fit_step(history, step, window=window, calibration=calibration, coverage=coverage)
+            model = fit_step(history, step, window=window, calibration=calibration, coverage=coverage, fitter=fitter)
         forecasts.append(forecast_from(history, model, step))
         if progress is not None:
             progress(n + 1, total)

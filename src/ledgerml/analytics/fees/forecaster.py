@@ -8,8 +8,9 @@ which is what minimises the mean absolute error in gwei.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -40,51 +41,91 @@ class Forecast:
         }
 
 
+FeatureFn = Callable[[DailySeries, int, np.ndarray], np.ndarray]
+"""``features(history, step, origins)``: one row per origin, from the days before it only."""
+
+
+class Predictor(Protocol):
+    """A fitted model of the log change from the day before each origin to ``step`` days past it."""
+
+    def predict(self, history: DailySeries, step: int, origins: np.ndarray) -> np.ndarray:
+        """The predicted log change for every origin (from the days before it only)."""
+        ...
+
+
+Fitter = Callable[[DailySeries, int, np.ndarray, int], Predictor]
+"""``fit(history, step, origins, seed)``: a predictor learned from ``origins``, whose target days all lie in
+``history`` (``fit_step`` passes a history cut where the fit must stop)."""
+
+
 @dataclass(frozen=True)
-class StepModel:
-    """The fitted pair for one step ahead and its residual quantiles (log scale)."""
+class MedianPair:
+    """The mean of a linear and a gradient-boosted median regression on ``features`` rows."""
 
     linear: Any
     boosted: Any
-    lo: float
-    hi: float
+    features: FeatureFn = feature_matrix
 
-    def predict(self, rows: np.ndarray) -> np.ndarray:
+    def predict(self, history: DailySeries, step: int, origins: np.ndarray) -> np.ndarray:
         """The combined predicted log change."""
+        rows = self.features(history, step, origins)
         return np.asarray((self.linear.predict(rows) + self.boosted.predict(rows)) / 2.0)
 
 
-def _fit_pair(rows: np.ndarray, target: np.ndarray, seed: int) -> tuple[Any, Any]:
+@dataclass(frozen=True)
+class StepModel:
+    """The fitted predictor for one step ahead and its residual quantiles (log scale)."""
+
+    predictor: Predictor
+    lo: float
+    hi: float
+
+
+BOOSTED = {
+    "objective": "quantile",
+    "alpha": 0.5,
+    "n_estimators": 200,
+    "learning_rate": 0.03,
+    "num_leaves": 8,
+    "min_child_samples": 20,
+    "subsample": 0.8,
+    "subsample_freq": 1,
+    "colsample_bytree": 0.8,
+    "deterministic": True,
+    "force_row_wise": True,
+    "n_jobs": 1,
+    "verbose": -1,
+}
+"""The boosted member's settings (``fit_pair``'s ``boosted`` overrides them)."""
+
+
+def fit_pair(rows: np.ndarray, target: np.ndarray, seed: int, boosted: dict[str, Any] | None = None) -> tuple[Any, Any]:
     """A linear median regression and a small gradient-boosted median regression."""
     import lightgbm as lgb
     from sklearn.linear_model import QuantileRegressor
 
     linear = QuantileRegressor(quantile=0.5, alpha=1e-4, solver="highs").fit(rows, target)
-    boosted = lgb.LGBMRegressor(
-        objective="quantile",
-        alpha=0.5,
-        n_estimators=200,
-        learning_rate=0.03,
-        num_leaves=8,
-        min_child_samples=20,
-        subsample=0.8,
-        subsample_freq=1,
-        colsample_bytree=0.8,
-        random_state=seed,
-        deterministic=True,
-        force_row_wise=True,
-        n_jobs=1,
-        verbose=-1,
-    ).fit(rows, target)
-    return linear, boosted
+    settings = {**BOOSTED, "random_state": seed, **(boosted or {})}
+    return linear, lgb.LGBMRegressor(**settings).fit(rows, target)
 
 
-def _rows(history: DailySeries, step: int, origins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return feature_matrix(history, step, origins), targets(history, step, origins)
+def fit_median_pair(
+    history: DailySeries, step: int, origins: np.ndarray, seed: int, features: FeatureFn = feature_matrix
+) -> MedianPair:
+    """The shipped predictor: both median regressions on ``features`` rows of ``origins``."""
+    linear, boosted = fit_pair(features(history, step, origins), targets(history, step, origins), seed)
+    return MedianPair(linear, boosted, features)
 
 
 def fit_step(
-    history: DailySeries, step: int, *, window: int, calibration: int, coverage: float, seed: int = 0
+    history: DailySeries,
+    step: int,
+    *,
+    window: int,
+    calibration: int,
+    coverage: float,
+    seed: int = 0,
+    fitter: Fitter = fit_median_pair,
 ) -> StepModel:
     """The model forecasting ``step`` days past the end of ``history`` (step 0 = the next day), from ``history``
     alone: fitted on the last ``window`` usable origins; interval quantiles from a fit that stops ``calibration``
@@ -96,20 +137,19 @@ def fit_step(
         need = FIRST_ORIGIN + MIN_TRAIN + MIN_CHECK + step
         raise ConfigError(f"need at least {need} days of history before a forecast, got {len(history)}")
     split = last - check
-    early = np.arange(max(FIRST_ORIGIN, split - window), split)
-    pair = StepModel(*_fit_pair(*_rows(history, step, early), seed), 0.0, 0.0)
-    rows, target = _rows(history, step, np.arange(split, last))
-    residuals = target - pair.predict(rows)
+    early = fitter(history.upto(split + step), step, np.arange(max(FIRST_ORIGIN, split - window), split), seed)
+    held_out = np.arange(split, last)
+    residuals = targets(history, step, held_out) - early.predict(history, step, held_out)
     tail = (1.0 - coverage) / 2.0
     lo, hi = np.quantile(residuals, [tail, 1.0 - tail])
-    final = _fit_pair(*_rows(history, step, np.arange(max(FIRST_ORIGIN, last - window), last)), seed)
-    return StepModel(*final, float(lo), float(hi))
+    final = fitter(history, step, np.arange(max(FIRST_ORIGIN, last - window), last), seed)
+    return StepModel(final, float(lo), float(hi))
 
 
 def forecast_from(history: DailySeries, model: StepModel, step: int) -> Forecast:
     """The forecast for day ``len(history) + step`` from ``history`` and a model fitted on part of it."""
     origin = len(history)
-    change = float(model.predict(feature_matrix(history, step, np.array([origin])))[0])
+    change = float(model.predictor.predict(history, step, np.array([origin]))[0])
     base = float(np.log(history.gas_gwei[-1])) + change
     from .daily import day_to_iso
 
