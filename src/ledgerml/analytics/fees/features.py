@@ -11,22 +11,22 @@ FIRST_ORIGIN = 30
 LAGS = 7
 
 
-def _shift(values: np.ndarray, lag: int, origins: np.ndarray) -> np.ndarray:
+def lagged(values: np.ndarray, lag: int, origins: np.ndarray) -> np.ndarray:
     """``values[i - lag]`` for every origin ``i``."""
     return np.asarray(values[origins - lag])
 
 
-def _mean_before(values: np.ndarray, width: int, origins: np.ndarray) -> np.ndarray:
+def mean_before(values: np.ndarray, width: int, origins: np.ndarray) -> np.ndarray:
     """The mean of ``values[i - width : i]`` for every origin ``i``."""
     cumulative = np.concatenate([[0.0], np.cumsum(values)])
     return np.asarray((cumulative[origins] - cumulative[origins - width]) / width)
 
 
 def _endogenous(log_gas: np.ndarray, origins: np.ndarray) -> list[np.ndarray]:
-    last = _shift(log_gas, 1, origins)
-    columns = [_shift(log_gas, k, origins) - _shift(log_gas, k + 1, origins) for k in range(1, LAGS + 1)]
-    columns += [last - _mean_before(log_gas, 7, origins), last - _mean_before(log_gas, 28, origins)]
-    columns += [_shift(log_gas, 1 + k, origins) - _shift(log_gas, 8 + k, origins) for k in range(LAGS)]
+    last = lagged(log_gas, 1, origins)
+    columns = [lagged(log_gas, k, origins) - lagged(log_gas, k + 1, origins) for k in range(1, LAGS + 1)]
+    columns += [last - mean_before(log_gas, 7, origins), last - mean_before(log_gas, 28, origins)]
+    columns += [lagged(log_gas, 1 + k, origins) - lagged(log_gas, 8 + k, origins) for k in range(LAGS)]
     return columns
 
 
@@ -36,12 +36,12 @@ def _exogenous(extra: dict[str, np.ndarray], origins: np.ndarray) -> list[np.nda
     tx, ether = np.log(extra["tx"]), np.log(extra["ether"])
     use = extra["used"] / extra["limit"]
     return [
-        _shift(tx, 1, origins) - _shift(tx, 2, origins),
-        _shift(tx, 1, origins) - _shift(tx, 8, origins),
-        _shift(use, 1, origins),
-        _shift(use, 1, origins) - _shift(use, 2, origins),
-        _shift(ether, 1, origins) - _shift(ether, 2, origins),
-        _shift(ether, 1, origins) - _shift(ether, 8, origins),
+        lagged(tx, 1, origins) - lagged(tx, 2, origins),
+        lagged(tx, 1, origins) - lagged(tx, 8, origins),
+        lagged(use, 1, origins),
+        lagged(use, 1, origins) - lagged(use, 2, origins),
+        lagged(ether, 1, origins) - lagged(ether, 2, origins),
+        lagged(ether, 1, origins) - lagged(ether, 8, origins),
     ]
 
 

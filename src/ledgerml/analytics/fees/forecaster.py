@@ -99,14 +99,23 @@ BOOSTED = {
 """The boosted member's settings (``fit_pair``'s ``boosted`` overrides them)."""
 
 
-def fit_pair(rows: np.ndarray, target: np.ndarray, seed: int, boosted: dict[str, Any] | None = None) -> tuple[Any, Any]:
-    """A linear median regression and a small gradient-boosted median regression."""
-    import lightgbm as lgb
+def fit_linear_median(rows: np.ndarray, target: np.ndarray) -> Any:
+    """A linear median regression (the shipped linear member)."""
     from sklearn.linear_model import QuantileRegressor
 
-    linear = QuantileRegressor(quantile=0.5, alpha=1e-4, solver="highs").fit(rows, target)
-    settings = {**BOOSTED, "random_state": seed, **(boosted or {})}
-    return linear, lgb.LGBMRegressor(**settings).fit(rows, target)
+    return QuantileRegressor(quantile=0.5, alpha=1e-4, solver="highs").fit(rows, target)
+
+
+def fit_boosted_median(rows: np.ndarray, target: np.ndarray, seed: int, boosted: dict[str, Any] | None = None) -> Any:
+    """A small gradient-boosted median regression (``BOOSTED``, with ``boosted`` overriding its settings)."""
+    import lightgbm as lgb
+
+    return lgb.LGBMRegressor(**{**BOOSTED, "random_state": seed, **(boosted or {})}).fit(rows, target)
+
+
+def fit_pair(rows: np.ndarray, target: np.ndarray, seed: int, boosted: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    """A linear median regression and a small gradient-boosted median regression."""
+    return fit_linear_median(rows, target), fit_boosted_median(rows, target, seed, boosted)
 
 
 def fit_median_pair(
