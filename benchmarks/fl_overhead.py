@@ -207,6 +207,92 @@ def measure(
     }
 
 
+FLOOR_PARTS = ("sha256_ms", "sign_ms", "recover_ms", "sqlite_ms")
+"""The floor's parts, each timed alone: hashing the updates, the clients' signatures, their recoveries, the
+one transaction."""
+
+
+def floor_round(participants: int, update_bytes: int, repeat: int, work: Path) -> dict[str, Any]:
+    """The least any design with one signed, durable commitment per update pays per round on this machine:
+    SHA-256 of the N update byte strings, N client EIP-191 signatures over a 32-byte commitment digest naming
+    the update's digest, N signature recoveries (each checked against its signer), and one SQLite
+    transaction (WAL, ``synchronous=normal``, the ledger's default) holding N small rows (round, participant,
+    update digest, signature). Nothing else (no event encoding, no state machine, no receipts, no storing of
+    the update bytes, no file creation). Medians over ``repeat`` rounds, milliseconds; plus what creating one
+    empty file costs in ``work`` (not in the floor: the artifact store and the receipts create files)."""
+    import hashlib
+    import sqlite3
+
+    from ledgerml.identity import Identity, recover_signer
+
+    keys = [Identity.generate(f"floor{i}") for i in range(participants)]
+    updates = [np.full(update_bytes, i % 251, dtype=np.uint8).tobytes() for i in range(participants)]
+    conn = sqlite3.connect(work / "floor.sqlite", isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("CREATE TABLE IF NOT EXISTS commits (round INTEGER, participant TEXT, digest BLOB, signature BLOB)")
+    parts: dict[str, list[float]] = {name: [] for name in FLOOR_PARTS}
+    for round_ in range(repeat):
+        started = time.perf_counter()
+        digests = [hashlib.sha256(update).digest() for update in updates]
+        hashed = time.perf_counter()
+        commitments = [hashlib.sha256(round_.to_bytes(8, "big") + d).digest() for d in digests]
+        signatures = [key.sign_digest(c) for key, c in zip(keys, commitments, strict=True)]
+        signed = time.perf_counter()
+        if any(recover_signer(c, s) != k.address for k, c, s in zip(keys, commitments, signatures, strict=True)):
+            raise AssertionError("a floor signature does not recover its signer")
+        recovered = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        rows = [(round_, k.address, d, s) for k, d, s in zip(keys, digests, signatures, strict=True)]
+        conn.executemany("INSERT INTO commits VALUES (?, ?, ?, ?)", rows)
+        conn.execute("COMMIT")
+        done = time.perf_counter()
+        marks = (started, hashed, signed, recovered, done)
+        for name, a, b in zip(FLOOR_PARTS, marks[:-1], marks[1:], strict=True):
+            parts[name].append(1000 * (b - a))
+    conn.close()
+    row: dict[str, Any] = {name: statistics.median(values) for name, values in parts.items()}
+    row["floor_ms"] = sum(row[name] for name in FLOOR_PARTS)
+    row["floor_rounds_ms"] = [sum(parts[n][i] for n in FLOOR_PARTS) for i in range(repeat)]
+    row["file_create_ms"] = _file_create_ms(work)
+    return row
+
+
+def _file_create_ms(work: Path, count: int = 50) -> float:
+    """Median milliseconds to create (open, close) one new empty file in ``work`` (then removed)."""
+    folder = Path(tempfile.mkdtemp(dir=work))
+    times = []
+    for i in range(count):
+        started = time.perf_counter()
+        os.close(os.open(folder / f"f{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        times.append(1000 * (time.perf_counter() - started))
+    for i in range(count):
+        (folder / f"f{i}").unlink()
+    folder.rmdir()
+    return statistics.median(times)
+
+
+def with_budget(row: dict[str, Any], workload: str, work: Path, participants: int) -> dict[str, Any]:
+    """The floor for ``workload``'s update size, beside Flower's per-round time and issue 19's budget for it (5% on
+    the light HIDDENxEPOCHS workloads, 1% at 10 M parameters), measured now, in the process that ran ``row``."""
+    hidden, _, fixed = parse_workload(workload)
+    floor = floor_round(participants, update_size(hidden), max(row["rounds"], 5), work)
+    flower_ms = 1000 * row["median_without_s"] / row["rounds"]
+    floor["update_bytes"] = update_size(hidden)
+    floor["flower_ms_per_round"] = flower_ms
+    floor["budget_pct"] = 1.0 if fixed is not None else 5.0
+    floor["budget_ms_per_round"] = flower_ms * floor["budget_pct"] / 100
+    return floor
+
+
+def update_size(hidden: int) -> int:
+    """Bytes of one update of the MLP with ``hidden`` units (its canonical safetensors encoding)."""
+    from ledgerml.ml.serialization import to_bytes
+
+    spec = {"type": "mlp", "hidden": hidden, "n_features": 64, "n_classes": 10, "seed": 0}
+    return len(to_bytes(build_model(spec).get_weights()))
+
+
 def _config(task_id: str, participants: int, rounds: int, hidden: int, epochs: int) -> FederationConfig:
     return FederationConfig(
         task_id=task_id,
@@ -363,6 +449,9 @@ def main() -> None:
         "--baseline-src", default="", help="with --round-only: also run it on this src tree, alternating (A/B)"
     )
     parser.add_argument("--pairs", type=int, default=3, help="with --baseline-src: alternating runs of each")
+    parser.add_argument(
+        "--work-dir", default="", help="where the temporary ledger homes go (default: the system temp folder)"
+    )
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "fl_overhead.json"))
     args = parser.parse_args()
     logging.getLogger("flwr").setLevel(logging.ERROR)
@@ -376,21 +465,24 @@ def main() -> None:
         ab_round_only(args)
         return
     if args.round_only:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(dir=args.work_dir or None) as tmp:
             row = round_only(Path(tmp), args.participants, args.round_only, args.round_workload, args.profile)
+            row["floor"] = floor_round(args.participants, row["update_bytes"], max(args.round_only, 5), Path(tmp))
         _write(args.out, row)
         print_round_only(row, args.round_only)
         return
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.work_dir or None) as tmp:
         for n, workload in enumerate(args.workloads.split(",")):
             home = Home(Path(tmp) / f"home{n}")
             home.init(unencrypted=True)
             rounds = args.big_rounds if parse_workload(workload)[2] is not None else args.rounds
             rows.append(measure(home, f"w{n}", args.participants, rounds, workload, args.repeat, args.train_seconds))
+            rows[-1]["floor"] = with_budget(rows[-1], workload, Path(tmp), args.participants)
             print(json.dumps(rows[-1]), flush=True)
     _write(args.out, rows)
     print_table(rows, args.participants, args.repeat)
+    print_floor(rows)
 
 
 def ab_round_only(args: argparse.Namespace) -> None:
@@ -433,11 +525,34 @@ def print_round_only(row: dict[str, Any], repeat: int) -> None:
     print(f"| plain Flower: FedAvg's aggregate_arrayrecords on the same arrays | {row['median_flower_ms']:.1f} |")
     print(f"| ledgerml, commitments one by one (one transaction each) | {row['median_one_by_one_ms']:.1f} |")
     print(f"| ledgerml, one batch (one transaction, one state-machine pass) | {row['median_batch_ms']:.1f} |")
+    f = row["floor"]
+    parts = ", ".join(f"{name.removesuffix('_ms')} {f[name]:.2f}" for name in FLOOR_PARTS)
+    print(f"| floor: one signed, durable commitment per update, both sides ({parts}) | {f['floor_ms']:.2f} |")
+    print(f"| (not in the floor) creating one empty file in the work folder | {f['file_create_ms']:.3f} |")
     if "profile" in row:
         print("\n| function (cProfile, batched rounds) | calls per round | own ms per round | cumulative ms |")
         print("|---|---|---|---|")
         for r in row["profile"]:
             print(f"| `{r['function']}` | {r['calls_per_round']:.0f} | {r['own_ms']:.2f} | {r['cumulative_ms']:.2f} |")
+
+
+def print_floor(rows: list[dict[str, Any]]) -> None:
+    """The floor table: what one signed, durable commitment per update costs at least, against the budget."""
+    print(
+        "\n| model, local training | update bytes | Flower ms per round | budget | budget ms per round | "
+        "floor ms per round (sha256 + sign + recover + one sqlite txn) | floor / budget | "
+        "ledger ms per round now (batch) | one new file here (ms) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        f = r["floor"]
+        parts = " + ".join(f"{f[name]:.2f}" for name in FLOOR_PARTS)
+        print(
+            f"| {r['model']}, {r['training']} | {f['update_bytes']:,} | {f['flower_ms_per_round']:.1f} | "
+            f"{f['budget_pct']:g}% | {f['budget_ms_per_round']:.2f} | {f['floor_ms']:.2f} ({parts}) | "
+            f"{f['floor_ms'] / f['budget_ms_per_round']:.2f} | {r['ledger_ms_per_round']:.1f} | "
+            f"{f['file_create_ms']:.3f} |"
+        )
 
 
 def print_table(rows: list[dict[str, Any]], participants: int, repeat: int) -> None:
