@@ -342,44 +342,45 @@ class TaskCoordinator:
         spec: dict[str, Any] = loads_bounded(self._spec)
         return spec
 
-    def global_digest(self) -> str:
-        """Digest of the current global model."""
-        return progress(self.ledger.state(), self.task_id).global_digest
+    def global_digest(self, state: State | None = None) -> str:
+        """Digest of the current global model (in ``state``, else in the ledger's current state)."""
+        return progress(self.ledger.state() if state is None else state, self.task_id).global_digest
 
-    def global_weights(self) -> Weights:
+    def global_weights(self, state: State | None = None) -> Weights:
         """The current global model, from the store (digest checked)."""
-        return from_bytes(self.global_bytes())
+        return from_bytes(self.global_bytes(state))
 
-    def global_bytes(self) -> bytes:
+    def global_bytes(self, state: State | None = None) -> bytes:
         """The current global model's encoding: read from the store (digest checked) once per global model."""
-        digest = self.global_digest()
+        digest = self.global_digest(state)
         if self._model is None or self._model[0] != digest:
             self._model = (digest, self.store.get(digest))
         return self._model[1]
 
-    def open_round(self) -> int | None:
-        """The round that takes commitments now, or None when the task is finished."""
-        done = progress(self.ledger.state(), self.task_id).finalized
+    def open_round(self, state: State | None = None) -> int | None:
+        """The round that takes commitments now, or None when the task is finished (in ``state`` if given: a
+        caller that already read the ledger's state passes it, and no second read is made)."""
+        done = progress(self.ledger.state() if state is None else state, self.task_id).finalized
         return None if done >= self.record.rounds else done + 1
 
     def participants(self) -> list[Address]:
         """Joined participants."""
         return participants(self.ledger.state(), self.task_id)
 
-    def train_config(self) -> dict[str, Any]:
+    def train_config(self, state: State | None = None) -> dict[str, Any]:
         """What participants need to commit in the open round: task, round, base model, their nonces."""
-        state = self.ledger.state()
+        state = self.ledger.state() if state is None else state
         return {
             "task": self.task_id,
-            "round": self.open_round() or 0,
+            "round": self.open_round(state) or 0,
             "base": progress(state, self.task_id).global_digest,
             "ledger": self.ledger.ledger_id,
             "nonces": json.dumps({a: next_nonce(state, a) for a in participants(state, self.task_id)}),
         }
 
-    def max_update_bytes(self) -> int:
+    def max_update_bytes(self, state: State | None = None) -> int:
         """Largest update a reply may carry: the global model's encoding plus ``UPDATE_SLACK_BYTES``."""
-        return len(self.global_bytes()) + UPDATE_SLACK_BYTES
+        return len(self.global_bytes(state)) + UPDATE_SLACK_BYTES
 
     def _screen(
         self,
@@ -448,7 +449,7 @@ class TaskCoordinator:
         invalid: list[tuple[str, str]] = []
         state = self.ledger.state()  # nothing is appended while the replies are screened
         already = set(commits(state, self.task_id, round_))
-        limit = self.max_update_bytes()
+        limit = self.max_update_bytes(state)
         sample = self.sampler.sample(round_)
         passed: list[tuple[Reply, Any]] = []
         self._envelopes = {}
@@ -514,7 +515,7 @@ class TaskCoordinator:
         usable: dict[Address, Weights] = {}
         for participant, commit in sorted(committed.items()):
             if sample is not None and participant not in sample:
-                rejected[participant] = not_sampled_reason(self.open_round() or 0)
+                rejected[participant] = not_sampled_reason(self.open_round(state) or 0)
                 continue
             weights, reason = update_verdict(
                 self.store,
@@ -567,10 +568,11 @@ class TaskCoordinator:
 
         Whatever the replies hold, the round finalizes: a failure in validation or aggregation is a rejection
         reason or a failed round, a failing or non-finite evaluation is left out of the metrics."""
-        round_ = self.open_round()
+        opened = self.ledger.state()  # one read for the round and its template
+        round_ = self.open_round(opened)
         if round_ is None:
             raise ConfigError(f"task {self.task_id!r} is finished")
-        template = self.global_weights()
+        template = self.global_weights(opened)
         self.receipts = {}
         invalid, mismatches, received = self._accept_commitments(round_, replies)
         state = self.ledger.state()

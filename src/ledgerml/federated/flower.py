@@ -83,6 +83,22 @@ def _signed_by_actor(event: Any) -> bool:
         return False
 
 
+def _append_each(ledger: Any, events: list[Any]) -> list[Any]:
+    """Append independent events, each judged on its own: in one transaction where the ledger groups them
+    (``append_many``), else one by one; each event's receipt, or the exception that refused it."""
+    group = getattr(ledger, "append_many", None)
+    if group is not None and len(events) > 1:
+        outcomes: list[Any] = group(events)
+        return outcomes
+    outcomes = []
+    for event in events:
+        try:
+            outcomes.append(ledger.append(event))
+        except (RejectedEvent, ValueError) as exc:
+            outcomes.append(exc)
+    return outcomes
+
+
 def _config_json(value: object, what: str) -> Any:
     """JSON the aggregator sent in a config record (nonces, model spec, DP settings), parsed within bounds."""
     if not isinstance(value, str):
@@ -116,11 +132,11 @@ class LedgerStrategy(Strategy):
         self.nodes: dict[str, Address] = {}
         """Each node's participant, learned from its signed join event (invalid replies name it)."""
 
-    def _ledger_config(self) -> ConfigRecord:
+    def _ledger_config(self, state: State | None = None) -> ConfigRecord:
         """The ledger's record for a round's messages (the global model itself travels as the message's
-        ArrayRecord, once)."""
-        config = self.coordinator.train_config()
-        state = self.coordinator.ledger.state()
+        ArrayRecord, once), from ``state`` (one read of the ledger's state, made here if not given)."""
+        state = self.coordinator.ledger.state() if state is None else state
+        config = self.coordinator.train_config(state)
         config["nonces"] = _nonces(state)
         config["spec"] = json.dumps(self.coordinator.model_spec())
         config["dp"] = json.dumps(self.coordinator.record.dp_params())
@@ -128,8 +144,8 @@ class LedgerStrategy(Strategy):
 
     def _join_config(self) -> ConfigRecord:
         """The join step's record: task, ledger, nonces, each identity's datasets and the minimum stake."""
-        config = self._ledger_config()
         state = self.coordinator.ledger.state()
+        config = self._ledger_config(state)
         people = set(holders_of(state, Role.DATA_OWNER)) | set(holders_of(state, Role.TRAINER))
         config[STEP] = JOIN
         config["owned"] = _owned(state, people)
@@ -145,10 +161,13 @@ class LedgerStrategy(Strategy):
             self._join_some(grid, nodes[start : start + JOIN_CHUNK], timeout)
 
     def _join_some(self, grid: Grid, nodes: list[int], timeout: float) -> None:
-        """One chunk of the join step."""
+        """One chunk of the join step: the new participants' joins are appended together (one transaction where
+        the ledger groups independent events), each accepted or refused on its own."""
         record = self._join_config()
         messages = [Message(RecordDict({KEY: record}), dst_node_id=node, message_type="train") for node in nodes]
         joined = set(self.coordinator.participants())
+        new: dict[str, tuple[str, Any]] = {}  # the first join of each new participant, by address
+        later: list[tuple[str, Any]] = []  # another node's join of a participant already in ``new``
         for reply in grid.send_and_receive(messages, timeout=timeout):
             node = str(reply.metadata.src_node_id)
             if reply.has_error():
@@ -158,12 +177,31 @@ class LedgerStrategy(Strategy):
                 event = event_from_dict(reply_event_json(reply.content[KEY]["event"], "join event"))
                 if event.kind != "ParticipantJoined" or not _signed_by_actor(event):
                     raise ConfigError("the join reply is not a ParticipantJoined signed by its actor")
-                if event.actor not in joined:
-                    self.coordinator.ledger.append(event)
-                    joined.add(event.actor)
-                self.nodes[node] = event.actor
-            except (RejectedEvent, ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError) as exc:
                 self.join_problems.append(f"node {node}: join refused: {exc}")
+                continue
+            if event.actor in joined:
+                self.nodes[node] = event.actor
+            elif event.actor in new:
+                later.append((node, event))
+            else:
+                new[event.actor] = (node, event)
+        self._append_joins(list(new.values()))
+        for node, event in later:  # as if appended after the first: joined if that one landed, else tried itself
+            if event.actor in self.nodes.values():
+                self.nodes[node] = event.actor
+            else:
+                self._append_joins([(node, event)])
+
+    def _append_joins(self, joins: list[tuple[str, Any]]) -> None:
+        """Append signed joins (each judged on its own) and learn the nodes of those that land."""
+        for (node, event), outcome in zip(
+            joins, _append_each(self.coordinator.ledger, [e for _, e in joins]), strict=True
+        ):
+            if isinstance(outcome, Exception):
+                self.join_problems.append(f"node {node}: join refused: {outcome}")
+            else:
+                self.nodes[node] = event.actor
 
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
@@ -173,16 +211,19 @@ class LedgerStrategy(Strategy):
             from .secagg_flower import secure_configure_train
 
             return secure_configure_train(self, server_round, arrays, config, grid)
-        messages = self._sampled(list(self.inner.configure_train(server_round, arrays, config, grid)))
-        ledger_config = self._ledger_config()
+        state = self.coordinator.ledger.state()  # one read for the sample and the ledger's record
+        messages = self._sampled(list(self.inner.configure_train(server_round, arrays, config, grid)), state)
+        ledger_config = self._ledger_config(state)
         for message in messages:
             message.content[KEY] = ledger_config
         return messages
 
-    def _sampled(self, messages: list[Message]) -> list[Message]:
+    def _sampled(self, messages: list[Message], state: State | None = None) -> list[Message]:
         """The messages to the nodes whose participants the open round samples (all, for a task that does not
         sample: ``federated.sampling``); the inner strategy should configure every node (``fraction_train=1``)."""
-        sample = self.coordinator.sampler.sample(self.coordinator.open_round() or 0)
+        if not self.coordinator.sampler.samples:
+            return messages
+        sample = self.coordinator.sampler.sample(self.coordinator.open_round(state) or 0)
         if sample is None:
             return messages
         return [m for m in messages if self.nodes.get(str(m.metadata.dst_node_id)) in sample]
