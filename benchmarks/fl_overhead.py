@@ -27,6 +27,7 @@ Usage: python benchmarks/fl_overhead.py [--participants 10 --rounds 20 --workloa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -232,8 +233,9 @@ def floor_round(participants: int, update_bytes: int, repeat: int, work: Path) -
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("CREATE TABLE IF NOT EXISTS commits (round INTEGER, participant TEXT, digest BLOB, signature BLOB)")
     parts: dict[str, list[float]] = {name: [] for name in FLOOR_PARTS}
+    cpu: list[float] = []
     for round_ in range(repeat):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         digests = [hashlib.sha256(update).digest() for update in updates]
         hashed = time.perf_counter()
         commitments = [hashlib.sha256(round_.to_bytes(8, "big") + d).digest() for d in digests]
@@ -247,6 +249,7 @@ def floor_round(participants: int, update_bytes: int, repeat: int, work: Path) -
         conn.executemany("INSERT INTO commits VALUES (?, ?, ?, ?)", rows)
         conn.execute("COMMIT")
         done = time.perf_counter()
+        cpu.append(1000 * (time.process_time() - cpu_started))
         marks = (started, hashed, signed, recovered, done)
         for name, a, b in zip(FLOOR_PARTS, marks[:-1], marks[1:], strict=True):
             parts[name].append(1000 * (b - a))
@@ -254,6 +257,7 @@ def floor_round(participants: int, update_bytes: int, repeat: int, work: Path) -
     row: dict[str, Any] = {name: statistics.median(values) for name, values in parts.items()}
     row["floor_ms"] = sum(row[name] for name in FLOOR_PARTS)
     row["floor_rounds_ms"] = [sum(parts[n][i] for n in FLOOR_PARTS) for i in range(repeat)]
+    row["floor_cpu_ms"] = statistics.median(cpu)
     row["file_create_ms"] = _file_create_ms(work)
     return row
 
@@ -282,6 +286,8 @@ def with_budget(row: dict[str, Any], workload: str, work: Path, participants: in
     floor["flower_ms_per_round"] = flower_ms
     floor["budget_pct"] = 1.0 if fixed is not None else 5.0
     floor["budget_ms_per_round"] = flower_ms * floor["budget_pct"] / 100
+    floor["flower_cpu_ms_per_round"] = 1000 * statistics.median(row["cpu_s"]["plain"]) / row["rounds"]
+    floor["budget_cpu_ms_per_round"] = floor["flower_cpu_ms_per_round"] * floor["budget_pct"] / 100
     return floor
 
 
@@ -376,25 +382,33 @@ def _round_replies(home: Home, participants: int, hidden: int, fixed: bool) -> l
     return replies
 
 
-def round_only(tmp: Path, participants: int, repeat: int, workload: str, profile: bool) -> dict[str, Any]:
+def round_only(
+    tmp: Path, participants: int, repeat: int, workload: str, profile: bool, cold: bool = False
+) -> dict[str, Any]:
     """One round's aggregator-side cost with commitments appended one by one and in one batch, beside plain
-    Flower's FedAvg aggregation of the same arrays; with ``profile``, a cProfile table of the batched rounds."""
+    Flower's FedAvg aggregation of the same arrays; with ``profile``, a cProfile table of the batched rounds.
+    ``cold``: each fresh copy of the home has an empty write-ahead log, so the round's first write starts a new
+    one, which SQLite syncs to disk even at ``synchronous=normal`` (a one-time cost of each process that opens
+    the ledger, 5-30 ms on the shared machine on 2026-12-02; later commits of a running aggregator append)."""
     hidden, _, fixed = parse_workload(workload)
     template = Path(tmp) / "template"
     home = Home(template)
     home.init(unencrypted=True)
     setup_federation(home, _config("round", participants, 1, hidden, 1), unencrypted=True)
-    replies = _round_replies(home, participants, hidden, fixed is not None)
     single, batch, flower = [], [], []
     profiler = None
     if profile:
         import cProfile
 
         profiler = cProfile.Profile()
-    for _ in range(repeat):
-        single.append(round_cost(template, Path(tmp) / "work", "round", replies, False))
-        batch.append(round_cost(template, Path(tmp) / "work", "round", replies, True, profiler))
-        flower.append(flower_round_cost(replies))
+    with contextlib.ExitStack() as held:
+        if not cold:  # the template's ledger held open while the joins are written and while it is copied: each
+            held.enter_context(home.open_ledger()).state()  # copy's WAL holds frames, as a running aggregator's
+        replies = _round_replies(home, participants, hidden, fixed is not None)
+        for _ in range(repeat):
+            single.append(round_cost(template, Path(tmp) / "work", "round", replies, False))
+            batch.append(round_cost(template, Path(tmp) / "work", "round", replies, True, profiler))
+            flower.append(flower_round_cost(replies))
     row = {
         "participants": participants,
         "workload": workload,
@@ -446,6 +460,9 @@ def main() -> None:
     parser.add_argument("--round-workload", default="64x1", help="the --round-only model: HIDDENx1 or 10M")
     parser.add_argument("--profile", action="store_true", help="with --round-only: a cProfile table")
     parser.add_argument(
+        "--cold", action="store_true", help="with --round-only: each round's first write also starts a new WAL"
+    )
+    parser.add_argument(
         "--baseline-src", default="", help="with --round-only: also run it on this src tree, alternating (A/B)"
     )
     parser.add_argument("--pairs", type=int, default=3, help="with --baseline-src: alternating runs of each")
@@ -466,7 +483,10 @@ def main() -> None:
         return
     if args.round_only:
         with tempfile.TemporaryDirectory(dir=args.work_dir or None) as tmp:
-            row = round_only(Path(tmp), args.participants, args.round_only, args.round_workload, args.profile)
+            row = round_only(
+                Path(tmp), args.participants, args.round_only, args.round_workload, args.profile, args.cold
+            )
+            row["cold"] = args.cold
             row["floor"] = floor_round(args.participants, row["update_bytes"], max(args.round_only, 5), Path(tmp))
         _write(args.out, row)
         print_round_only(row, args.round_only)
@@ -486,28 +506,39 @@ def main() -> None:
 
 
 def ab_round_only(args: argparse.Namespace) -> None:
-    """``--round-only`` on this tree and on ``--baseline-src``, alternating ``--pairs`` times, one process each."""
+    """``--round-only`` on this tree and on ``--baseline-src``, alternating ``--pairs`` times, one process each;
+    beside them, plain Flower's aggregation and the floor, measured in the same processes."""
     import subprocess
     import sys
 
-    runs: dict[str, list[float]] = {"baseline": [], "this tree": []}
+    rows: dict[str, list[dict[str, Any]]] = {"baseline": [], "this tree": []}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.pairs):
             for name, src in (("baseline", args.baseline_src), ("this tree", "")):
                 out = str(Path(tmp) / "row.json")
                 command = [sys.executable, __file__, "--round-only", str(args.round_only), "--out", out]
                 command += ["--participants", str(args.participants), "--round-workload", args.round_workload]
+                command += ["--work-dir", args.work_dir] if args.work_dir else []
+                command += ["--cold"] if args.cold else []
                 env = {**os.environ, "PYTHONPATH": src} if src else dict(os.environ)
                 subprocess.run(command, check=True, env=env, capture_output=True)
-                runs[name].append(json.loads(Path(out).read_text())["median_batch_ms"])
-    _write(args.out, runs)
+                rows[name].append(json.loads(Path(out).read_text()))
+    _write(args.out, rows)
     print(
         f"\nload average {os.getloadavg()[0]:.2f}; --round-only {args.round_only} ({args.round_workload}), batched "
-        f"commitments, {args.pairs} alternating processes each; median ms per round of each process\n"
+        f"commitments, {args.pairs} alternating processes each{', cold' if args.cold else ''}; median ms per round "
+        "of each process\n"
     )
-    print("| tree | ms per round (each process) | median |\n|---|---|---|")
-    for name, values in runs.items():
-        print(f"| {name} | {', '.join(f'{v:.1f}' for v in values)} | {statistics.median(values):.1f} |")
+    print("| tree | ms per round (each process) | median | plain Flower FedAvg (median) | floor (median) |")
+    print("|---|---|---|---|---|")
+    for name, found in rows.items():
+        values = [r["median_batch_ms"] for r in found]
+        flower = statistics.median(r["median_flower_ms"] for r in found)
+        floor = statistics.median(r["floor"]["floor_ms"] for r in found)
+        print(
+            f"| {name} | {', '.join(f'{v:.1f}' for v in values)} | {statistics.median(values):.1f} | "
+            f"{flower:.1f} | {floor:.2f} |"
+        )
 
 
 def _write(out: str, data: Any) -> None:
@@ -519,7 +550,8 @@ def print_round_only(row: dict[str, Any], repeat: int) -> None:
     """The --round-only table (and the profile table when there is one)."""
     print(
         f"\nload average {os.getloadavg()[0]:.2f}; the aggregator's side of one round of {row['participants']} "
-        f"updates of {row['update_bytes']:,} bytes ({row['workload']}), median of {repeat}\n"
+        f"updates of {row['update_bytes']:,} bytes ({row['workload']}), median of {repeat}; "
+        f"{'cold (each round starts a new WAL, synced)' if row.get('cold') else 'warm (the WAL holds frames)'}\n"
     )
     print("| the round's server side | ms per round |\n|---|---|")
     print(f"| plain Flower: FedAvg's aggregate_arrayrecords on the same arrays | {row['median_flower_ms']:.1f} |")
@@ -541,9 +573,10 @@ def print_floor(rows: list[dict[str, Any]]) -> None:
     print(
         "\n| model, local training | update bytes | Flower ms per round | budget | budget ms per round | "
         "floor ms per round (sha256 + sign + recover + one sqlite txn) | floor / budget | "
-        "ledger ms per round now (batch) | one new file here (ms) |"
+        "ledger ms per round now (batch) | one new file here (ms) | CPU: Flower ms per round, budget, floor, "
+        "ledger now |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         f = r["floor"]
         parts = " + ".join(f"{f[name]:.2f}" for name in FLOOR_PARTS)
@@ -551,7 +584,8 @@ def print_floor(rows: list[dict[str, Any]]) -> None:
             f"| {r['model']}, {r['training']} | {f['update_bytes']:,} | {f['flower_ms_per_round']:.1f} | "
             f"{f['budget_pct']:g}% | {f['budget_ms_per_round']:.2f} | {f['floor_ms']:.2f} ({parts}) | "
             f"{f['floor_ms'] / f['budget_ms_per_round']:.2f} | {r['ledger_ms_per_round']:.1f} | "
-            f"{f['file_create_ms']:.3f} |"
+            f"{f['file_create_ms']:.3f} | {f['flower_cpu_ms_per_round']:.1f}, {f['budget_cpu_ms_per_round']:.2f}, "
+            f"{f['floor_cpu_ms']:.2f}, {r['ledger_cpu_ms_per_round']:.1f} |"
         )
 
 
