@@ -2,13 +2,13 @@
 
 ``precheck=False``: every state rule is decided by the contract (its revert reason mapped to the error class),
 not by the Python state machine, so these runs test the contracts. Batches of several events are always checked
-as a whole first (see ``EvmLedger.append_batch``).
+as a whole first (see ``EvmLedger.append_batch``). Each class deploys once and starts every test from a node
+snapshot of the state it needs (``chain.Chain``), reading the ledger back from the chain into a new ``EvmLedger``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,15 +16,16 @@ import pytest
 from ledgerml import Identity, LedgerBackend, RoleGranted, sign_event
 from ledgerml.errors import InvalidTransition, MalformedEvent
 from ledgerml.ledger.blocks import sign_block
-from ledgerml.ledger.evm.backend import EvmLedger, deploy, fund
+from ledgerml.ledger.evm.backend import EvmLedger, fund
 from ledgerml.ledger.evm.calls import event_call
 from ledgerml.types import Role
 from ledgerml.vocab.tasks import TaskCreated
 from ledgerml.vocab.tokens import TokensMinted, TokensTransferred
 
 from ..conftest import make_identity
+from .chain import BASE, Chain, head_storage
 from .scenario import Cast, backdated_copy
-from .suite import BLOCK_SIZE, M1, LedgerConformance, _signed_raw
+from .suite import BLOCK_SIZE, M1, LedgerConformance, Reach, _signed_raw
 
 GAS = 8_000_000  # explicit gas: py-evm's estimation would double the time
 
@@ -35,33 +36,39 @@ def _everyone(admin: Identity) -> list[Identity]:
 
 
 class EvmConformance(LedgerConformance):
+    """The contracts are deployed once per class (fixture ``chain``); each test starts from a snapshot of the
+    state it needs (deployed, populated, a task's stage), reverted to, and a new ``EvmLedger`` reading it back."""
+
     gas_limit: int | None = GAS
 
-    def web3(self) -> Any:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def w3(cls) -> Any:
         raise NotImplementedError
 
-    def make_ledger(self, tmp_path: Path, admin: Identity) -> LedgerBackend:
-        w3 = self.web3()
-        people = _everyone(admin)
-        fund(w3, [p.address for p in people])
-        deployment = deploy(w3, admin, name="conformance", gas_limit=self.gas_limit)
-        return EvmLedger(
-            w3,
-            deployment,
-            validator=admin,
-            signers=people,
-            precheck=False,
-            block_size=BLOCK_SIZE,
-            gas_limit=self.gas_limit,
-        )
+    @pytest.fixture(scope="class")
+    @classmethod
+    def chain(cls, w3: Any) -> Chain:
+        admin = make_identity("admin", 1000)  # the ``admin`` fixture's identity (that one is per test)
+        return Chain(w3, admin, _everyone(admin), block_size=BLOCK_SIZE, gas_limit=cls.gas_limit)
+
+    @pytest.fixture
+    def ledger(self, chain: Chain, admin: Identity) -> LedgerBackend:
+        assert chain.admin.address == admin.address
+        return chain.reach(BASE)
+
+    @pytest.fixture
+    def reached(self, chain: Chain, admin: Identity) -> Reach:
+        assert chain.admin.address == admin.address
+        return chain.reach  # type: ignore[return-value]
 
     def raw_snapshot(self, ledger: LedgerBackend) -> Any:
         assert isinstance(ledger, EvmLedger)
-        return ledger.w3.eth.block_number, ledger.chain_view()
+        return head_storage(ledger)
 
     def storage_view(self, ledger: LedgerBackend) -> dict[str, Any] | None:
         assert isinstance(ledger, EvmLedger)
-        return ledger.chain_view()
+        return head_storage(ledger)[3]
 
     def forge_block(self, ledger: LedgerBackend, admin: Identity, forgery: str) -> None:
         """A lying node: the contract refuses both forgeries (see test_contract_refuses_forged_seals), so the
@@ -171,7 +178,9 @@ class EvmConformance(LedgerConformance):
 
 
 class TestPyEvmConformance(EvmConformance):
-    def web3(self) -> Any:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def w3(cls) -> Any:
         from web3 import EthereumTesterProvider, Web3
 
         return Web3(EthereumTesterProvider())
@@ -188,11 +197,9 @@ def anvil_url() -> Iterator[str]:
 class TestAnvilConformance(EvmConformance):
     gas_limit = None  # anvil: estimate gas like any real deployment
 
-    @pytest.fixture(autouse=True)
-    def _node(self, anvil_url: str) -> None:
-        self.url = anvil_url
-
-    def web3(self) -> Any:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def w3(cls, anvil_url: str) -> Any:
         from ledgerml.ledger.evm.backend import connect
 
-        return connect(self.url)
+        return connect(anvil_url)
