@@ -40,6 +40,7 @@ from ledgerml.analytics.fees.forecaster import (
     fit_linear_median,
     fit_median_pair,
     fit_pair,
+    fit_week_mean,
 )
 from ledgerml.errors import LedgerMLError
 
@@ -89,26 +90,6 @@ def _features_fitter(features: Callable[[DailySeries, int, np.ndarray], np.ndarr
         return fit_median_pair(history, step, origins, seed, features)
 
     return fit
-
-
-@dataclass(frozen=True)
-class WeekMeanFeature:
-    """Shipped rows plus a linear median regression's forecast of the mean log change over the next 7 days."""
-
-    weekly: Any
-
-    def __call__(self, series: DailySeries, step: int, origins: np.ndarray) -> np.ndarray:
-        """The rows with the extra column."""
-        smooth = self.weekly.predict(feature_matrix(series, 0, origins))
-        return np.column_stack([feature_matrix(series, step, origins), smooth])
-
-
-def fit_week_mean(history: DailySeries, step: int, origins: np.ndarray, seed: int) -> Predictor:
-    """The weekly-mean regression on the origins whose 7 days lie in ``history``, then the pair on its rows."""
-    inside = origins[origins + WEEK - 1 < len(history)]
-    target = np.mean([targets(history, s, inside) for s in range(WEEK)], axis=0)
-    weekly = fit_linear_median(feature_matrix(history, 0, inside), target)
-    return fit_median_pair(history, step, origins, seed, WeekMeanFeature(weekly))
 
 
 @dataclass(frozen=True)
@@ -169,7 +150,7 @@ def fit_pooled(history: DailySeries, step: int, origins: np.ndarray, seed: int) 
 
 
 CANDIDATES: dict[str, tuple[str, Fitter]] = {
-    "shipped": ("mean(linear, LightGBM) median regressions, shipped", fit_median_pair),
+    "shipped": ("mean(linear, LightGBM) median regressions, shipped until 2026-12-02", fit_median_pair),
     "lags28": (
         "+ same-weekday log changes 14/21/28 d back and 14/21/28-day changes",
         _features_fitter(lags28_features),

@@ -8,7 +8,7 @@ from typing import Any
 
 from ...errors import ConfigError
 from .daily import DailySeries
-from .forecaster import Fitter, Forecast, StepModel, _check_params, fit_median_pair, fit_step, forecast_from
+from .forecaster import Fitter, Forecast, StepModel, _check_params, fit_step, fit_week_mean, forecast_from
 
 REFIT_EVERY = 7
 
@@ -35,7 +35,7 @@ def backtest(
     calibration: int = 182,
     coverage: float = 0.8,
     progress: Callable[[int, int], None] | None = None,
-    fitter: Fitter = fit_median_pair,
+    fitter: Fitter = fit_week_mean,
 ) -> BacktestResult:
     """Forecasts for every day from ``start`` to the last day of ``series``, ``horizon`` days ahead: the forecast
     for day t uses days before ``t - horizon + 1`` only (``series.upto``), models refitted every ``refit_every``

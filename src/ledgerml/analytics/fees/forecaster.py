@@ -1,9 +1,10 @@
 """The daily gas-price forecaster: a combination of linear and gradient-boosted median regressions on log-price
-changes, with 80% intervals from its own out-of-sample residuals (split conformal), and the rolling backtest.
+changes, given a linear median forecast of the coming week's mean change as one more feature, with 80% intervals
+from its own out-of-sample residuals (split conformal), and the rolling backtest.
 
 The method was chosen by rolling-origin validation on 2022-06-02..2023-06-01 and 2023-06-02..2024-06-01 only
-(docs/forecasting.md). Medians are kept under ``exp``, so the forecast estimates the conditional median price,
-which is what minimises the mean absolute error in gwei.
+(docs/forecasting.md, benchmarks/forecast_candidates.py). Medians are kept under ``exp``, so the forecast
+estimates the conditional median price, which is what minimises the mean absolute error in gwei.
 """
 
 from __future__ import annotations
@@ -121,9 +122,34 @@ def fit_pair(rows: np.ndarray, target: np.ndarray, seed: int, boosted: dict[str,
 def fit_median_pair(
     history: DailySeries, step: int, origins: np.ndarray, seed: int, features: FeatureFn = feature_matrix
 ) -> MedianPair:
-    """The shipped predictor: both median regressions on ``features`` rows of ``origins``."""
+    """Both median regressions on ``features`` rows of ``origins`` (the shipped method until 2026-12-02)."""
     linear, boosted = fit_pair(features(history, step, origins), targets(history, step, origins), seed)
     return MedianPair(linear, boosted, features)
+
+
+WEEK = 7
+
+
+@dataclass(frozen=True)
+class WeekMeanFeature:
+    """Feature rows plus a linear median regression's forecast of the mean log change over the 7 days from the
+    origin (a smoothed view of where the price is heading, for the boosted member to split on)."""
+
+    weekly: Any
+
+    def __call__(self, series: DailySeries, step: int, origins: np.ndarray) -> np.ndarray:
+        """The rows with the extra column (from the days before each origin only)."""
+        smooth = self.weekly.predict(feature_matrix(series, 0, origins))
+        return np.column_stack([feature_matrix(series, step, origins), smooth])
+
+
+def fit_week_mean(history: DailySeries, step: int, origins: np.ndarray, seed: int) -> MedianPair:
+    """The shipped predictor: the weekly-mean regression on the origins whose 7 days lie in ``history``, then
+    both median regressions on the rows with its forecast added."""
+    inside = origins[origins + WEEK - 1 < len(history)]
+    target = np.mean([targets(history, s, inside) for s in range(WEEK)], axis=0)
+    weekly = fit_linear_median(feature_matrix(history, 0, inside), target)
+    return fit_median_pair(history, step, origins, seed, WeekMeanFeature(weekly))
 
 
 def fit_step(
@@ -134,7 +160,7 @@ def fit_step(
     calibration: int,
     coverage: float,
     seed: int = 0,
-    fitter: Fitter = fit_median_pair,
+    fitter: Fitter = fit_week_mean,
 ) -> StepModel:
     """The model forecasting ``step`` days past the end of ``history`` (step 0 = the next day), from ``history``
     alone: fitted on the last ``window`` usable origins; interval quantiles from a fit that stops ``calibration``
