@@ -13,9 +13,10 @@ import operator
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any, TypeVar
 
-from ._canonical import canonical_json
+from ._canonical import canonical_json, canonical_text, canonical_written
 from ._json import loads_bounded
 from .errors import (
     InvalidTransition,
@@ -105,13 +106,16 @@ class State:
         """``sha256:<hex>`` of the canonical JSON of :meth:`snapshot`: equal states, equal digests.
 
         Built without the snapshot's row sorting: canonical JSON sorts every object's keys anyway, and where two
-        keys print alike the later row wins in both (the sort is stable)."""
-        data = {
-            table: {str(key): _jsonable(value) for key, value in rows.items()}
-            for table, rows in self.tables.items()
-            if rows
-        }
-        return "sha256:" + hashlib.sha256(canonical_json(data)).hexdigest()
+        keys print alike the later row wins in both (the sort is stable). The text is written by
+        :func:`_digest_text`, the canonical JSON of each value's :func:`_jsonable` form without building it."""
+        tables = {table: rows for table, rows in self.tables.items() if rows}
+        if not all(type(table) is str for table in tables):  # not a state the rules build: the general encoder
+            data = {
+                table: {str(key): _jsonable(value) for key, value in rows.items()} for table, rows in tables.items()
+            }
+            return "sha256:" + hashlib.sha256(canonical_json(data)).hexdigest()
+        keyed = {table: {str(key): value for key, value in rows.items()} for table, rows in tables.items()}
+        return "sha256:" + hashlib.sha256(canonical_written(lambda: _digest_document(keyed))).hexdigest()
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """The whole state as JSON data with sorted keys: equal snapshots mean equal states."""
@@ -252,9 +256,14 @@ class CheckpointEncoder:
                 chunk_keys, chunk_values = keys[start : start + _CHUNK_ROWS], values[start : start + _CHUNK_ROWS]
                 if n < len(cached) and _same_objects(cached[n], chunk_keys, chunk_values):
                     text = cached[n][2]
-                else:
-                    pairs = [[_encode(k), _encode(v)] for k, v in zip(chunk_keys, chunk_values, strict=True)]
-                    text = json.dumps(pairs, **_DUMPS)[1:-1]
+                else:  # json.dumps(pairs, **_DUMPS)[1:-1] of the rows' [_encode(k), _encode(v)], written directly
+                    write, get = _checkpoint_text, _CHECKPOINT_TEXT.get  # the class's writer, looked up inline
+                    text = ",".join(
+                        [
+                            f"[{(get(type(k)) or write)(k)},{(get(type(v)) or write)(v)}]"
+                            for k, v in zip(chunk_keys, chunk_values, strict=True)
+                        ]
+                    )
                 fresh.append((chunk_keys, chunk_values, text))
             self._chunks[table] = fresh
             parts.append(json.dumps(table) + ":[" + ",".join(chunk[2] for chunk in fresh) + "]")
@@ -272,6 +281,125 @@ def _same_objects(cached: tuple[list[Any], list[Any], str], keys: list[Any], val
 
 _CHUNK_ROWS = 1024
 _DUMPS: dict[str, Any] = {"sort_keys": True, "separators": (",", ":")}
+
+
+# -- JSON text of state values, written directly (the digest's and the checkpoints' hot loops) ----------------
+#
+# JSON encoding is compositional: the text the C encoder writes for a document is its texts for the parts, in
+# order, joined by the separators. So each value's text can be written on its own: plain values, tuples and
+# records by the functions below (one per record class, compiled like the writers above), and anything else by
+# the same encoder as before on the same data, so the bytes cannot differ (tests/ledger/test_state_encoding.py).
+
+Text = Callable[[Any], str]
+
+
+def _digest_document(keyed: dict[str, dict[str, Any]]) -> str:
+    """``canonical_text`` of ``{table: {key: _jsonable(value)}}`` (tables and keys already strings)."""
+    write, get, key_text = _digest_text, _DIGEST_TEXT.get, encode_basestring  # the class's writer, looked up inline
+    tables = [
+        key_text(table)
+        + ":{"
+        + ",".join([f"{key_text(key)}:{(get(type(value := rows[key])) or write)(value)}" for key in sorted(rows)])
+        + "}"
+        for table, rows in sorted(keyed.items())
+    ]
+    return "{" + ",".join(tables) + "}"
+
+
+def _digest_text(value: Any) -> str:
+    """``canonical_text(_jsonable(value))``."""
+    write = _DIGEST_TEXT.get(type(value))
+    if write is None:
+        write = _DIGEST_TEXT[type(value)] = _text_writer(type(value), _jsonable_text, None)
+    return write(value)
+
+
+def _jsonable_text(value: Any) -> str:
+    return canonical_text(_jsonable(value))
+
+
+def _checkpoint_text(value: Any) -> str:
+    """``json.dumps(_encode(value), **_DUMPS)``."""
+    write = _CHECKPOINT_TEXT.get(type(value))
+    if write is None:
+        write = _CHECKPOINT_TEXT[type(value)] = _text_writer(type(value), _encoded_text, "checkpoint")
+    return write(value)
+
+
+def _encoded_text(value: Any) -> str:
+    import json
+
+    return json.dumps(_encode(value), **_DUMPS)
+
+
+def _text_writer(cls: type, general: Text, tag: str | None) -> Text:
+    """The text function of values of class ``cls``: the record writer of a record class (the digest's: any
+    dataclass not a str/int/float, as ``_jsonable``; a checkpoint's: the registered records, as ``_encode``), the
+    string writer of other ``str`` subclasses (both pass them through), else ``general``."""
+    plain = (str, int, float)
+    if tag is None and hasattr(cls, "__dataclass_fields__") and not issubclass(cls, plain):
+        return _compiled_text(cls, None, _digest_text, _DIGEST_TEXT)
+    if tag is not None and cls.__name__ in _RECORD_TYPES and not issubclass(cls, plain):
+        return _compiled_text(cls, cls.__name__, _checkpoint_text, _CHECKPOINT_TEXT)
+    if issubclass(cls, str) and not issubclass(cls, Role):
+        return encode_basestring if tag is None else encode_basestring_ascii
+    return general
+
+
+def _compiled_text(cls: type, tag: str | None, inner: Text, table: dict[type, Text]) -> Text:
+    """The JSON text of a record value written field by field: ``{"name": value}`` in sorted name order (the
+    digest), or ``{"$r": tag, "v": [values]}`` in field order (a checkpoint), each value by its class's function
+    in ``table`` (looked up inline: no call per field), else by ``inner``."""
+    names = tuple(cls.__dataclass_fields__)  # type: ignore[attr-defined]  # identifiers: dataclass checks them
+    index = {name: i for i, name in enumerate(names)}
+    loads = "".join(f"    _{i} = v.{name}\n" for i, name in enumerate(names))
+    if tag is None:
+        parts = [
+            f"{encode_basestring(name)}:{{(get(type(_{index[name]})) or inner)(_{index[name]})}}"
+            for name in sorted(names)
+        ]
+        shape = "{{" + ",".join(parts) + "}}"
+    else:
+        parts = [f"{{(get(type(_{i})) or inner)(_{i})}}" for i in range(len(names))]
+        shape = f'{{{{"$r":{encode_basestring_ascii(tag)},"v":[' + ",".join(parts) + "]}}"
+    scope: dict[str, Any] = {"inner": inner, "get": table.get}
+    exec(compile(f"def write(v):\n{loads}    return f{shape!r}\n", f"<{cls.__name__} text writer>", "exec"), scope)
+    write: Text = scope["write"]
+    return write
+
+
+def _bool_text(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _none_text(value: None) -> str:
+    return "null"
+
+
+def _digest_tuple(value: tuple[Any, ...]) -> str:
+    return "[" + ",".join([_digest_text(item) for item in value]) + "]"
+
+
+def _checkpoint_tuple(value: tuple[Any, ...]) -> str:
+    return '{"$t":[' + ",".join([_checkpoint_text(item) for item in value]) + "]}"
+
+
+_DIGEST_TEXT: dict[type, Text] = {
+    str: encode_basestring,
+    int: int.__repr__,
+    bool: _bool_text,
+    type(None): _none_text,
+    tuple: _digest_tuple,
+}
+"""Each class :func:`_digest_text` met, with its text function (floats and the rest: the encoder)."""
+_CHECKPOINT_TEXT: dict[type, Text] = {
+    str: encode_basestring_ascii,
+    int: int.__repr__,
+    bool: _bool_text,
+    type(None): _none_text,
+    tuple: _checkpoint_tuple,
+}
+"""Each class :func:`_checkpoint_text` met, with its text function."""
 
 
 def decode_state(data: bytes) -> State:

@@ -22,12 +22,12 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ForwardRef, get_args
+from typing import Any, ForwardRef, NamedTuple, get_args
 
 from pydantic import BaseModel
 
-from .._json import validate_bounded
-from ..events import MAX_EVENT_BYTES, MAX_EVENT_DEPTH, MAX_EVENT_TIME, MAX_NONCE, Event, Payload, payload_types
+from .._json import nesting_depth
+from ..events import MAX_EVENT_BYTES, MAX_EVENT_DEPTH, MAX_EVENT_TIME, MAX_NONCE, Event, payload_types
 from ..types import Address, is_checksum_address
 
 _ENVELOPE = re.compile(
@@ -57,17 +57,45 @@ def _c_encoder() -> Callable[[Any], str]:
 
 
 _encode = _c_encoder()
-_SCHEMAS: dict[bytes, tuple[type[Payload], bool]] = {}
-"""Each kind's payload schema and whether any field can hold a nested model (dumped in declaration order)."""
 
 
-def _schema(kind: bytes) -> tuple[type[Payload], bool] | None:
-    """The payload schema registered for ``kind`` and whether it nests models (cached by the kind's bytes)."""
+class _Schema(NamedTuple):
+    """What :func:`fast_event` needs of one kind's payload schema, found once per kind."""
+
+    validate: Callable[[str], Any]
+    """``schema.model_validate_json`` with its defaults: the validator's own call, without the classmethod's frame."""
+    dump: Callable[[Any], dict[str, Any]]
+    """``model.model_dump(mode="json")``: the serializer's own call."""
+    nested: bool
+    """Whether any field can hold a nested model (dumped in declaration order)."""
+    declared: list[str]
+    """The fields in declaration order (the keys of a dump), and sorted (a payload's keys in the text's order)."""
+    ordered: tuple[str, ...]
+
+
+_SCHEMAS: dict[bytes, _Schema] = {}
+
+
+def _schema(kind: bytes) -> _Schema | None:
+    """The payload schema registered for ``kind`` as :func:`fast_event` uses it (cached by the kind's bytes)."""
     found = _SCHEMAS.get(kind)
     if found is None:
         schema = payload_types().get(kind.decode("ascii"))
         if schema is not None:
-            found = _SCHEMAS[kind] = (schema, any(_may_hold_model(f.annotation) for f in schema.model_fields.values()))
+            serializer = schema.__pydantic_serializer__
+
+            def dump(model: Any) -> dict[str, Any]:
+                dumped: dict[str, Any] = serializer.to_python(model, mode="json")
+                return dumped
+
+            fields = schema.model_fields
+            found = _SCHEMAS[kind] = _Schema(
+                schema.__pydantic_validator__.validate_json,
+                dump,
+                any(_may_hold_model(f.annotation) for f in fields.values()),
+                list(fields),
+                tuple(sorted(fields)),
+            )
     return found
 
 
@@ -93,22 +121,31 @@ def fast_event(body: bytes) -> Event | None:
     nonce, time = int(nonce_text), int(time_text)
     if found is None or nonce > MAX_NONCE or time > MAX_EVENT_TIME:
         return None
-    schema, nested = found
     address = _ADDRESSES.get(actor) or _checksummed(actor)
     if address is None:
         return None
+    # validate_bounded's bounds: the payload's UTF-8 size is under the body's, its depth is checked here (the
+    # envelope adds one level of nesting to the payload's, and parse_event bounds the body's depth)
+    if payload_bytes.count(b"[") + payload_bytes.count(b"{") >= MAX_EVENT_DEPTH and (
+        nesting_depth(payload_bytes, MAX_EVENT_DEPTH - 1) > MAX_EVENT_DEPTH - 1
+    ):
+        return None
     try:
         payload_text = payload_bytes.decode("utf-8")
-        # the envelope adds one level of nesting to the payload's (parse_event bounds the body's depth)
-        typed = validate_bounded(schema, payload_text, max_bytes=MAX_EVENT_BYTES, max_depth=MAX_EVENT_DEPTH - 1)
-        dumped = typed.model_dump(mode="json")
+        typed = found.validate(payload_text)
+        dumped = found.dump(typed)
         if _encode(dumped) != payload_text:
             return None
     except Exception:  # whatever a schema or the encoder raises: the slow path reports it precisely
         return None
     # the text is the canonical JSON of dumped, so parsing it gives these values with every object's keys
     # sorted: pydantic keeps the text's order inside JSON values and dumps a model's fields in declaration order
-    payload = _text_order(dumped) if nested else {key: dumped[key] for key in sorted(dumped)}
+    if found.nested:
+        payload = _text_order(dumped)
+    elif list(dumped) == found.declared:
+        payload = {key: dumped[key] for key in found.ordered}
+    else:
+        payload = {key: dumped[key] for key in sorted(dumped)}
     event = Event.__new__(Event)  # every slot set below: tests/ledger/test_replay.py compares them all
     event.ledger, event.kind, event.actor = ledger.decode("ascii"), kind.decode("ascii"), address
     event.nonce, event.time, event.payload = nonce, time, payload
