@@ -1,12 +1,13 @@
 """Files from outside and files we replace: reading a regular file within a size bound (before reading it),
-and replacing a file whole or not at all (a temporary file beside it, then one rename)."""
+checking that an output file can be written (before any work), and replacing a file whole or not at all (a
+temporary file beside it, then one rename)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from .errors import ConfigError, LedgerMLError
+from .errors import ConfigError, LedgerMLError, StorageError
 
 
 def read_bounded(
@@ -32,6 +33,21 @@ def read_bounded(
         return path.read_bytes()
     except OSError as exc:
         raise failed(f"cannot read {label}: {exc.strerror or exc}") from None
+
+
+def check_writable(path: Path, option: str = "--out", *, made_first: Path | None = None) -> None:
+    """``StorageError`` before any work when a file cannot be written to ``path`` (given as ``option``): it is a
+    folder, or its folder is missing or not writable. A file directly in ``made_first``, a folder the caller
+    makes before writing, passes."""
+    if path.is_dir():
+        raise StorageError(f"{option} {path} is a folder; name a file to write")
+    parent = path.parent
+    if made_first is not None and parent.resolve() == made_first.resolve():
+        return
+    if not parent.is_dir():
+        raise StorageError(f"{option} {path}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise StorageError(f"{option} {path}: the folder {parent} is not writable")
 
 
 def replace_atomically(path: Path, data: bytes, *, private: bool = False, durable: bool | None = None) -> None:
@@ -60,4 +76,4 @@ def replace_atomically(path: Path, data: bytes, *, private: bool = False, durabl
         raise
 
 
-__all__ = ["read_bounded", "replace_atomically"]
+__all__ = ["check_writable", "read_bounded", "replace_atomically"]

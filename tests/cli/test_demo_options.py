@@ -56,3 +56,26 @@ def test_a_bad_option_is_one_error_line_before_anything_is_printed_or_written(
     assert one_error_line(result.err), result.err  # no keys note before the error
     assert result.out == ""
     assert _files(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    "home",
+    [
+        "/proc/ledgerml-demo-probe/home",  # root may write /proc by its mode bits, yet no folder can be made there
+        "{tmp}/a-file/home",  # under a regular file
+    ],
+)
+def test_a_home_that_cannot_be_made_is_refused_before_the_keys_note(
+    cli,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    home: str,
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    before = _files(tmp_path)
+    result = cli("demo", "--home", home.format(tmp=tmp_path), "--rounds", "1")
+    assert result.code == 6, result  # StorageError, as every other home or report that cannot be written
+    assert one_error_line(result.err), result.err
+    assert "cannot be made" in result.err, result.err
+    assert "UNENCRYPTED" not in result.err and result.out == ""
+    assert _files(tmp_path) == before
+    assert not Path("/proc/ledgerml-demo-probe").exists()

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .._files import read_bounded, replace_atomically
+from .._files import check_writable, read_bounded, replace_atomically
 from .._json import loads_bounded
 from ..errors import KeystoreError, StorageError
 from ..home import Home
@@ -108,15 +108,8 @@ def write_json(data: Any, out: Path | None, *, jsonl: bool = False) -> None:
 
 def check_out(out: Path | None, option: str = "--out") -> None:
     """Refuse an output path that cannot be written (missing folder, a folder) before any work is done."""
-    if out is None:
-        return
-    if out.is_dir():
-        raise StorageError(f"{option} {out} is a folder; name a file to write")
-    parent = out.parent
-    if not parent.is_dir():
-        raise StorageError(f"{option} {out}: the folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise StorageError(f"{option} {out}: the folder {parent} is not writable")
+    if out is not None:
+        check_writable(out, option)
 
 
 def write_output(out: Path, data: bytes, option: str = "--out") -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._files import check_writable
 from .._html import ReportMeta
 from ..errors import AlreadyExists, StorageError
 from ..federated.apps import run_in_process
@@ -133,21 +134,9 @@ class DemoResult:
         }
 
 
-def check_report_path(path: Path, home: Path | None) -> None:
-    """``StorageError`` before any work when the report cannot be written to ``path`` (a folder, a missing or
-    read-only folder); the demo's own home (``home``, created later) is fine."""
-    if path.is_dir():
-        raise StorageError(f"--report {path} is a folder; name a file to write")
-    if home is not None and path.parent.resolve() == home.resolve():
-        return
-    if not path.parent.is_dir():
-        raise StorageError(f"--report {path}: the folder {path.parent} does not exist")
-    if not os.access(path.parent, os.W_OK):
-        raise StorageError(f"--report {path}: the folder {path.parent} is not writable")
-
-
 def check_creatable(folder: Path) -> None:
-    """``StorageError`` unless ``folder`` exists or can be made: its nearest existing ancestor is a writable folder."""
+    """``StorageError`` unless ``folder`` exists or can be made: its nearest existing ancestor is a folder in which
+    a probe folder is really made (and removed at once); ``os.access`` alone says yes to root under /proc."""
     ancestor = folder.absolute()
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
@@ -155,6 +144,11 @@ def check_creatable(folder: Path) -> None:
         raise StorageError(f"--home {folder}: {ancestor} is a file, so the folder cannot be made")
     if not os.access(ancestor, os.W_OK):
         raise StorageError(f"--home {folder}: the folder {ancestor} is not writable")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".ledgerml-probe-", dir=ancestor))
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise StorageError(f"--home {folder}: the folder cannot be made in {ancestor} ({reason})") from None
 
 
 def report_path(report: Path | None, home: Path | None) -> Path:
@@ -172,7 +166,7 @@ def check_demo_options(rounds: int, attack: str, report: Path | None, home: Path
         if home.exists() and not home.is_dir():
             raise StorageError(f"--home {home} is a file; name a folder for the demo's ledger home")
         check_creatable(home)
-    check_report_path(report_path(report, home), home)
+    check_writable(report_path(report, home), "--report", made_first=home)
 
 
 def new_demo_home(home: Path | None) -> Home:
@@ -237,7 +231,7 @@ def run_demo(
     started = time.perf_counter()
     try:
         plans = demo_plans(rounds, attack)  # settings refused before the home or a node exists
-        check_report_path(report_to, target.path)
+        check_writable(report_to, "--report", made_first=target.path)
         with node(target.path) if node is not None else contextlib.nullcontext(None) as evm_rpc:
             _init_home(target, evm_rpc)
             say(
