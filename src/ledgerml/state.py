@@ -349,23 +349,25 @@ def _text_writer(cls: type, general: Text, tag: str | None) -> Text:
 def _compiled_text(cls: type, tag: str | None, inner: Text, table: dict[type, Text]) -> Text:
     """The JSON text of a record value written field by field: ``{"name": value}`` in sorted name order (the
     digest), or ``{"$r": tag, "v": [values]}`` in field order (a checkpoint), each value by its class's function
-    in ``table`` (looked up inline: no call per field), else by ``inner``."""
+    in ``table`` (looked up inline: no call per field; ``table[str]`` for a ``str``), else by ``inner``."""
     names = tuple(cls.__dataclass_fields__)  # type: ignore[attr-defined]  # identifiers: dataclass checks them
     index = {name: i for i, name in enumerate(names)}
     loads = "".join(f"    _{i} = v.{name}\n" for i, name in enumerate(names))
     if tag is None:
-        parts = [
-            f"{encode_basestring(name)}:{{(get(type(_{index[name]})) or inner)(_{index[name]})}}"
-            for name in sorted(names)
-        ]
+        parts = [f"{encode_basestring(name)}:{{{_field(index[name])}}}" for name in sorted(names)]
         shape = "{{" + ",".join(parts) + "}}"
     else:
-        parts = [f"{{(get(type(_{i})) or inner)(_{i})}}" for i in range(len(names))]
+        parts = [f"{{{_field(i)}}}" for i in range(len(names))]
         shape = f'{{{{"$r":{encode_basestring_ascii(tag)},"v":[' + ",".join(parts) + "]}}"
-    scope: dict[str, Any] = {"inner": inner, "get": table.get}
+    scope: dict[str, Any] = {"inner": inner, "get": table.get, "text": table[str]}
     exec(compile(f"def write(v):\n{loads}    return f{shape!r}\n", f"<{cls.__name__} text writer>", "exec"), scope)
     write: Text = scope["write"]
     return write
+
+
+def _field(i: int) -> str:
+    """The expression writing field ``_i``: a ``str`` directly (most fields are), else by its class's function."""
+    return f"(text(_{i}) if type(_{i}) is str else (get(type(_{i})) or inner)(_{i}))"
 
 
 def _bool_text(value: bool) -> str:
@@ -524,11 +526,14 @@ def apply(state: State, event: Event, *, check_signature: bool = True) -> None:
         raise ReplayedNonce(f"nonce {event.nonce} of {event.actor} was used already (next is {expected})")
     if event.nonce > expected:
         raise NonceGap(f"nonce {event.nonce} of {event.actor} skips ahead (next is {expected})")
-    payload = event.typed_payload()
+    payload = event._typed  # typed_payload() when it was validated already (a replay's fast parse did)
+    if payload is None:
+        payload = event.typed_payload()
     handler = _RULES.get(event.kind) or rule_for(event.kind)
     if info is None and event.kind != GENESIS_KIND:
         raise InvalidTransition(f"the first event of a ledger must be LedgerCreated, got {event.kind}")
-    latest = latest_time(state)
+    meta = state.tables.get("meta")
+    latest: int | None = None if meta is None else meta.get("clock")  # latest_time(state)
     if latest is not None and event.time < latest - MAX_BACKDATE_MS:
         check_backdating(state, event)
     journal = state._journal
@@ -547,11 +552,22 @@ def apply(state: State, event: Event, *, check_signature: bool = True) -> None:
 
 
 def _fold(state: State, event: Event, handler: Rule, payload: Any, expected: int, latest: int | None) -> None:
-    """Run the kind's rule, then count the nonce and advance the clock (inside ``apply``'s atomic block)."""
+    """Run the kind's rule, then count the nonce and advance the clock (inside ``apply``'s atomic block):
+    ``state.put`` of both, inlined (a journal is open)."""
     handler(state, event, payload)
-    state.put("nonces", event.actor, expected + 1)
+    tables, journal = state.tables, state._journal
+    assert journal is not None
+    nonces = tables.get("nonces")
+    if nonces is None:
+        nonces = tables["nonces"] = {}
+    journal.append(("nonces", event.actor, nonces.get(event.actor, _MISSING)))
+    nonces[event.actor] = expected + 1
     if latest is None or event.time > latest:
-        state.put("meta", "clock", event.time)
+        meta = tables.get("meta")
+        if meta is None:
+            meta = tables["meta"] = {}
+        journal.append(("meta", "clock", meta.get("clock", _MISSING)))
+        meta["clock"] = event.time
 
 
 def latest_time(state: State) -> int | None:
