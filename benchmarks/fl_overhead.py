@@ -315,9 +315,16 @@ def _config(task_id: str, participants: int, rounds: int, hidden: int, epochs: i
 
 
 def round_cost(
-    template: Path, work: Path, task_id: str, replies: list[Any], batch: bool, profiler: Any = None
+    template: Path,
+    work: Path,
+    task_id: str,
+    replies: list[Any],
+    batch: bool,
+    profiler: Any = None,
+    cpu: list[float] | None = None,
 ) -> float:
-    """Seconds the aggregator takes to process one round of ``replies`` on a fresh copy of ``template``."""
+    """Seconds the aggregator takes to process one round of ``replies`` on a fresh copy of ``template`` (its CPU
+    seconds are appended to ``cpu`` when given)."""
     import shutil
 
     from ledgerml.federated.coordinator import TaskCoordinator as Coordinator
@@ -330,9 +337,11 @@ def round_cost(
         coordinator.batch_commitments = batch
         if profiler is not None:
             profiler.enable()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         outcome = coordinator.process_round(replies)
         elapsed = time.perf_counter() - started
+        if cpu is not None:
+            cpu.append(time.process_time() - cpu_started)
         if profiler is not None:
             profiler.disable()
     assert outcome.status == "ok" and len(outcome.accepted) == len(replies)
@@ -395,7 +404,7 @@ def round_only(
     home = Home(template)
     home.init(unencrypted=True)
     setup_federation(home, _config("round", participants, 1, hidden, 1), unencrypted=True)
-    single, batch, flower = [], [], []
+    single, batch, flower, batch_cpu = [], [], [], []
     profiler = None
     if profile:
         import cProfile
@@ -407,7 +416,7 @@ def round_only(
         replies = _round_replies(home, participants, hidden, fixed is not None)
         for _ in range(repeat):
             single.append(round_cost(template, Path(tmp) / "work", "round", replies, False))
-            batch.append(round_cost(template, Path(tmp) / "work", "round", replies, True, profiler))
+            batch.append(round_cost(template, Path(tmp) / "work", "round", replies, True, profiler, batch_cpu))
             flower.append(flower_round_cost(replies))
     row = {
         "participants": participants,
@@ -418,6 +427,7 @@ def round_only(
         "round_ms_flower": [1000 * t for t in flower],
         "median_one_by_one_ms": 1000 * statistics.median(single),
         "median_batch_ms": 1000 * statistics.median(batch),
+        "median_batch_cpu_ms": 1000 * statistics.median(batch_cpu),
         "median_flower_ms": 1000 * statistics.median(flower),
     }
     if profiler is not None:
@@ -529,14 +539,19 @@ def ab_round_only(args: argparse.Namespace) -> None:
         f"commitments, {args.pairs} alternating processes each{', cold' if args.cold else ''}; median ms per round "
         "of each process\n"
     )
-    print("| tree | ms per round (each process) | median | plain Flower FedAvg (median) | floor (median) |")
-    print("|---|---|---|---|---|")
+    print(
+        "| tree | ms per round (each process) | median | CPU ms per round (each process) | median | "
+        "plain Flower FedAvg (median) | floor (median) |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for name, found in rows.items():
         values = [r["median_batch_ms"] for r in found]
+        cpu = [r.get("median_batch_cpu_ms", float("nan")) for r in found]
         flower = statistics.median(r["median_flower_ms"] for r in found)
         floor = statistics.median(r["floor"]["floor_ms"] for r in found)
         print(
             f"| {name} | {', '.join(f'{v:.1f}' for v in values)} | {statistics.median(values):.1f} | "
+            f"{', '.join(f'{v:.1f}' for v in cpu)} | {statistics.median(cpu):.1f} | "
             f"{flower:.1f} | {floor:.2f} |"
         )
 
@@ -557,6 +572,7 @@ def print_round_only(row: dict[str, Any], repeat: int) -> None:
     print(f"| plain Flower: FedAvg's aggregate_arrayrecords on the same arrays | {row['median_flower_ms']:.1f} |")
     print(f"| ledgerml, commitments one by one (one transaction each) | {row['median_one_by_one_ms']:.1f} |")
     print(f"| ledgerml, one batch (one transaction, one state-machine pass) | {row['median_batch_ms']:.1f} |")
+    print(f"| ledgerml, one batch: CPU time | {row['median_batch_cpu_ms']:.1f} |")
     f = row["floor"]
     parts = ", ".join(f"{name.removesuffix('_ms')} {f[name]:.2f}" for name in FLOOR_PARTS)
     print(f"| floor: one signed, durable commitment per update, both sides ({parts}) | {f['floor_ms']:.2f} |")
