@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from ledgerml.screening.evaluation import auroc
+
 os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
 os.environ.setdefault("FLWR_DISABLE_UPDATE_CHECK", "1")
 
@@ -102,14 +104,6 @@ def collect(
                     np.savez(out / f"{key}.npz", **arrays)
                     (out / f"{key}.json").write_text(json.dumps(meta))
                     print("collected", key, file=sys.stderr, flush=True)
-
-
-def auroc(scores: list[float], labels: list[bool]) -> float | None:
-    pos = [s for s, y in zip(scores, labels, strict=True) if y]
-    neg = [s for s, y in zip(scores, labels, strict=True) if not y]
-    if not pos or not neg:
-        return None
-    return float(sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg)))
 
 
 def score(out: Path, detector: str, threshold: float, pattern: str) -> None:

@@ -46,14 +46,14 @@ def eip191_hash(digest: bytes) -> bytes:
     return keccak256(_EIP191_PREFIX + digest)
 
 
-def _address_bytes(uncompressed: bytes) -> bytes:
-    """The 20 address bytes of a public key in its 65-byte uncompressed form (``04 || x || y``)."""
-    return keccak256(uncompressed[1:])[-20:]
+def _address_bytes(point: bytes) -> bytes:
+    """The 20 address bytes of a public key's 64-byte point ``x || y`` (its uncompressed form without ``04``)."""
+    return keccak256(point)[-20:]
 
 
 def address_of_public_key(public_key: coincurve.PublicKey) -> Address:
     """The Ethereum address of a secp256k1 public key."""
-    return Address(checksum_hex(_address_bytes(public_key.format(compressed=False)).hex()))
+    return Address(checksum_hex(_address_bytes(public_key.format(compressed=False)[1:]).hex()))
 
 
 def recover_signer(digest: bytes, signature: bytes) -> Address:
@@ -96,7 +96,7 @@ def recover_address(digest: bytes, signature: bytes) -> bytes:
         raise InvalidSignature("signature does not recover a public key: failed to recover ECDSA public key")
     out, size = _FFI.new("unsigned char[65]"), _FFI.new("size_t *", 65)
     _LIB.secp256k1_ec_pubkey_serialize(_CTX, out, size, public_key, EC_UNCOMPRESSED)
-    return _address_bytes(_FFI.buffer(out, 65)[:])
+    return _address_bytes(_FFI.buffer(out, 65)[1:])
 
 
 @dataclass(frozen=True)

@@ -66,9 +66,12 @@ class State:
 
     def put(self, table: str, key: Any, value: Any) -> None:
         """Set ``table[key] = value`` (values must be immutable)."""
-        rows = self.tables.setdefault(table, {})
-        if self._journal is not None:
-            self._journal.append((table, key, rows.get(key, _MISSING)))
+        rows = self.tables.get(table)
+        if rows is None:  # not setdefault: that builds a dict on every call, and this runs for every event
+            rows = self.tables[table] = {}
+        journal = self._journal
+        if journal is not None:
+            journal.append((table, key, rows.get(key, _MISSING)))
         rows[key] = value
 
     def delete(self, table: str, key: Any) -> None:
@@ -526,14 +529,11 @@ def apply(state: State, event: Event, *, check_signature: bool = True) -> None:
         raise ReplayedNonce(f"nonce {event.nonce} of {event.actor} was used already (next is {expected})")
     if event.nonce > expected:
         raise NonceGap(f"nonce {event.nonce} of {event.actor} skips ahead (next is {expected})")
-    payload = event._typed  # typed_payload() when it was validated already (a replay's fast parse did)
-    if payload is None:
-        payload = event.typed_payload()
+    payload = event.typed_payload()  # cached when a replay's fast parse validated it already
     handler = _RULES.get(event.kind) or rule_for(event.kind)
     if info is None and event.kind != GENESIS_KIND:
         raise InvalidTransition(f"the first event of a ledger must be LedgerCreated, got {event.kind}")
-    meta = state.tables.get("meta")
-    latest: int | None = None if meta is None else meta.get("clock")  # latest_time(state)
+    latest = latest_time(state)
     if latest is not None and event.time < latest - MAX_BACKDATE_MS:
         check_backdating(state, event)
     journal = state._journal
@@ -552,22 +552,11 @@ def apply(state: State, event: Event, *, check_signature: bool = True) -> None:
 
 
 def _fold(state: State, event: Event, handler: Rule, payload: Any, expected: int, latest: int | None) -> None:
-    """Run the kind's rule, then count the nonce and advance the clock (inside ``apply``'s atomic block):
-    ``state.put`` of both, inlined (a journal is open)."""
+    """Run the kind's rule, then count the nonce and advance the clock (inside ``apply``'s atomic block)."""
     handler(state, event, payload)
-    tables, journal = state.tables, state._journal
-    assert journal is not None
-    nonces = tables.get("nonces")
-    if nonces is None:
-        nonces = tables["nonces"] = {}
-    journal.append(("nonces", event.actor, nonces.get(event.actor, _MISSING)))
-    nonces[event.actor] = expected + 1
+    state.put("nonces", event.actor, expected + 1)
     if latest is None or event.time > latest:
-        meta = tables.get("meta")
-        if meta is None:
-            meta = tables["meta"] = {}
-        journal.append(("meta", "clock", meta.get("clock", _MISSING)))
-        meta["clock"] = event.time
+        state.put("meta", "clock", event.time)
 
 
 def latest_time(state: State) -> int | None:

@@ -218,11 +218,10 @@ class LedgerStrategy(Strategy):
             message.content[KEY] = ledger_config
         return messages
 
-    def _sampled(self, messages: list[Message], state: State | None = None) -> list[Message]:
-        """The messages to the nodes whose participants the open round samples (all, for a task that does not
-        sample: ``federated.sampling``); the inner strategy should configure every node (``fraction_train=1``)."""
-        if not self.coordinator.sampler.samples:
-            return messages
+    def _sampled(self, messages: list[Message], state: State) -> list[Message]:
+        """The messages to the nodes whose participants the open round (in ``state``) samples (all, for a task that
+        does not sample: ``federated.sampling``); the inner strategy should configure every node
+        (``fraction_train=1``)."""
         sample = self.coordinator.sampler.sample(self.coordinator.open_round(state) or 0)
         if sample is None:
             return messages

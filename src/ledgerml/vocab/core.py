@@ -119,14 +119,10 @@ def holders_of(state: State, role: Role) -> list[Address]:
     return sorted(address for address, roles in state.rows("roles").items() if role in roles)
 
 
-_NO_ROLES: frozenset[Role] = frozenset()
-
-
 def require_role(state: State, actor: str, *allowed: Role) -> None:
     """Raise ``Unauthorized`` unless ``actor`` holds one of ``allowed``."""
-    rows = state.tables.get("roles")  # roles_of(state, actor), inlined: this runs for most events
-    held = rows.get(actor, _NO_ROLES) if rows is not None else _NO_ROLES
-    for role in allowed:  # a loop, not any()
+    held = roles_of(state, actor)
+    for role in allowed:  # a loop, not any(): this runs for most events
         if role in held:
             return
     names = " or ".join(role.value for role in allowed)
