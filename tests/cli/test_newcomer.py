@@ -79,6 +79,14 @@ def test_verify_with_an_unreachable_chain_is_a_connection_error(cli, home: Path)
     assert anchored.code == 7 and "cannot anchor on" in anchored.err and not (home / "anchors.jsonl").exists()
 
 
+def test_fraud_synthetic_refuses_a_negative_seed_and_writes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The fuzzer's find: ``--seed -1`` was an internal error (numpy's generator takes no negative seed)."""
+    out = tmp_path / "t.csv"
+    refused = cli("fraud", "synthetic", "--out", str(out), "--seed", "-1")
+    assert refused.code == 2 and one_error_line(refused.err) and "'--seed': -1" in refused.err, refused
+    assert not out.exists()
+
+
 @pytest.fixture
 def accounts(cli, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
     """A small labelled account table from 'fraud synthetic'."""

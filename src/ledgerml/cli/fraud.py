@@ -277,7 +277,7 @@ def features(
 @app.command("synthetic")
 def synthetic(
     out: Annotated[Path, typer.Option("--out", help="Labelled account table (CSV, FLAG = 1 for planted accounts).")],
-    seed: Annotated[int, typer.Option(help="Random seed: another seed, another world.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed (>= 0): another seed, another world.")] = 0,
     accounts: Annotated[int, typer.Option(help="Ordinary accounts (planted laundering groups come on top).")] = 150,
     transactions: Annotated[int, typer.Option(help="Ordinary transactions among them.")] = 1500,
     groups: Annotated[int, typer.Option(help="Planted groups per laundering pattern (5 patterns).")] = 3,
