@@ -74,7 +74,6 @@ def test_quickstart_app_with_the_mod_on_the_simulation_engine(tmp_path: Path) ->
         "QUICKSTART_KEYS": str(home.keys.folder),
         "QUICKSTART_RECEIPTS": str(tmp_path / "receipts"),
         "PYTHONPATH": str(EXAMPLE),  # Ray's workers import the app from there
-        "RAY_USAGE_STATS_ENABLED": "0",
     }
     ran = subprocess.run(
         [sys.executable, "run_simulation.py"], cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=600

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
@@ -20,25 +21,26 @@ def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
     return float(wins / (len(pos) * len(neg)))
 
 
-def t_cdf(x: float, df: int) -> float:
-    """Student t distribution's CDF at ``x`` with ``df`` degrees of freedom (SciPy's, as the Diebold-Mariano test
-    in ``analytics.fees.evaluation`` uses)."""
+def _student_t(df: int) -> Any:
+    """SciPy's Student t distribution with ``df`` degrees of freedom (as the Diebold-Mariano test in
+    ``analytics.fees.evaluation`` uses), ``df`` checked."""
     if df < 1:
         raise ValueError(f"degrees of freedom must be at least 1, got {df}")
     from scipy import stats
 
-    return float(stats.t.cdf(x, df))
+    return stats.t(df)
+
+
+def t_cdf(x: float, df: int) -> float:
+    """Student t distribution's CDF at ``x`` with ``df`` degrees of freedom."""
+    return float(_student_t(df).cdf(x))
 
 
 def t_quantile(p: float, df: int) -> float:
-    """The ``p`` quantile of Student's t with ``df`` degrees of freedom (SciPy's), 0.5 < p < 1."""
+    """The ``p`` quantile of Student's t with ``df`` degrees of freedom, 0.5 < p < 1."""
     if not 0.5 < p < 1:
         raise ValueError(f"quantile level must be in (0.5, 1), got {p}")
-    if df < 1:
-        raise ValueError(f"degrees of freedom must be at least 1, got {df}")
-    from scipy import stats
-
-    return float(stats.t.ppf(p, df))
+    return float(_student_t(df).ppf(p))
 
 
 @dataclass(frozen=True)
