@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ledgerml import _files
+from ledgerml.errors import ConfigError
 
 
 @pytest.fixture
@@ -61,3 +62,24 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(
     with pytest.raises(OSError):
         _files.replace_atomically(target, b"new", durable=True)
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["doc.json"]
+
+
+def test_append_line_ends_a_torn_last_line_first_and_refuses_a_newline(tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    _files.append_line(log, b"one")
+    log.write_bytes(log.read_bytes() + b"tw")  # a crash cut the next line short
+    _files.append_line(log, b"three")
+    assert log.read_bytes() == b"one\ntw\nthree\n"
+    with pytest.raises(ValueError, match="newline"):
+        _files.append_line(log, b"four\nfive")
+    assert log.read_bytes() == b"one\ntw\nthree\n"  # unchanged
+
+
+def test_iter_lines_bounds_each_line_and_keeps_a_last_line_without_newline(tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b"a\n" + b"x" * 9 + b"\n" + b"y" * 100_000 + b"\nbb\n" + b"z" * 11 + b"\ncut")
+    assert list(_files.iter_lines(log, 10)) == [b"a", b"x" * 9, None, b"bb", None, b"cut"]
+    (tmp_path / "empty").touch()
+    assert list(_files.iter_lines(tmp_path / "empty", 10)) == []
+    with pytest.raises(ConfigError, match="cannot read"):
+        list(_files.iter_lines(tmp_path / "missing.jsonl", 10))

@@ -57,6 +57,31 @@ def test_other_digest_recovers_other_address(alice: Identity) -> None:
     assert recover_signer(hashlib.sha256(b"b").digest(), signature) != alice.address
 
 
+def test_recovered_signers_are_cached_by_exact_digest_and_signature(alice: Identity, bob: Identity) -> None:
+    """A cache hit is the answer a recovery gives: the same digest signed by another key, another digest with
+    the same signature, a failure (never cached) and a digest/signature split at another byte (no 32 + 65
+    pair, never looked up) all recover or fail on their own."""
+    import ledgerml.identity as identity
+
+    digest = hashlib.sha256(b"cached").digest()
+    mine, theirs = alice.sign_digest(digest), bob.sign_digest(digest)
+    assert recover_signer(digest, mine) == alice.address
+    assert digest + mine in identity._RECOVERED
+    assert recover_signer(digest, mine) == alice.address  # the hit
+    assert recover_signer(digest, theirs) == bob.address
+    assert recover_signer(hashlib.sha256(b"other").digest(), mine) not in (alice.address, bob.address)
+    with pytest.raises(InvalidSignature):  # the same 97 bytes, split 31 + 66: refused, not found in the cache
+        recover_signer(digest[:31], digest[31:] + mine)
+    high_s = mine[:32] + (2**256 - 1).to_bytes(32, "big") + mine[64:]
+    for _ in range(2):
+        with pytest.raises(InvalidSignature):
+            recover_signer(digest, high_s)
+    assert digest + high_s not in identity._RECOVERED
+    identity._RECOVERED.update({bytes([i % 256]) * 97 + bytes(i // 256): alice.address for i in range(5000)})
+    recover_signer(hashlib.sha256(b"full").digest(), mine)
+    assert len(identity._RECOVERED) <= identity._MAX_RECOVERED  # bounded
+
+
 def test_encrypted_keystore_roundtrip(tmp_path: Path) -> None:
     store = KeyStore(tmp_path)
     created = store.create("carol", "s3cret", kdf="pbkdf2")

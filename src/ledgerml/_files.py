@@ -1,10 +1,11 @@
 """Files from outside and files we replace: reading a regular file within a size bound (before reading it),
 checking that an output file can be written (before any work), and replacing a file whole or not at all (a
-temporary file beside it, then one rename)."""
+temporary file beside it, then one rename), and appending one line to a log."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import ConfigError, LedgerMLError, StorageError
@@ -76,4 +77,40 @@ def replace_atomically(path: Path, data: bytes, *, private: bool = False, durabl
         raise
 
 
-__all__ = ["check_writable", "read_bounded", "replace_atomically"]
+def append_line(path: Path, line: bytes) -> None:
+    """Append ``line`` (no newline in it) and a newline to the log ``path`` (created if missing) in one
+    ``write``: no temporary file, no rename. When the log does not end in a newline (a crash cut its last line
+    short), a newline goes first, so the torn line stays a line of its own that readers report, and this one is
+    whole."""
+    if b"\n" in line:
+        raise ValueError("a log line cannot hold a newline")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        size = os.fstat(fd).st_size
+        torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+        data = (b"\n" if torn else b"") + line + b"\n"
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def iter_lines(path: Path, max_line: int) -> Iterator[bytes | None]:
+    """The lines of the log ``path`` without their newlines, one at a time; None for a line longer than
+    ``max_line`` bytes, which is skipped unkept (memory stays within ``max_line``). ``ConfigError`` when it
+    cannot be read."""
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.readline(max_line + 1):
+                if chunk.endswith(b"\n") or len(chunk) <= max_line:  # a whole line, or a last one cut short
+                    yield chunk.removesuffix(b"\n")
+                    continue
+                yield None
+                while chunk and not chunk.endswith(b"\n"):  # the rest of the long line
+                    chunk = handle.readline(1 << 16)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+__all__ = ["append_line", "check_writable", "iter_lines", "read_bounded", "replace_atomically"]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ._canonical import canonical_json
+from ._files import append_line
 from ._json import loads_bounded
 from ._jsonrpc import JsonRpc
 from .errors import ConfigError, LedgerMLError
@@ -140,8 +141,7 @@ def anchor_head(
 
 def save_anchor(path: Path, anchor: Anchor) -> None:
     """Append an anchor to a JSON Lines file."""
-    with path.open("a") as handle:
-        handle.write(json.dumps(asdict(anchor), sort_keys=True) + "\n")
+    append_line(path, json.dumps(asdict(anchor), sort_keys=True).encode())
 
 
 def load_anchors(path: Path) -> list[Anchor]:

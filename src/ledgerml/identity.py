@@ -56,12 +56,28 @@ def address_of_public_key(public_key: coincurve.PublicKey) -> Address:
     return Address(checksum_hex(_address_bytes(public_key.format(compressed=False)[1:]).hex()))
 
 
+_RECOVERED: dict[bytes, Address] = {}
+"""Signers recovered lately, by ``digest + signature``: a pure function's results, so a hit is the same answer
+(as Bitcoin Core's signature cache; here a round's commitment is recovered when screened and again when the
+ledger appends it). Bounded by :data:`_MAX_RECOVERED`; only successes are kept."""
+_MAX_RECOVERED = 4096
+
+
 def recover_signer(digest: bytes, signature: bytes) -> Address:
     """Recover the address that made an EIP-191 ``signature`` over ``digest``.
 
     Raises ``InvalidSignature`` if the signature is malformed, non-canonical (high s) or unrecoverable.
     """
-    return Address(checksum_hex(recover_address(digest, signature).hex()))
+    if type(digest) is not bytes or type(signature) is not bytes or len(digest) != 32 or len(signature) != 65:
+        return Address(checksum_hex(recover_address(digest, signature).hex()))  # the error, or uncached
+    key = digest + signature  # fixed lengths: one key per (digest, signature)
+    signer = _RECOVERED.get(key)
+    if signer is None:
+        signer = Address(checksum_hex(recover_address(digest, signature).hex()))
+        if len(_RECOVERED) >= _MAX_RECOVERED:
+            _RECOVERED.clear()
+        _RECOVERED[key] = signer
+    return signer
 
 
 def _as_bytes(value: object, what: str) -> bytes:

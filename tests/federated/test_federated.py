@@ -909,14 +909,54 @@ def test_receipts_of_an_honest_run_all_check(cli, tmp_path: Path) -> None:  # ty
     home = Home(tmp_path / "clihome")
     planned(home, participants=3, rounds=2)
     run_in_process(home, "t1")
-    files = sorted((home.path / "receipts").rglob("*.json"))
-    assert len(files) == 6  # one per participant and round, kept by each participant
+    logs = sorted((home.path / "receipts").rglob("receipts.jsonl"))
+    assert len(logs) == 3 and not list((home.path / "receipts").rglob("*.json"))  # one log per participant
+    lines = [log.read_bytes().splitlines() for log in logs]
+    assert [len(kept) for kept in lines] == [2, 2, 2]  # one line per round, appended
     assert cli("audit", "task", "t1", "--receipts", str(home.path / "receipts")).code == 0
-    forged = json.loads(files[0].read_text())
+    forged = json.loads(lines[0][0])
     forged["round"] = 2  # a receipt altered by its holder no longer verifies against the aggregator's key
-    files[0].write_text(json.dumps(forged))
+    logs[0].write_bytes(json.dumps(forged).encode() + b"\n" + lines[0][1] + b"\n")
     result = cli("audit", "task", "t1", "--receipts", str(home.path / "receipts"))
     assert result.code == 34 and "not by the task's aggregator" in result.err
+    assert f"{logs[0].parent.name}/receipts.jsonl line 1:" in result.err
+
+
+def test_receipt_logs_torn_lines_and_older_receipt_files(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A log whose last line a crash cut short: the next receipt still lands whole on a line of its own, and
+    the audit names the torn line (not a silent skip); a too-long line is named too, unkept; receipts kept as
+    ``round-R-<commitment>.json`` files by earlier versions are still read and checked."""
+    from ledgerml.federated.receipts import audit_receipts, save_receipt
+
+    assert cli("init", "--unencrypted").code == 0
+    home = Home(tmp_path / "clihome")
+    planned(home, participants=2, rounds=2)
+    run_in_process(home, "t1")
+    log = sorted((home.path / "receipts").rglob("receipts.jsonl"))[0]
+    first, second = (json.loads(line) for line in log.read_bytes().splitlines())
+    log.write_bytes(json.dumps(first, sort_keys=True).encode() + b"\n" + b'{"v": 1, "led')  # torn by a crash
+    save_receipt(log.parent.parent, second)
+    kept = log.read_bytes().splitlines()
+    assert len(kept) == 3 and kept[1] == b'{"v": 1, "led' and json.loads(kept[2]) == second
+    with home.open_ledger() as ledger:
+        problems = audit_receipts(ledger, "t1", home.path / "receipts")
+        assert problems == [
+            f"{log.parent.name}/receipts.jsonl line 2: unreadable receipt: {problems[0].split(': ', 2)[2]}"
+        ]
+        with log.open("ab") as handle:
+            handle.write(b"x" * (70 * 1024) + b"\n")
+        problems = audit_receipts(ledger, "t1", home.path / "receipts")
+        assert len(problems) == 2 and "line 4: unreadable receipt: the line is longer than 65,536 bytes" in problems[1]
+        older = tmp_path / "older" / "t1"
+        older.mkdir(parents=True)
+        for receipt in (first, second):
+            name = f"round-{receipt['round']}-{receipt['commitment'].removeprefix('sha256:')}.json"
+            (older / name).write_text(json.dumps(receipt, sort_keys=True))
+        assert audit_receipts(ledger, "t1", tmp_path / "older") == []
+        altered = dict(second, round=1)
+        (older / "round-1-altered.json").write_text(json.dumps(altered))
+        problems = audit_receipts(ledger, "t1", tmp_path / "older")
+        assert len(problems) == 1 and problems[0].startswith("round-1-altered.json: ")
 
 
 def test_plan_is_typed_and_keeps_its_file_format(home: Home) -> None:

@@ -164,7 +164,7 @@ def test_quickstart_app_with_the_mod_joins_and_the_audit_passes(federation: Home
     assert sorted(final) == ["0", "1"] and final["0"].dtype == np.float32
     assert all(np.array_equal(final[k], expected[k].astype(np.float32)) for k in final)
     # Receipts went to each organisation's folder, and the auditor's replay agrees (CLI, exit 0)
-    assert len(list((tmp_path / "receipts").rglob("*.json"))) == 4
+    assert sum(len(log.read_bytes().splitlines()) for log in (tmp_path / "receipts").rglob("receipts.jsonl")) == 4
     audit = run_cli("audit", "task", TASK, "--home", str(federation.path), "--json")
     assert audit.code == 0, audit.out + audit.err
     assert json.loads(audit.out)["ok"] is True

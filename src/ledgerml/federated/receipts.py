@@ -2,9 +2,11 @@
 
 When a reply's commitment is for the open round and signed by its participant, the aggregator signs (EIP-191
 over a 32-byte digest) a receipt naming the ledger, task, round and the commitment event's id, before it
-tries to append the commitment, and sends it back to the participant, who keeps it. An aggregator that
-drops a received update without committing it is then caught: the participant holds a receipt for a
-commitment the round does not list. ``audit task --receipts DIR`` checks every receipt found in DIR.
+tries to append the commitment, and sends it back to the participant, who keeps it: one line per receipt in
+``DIR/TASK/receipts.jsonl`` (one append, not a new file per round; ``round-R-<commitment>.json`` files kept by
+earlier versions are read too). An aggregator that drops a received update without committing it is then
+caught: the participant holds a receipt for a commitment the round does not list. ``audit task --receipts DIR``
+checks every receipt found in DIR.
 
 A commitment the state machine refused (listed under the round's ``invalid`` with its reason) is not a
 drop; the reason is on the ledger for anyone to dispute with the signed event the receipt carries.
@@ -15,10 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .._files import replace_atomically
+from .._files import append_line, iter_lines
 from .._json import load_file, loads_bounded
 from ..errors import ConfigError, LedgerMLError
 from ..events import Event, event_from_dict
@@ -35,7 +38,9 @@ MAX_RECEIPT_BYTES = 64 * 1024
 MAX_RECEIPT_DEPTH = 8
 """Deepest JSON nesting of a receipt."""
 MAX_RECEIPTS = 100_000
-"""Most receipt files one audit reads."""
+"""Most receipts (log lines and files) one audit reads."""
+RECEIPT_LOG = "receipts.jsonl"
+"""The file in ``DIR/TASK/`` a participant's receipts for the task are appended to, one JSON object per line."""
 
 
 def receipt_digest(ledger_id: str, task_id: str, round_: int, participant: str, commitment: str) -> bytes:
@@ -90,19 +95,51 @@ def receipt_signer(receipt: dict[str, Any]) -> str:
 
 
 def save_receipt(folder: Path, receipt: dict[str, Any]) -> Path:
-    """Keep a receipt as ``folder/TASK/round-R-<commitment>.json`` (the participant's side), after checking
-    that its names are safe in a path and that it is signed by the aggregator it names."""
+    """Keep a receipt as one line of ``folder/TASK/receipts.jsonl`` (the participant's side), after checking
+    that its names are safe in a path and that it is signed by the aggregator it names; the log's path."""
     if not _TASK_ID.match(str(receipt["task"])) or not _COMMITMENT.match(str(receipt["commitment"])):
         raise ConfigError("receipt names no valid task id or commitment id")
     if type(receipt["round"]) is not int or receipt["round"] < 1:
         raise ConfigError("receipt names no valid round")
     if receipt_signer(receipt) != receipt["aggregator"]:
         raise ConfigError("receipt is not signed by the aggregator it names")
-    commitment = str(receipt["commitment"]).removeprefix("sha256:")
-    path: Path = folder / str(receipt["task"]) / f"round-{int(receipt['round'])}-{commitment}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    replace_atomically(path, json.dumps(receipt, sort_keys=True).encode())
+    path: Path = folder / str(receipt["task"]) / RECEIPT_LOG
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    append_line(path, json.dumps(receipt, sort_keys=True).encode())
     return path
+
+
+def _kept(folder: Path) -> Iterator[tuple[str, dict[str, Any] | LedgerMLError]]:
+    """Every receipt under ``folder`` with the name problems report it by, or the error that made it unreadable:
+    each line of each ``TASK/receipts.jsonl`` (``TASK/receipts.jsonl line N``), then each older ``*.json``
+    receipt file. ``ConfigError`` past :data:`MAX_RECEIPTS` of them."""
+    logs, files = sorted(folder.rglob(RECEIPT_LOG)), sorted(folder.rglob("*.json"))
+    if len(files) > MAX_RECEIPTS:
+        raise ConfigError(f"{folder} holds more than {MAX_RECEIPTS} receipt files")
+    count = len(files)
+    for log in logs:
+        for number, line in enumerate(iter_lines(log, MAX_RECEIPT_BYTES), 1):
+            count += 1
+            if count > MAX_RECEIPTS:
+                raise ConfigError(f"{folder} holds more than {MAX_RECEIPTS} receipts")
+            yield _receipt_line(f"{log.parent.name}/{RECEIPT_LOG} line {number}", line)
+    for path in files:
+        try:
+            data = load_file(path, max_bytes=MAX_RECEIPT_BYTES, max_depth=MAX_RECEIPT_DEPTH, error=ConfigError)
+            yield path.name, _checked(data, str(path))
+        except LedgerMLError as exc:
+            yield path.name, exc
+
+
+def _receipt_line(name: str, line: bytes | None) -> tuple[str, dict[str, Any] | LedgerMLError]:
+    """One line of a receipt log as a checked receipt, or the error that makes it unreadable."""
+    try:
+        if line is None:
+            raise ConfigError(f"the line is longer than {MAX_RECEIPT_BYTES:,} bytes")
+        return name, parse_receipt(line, name)
+    except LedgerMLError as exc:
+        return name, exc
 
 
 def audit_receipts(ledger: LedgerBackend, task_id: str, folder: str | Path) -> list[str]:
@@ -112,22 +149,15 @@ def audit_receipts(ledger: LedgerBackend, task_id: str, folder: str | Path) -> l
     record = task(state, task_id)
     if record is None:
         raise ConfigError(f"task {task_id!r} does not exist")
-    paths = sorted(Path(folder).rglob("*.json"))
-    if len(paths) > MAX_RECEIPTS:
-        raise ConfigError(f"{folder} holds more than {MAX_RECEIPTS} receipt files")
     problems: list[str] = []
     finalized = progress(state, task_id).finalized
-    for path in paths:
-        try:
-            receipt = _checked(
-                load_file(path, max_bytes=MAX_RECEIPT_BYTES, max_depth=MAX_RECEIPT_DEPTH, error=ConfigError), str(path)
-            )
-        except LedgerMLError as exc:
-            problems.append(f"{path.name}: unreadable receipt: {exc}")
+    for name, receipt in _kept(Path(folder)):
+        if isinstance(receipt, LedgerMLError):
+            problems.append(f"{name}: unreadable receipt: {receipt}")
             continue
         if receipt["task"] != task_id:
             continue
-        name, round_, who = path.name, receipt["round"], receipt["participant"]
+        round_, who = receipt["round"], receipt["participant"]
         try:
             signer = receipt_signer(receipt)
             event = event_from_dict(receipt["event"])
@@ -155,4 +185,4 @@ def audit_receipts(ledger: LedgerBackend, task_id: str, folder: str | Path) -> l
     return problems
 
 
-__all__ = ["audit_receipts", "issue_receipt", "parse_receipt", "receipt_signer", "save_receipt"]
+__all__ = ["RECEIPT_LOG", "audit_receipts", "issue_receipt", "parse_receipt", "receipt_signer", "save_receipt"]
