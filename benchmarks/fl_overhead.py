@@ -322,9 +322,12 @@ def round_cost(
     batch: bool,
     profiler: Any = None,
     cpu: list[float] | None = None,
+    faults: list[int] | None = None,
 ) -> float:
     """Seconds the aggregator takes to process one round of ``replies`` on a fresh copy of ``template`` (its CPU
-    seconds are appended to ``cpu`` when given)."""
+    seconds are appended to ``cpu``, its minor page faults - first touches of new memory, which this VM's kernel
+    makes costly - to ``faults``, when given)."""
+    import resource
     import shutil
 
     from ledgerml.federated.coordinator import TaskCoordinator as Coordinator
@@ -337,11 +340,14 @@ def round_cost(
         coordinator.batch_commitments = batch
         if profiler is not None:
             profiler.enable()
+        touched = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         started, cpu_started = time.perf_counter(), time.process_time()
         outcome = coordinator.process_round(replies)
         elapsed = time.perf_counter() - started
         if cpu is not None:
             cpu.append(time.process_time() - cpu_started)
+        if faults is not None:
+            faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - touched)
         if profiler is not None:
             profiler.disable()
     assert outcome.status == "ok" and len(outcome.accepted) == len(replies)
@@ -404,7 +410,7 @@ def round_only(
     home = Home(template)
     home.init(unencrypted=True)
     setup_federation(home, _config("round", participants, 1, hidden, 1), unencrypted=True)
-    single, batch, flower, batch_cpu = [], [], [], []
+    single, batch, flower, batch_cpu, batch_faults = [], [], [], [], []
     profiler = None
     if profile:
         import cProfile
@@ -416,7 +422,9 @@ def round_only(
         replies = _round_replies(home, participants, hidden, fixed is not None)
         for _ in range(repeat):
             single.append(round_cost(template, Path(tmp) / "work", "round", replies, False))
-            batch.append(round_cost(template, Path(tmp) / "work", "round", replies, True, profiler, batch_cpu))
+            batch.append(
+                round_cost(template, Path(tmp) / "work", "round", replies, True, profiler, batch_cpu, batch_faults)
+            )
             flower.append(flower_round_cost(replies))
     row = {
         "participants": participants,
@@ -428,6 +436,7 @@ def round_only(
         "median_one_by_one_ms": 1000 * statistics.median(single),
         "median_batch_ms": 1000 * statistics.median(batch),
         "median_batch_cpu_ms": 1000 * statistics.median(batch_cpu),
+        "median_batch_minor_faults": statistics.median(batch_faults),
         "median_flower_ms": 1000 * statistics.median(flower),
     }
     if profiler is not None:
@@ -541,18 +550,19 @@ def ab_round_only(args: argparse.Namespace) -> None:
     )
     print(
         "| tree | ms per round (each process) | median | CPU ms per round (each process) | median | "
-        "plain Flower FedAvg (median) | floor (median) |"
+        "minor page faults per round (median) | plain Flower FedAvg (median) | floor (median) |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for name, found in rows.items():
         values = [r["median_batch_ms"] for r in found]
         cpu = [r.get("median_batch_cpu_ms", float("nan")) for r in found]
+        faults = [r.get("median_batch_minor_faults", float("nan")) for r in found]
         flower = statistics.median(r["median_flower_ms"] for r in found)
         floor = statistics.median(r["floor"]["floor_ms"] for r in found)
         print(
             f"| {name} | {', '.join(f'{v:.1f}' for v in values)} | {statistics.median(values):.1f} | "
             f"{', '.join(f'{v:.1f}' for v in cpu)} | {statistics.median(cpu):.1f} | "
-            f"{flower:.1f} | {floor:.2f} |"
+            f"{statistics.median(faults):,.0f} | {flower:.1f} | {floor:.2f} |"
         )
 
 
@@ -573,6 +583,7 @@ def print_round_only(row: dict[str, Any], repeat: int) -> None:
     print(f"| ledgerml, commitments one by one (one transaction each) | {row['median_one_by_one_ms']:.1f} |")
     print(f"| ledgerml, one batch (one transaction, one state-machine pass) | {row['median_batch_ms']:.1f} |")
     print(f"| ledgerml, one batch: CPU time | {row['median_batch_cpu_ms']:.1f} |")
+    print(f"| ledgerml, one batch: minor page faults (count, not ms) | {row['median_batch_minor_faults']:,.0f} |")
     f = row["floor"]
     parts = ", ".join(f"{name.removesuffix('_ms')} {f[name]:.2f}" for name in FLOOR_PARTS)
     print(f"| floor: one signed, durable commitment per update, both sides ({parts}) | {f['floor_ms']:.2f} |")

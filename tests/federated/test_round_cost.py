@@ -52,23 +52,32 @@ def _round(home: Home) -> tuple[TaskCoordinator, list[Any], list[Reply]]:
 
 
 def test_each_commitment_is_recovered_once_while_screening(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Screening recovers each commitment's signer once (receipt and dry run share it); appending it recovers it
-    again (the ledger checks what it stores): at most twice per commitment, where it was three times."""
+    """Screening recovers each commitment's signer once (receipt and dry run share it); appending it asks again
+    (the ledger checks what it stores) and ``recover_signer``'s cache answers: one recovery per commitment, where
+    it was three, then two; a cache that answered wrongly would fail the audit below."""
+    import ledgerml.identity as identity
     import ledgerml.state as state_module
 
     coord, _, replies = _round(home)
+    asked: list[bytes] = []
     recovered: list[bytes] = []
-    original = state_module.recover_signer
+    original_signer, original_address = state_module.recover_signer, identity.recover_address
 
-    def counting(digest: bytes, signature: bytes) -> Any:
+    def counting_asks(digest: bytes, signature: bytes) -> Any:
+        asked.append(bytes(digest))
+        return original_signer(digest, signature)
+
+    def counting_recoveries(digest: bytes, signature: bytes) -> Any:
         recovered.append(bytes(digest))
-        return original(digest, signature)
+        return original_address(digest, signature)
 
-    monkeypatch.setattr(state_module, "recover_signer", counting)
+    monkeypatch.setattr(state_module, "recover_signer", counting_asks)
+    monkeypatch.setattr(identity, "recover_address", counting_recoveries)
     outcome = coord.process_round(replies)
     assert outcome.status == "ok" and len(outcome.accepted) == 3 and len(outcome.receipts) == 3
     digests = {event_digest(r) for r in replies}
-    assert all(1 <= recovered.count(d) <= 2 for d in digests), [recovered.count(d) for d in digests]
+    assert all(asked.count(d) == 2 for d in digests), [asked.count(d) for d in digests]  # screening and append
+    assert all(recovered.count(d) == 1 for d in digests), [recovered.count(d) for d in digests]
     assert audit_task(coord.ledger, home.store(), TASK).ok
     coord.ledger.close()
 

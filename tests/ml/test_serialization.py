@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import save
 
-from ledgerml.ml.serialization import Weights, digest_of, to_bytes, weights_digest
+from ledgerml.errors import MalformedEvent
+from ledgerml.ml.serialization import Weights, digest_of, from_bytes, to_bytes, weights_digest
 from ledgerml.types import Digest
 
 _DTYPES = ["<f8", ">f8", "<f4", "<f2", "<i4", ">i2", "<u8", "<i8", "u1", "i1", "<u2", "<u4", "<c8", "?"]
@@ -69,3 +70,68 @@ def test_dtypes_without_a_safetensors_code_are_refused(value: np.ndarray) -> Non
         to_bytes({"w": value})
     with pytest.raises(ValueError, match="no safetensors encoding"):
         weights_digest({"w": value})
+
+
+def _same_decoding(data: bytes) -> None:
+    """``from_bytes(data, copy=False)`` gives what ``from_bytes(data)`` gives - names, dtypes, shapes and bits - or
+    the same error; when it serves views they are read-only views of ``data``."""
+    try:
+        expected = from_bytes(data)
+    except MalformedEvent:
+        with pytest.raises(MalformedEvent):
+            from_bytes(data, copy=False)
+        return
+    got = from_bytes(data, copy=False)
+    assert list(got) == list(expected)
+    for name, array in got.items():
+        assert array.dtype == expected[name].dtype and array.shape == expected[name].shape
+        assert array.tobytes() == expected[name].tobytes()
+        if array.base is not None and np.shares_memory(array, np.frombuffer(data, np.uint8)):
+            assert not array.flags.writeable
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    arrays=st.dictionaries(_NAMES, st.tuples(_SHAPES, st.sampled_from(_DTYPES)), max_size=6),
+    seed=st.integers(0, 2**32 - 1),
+    cuts=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=3),
+    tail=st.binary(max_size=3),
+)
+def test_views_decode_exactly_as_safetensors_and_only_canonical_bytes(
+    arrays: dict[str, tuple[list[int] | None, str]], seed: int, cuts: list[tuple[int, int]], tail: bytes
+) -> None:
+    """Canonical bytes of float arrays are served as views, zero-copy; the same bytes with bytes changed (header
+    or data), cut short or followed by more decode exactly as the library decodes them, or fail as it fails."""
+    weights = _arrays(arrays, seed, False)
+    try:
+        data = to_bytes(weights)
+    except ValueError:
+        return
+    _same_decoding(data)
+    if weights and all(np.dtype(a.dtype).kind == "f" and a.ndim for a in weights.values()):
+        assert all(not a.flags.writeable for a in from_bytes(data, copy=False).values())  # no copy was made
+    changed = bytearray(data)
+    for at, value in cuts:
+        if changed:
+            changed[at % len(changed)] = value
+    _same_decoding(bytes(changed))
+    _same_decoding(data + tail)
+    _same_decoding(data[: len(data) // 2])
+
+
+def test_views_fall_back_on_what_the_fast_path_does_not_serve() -> None:
+    """A header with metadata, a duplicated name, integer or 0-d arrays, or padding not canonical: safetensors
+    decodes it (writable copies), with the library's own answer."""
+    floats = {"b": np.arange(3.0), "a": np.ones((2, 2), dtype=np.float32)}
+    with_metadata = bytes(save(floats, metadata={"k": "v"}))
+    assert all(a.flags.writeable for a in from_bytes(with_metadata, copy=False).values())
+    _same_decoding(with_metadata)
+    ints = to_bytes({"a": np.arange(4)})
+    assert from_bytes(ints, copy=False)["a"].flags.writeable
+    header_end = 8 + int.from_bytes(to_bytes(floats)[:8], "little")
+    text = to_bytes(floats)[8:header_end].decode()
+    duplicated = text.replace('{"a":', '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":', 1)
+    raw = duplicated.encode() + b" " * (-len(duplicated) % 8)
+    _same_decoding(len(raw).to_bytes(8, "little") + raw + to_bytes(floats)[header_end:])
+    with pytest.raises(MalformedEvent):
+        from_bytes(b"\xff" * 16, copy=False)
