@@ -78,8 +78,16 @@ def test_append_line_ends_a_torn_last_line_first_and_refuses_a_newline(tmp_path:
 def test_iter_lines_bounds_each_line_and_keeps_a_last_line_without_newline(tmp_path: Path) -> None:
     log = tmp_path / "log.jsonl"
     log.write_bytes(b"a\n" + b"x" * 9 + b"\n" + b"y" * 100_000 + b"\nbb\n" + b"z" * 11 + b"\ncut")
-    assert list(_files.iter_lines(log, 10)) == [b"a", b"x" * 9, None, b"bb", None, b"cut"]
+    assert list(_files.iter_lines(log, 10, 10**6)) == [b"a", b"x" * 9, None, b"bb", None, b"cut"]
     (tmp_path / "empty").touch()
-    assert list(_files.iter_lines(tmp_path / "empty", 10)) == []
+    assert list(_files.iter_lines(tmp_path / "empty", 10, 10)) == []
     with pytest.raises(ConfigError, match="cannot read"):
-        list(_files.iter_lines(tmp_path / "missing.jsonl", 10))
+        list(_files.iter_lines(tmp_path / "missing.jsonl", 10, 10))
+
+
+def test_iter_lines_reads_no_more_than_its_byte_bound(tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b"a\n" * 100)
+    with pytest.raises(ConfigError, match="at most 199 are read"):
+        list(_files.iter_lines(log, 10, 199))
+    assert len(list(_files.iter_lines(log, 10, 200))) == 100

@@ -4,9 +4,12 @@ temporary file beside it, then one rename), and appending one line to a log."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import ConfigError, LedgerMLError, StorageError
 
@@ -78,39 +81,60 @@ def replace_atomically(path: Path, data: bytes, *, private: bool = False, durabl
 
 
 def append_line(path: Path, line: bytes) -> None:
-    """Append ``line`` (no newline in it) and a newline to the log ``path`` (created if missing) in one
-    ``write``: no temporary file, no rename. When the log does not end in a newline (a crash cut its last line
-    short), a newline goes first, so the torn line stays a line of its own that readers report, and this one is
-    whole."""
+    """Append ``line`` (no newline in it) and a newline to the log ``path`` (created if missing) under an
+    exclusive ``flock``: no temporary file, no rename. When the log does not end in a newline (a crash cut its
+    last line short), a newline goes first, so the torn line stays a line of its own that readers report, and
+    this one is whole."""
     if b"\n" in line:
         raise ValueError("a log line cannot hold a newline")
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another appender's check and write are not interleaved with ours
         size = os.fstat(fd).st_size
         torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
-        data = (b"\n" if torn else b"") + line + b"\n"
-        view = memoryview(data)
+        view = memoryview((b"\n" if torn else b"") + line + b"\n")
         while view:
             view = view[os.write(fd, view) :]
     finally:
-        os.close(fd)
+        os.close(fd)  # releases the lock
 
 
-def iter_lines(path: Path, max_line: int) -> Iterator[bytes | None]:
-    """The lines of the log ``path`` without their newlines, one at a time; None for a line longer than
-    ``max_line`` bytes, which is skipped unkept (memory stays within ``max_line``). ``ConfigError`` when it
-    cannot be read."""
+def iter_lines(path: Path, max_line: int, max_bytes: int) -> Iterator[bytes | None]:
+    """The lines of the regular file ``path`` without their newlines, one at a time; None for a line longer
+    than ``max_line`` bytes, which is skipped unkept (memory stays within ``max_line``). ``ConfigError`` when it
+    is not a regular file (a FIFO or a device is never read), holds more than ``max_bytes`` or cannot be read."""
     try:
-        with path.open("rb") as handle:
-            while chunk := handle.readline(max_line + 1):
-                if chunk.endswith(b"\n") or len(chunk) <= max_line:  # a whole line, or a last one cut short
-                    yield chunk.removesuffix(b"\n")
-                    continue
-                yield None
-                while chunk and not chunk.endswith(b"\n"):  # the rest of the long line
-                    chunk = handle.readline(1 << 16)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{path} is not a regular file")
+        if info.st_size > max_bytes:
+            raise ConfigError(f"{path} is {info.st_size:,} bytes; at most {max_bytes:,} are read")
+        with os.fdopen(fd, "rb") as handle:
+            fd = -1  # the handle closes it
+            yield from _lines(handle, max_line, max_bytes)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _lines(handle: BinaryIO, max_line: int, max_bytes: int) -> Iterator[bytes | None]:
+    """:func:`iter_lines`' lines of an open file, reading at most ``max_bytes`` (a file that grows stops there)."""
+    left = max_bytes
+    while left > 0 and (chunk := handle.readline(min(max_line + 1, left))):
+        left -= len(chunk)
+        if chunk.endswith(b"\n") or len(chunk) <= max_line:  # a whole line, or a last one cut short
+            yield chunk.removesuffix(b"\n")
+            continue
+        yield None
+        while left > 0 and chunk and not chunk.endswith(b"\n"):  # the rest of the long line
+            chunk = handle.readline(min(1 << 16, left))
+            left -= len(chunk)
 
 
 __all__ = ["append_line", "check_writable", "iter_lines", "read_bounded", "replace_atomically"]

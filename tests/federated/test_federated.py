@@ -919,7 +919,7 @@ def test_receipts_of_an_honest_run_all_check(cli, tmp_path: Path) -> None:  # ty
     logs[0].write_bytes(json.dumps(forged).encode() + b"\n" + lines[0][1] + b"\n")
     result = cli("audit", "task", "t1", "--receipts", str(home.path / "receipts"))
     assert result.code == 34 and "not by the task's aggregator" in result.err
-    assert f"{logs[0].parent.name}/receipts.jsonl line 1:" in result.err
+    assert f"{logs[0].relative_to(home.path / 'receipts').as_posix()} line 1:" in result.err  # which participant's
 
 
 def test_receipt_logs_torn_lines_and_older_receipt_files(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -940,9 +940,8 @@ def test_receipt_logs_torn_lines_and_older_receipt_files(cli, tmp_path: Path) ->
     assert len(kept) == 3 and kept[1] == b'{"v": 1, "led' and json.loads(kept[2]) == second
     with home.open_ledger() as ledger:
         problems = audit_receipts(ledger, "t1", home.path / "receipts")
-        assert problems == [
-            f"{log.parent.name}/receipts.jsonl line 2: unreadable receipt: {problems[0].split(': ', 2)[2]}"
-        ]
+        named = log.relative_to(home.path / "receipts").as_posix()
+        assert len(problems) == 1 and problems[0].startswith(f"{named} line 2: unreadable receipt: the receipt is")
         with log.open("ab") as handle:
             handle.write(b"x" * (70 * 1024) + b"\n")
         problems = audit_receipts(ledger, "t1", home.path / "receipts")
@@ -956,7 +955,42 @@ def test_receipt_logs_torn_lines_and_older_receipt_files(cli, tmp_path: Path) ->
         altered = dict(second, round=1)
         (older / "round-1-altered.json").write_text(json.dumps(altered))
         problems = audit_receipts(ledger, "t1", tmp_path / "older")
-        assert len(problems) == 1 and problems[0].startswith("round-1-altered.json: ")
+        assert len(problems) == 1 and problems[0].startswith("t1/round-1-altered.json: ")
+        (older / "round-1-altered.json").unlink()
+        surrogate = json.dumps(dict(second, participant="\ud800"))  # not encodable: one problem, no traceback
+        (older / "round-2-surrogate.json").write_text(surrogate)
+        problems = audit_receipts(ledger, "t1", tmp_path / "older")
+        assert problems == [
+            "t1/round-2-surrogate.json: unreadable receipt: "
+            "the receipt has a field that is not ASCII (ids, addresses and signatures are)"
+        ]
+
+
+def test_receipt_logs_that_are_not_regular_files_are_one_problem_each(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A FIFO (never opened for reading: no hang), a folder or a device named receipts.jsonl is one problem
+    naming it; the other participants' logs are still checked."""
+    import os
+
+    from ledgerml.federated.receipts import audit_receipts
+
+    assert cli("init", "--unencrypted").code == 0
+    home = Home(tmp_path / "clihome")
+    planned(home, participants=2, rounds=1)
+    run_in_process(home, "t1")
+    folder = home.path / "receipts"
+    fake = {"fifo": folder / "a" / "t1", "folder": folder / "b" / "t1", "device": folder / "c" / "t1"}
+    for where in fake.values():
+        where.mkdir(parents=True)
+    os.mkfifo(fake["fifo"] / "receipts.jsonl")
+    (fake["folder"] / "receipts.jsonl").mkdir()
+    (fake["device"] / "receipts.jsonl").symlink_to("/dev/zero")
+    with home.open_ledger() as ledger:
+        problems = audit_receipts(ledger, "t1", folder)
+    assert len(problems) == 3, problems
+    for name, problem in zip(("a", "b", "c"), problems, strict=True):
+        assert problem.startswith(f"{name}/t1/receipts.jsonl: unreadable receipt: ") and "not a regular file" in problem
+    result = cli("audit", "task", "t1", "--receipts", str(folder))
+    assert result.code == 34 and len(result.err.strip().splitlines()) == 1
 
 
 def test_plan_is_typed_and_keeps_its_file_format(home: Home) -> None:

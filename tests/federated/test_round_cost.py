@@ -54,7 +54,7 @@ def _round(home: Home) -> tuple[TaskCoordinator, list[Any], list[Reply]]:
 def test_each_commitment_is_recovered_once_while_screening(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
     """Screening recovers each commitment's signer once (receipt and dry run share it); appending it asks again
     (the ledger checks what it stores) and ``recover_signer``'s cache answers: one recovery per commitment, where
-    it was three, then two; a cache that answered wrongly would fail the audit below."""
+    it was three, then two (a wrong answer from the cache would refuse a commitment: all three are accepted)."""
     import ledgerml.identity as identity
     import ledgerml.state as state_module
 

@@ -135,3 +135,12 @@ def test_views_fall_back_on_what_the_fast_path_does_not_serve() -> None:
     _same_decoding(len(raw).to_bytes(8, "little") + raw + to_bytes(floats)[header_end:])
     with pytest.raises(MalformedEvent):
         from_bytes(b"\xff" * 16, copy=False)
+    named_metadata = to_bytes({"__metadata__": np.arange(2.0)})  # the library reads it as metadata, and refuses
+    _same_decoding(named_metadata)
+    with pytest.raises(MalformedEvent):
+        from_bytes(named_metadata, copy=False)
+    long_header = b'{"a":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}'
+    long_header += b" " * (100_000_008 - len(long_header))  # past the limit: never a view
+    oversized = len(long_header).to_bytes(8, "little") + long_header + bytes(8)
+    with pytest.raises(MalformedEvent):
+        from_bytes(oversized, copy=False)

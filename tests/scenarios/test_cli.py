@@ -58,7 +58,11 @@ def test_run_json_shape(cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     assert (tmp_path / "run" / "report.html").is_file()
 
 
-def test_run_refuses_a_home_that_is_a_file(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("data", ["missing", "as found"])
+def test_run_refuses_a_home_that_is_a_file(cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, data: str) -> None:  # type: ignore[no-untyped-def]
+    """A bad --home is the one error whether or not the data is there (it was reported only when it was)."""
+    if data == "missing":
+        monkeypatch.setenv("LEDGERML_DATA", str(tmp_path / "nowhere"))
     target = tmp_path / "a-file"
     target.write_text("mine")
     result = cli("scenario", "run", "healthcare", "--home", str(target), "--json")

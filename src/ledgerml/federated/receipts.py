@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .._files import append_line, iter_lines
-from .._json import load_file, loads_bounded
+from .._files import append_line, iter_lines, read_bounded
+from .._json import loads_bounded
 from ..errors import ConfigError, LedgerMLError
 from ..events import Event, event_from_dict
 from ..identity import Identity, recover_signer
@@ -34,13 +34,15 @@ RECEIPT_VERSION = 1
 _TASK_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _COMMITMENT = re.compile(r"^sha256:[0-9a-f]{64}$")
 MAX_RECEIPT_BYTES = 64 * 1024
-"""Largest receipt file or message read."""
+"""Largest receipt file, log line or message read."""
 MAX_RECEIPT_DEPTH = 8
 """Deepest JSON nesting of a receipt."""
 MAX_RECEIPTS = 100_000
 """Most receipts (log lines and files) one audit reads."""
 RECEIPT_LOG = "receipts.jsonl"
 """The file in ``DIR/TASK/`` a participant's receipts for the task are appended to, one JSON object per line."""
+MAX_LOG_BYTES = MAX_RECEIPTS * (MAX_RECEIPT_BYTES + 1)
+"""Largest receipt log read (:data:`MAX_RECEIPTS` lines of the largest receipt)."""
 
 
 def receipt_digest(ledger_id: str, task_id: str, round_: int, participant: str, commitment: str) -> bytes:
@@ -79,6 +81,8 @@ def _checked(data: Any, what: str) -> dict[str, Any]:
         isinstance(data[k], str) for k in ("ledger", "task", "participant", "commitment", "aggregator", "signature")
     ):
         raise ConfigError(f"{what} has fields of the wrong type")
+    if not all(data[k].isascii() for k in ("ledger", "task", "participant", "commitment", "aggregator", "signature")):
+        raise ConfigError(f"{what} has a field that is not ASCII (ids, addresses and signatures are)")
     return data
 
 
@@ -111,35 +115,48 @@ def save_receipt(folder: Path, receipt: dict[str, Any]) -> Path:
 
 
 def _kept(folder: Path) -> Iterator[tuple[str, dict[str, Any] | LedgerMLError]]:
-    """Every receipt under ``folder`` with the name problems report it by, or the error that made it unreadable:
-    each line of each ``TASK/receipts.jsonl`` (``TASK/receipts.jsonl line N``), then each older ``*.json``
-    receipt file. ``ConfigError`` past :data:`MAX_RECEIPTS` of them."""
+    """Every receipt under ``folder`` with the name problems report it by (its path under ``folder``), or the
+    error that made it unreadable: each line of each ``TASK/receipts.jsonl`` (``TASK/receipts.jsonl line N``),
+    then each older ``*.json`` receipt file. ``ConfigError`` past :data:`MAX_RECEIPTS` of them."""
     logs, files = sorted(folder.rglob(RECEIPT_LOG)), sorted(folder.rglob("*.json"))
     if len(files) > MAX_RECEIPTS:
         raise ConfigError(f"{folder} holds more than {MAX_RECEIPTS} receipt files")
     count = len(files)
     for log in logs:
-        for number, line in enumerate(iter_lines(log, MAX_RECEIPT_BYTES), 1):
+        for name, line in _log_lines(log, log.relative_to(folder).as_posix()):
             count += 1
             if count > MAX_RECEIPTS:
                 raise ConfigError(f"{folder} holds more than {MAX_RECEIPTS} receipts")
-            yield _receipt_line(f"{log.parent.name}/{RECEIPT_LOG} line {number}", line)
+            yield name, _receipt(line)
     for path in files:
         try:
-            data = load_file(path, max_bytes=MAX_RECEIPT_BYTES, max_depth=MAX_RECEIPT_DEPTH, error=ConfigError)
-            yield path.name, _checked(data, str(path))
+            text: bytes | LedgerMLError = read_bounded(path, MAX_RECEIPT_BYTES, what="the file", error=ConfigError)
         except LedgerMLError as exc:
-            yield path.name, exc
+            text = exc
+        yield path.relative_to(folder).as_posix(), _receipt(text)
 
 
-def _receipt_line(name: str, line: bytes | None) -> tuple[str, dict[str, Any] | LedgerMLError]:
-    """One line of a receipt log as a checked receipt, or the error that makes it unreadable."""
+def _log_lines(log: Path, name: str) -> Iterator[tuple[str, bytes | LedgerMLError | None]]:
+    """A receipt log's lines named ``NAME line N``; a log that cannot be read (not a regular file, too large)
+    ends as one error named ``NAME``, and the other logs are still read."""
     try:
-        if line is None:
-            raise ConfigError(f"the line is longer than {MAX_RECEIPT_BYTES:,} bytes")
-        return name, parse_receipt(line, name)
+        for number, line in enumerate(iter_lines(log, MAX_RECEIPT_BYTES, MAX_LOG_BYTES), 1):
+            yield f"{name} line {number}", line
     except LedgerMLError as exc:
-        return name, exc
+        yield name, exc
+
+
+def _receipt(text: bytes | LedgerMLError | None) -> dict[str, Any] | LedgerMLError:
+    """A receipt's text (None: a line too long to keep) as a checked receipt, or the error that makes it
+    unreadable."""
+    if isinstance(text, LedgerMLError):
+        return text
+    try:
+        if text is None:
+            raise ConfigError(f"the line is longer than {MAX_RECEIPT_BYTES:,} bytes")
+        return parse_receipt(text, "the receipt")
+    except LedgerMLError as exc:
+        return exc
 
 
 def audit_receipts(ledger: LedgerBackend, task_id: str, folder: str | Path) -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load
 
+from .._json import loads_bounded
 from ..errors import MalformedEvent
 from ..types import Digest
 
@@ -104,6 +105,8 @@ def from_bytes(data: bytes, *, copy: bool = True) -> Weights:
     return {name: loaded[name] for name in sorted(loaded)}
 
 
+_MAX_HEADER_BYTES = 100_000_000
+"""The safetensors library's largest header: a longer one is its error, not a view."""
 _VIEW_DTYPES: dict[str, np.dtype[Any]] = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2")}
 """The dtypes :func:`_canonical_views` serves without a copy (the others go through safetensors)."""
 
@@ -115,13 +118,13 @@ def _canonical_views(data: bytes) -> Weights | None:
     if type(data) is not bytes or len(data) < 8:
         return None
     length = int.from_bytes(data[:8], "little")
-    if length > len(data) - 8:
+    if length > len(data) - 8 or length > _MAX_HEADER_BYTES:
         return None
-    try:
-        header = json.loads(data[8 : 8 + length])
-    except (ValueError, RecursionError):
+    try:  # a safetensors header nests 3 deep; anything odd is the library's to judge
+        header = loads_bounded(data[8 : 8 + length], what="header", max_bytes=_MAX_HEADER_BYTES, max_depth=8)
+    except MalformedEvent:
         return None
-    if type(header) is not dict:
+    if type(header) is not dict or "__metadata__" in header:  # the library reads that name as metadata
         return None
     views: Weights = {}
     for name, entry in header.items():

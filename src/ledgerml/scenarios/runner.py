@@ -62,15 +62,17 @@ def run_scenario(
 ) -> ScenarioResult:
     """Run scenario ``name`` in ``home`` (fresh; a temporary folder when None) on the data under ``root``
     (default: :func:`data_root`); ``settings`` override every study's federation settings (``{"rounds": 2}``).
-    Data and settings are checked before the home is created."""
+    The home, data and settings are checked before the home is created (a bad ``--home`` is reported first,
+    whether or not the data is there)."""
     started = time.perf_counter()
     scenario = get_scenario(name)
+    given = None if home is None else new_home(home, name)  # checks a given folder, creates nothing
     base = data_root() if root is None else root
     stage("reading data", None)
     data = load_studies(scenario, base)
     federations = [{**study.federation, **(settings or {})} for study in scenario.studies]
     configs = [_config(scenario, s, d, f) for s, d, f in zip(scenario.studies, data, federations, strict=True)]
-    target = new_home(home, name)
+    target = given or new_home(None, name)
     _init_home(target, scenario)
     studies = []
     for study, study_data, config in zip(scenario.studies, data, configs, strict=True):
