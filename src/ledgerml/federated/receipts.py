@@ -33,6 +33,8 @@ from ..vocab.tasks import commits, progress, round_record, task
 RECEIPT_VERSION = 1
 _TASK_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _COMMITMENT = re.compile(r"^sha256:[0-9a-f]{64}$")
+_TEXT_FIELDS = ("ledger", "task", "participant", "commitment", "aggregator", "signature")
+"""A receipt's string fields: ids, addresses and a signature (ASCII)."""
 MAX_RECEIPT_BYTES = 64 * 1024
 """Largest receipt file, log line or message read."""
 MAX_RECEIPT_DEPTH = 8
@@ -77,11 +79,9 @@ def _checked(data: Any, what: str) -> dict[str, Any]:
     wanted = {"v", "ledger", "task", "round", "participant", "commitment", "event", "aggregator", "signature"}
     if not isinstance(data, dict) or set(data) != wanted or data["v"] != RECEIPT_VERSION:
         raise ConfigError(f"{what} is not a ledgerml receipt (v{RECEIPT_VERSION})")
-    if type(data["round"]) is not int or not all(
-        isinstance(data[k], str) for k in ("ledger", "task", "participant", "commitment", "aggregator", "signature")
-    ):
+    if type(data["round"]) is not int or not all(isinstance(data[k], str) for k in _TEXT_FIELDS):
         raise ConfigError(f"{what} has fields of the wrong type")
-    if not all(data[k].isascii() for k in ("ledger", "task", "participant", "commitment", "aggregator", "signature")):
+    if not all(data[k].isascii() for k in _TEXT_FIELDS):
         raise ConfigError(f"{what} has a field that is not ASCII (ids, addresses and signatures are)")
     return data
 

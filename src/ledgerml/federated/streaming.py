@@ -24,13 +24,12 @@ import numpy as np
 
 from .._json import loads_bounded
 from ..errors import ConfigError, MalformedEvent, NotFound
-from ..ml.serialization import Weights, flatten
+from ..ml.serialization import FLOAT_DTYPES, Weights, flatten
 from ..store import CHUNK, ArtifactCorrupted, ArtifactStore, LocalStore
 from ..types import Digest
 from .aggregation import AggregationResult, aggregate
 from .weight_deltas import DeltaReader
 
-_DTYPES: dict[str, np.dtype[Any]] = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2")}
 MAX_HEADER_BYTES = 100 * 1024 * 1024
 """Largest safetensors header accepted (the format's own limit)."""
 
@@ -70,9 +69,9 @@ def read_layout(handle: Any, template: Weights, what: str) -> list[Segment]:
 
 def _segment(entry: Any, like: np.ndarray, start: int, base: int, file_size: int, what: str) -> Segment:
     """One header entry as a ``Segment``, checked against the template array and the file's size."""
-    if not isinstance(entry, dict) or entry.get("dtype") not in _DTYPES:
+    if not isinstance(entry, dict) or entry.get("dtype") not in FLOAT_DTYPES:
         raise MalformedEvent(f"{what} has dtype {entry.get('dtype') if isinstance(entry, dict) else None!r}")
-    dtype = _DTYPES[entry["dtype"]]
+    dtype = FLOAT_DTYPES[entry["dtype"]]
     shape, offsets = entry.get("shape"), entry.get("data_offsets")
     if shape != list(like.shape):
         raise MalformedEvent(f"{what} has shape {shape}, the model's is {list(like.shape)}")

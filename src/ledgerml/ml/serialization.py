@@ -107,8 +107,9 @@ def from_bytes(data: bytes, *, copy: bool = True) -> Weights:
 
 _MAX_HEADER_BYTES = 100_000_000
 """The safetensors library's largest header: a longer one is its error, not a view."""
-_VIEW_DTYPES: dict[str, np.dtype[Any]] = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2")}
-"""The dtypes :func:`_canonical_views` serves without a copy (the others go through safetensors)."""
+FLOAT_DTYPES: dict[str, np.dtype[Any]] = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2")}
+"""safetensors' float dtype codes as numpy dtypes: what :func:`_canonical_views` serves without a copy (the
+others go through safetensors) and what a streamed update may hold (``federated.streaming``)."""
 
 
 def _canonical_views(data: bytes) -> Weights | None:
@@ -144,7 +145,7 @@ def _entry_view(data: bytes, base: int, entry: object) -> np.ndarray | None:
     if type(entry) is not dict or set(entry) != {"dtype", "shape", "data_offsets"}:
         return None
     code, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-    dtype = _VIEW_DTYPES.get(code) if type(code) is str else None
+    dtype = FLOAT_DTYPES.get(code) if type(code) is str else None
     if dtype is None or type(shape) is not list or not all(type(n) is int and n >= 0 for n in shape):
         return None
     if type(offsets) is not list or len(offsets) != 2 or not all(type(v) is int for v in offsets):
