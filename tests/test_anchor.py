@@ -197,3 +197,34 @@ def test_an_unfunded_key_is_told_what_to_do_and_dev_funding_pays(node: str, tmp_
         assert int(JsonRpc(node).call("eth_getTransactionCount", [identity.address, "latest"]), 16) == 0
         anchor = anchor_head(ledger, identity, f"evm+{node}", dev_funding=True)
         assert check_anchors(ledger, [anchor]) == []
+
+
+@pytest.mark.slow
+def test_a_mined_anchor_the_node_still_lists_as_pending_is_checked_by_its_receipt(
+    node: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anvil answers eth_getTransactionByHash from its pool first and clears the pool only after storing the block
+    (foundry-rs/foundry#10944): right after mining, the transaction can show no block. The receipt decides; with
+    no receipt either, the anchor is reported as pending, not as missing."""
+    import ledgerml.anchor as anchoring
+
+    home = _home(tmp_path, node)
+    ledger = home.open_ledger()
+    anchor = anchor_head(ledger, home.identity(), f"evm+{node}")
+    receipts = {"answer": True}
+
+    class PoolFirst(JsonRpc):
+        def call(self, method: str, params: list[object] | None = None) -> object:
+            answer = super().call(method, params)
+            if method == "eth_getTransactionByHash":
+                return {**answer, "blockNumber": None, "blockHash": None}
+            if method == "eth_getTransactionReceipt" and not receipts["answer"]:
+                return None
+            return answer
+
+    monkeypatch.setattr(anchoring, "JsonRpc", PoolFirst)
+    assert check_anchors(ledger, [anchor]) == []
+    receipts["answer"] = False
+    problems = check_anchors(ledger, [anchor])
+    ledger.close()
+    assert len(problems) == 1 and "still pending on chain 31337" in problems[0]

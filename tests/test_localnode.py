@@ -1,9 +1,14 @@
-"""The throwaway anvil keeps its moved-out block states in a directory of its own and deletes it on stop."""
+"""The throwaway anvil: its moved-out block states in a directory of its own, deleted on stop; its own port."""
 
 from __future__ import annotations
 
+import os
+
+import pytest
+
 from ledgerml._jsonrpc import JsonRpc
-from ledgerml.localnode import running_anvil
+from ledgerml.errors import ConfigError
+from ledgerml.localnode import launch_anvil, listener_pid_matches, running_anvil
 
 
 def test_anvil_state_cache_is_ours_and_deleted_when_the_node_stops() -> None:
@@ -16,3 +21,22 @@ def test_anvil_state_cache_is_ours_and_deleted_when_the_node_stops() -> None:
         # anvil moves past states out of memory after a few hundred blocks: they land here, not in ~/.foundry
         assert any(cache.rglob("*")), "anvil wrote no state cache where we told it to"
     assert not cache.exists()
+
+
+def test_a_node_knows_its_own_listener_and_refuses_a_port_another_node_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two test workers can be handed one free port; the node that loses the bind must not take the winner's
+    answers as its own (it then sent transactions to another test's chain)."""
+    import ledgerml.localnode as localnode
+
+    with running_anvil("--silent") as first:
+        assert listener_pid_matches(first.pid, first.port) is True
+        assert listener_pid_matches(os.getpid(), first.port) is False
+        with pytest.raises(ConfigError, match=rf"another process listens on 127.0.0.1:{first.port}"):
+            launch_anvil(first.port)
+        taken, free_port = iter([first.port, first.port]), localnode.free_port
+        monkeypatch.setattr(localnode, "free_port", lambda: next(taken, None) or free_port())  # held twice, then free
+        with running_anvil("--silent") as second:
+            assert second.port != first.port and listener_pid_matches(second.pid, second.port) is True
+            assert int(JsonRpc(second.url).call("eth_blockNumber"), 16) == 0

@@ -216,6 +216,13 @@ def discover_anchors(
     return found
 
 
+def _mined(rpc_url: str, tx_hash: str) -> bool:
+    """Whether the chain has a receipt for ``tx_hash``. Anvil answers ``eth_getTransactionByHash`` from its pool
+    first and clears the pool only after the block is stored, so a just-mined transaction can still show no block
+    there (foundry-rs/foundry#10944); the receipt is the chain's word."""
+    return JsonRpc(rpc_url).call("eth_getTransactionReceipt", [tx_hash]) is not None
+
+
 def check_anchors(ledger: LedgerBackend, anchors: list[Anchor]) -> list[str]:
     """For each anchor: the transaction on chain carries the recorded head, and the local ledger holds exactly
     that block. Returns the problems (empty when every anchor matches)."""
@@ -224,10 +231,14 @@ def check_anchors(ledger: LedgerBackend, anchors: list[Anchor]) -> list[str]:
         where = f"anchor {anchor.transaction[:12]}… (block {anchor.height})"
         try:
             tx = JsonRpc(anchor.rpc).call("eth_getTransactionByHash", [anchor.transaction])
+            mined = tx is not None and (tx.get("blockNumber") is not None or _mined(anchor.rpc, anchor.transaction))
         except LedgerMLError as exc:
             raise ChainUnreachable(f"{where}: cannot read the chain: {exc}") from None
-        if tx is None or tx.get("blockNumber") is None:
+        if tx is None:
             problems.append(f"{where}: the transaction is not on chain {anchor.chain_id}")
+            continue
+        if not mined:
+            problems.append(f"{where}: the transaction is still pending on chain {anchor.chain_id} (not mined)")
             continue
         data = bytes.fromhex(tx["input"].removeprefix("0x"))
         if not data.startswith(PREFIX):

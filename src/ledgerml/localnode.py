@@ -35,6 +35,50 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _in_use(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:``port``."""
+    with socket.socket() as sock:
+        return sock.connect_ex((LOOPBACK, port)) == 0
+
+
+def listener_pid_matches(pid: int, port: int) -> bool | None:
+    """Whether process ``pid`` or a process in the group it leads holds the socket listening on
+    127.0.0.1:``port``; ``None`` where ``/proc`` cannot tell. A port from :func:`free_port` can be handed to two
+    processes at once (another test worker's node): the one that loses the bind exits, but until it does, the
+    winner's answers on that port look like its own."""
+    try:
+        table = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    local = f"0100007F:{port:04X}"
+    listening = {f"socket:[{row[9]}]" for row in (line.split() for line in table) if row[1] == local and row[3] == "0A"}
+    return any(_holds(member, listening) for member in _group(pid))
+
+
+def _group(leader: int) -> list[int]:
+    """``leader`` and the processes in the process group it leads."""
+    members = [leader]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == leader and int(stat.parent.name) != leader:
+                members.append(int(stat.parent.name))
+    return members
+
+
+def _holds(pid: int, sockets: set[str]) -> bool:
+    """Whether one of ``pid``'s open descriptors is one of ``sockets`` (``socket:[inode]`` links)."""
+    try:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for descriptor in descriptors:
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/fd/{descriptor}") in sockets:
+                return True
+    return False
+
+
 def anvil_binary() -> str:
     """The anvil executable: the project's ``node_modules`` (``npm ci``), else ``anvil`` on PATH."""
     for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
@@ -111,7 +155,30 @@ def launch_anvil(
     grows by gigabytes per few thousand blocks.
     ``ConfigError`` if it does not answer within ``timeout`` seconds (the process is killed then).
     """
-    port = port or free_port()
+    if port is not None and _in_use(port):
+        raise ConfigError(f"another process listens on 127.0.0.1:{port}: choose another port")
+    for _ in range(1 if port is not None else PORT_ATTEMPTS):
+        node = _start_anvil(port or free_port(), state_file, extra, log, timeout, cache_dir)
+        if node is not None:
+            return node
+    if port is not None:
+        raise ConfigError(f"another process listens on 127.0.0.1:{port}: choose another port")
+    raise ConfigError(f"another process took each of the {PORT_ATTEMPTS} free ports anvil was given")
+
+
+PORT_ATTEMPTS = 5
+"""Fresh ports :func:`launch_anvil` tries when another process wins the race for the one it picked."""
+
+
+def _start_anvil(
+    port: int,
+    state_file: Path | None,
+    extra: Sequence[str],
+    log: IO[bytes] | None,
+    timeout: float,
+    cache_dir: Path | None,
+) -> AnvilNode | None:
+    """One start of anvil on ``port``: the node once it answers, ``None`` if another process listens there."""
     cache = Path(tempfile.mkdtemp(prefix="ledgerml-anvil-")) if cache_dir is None else cache_dir
     command = [anvil_binary(), "--host", LOOPBACK, "--port", str(port), "--cache-path", str(cache)]
     if state_file is not None:
@@ -121,18 +188,28 @@ def launch_anvil(
     process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://{LOOPBACK}:{port}"
     deadline = time.monotonic() + timeout
+
+    def give_up() -> None:
+        process.kill()
+        process.wait()
+        if cache_dir is None:
+            shutil.rmtree(cache, ignore_errors=True)
+
     while True:
         try:
             chain_id = int(JsonRpc(url, timeout=1).call("eth_chainId"), 16)
-            return AnvilNode(process.pid, port, url, chain_id, process, cache if cache_dir is None else None)
         except ConfigError:
             if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                process.wait()
-                if cache_dir is None:
-                    shutil.rmtree(cache, ignore_errors=True)
+                give_up()
+                if _in_use(port):  # it lost the port to another process
+                    return None
                 raise ConfigError(f"anvil did not start on port {port}") from None
             time.sleep(0.2)
+            continue
+        if listener_pid_matches(process.pid, port) is False:  # someone else's node answered
+            give_up()
+            return None
+        return AnvilNode(process.pid, port, url, chain_id, process, cache if cache_dir is None else None)
 
 
 @contextlib.contextmanager
@@ -184,6 +261,7 @@ __all__ = [
     "free_port",
     "launch",
     "launch_anvil",
+    "listener_pid_matches",
     "running_anvil",
     "shutdown",
     "stop_process_group",
