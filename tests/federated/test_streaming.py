@@ -107,3 +107,32 @@ def test_missing_or_misshapen_updates_are_one_error(tmp_path: Path) -> None:
         aggregate_stored("fedavg", store, [junk], base, weights[:1])
     with pytest.raises(ConfigError):
         aggregate_stored("fedavg", store, [], base, weights[:0])
+
+
+def _padded(update: Weights, header_bytes: int) -> bytes:
+    """``to_bytes(update)`` with its header padded with spaces (JSON whitespace, as safetensors pads) to
+    ``header_bytes``: the same tensors, a larger header."""
+    data = to_bytes(update)
+    length = int.from_bytes(data[:8], "little")
+    header = data[8 : 8 + length].rstrip(b" ").ljust(header_bytes, b" ")
+    return header_bytes.to_bytes(8, "little") + header + data[8 + length :]
+
+
+@pytest.mark.slow
+def test_streamed_and_in_memory_reads_accept_the_same_headers(tmp_path: Path) -> None:
+    """A participant's update with a header past the JSON parser's default bound (64 MiB) but within
+    safetensors' own (100,000,000 bytes) is read alike by the coordinator and by a streamed replay; one past
+    safetensors' bound is refused by both. Before, the streamed replay refused what the round had accepted."""
+    from ledgerml.ml.serialization import MAX_HEADER_BYTES, from_bytes
+
+    store, digests, base, weights = stored_round(tmp_path, 2)
+    update = from_bytes(store.get(digests[1]))
+    big = str(store.put(_padded(update, 65 * 1024 * 1024)))
+    assert all(np.array_equal(from_bytes(store.get(big))[k], update[k]) for k in update)
+    expected = aggregate_stored("fedavg", store, digests, base, weights).delta
+    assert np.array_equal(aggregate_stored("fedavg", store, [digests[0], big], base, weights).delta, expected)
+    too_big = str(store.put(_padded(update, MAX_HEADER_BYTES + 1)))
+    with pytest.raises(MalformedEvent):
+        from_bytes(store.get(too_big))
+    with pytest.raises(MalformedEvent, match="header of 100,000,001 bytes"):
+        aggregate_stored("fedavg", store, [digests[0], too_big], base, weights)

@@ -24,14 +24,11 @@ import numpy as np
 
 from .._json import loads_bounded
 from ..errors import ConfigError, MalformedEvent, NotFound
-from ..ml.serialization import FLOAT_DTYPES, Weights, flatten
+from ..ml.serialization import FLOAT_DTYPES, MAX_HEADER_BYTES, Weights, flatten
 from ..store import CHUNK, ArtifactCorrupted, ArtifactStore, LocalStore
 from ..types import Digest
 from .aggregation import AggregationResult, aggregate
 from .weight_deltas import DeltaReader
-
-MAX_HEADER_BYTES = 100 * 1024 * 1024
-"""Largest safetensors header accepted (the format's own limit)."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +50,7 @@ def read_layout(handle: Any, template: Weights, what: str) -> list[Segment]:
     (length,) = struct.unpack("<Q", prefix)
     if length > MAX_HEADER_BYTES:
         raise MalformedEvent(f"{what} has a safetensors header of {length:,} bytes")
-    header = loads_bounded(os.pread(handle, length, 8), what=f"{what}'s safetensors header")
+    header = loads_bounded(os.pread(handle, length, 8), what=f"{what}'s safetensors header", max_bytes=MAX_HEADER_BYTES)
     if not isinstance(header, dict):
         raise MalformedEvent(f"{what}'s safetensors header is not a table")
     header.pop("__metadata__", None)

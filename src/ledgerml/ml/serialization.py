@@ -105,8 +105,9 @@ def from_bytes(data: bytes, *, copy: bool = True) -> Weights:
     return {name: loaded[name] for name in sorted(loaded)}
 
 
-_MAX_HEADER_BYTES = 100_000_000
-"""The safetensors library's largest header: a longer one is its error, not a view."""
+MAX_HEADER_BYTES = 100_000_000
+"""The safetensors library's largest header: a longer one is its error, not a view, and a streamed read
+(``federated.streaming``) refuses it too, so both paths accept exactly the same updates."""
 FLOAT_DTYPES: dict[str, np.dtype[Any]] = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2")}
 """safetensors' float dtype codes as numpy dtypes: what :func:`_canonical_views` serves without a copy (the
 others go through safetensors) and what a streamed update may hold (``federated.streaming``)."""
@@ -119,10 +120,10 @@ def _canonical_views(data: bytes) -> Weights | None:
     if type(data) is not bytes or len(data) < 8:
         return None
     length = int.from_bytes(data[:8], "little")
-    if length > len(data) - 8 or length > _MAX_HEADER_BYTES:
+    if length > len(data) - 8 or length > MAX_HEADER_BYTES:
         return None
     try:  # a safetensors header nests 3 deep; anything odd is the library's to judge
-        header = loads_bounded(data[8 : 8 + length], what="header", max_bytes=_MAX_HEADER_BYTES, max_depth=8)
+        header = loads_bounded(data[8 : 8 + length], what="header", max_bytes=MAX_HEADER_BYTES, max_depth=8)
     except MalformedEvent:
         return None
     if type(header) is not dict or "__metadata__" in header:  # the library reads that name as metadata
