@@ -228,3 +228,42 @@ def test_a_mined_anchor_the_node_still_lists_as_pending_is_checked_by_its_receip
     problems = check_anchors(ledger, [anchor])
     ledger.close()
     assert len(problems) == 1 and "still pending on chain 31337" in problems[0]
+
+
+def test_an_anchors_log_a_crash_cut_short_keeps_its_whole_records(tmp_path: Path) -> None:
+    """save_anchor appends under a lock and leaves a torn last line as a line of its own; reading the log names
+    that line instead of refusing the whole file, and verify says it skipped it."""
+    import json
+    from dataclasses import asdict
+
+    from ledgerml.anchor import Anchor
+    from ledgerml.errors import ConfigError
+    from ledgerml.verification import verify_home
+
+    record = Anchor("http://127.0.0.1:1", 31337, "0x" + "ab" * 32, "0" * 32, 3, 4, "cd" * 32, "ef" * 32)
+    path = tmp_path / "anchors.jsonl"
+    path.write_bytes(json.dumps(asdict(record)).encode()[:57])  # a crash in the middle of an append
+    save_anchor(path, record)
+    assert path.read_bytes().count(b"\n") == 2
+    skipped: list[str] = []
+    assert load_anchors(path, skipped) == [record]
+    assert len(skipped) == 1 and "anchors.jsonl line 1 is not an anchor record" in skipped[0]
+    with pytest.raises(ConfigError, match="line 1 is not an anchor record"):
+        load_anchors(path)
+    for bad, why in [
+        ({**asdict(record), "height": "3"}, "its height is not an integer"),
+        ({**asdict(record), "height": True}, "its height is not an integer"),
+        ({k: v for k, v in asdict(record).items() if k != "rpc"}, "its fields are"),
+        ([1, 2], "not a JSON object"),
+    ]:
+        path.write_text(json.dumps(bad) + "\n")
+        with pytest.raises(ConfigError, match=why):
+            load_anchors(path)
+
+    home = Home(tmp_path / "home")
+    home.init(unencrypted=True)
+    (home.path / "anchors.jsonl").write_text('{"rpc": "http://127.0.0.1:1", "chain_id": 313')
+    with home.open_ledger() as ledger:
+        report = verify_home(home, ledger)
+    assert report.ok, report.problem
+    assert any("line 1 is not an anchor record" in note and "skipped" in note for note in report.notes)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from ._canonical import canonical_json
-from ._files import append_line
+from ._files import append_line, iter_lines
 from ._json import loads_bounded
 from ._jsonrpc import JsonRpc
 from .errors import ConfigError, LedgerMLError
@@ -144,14 +144,46 @@ def save_anchor(path: Path, anchor: Anchor) -> None:
     append_line(path, json.dumps(asdict(anchor), sort_keys=True).encode())
 
 
-def load_anchors(path: Path) -> list[Anchor]:
-    """Anchors recorded in a JSON Lines file (none if it does not exist)."""
+MAX_ANCHOR_LINE = 4096
+"""Longest anchors.jsonl line read (a record is ~450 bytes)."""
+MAX_ANCHORS_BYTES = 64 * 1024 * 1024
+"""Largest anchors.jsonl read (over 100,000 anchors)."""
+
+
+def load_anchors(path: Path, skipped: list[str] | None = None) -> list[Anchor]:
+    """Anchors recorded in a JSON Lines file (none if it does not exist). A line that is not an anchor record
+    (an append a crash cut short, which :func:`save_anchor`'s next append leaves as a line of its own) is named in
+    ``skipped`` when a list is given, else it is a ``ConfigError``."""
     if not path.exists():
         return []
-    try:
-        return [Anchor(**loads_bounded(line)) for line in path.read_text().splitlines() if line.strip()]
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{path} is not an anchors file: {exc}") from None
+    anchors = []
+    for number, line in enumerate(iter_lines(path, MAX_ANCHOR_LINE, MAX_ANCHORS_BYTES), 1):
+        if line is not None and not line.strip():
+            continue
+        try:
+            if line is None:
+                raise ValueError(f"longer than {MAX_ANCHOR_LINE:,} bytes")
+            record = loads_bounded(line, what="the record")
+            if type(record) is not dict:
+                raise ValueError("the record is not a JSON object")
+            anchors.append(_anchor(record))
+        except (LedgerMLError, ValueError, TypeError) as exc:
+            problem = f"{path} line {number} is not an anchor record ({exc})"
+            if skipped is None:
+                raise ConfigError(problem) from None
+            skipped.append(problem)
+    return anchors
+
+
+def _anchor(record: dict[str, Any]) -> Anchor:
+    """An :class:`Anchor` from its JSON record; ``ValueError`` on missing, extra or mistyped fields."""
+    types = {field.name: int if field.type in ("int", int) else str for field in fields(Anchor)}
+    if sorted(record) != sorted(types):
+        raise ValueError(f"its fields are {', '.join(sorted(record)) or 'none'}")
+    for name, value in record.items():
+        if type(value) is not types[name]:
+            raise ValueError(f"its {name} is not a{'n integer' if types[name] is int else ' string'}")
+    return Anchor(**record)
 
 
 MAX_SCAN_BLOCKS = 100_000

@@ -66,7 +66,9 @@ def verify_home(
     identity_problem = check_identity(ledger, creators, source, ledger_id) if report.ok else None
     if identity_problem:
         report.ok, report.location, report.problem = False, "genesis", identity_problem
-    anchors = load_anchors(home.path / "anchors.jsonl")
+    skipped: list[str] = []
+    anchors = load_anchors(home.path / "anchors.jsonl", skipped)
+    report.notes += [f"{line}: skipped; 'verify --anchors-from' finds anchors on the chain itself" for line in skipped]
     if anchors_from is not None:
         known = {a.transaction for a in anchors}
         anchors += [
