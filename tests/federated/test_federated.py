@@ -925,7 +925,8 @@ def test_receipts_of_an_honest_run_all_check(cli, tmp_path: Path) -> None:  # ty
 def test_receipt_logs_torn_lines_and_older_receipt_files(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A log whose last line a crash cut short: the next receipt still lands whole on a line of its own, and
     the audit names the torn line (not a silent skip); a too-long line is named too, unkept; receipts kept as
-    ``round-R-<commitment>.json`` files by earlier versions are still read and checked."""
+    ``round-R-<commitment>.json`` files by earlier versions are still read and checked; an unreadable receipt in
+    another task's folder is not this task's problem."""
     from ledgerml.federated.receipts import audit_receipts, save_receipt
 
     assert cli("init", "--unencrypted").code == 0
@@ -964,6 +965,14 @@ def test_receipt_logs_torn_lines_and_older_receipt_files(cli, tmp_path: Path) ->
             "t1/round-2-surrogate.json: unreadable receipt: "
             "the receipt has a field that is not ASCII (ids, addresses and signatures are)"
         ]
+        (older / "round-2-surrogate.json").unlink()
+        other = tmp_path / "older" / "t2"  # another task's damaged receipts are that task's audit's problem
+        other.mkdir()
+        (other / "receipts.jsonl").write_bytes(b'{"v": 1, "led')
+        (other / "round-1-torn.json").write_bytes(b'{"v": 1')
+        assert audit_receipts(ledger, "t1", tmp_path / "older") == []
+        (tmp_path / "older" / "round-1-torn.json").write_bytes(b'{"v": 1')  # whose it is cannot be told: named
+        assert [p.split(":")[0] for p in audit_receipts(ledger, "t1", tmp_path / "older")] == ["round-1-torn.json"]
 
 
 def test_receipt_logs_that_are_not_regular_files_are_one_problem_each(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

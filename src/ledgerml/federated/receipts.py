@@ -114,26 +114,29 @@ def save_receipt(folder: Path, receipt: dict[str, Any]) -> Path:
     return path
 
 
-def _kept(folder: Path) -> Iterator[tuple[str, dict[str, Any] | LedgerMLError]]:
-    """Every receipt under ``folder`` with the name problems report it by (its path under ``folder``), or the
+def _kept(folder: Path) -> Iterator[tuple[str, str | None, dict[str, Any] | LedgerMLError]]:
+    """Every receipt under ``folder`` with the name problems report it by (its path under ``folder``), the task
+    whose folder holds it (``FOLDER/TASK/...``; None for a file directly in ``folder``), and the receipt or the
     error that made it unreadable: each line of each ``TASK/receipts.jsonl`` (``TASK/receipts.jsonl line N``),
     then each older ``*.json`` receipt file. ``ConfigError`` past :data:`MAX_RECEIPTS` of them."""
-    logs, files = sorted(folder.rglob(RECEIPT_LOG)), sorted(folder.rglob("*.json"))
+    found = sorted(path for path in folder.rglob("*") if path.name == RECEIPT_LOG or path.suffix == ".json")
+    logs, files = [p for p in found if p.name == RECEIPT_LOG], [p for p in found if p.name != RECEIPT_LOG]
     if len(files) > MAX_RECEIPTS:
         raise ConfigError(f"{folder} holds more than {MAX_RECEIPTS} receipt files")
     count = len(files)
     for log in logs:
+        owner = log.parent.name if log.parent != folder else None
         for name, line in _log_lines(log, log.relative_to(folder).as_posix()):
             count += 1
             if count > MAX_RECEIPTS:
                 raise ConfigError(f"{folder} holds more than {MAX_RECEIPTS} receipts")
-            yield name, _receipt(line)
+            yield name, owner, _receipt(line)
     for path in files:
         try:
             text: bytes | LedgerMLError = read_bounded(path, MAX_RECEIPT_BYTES, what="the file", error=ConfigError)
         except LedgerMLError as exc:
             text = exc
-        yield path.relative_to(folder).as_posix(), _receipt(text)
+        yield path.relative_to(folder).as_posix(), path.parent.name if path.parent != folder else None, _receipt(text)
 
 
 def _log_lines(log: Path, name: str) -> Iterator[tuple[str, bytes | LedgerMLError | None]]:
@@ -168,9 +171,10 @@ def audit_receipts(ledger: LedgerBackend, task_id: str, folder: str | Path) -> l
         raise ConfigError(f"task {task_id!r} does not exist")
     problems: list[str] = []
     finalized = progress(state, task_id).finalized
-    for name, receipt in _kept(Path(folder)):
+    for name, owner, receipt in _kept(Path(folder)):
         if isinstance(receipt, LedgerMLError):
-            problems.append(f"{name}: unreadable receipt: {receipt}")
+            if owner in (None, task_id):  # another task's damaged receipt is that task's audit's problem
+                problems.append(f"{name}: unreadable receipt: {receipt}")
             continue
         if receipt["task"] != task_id:
             continue
