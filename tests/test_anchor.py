@@ -123,6 +123,13 @@ def test_node_start_status_stop(
     pid = json.loads(out)["pid"]
     try:
         assert run("node", "start", "--port", str(port))[0] == 2  # one node per home
+        other = Home(tmp_path / "other")
+        other.init(unencrypted=True)
+        monkeypatch.setattr(sys, "argv", ["ledgerml", "node", "start", "--port", str(port), "--home", str(other.path)])
+        with pytest.raises(SystemExit) as refused:  # another home's node holds the port: said, nothing written
+            main()
+        assert refused.value.code == 2 and not (other.path / "node").exists()
+        assert f"another process listens on 127.0.0.1:{port}" in capsys.readouterr().err
         status = json.loads(run("node", "status")[1])
         assert status["running"] and status["chain_id"] == 31337
         JsonRpc(status["rpc"]).call("anvil_setBalance", [home.identity().address, hex(10**20)])
@@ -226,13 +233,37 @@ def test_a_mined_anchor_the_node_still_lists_as_pending_is_checked_by_its_receip
     assert check_anchors(ledger, [anchor]) == []
     receipts["answer"] = False
     problems = check_anchors(ledger, [anchor])
-    ledger.close()
     assert len(problems) == 1 and "still pending on chain 31337" in problems[0]
+    monkeypatch.setattr(anchoring, "JsonRpc", JsonRpc)
+    from dataclasses import replace
+
+    elsewhere = check_anchors(ledger, [replace(anchor, chain_id=1)])
+    assert len(elsewhere) == 1 and "serves chain 31337, not the anchor's chain 1" in elsewhere[0]
+
+    class Hostile(JsonRpc):
+        def call(self, method: str, params: list[object] | None = None) -> object:
+            answer = super().call(method, params)
+            if method == "eth_getTransactionByHash":
+                return answers.pop(0)
+            return answer
+
+    answers: list[object] = [[1, 2], {"input": "0xzz", "blockNumber": "0x1"}, {"input": "0x00", "blockNumber": "0x1"}]
+    monkeypatch.setattr(anchoring, "JsonRpc", Hostile)
+    assert check_anchors(ledger, [anchor] * 3) == [
+        f"anchor {anchor.transaction[:12]}… (block {anchor.height}): {why}"
+        for why in (
+            "the node's answer is not a transaction",
+            "the transaction does not carry a ledgerml anchor",
+            "the transaction does not carry a ledgerml anchor",
+        )
+    ]
+    ledger.close()
 
 
 def test_an_anchors_log_a_crash_cut_short_keeps_its_whole_records(tmp_path: Path) -> None:
     """save_anchor appends under a lock and leaves a torn last line as a line of its own; reading the log names
-    that line instead of refusing the whole file, and verify says it skipped it."""
+    that line instead of refusing the whole file, and verify says it skipped it. A line that is JSON but not a
+    well-formed record was edited, not torn: it is refused, in one line, also by verify."""
     import json
     from dataclasses import asdict
 
@@ -247,23 +278,34 @@ def test_an_anchors_log_a_crash_cut_short_keeps_its_whole_records(tmp_path: Path
     assert path.read_bytes().count(b"\n") == 2
     skipped: list[str] = []
     assert load_anchors(path, skipped) == [record]
-    assert len(skipped) == 1 and "anchors.jsonl line 1 is not an anchor record" in skipped[0]
+    assert skipped == [f"{path} line 1 is not JSON (an append cut short?)"]
     with pytest.raises(ConfigError, match="line 1 is not an anchor record"):
         load_anchors(path)
     for bad, why in [
-        ({**asdict(record), "height": "3"}, "its height is not an integer"),
-        ({**asdict(record), "height": True}, "its height is not an integer"),
-        ({k: v for k, v in asdict(record).items() if k != "rpc"}, "its fields are"),
+        ({**asdict(record), "height": "3"}, "its height is not a non-negative integer"),
+        ({**asdict(record), "height": True}, "its height is not a non-negative integer"),
+        ({**asdict(record), "height": -5}, "its height is not a non-negative integer"),
+        ({**asdict(record), "transaction": "0x\nforged"}, "its transaction is not in the form anchor writes"),
+        ({**asdict(record), "rpc": "file:///etc/passwd"}, "its rpc is not in the form anchor writes"),
+        ({k: v for k, v in asdict(record).items() if k != "rpc"}, r"missing \['rpc'\], unexpected \[\]"),
+        ({**asdict(record), "x\nFAKE: all anchors checked": 1}, "unexpected"),
         ([1, 2], "not a JSON object"),
     ]:
         path.write_text(json.dumps(bad) + "\n")
-        with pytest.raises(ConfigError, match=why):
-            load_anchors(path)
+        with pytest.raises(ConfigError, match=why) as raised:
+            load_anchors(path, [])
+        assert "\n" not in str(raised.value)
+    path.write_text("x" * 5000 + "\n")
+    with pytest.raises(ConfigError, match="longer than 4,096 bytes"):
+        load_anchors(path, [])
 
     home = Home(tmp_path / "home")
     home.init(unencrypted=True)
     (home.path / "anchors.jsonl").write_text('{"rpc": "http://127.0.0.1:1", "chain_id": 313')
     with home.open_ledger() as ledger:
         report = verify_home(home, ledger)
-    assert report.ok, report.problem
-    assert any("line 1 is not an anchor record" in note and "skipped" in note for note in report.notes)
+        assert report.ok, report.problem
+        assert any("line 1 is not JSON" in note and "skipped" in note for note in report.notes)
+        (home.path / "anchors.jsonl").write_text(json.dumps({**asdict(record), "height": "3"}) + "\n")
+        with pytest.raises(ConfigError, match="line 1 is not an anchor record: its height"):
+            verify_home(home, ledger)

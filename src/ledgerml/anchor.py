@@ -11,6 +11,7 @@ validator re-signed it.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -151,38 +152,59 @@ MAX_ANCHORS_BYTES = 64 * 1024 * 1024
 
 
 def load_anchors(path: Path, skipped: list[str] | None = None) -> list[Anchor]:
-    """Anchors recorded in a JSON Lines file (none if it does not exist). A line that is not an anchor record
-    (an append a crash cut short, which :func:`save_anchor`'s next append leaves as a line of its own) is named in
-    ``skipped`` when a list is given, else it is a ``ConfigError``."""
+    """Anchors recorded in a JSON Lines file (none if it does not exist). A line that is not JSON at all (an
+    append a crash cut short, which :func:`save_anchor`'s next append leaves as a line of its own) is named in
+    ``skipped`` when a list is given, else it is a ``ConfigError``; a JSON line that is not a well-formed anchor
+    record (edited, not torn) is always a ``ConfigError``."""
     if not path.exists():
         return []
     anchors = []
     for number, line in enumerate(iter_lines(path, MAX_ANCHOR_LINE, MAX_ANCHORS_BYTES), 1):
-        if line is not None and not line.strip():
+        where = f"{path} line {number}"
+        if line is None:
+            raise ConfigError(f"{where} is longer than {MAX_ANCHOR_LINE:,} bytes: not an anchor record")
+        if not line.strip():
             continue
         try:
-            if line is None:
-                raise ValueError(f"longer than {MAX_ANCHOR_LINE:,} bytes")
-            record = loads_bounded(line, what="the record")
-            if type(record) is not dict:
-                raise ValueError("the record is not a JSON object")
-            anchors.append(_anchor(record))
-        except (LedgerMLError, ValueError, TypeError) as exc:
-            problem = f"{path} line {number} is not an anchor record ({exc})"
+            record = loads_bounded(line, what="it", error=ConfigError)
+        except ConfigError as exc:
             if skipped is None:
-                raise ConfigError(problem) from None
-            skipped.append(problem)
+                raise ConfigError(f"{where} is not an anchor record ({exc})") from None
+            skipped.append(f"{where} is not JSON (an append cut short?)")
+            continue
+        try:
+            anchors.append(_anchor(record))
+        except ValueError as exc:
+            raise ConfigError(f"{where} is not an anchor record: {exc}") from None
     return anchors
 
 
-def _anchor(record: dict[str, Any]) -> Anchor:
-    """An :class:`Anchor` from its JSON record; ``ValueError`` on missing, extra or mistyped fields."""
-    types = {field.name: int if field.type in ("int", int) else str for field in fields(Anchor)}
-    if sorted(record) != sorted(types):
-        raise ValueError(f"its fields are {', '.join(sorted(record)) or 'none'}")
+_FORMATS = {
+    "rpc": re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+(/[!-~]*)?"),
+    "transaction": re.compile(r"0x[0-9a-f]{64}"),
+    "ledger": re.compile(r"[0-9a-f]{32}"),
+    "log_root": re.compile(r"[0-9a-f]{64}"),
+    "block_hash": re.compile(r"[0-9a-f]{64}"),
+}
+"""The form of each string field of an anchor record, as :func:`anchor_head` writes it."""
+
+
+def _anchor(record: object) -> Anchor:
+    """An :class:`Anchor` from its JSON record; ``ValueError`` (one line) on missing, extra, mistyped or
+    malformed fields."""
+    if type(record) is not dict:
+        raise ValueError("it is not a JSON object")
+    names = [field.name for field in fields(Anchor)]
+    missing, extra = [n for n in names if n not in record], sorted(n for n in record if n not in names)
+    if missing or extra:
+        raise ValueError(f"missing {missing!r}, unexpected {extra!r}")
     for name, value in record.items():
-        if type(value) is not types[name]:
-            raise ValueError(f"its {name} is not a{'n integer' if types[name] is int else ' string'}")
+        form = _FORMATS.get(name)
+        if form is None:  # chain_id, height, log_size
+            if type(value) is not int or value < 0:
+                raise ValueError(f"its {name} is not a non-negative integer")
+        elif type(value) is not str or not form.fullmatch(value):
+            raise ValueError(f"its {name} is not in the form anchor writes")
     return Anchor(**record)
 
 
@@ -256,35 +278,57 @@ def _mined(rpc_url: str, tx_hash: str) -> bool:
 
 
 def check_anchors(ledger: LedgerBackend, anchors: list[Anchor]) -> list[str]:
-    """For each anchor: the transaction on chain carries the recorded head, and the local ledger holds exactly
-    that block. Returns the problems (empty when every anchor matches)."""
+    """For each anchor: the node it names serves the anchor's chain, the transaction there carries the recorded
+    head, and the local ledger holds exactly that block. Returns the problems (empty when every anchor matches);
+    ``ChainUnreachable`` when a node cannot be asked."""
+    chains: dict[str, int] = {}
     problems = []
     for anchor in anchors:
         where = f"anchor {anchor.transaction[:12]}… (block {anchor.height})"
         try:
-            tx = JsonRpc(anchor.rpc).call("eth_getTransactionByHash", [anchor.transaction])
-            mined = tx is not None and (tx.get("blockNumber") is not None or _mined(anchor.rpc, anchor.transaction))
+            problem = _check_anchor(ledger, anchor, chains)
         except LedgerMLError as exc:
             raise ChainUnreachable(f"{where}: cannot read the chain: {exc}") from None
-        if tx is None:
-            problems.append(f"{where}: the transaction is not on chain {anchor.chain_id}")
-            continue
-        if not mined:
-            problems.append(f"{where}: the transaction is still pending on chain {anchor.chain_id} (not mined)")
-            continue
-        data = bytes.fromhex(tx["input"].removeprefix("0x"))
-        if not data.startswith(PREFIX):
-            problems.append(f"{where}: the transaction does not carry a ledgerml anchor")
-            continue
-        on_chain: dict[str, Any] = loads_bounded(data[len(PREFIX) :])
-        if on_chain.get("hash") != anchor.block_hash or on_chain.get("ledger") != ledger.ledger_id:
-            problems.append(f"{where}: the chain holds another head than the anchor record")
-            continue
-        try:
-            local = ledger.block(int(on_chain["height"]))
-        except LedgerMLError:
-            problems.append(f"{where}: the local ledger no longer has block {on_chain['height']} (truncated)")
-            continue
-        if local.hash.hex() != on_chain["hash"]:
-            problems.append(f"{where}: local block {local.height} differs from the anchored head (history rewritten)")
+        if problem is not None:
+            problems.append(f"{where}: {problem}")
     return problems
+
+
+def _check_anchor(ledger: LedgerBackend, anchor: Anchor, chains: dict[str, int]) -> str | None:
+    """The problem with one anchor, or None; ``chains`` remembers each node's chain id."""
+    rpc = JsonRpc(anchor.rpc)
+    if anchor.rpc not in chains:
+        chains[anchor.rpc] = _chain_id(rpc.call("eth_chainId"))
+    if chains[anchor.rpc] != anchor.chain_id:
+        return f"the node at {anchor.rpc} serves chain {chains[anchor.rpc]}, not the anchor's chain {anchor.chain_id}"
+    tx = rpc.call("eth_getTransactionByHash", [anchor.transaction])
+    if tx is None:
+        return f"the transaction is not on chain {anchor.chain_id}"
+    if type(tx) is not dict or type(tx.get("input")) is not str:
+        return "the node's answer is not a transaction"
+    if tx.get("blockNumber") is None and not _mined(anchor.rpc, anchor.transaction):
+        return f"the transaction is still pending on chain {anchor.chain_id} (not mined)"
+    try:
+        data = bytes.fromhex(tx["input"].removeprefix("0x"))
+        on_chain = loads_bounded(data[len(PREFIX) :]) if data.startswith(PREFIX) else None
+    except (ValueError, LedgerMLError):
+        on_chain = None
+    if type(on_chain) is not dict or type(on_chain.get("height")) is not int or not 0 <= on_chain["height"] < 2**62:
+        return "the transaction does not carry a ledgerml anchor"
+    if on_chain.get("hash") != anchor.block_hash or on_chain.get("ledger") != ledger.ledger_id:
+        return "the chain holds another head than the anchor record"
+    try:
+        local = ledger.block(on_chain["height"])
+    except LedgerMLError:
+        return f"the local ledger no longer has block {on_chain['height']} (truncated)"
+    if local.hash.hex() != on_chain["hash"]:
+        return f"local block {local.height} differs from the anchored head (history rewritten)"
+    return None
+
+
+def _chain_id(answer: object) -> int:
+    """A node's ``eth_chainId`` answer as an integer; ``ConfigError`` when it is not a hex quantity."""
+    try:
+        return int(str(answer), 16)
+    except ValueError:
+        raise ConfigError(f"the node's chain id {str(answer)[:40]!r} is not a hex number") from None

@@ -38,20 +38,32 @@ def free_port() -> int:
 def _in_use(port: int) -> bool:
     """Whether something accepts connections on 127.0.0.1:``port``."""
     with socket.socket() as sock:
+        sock.settimeout(1)
         return sock.connect_ex((LOOPBACK, port)) == 0
 
 
+class PortInUse(ConfigError):
+    """Another process listens on the port a node was to take."""
+
+
 def listener_pid_matches(pid: int, port: int) -> bool | None:
-    """Whether process ``pid`` or a process in the group it leads holds the socket listening on
-    127.0.0.1:``port``; ``None`` where ``/proc`` cannot tell. A port from :func:`free_port` can be handed to two
-    processes at once (another test worker's node): the one that loses the bind exits, but until it does, the
-    winner's answers on that port look like its own."""
-    try:
-        table = Path("/proc/net/tcp").read_text().splitlines()[1:]
-    except OSError:
+    """Whether process ``pid`` or a process in the group it leads holds a socket listening on ``port`` (TCP, IPv4
+    or IPv6, any address); ``None`` where ``/proc`` cannot tell (no ``/proc``, or no listener on the port in it).
+    A port from :func:`free_port` can be handed to two processes at once (another test worker's node): the one that
+    loses the bind exits, but until it does, the winner's answers on that port look like its own."""
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = [line.split() for line in Path(table).read_text().splitlines()[1:]]
+        except OSError:
+            continue
+        listening |= {
+            f"socket:[{row[9]}]"
+            for row in rows
+            if len(row) > 9 and row[3] == "0A" and row[1].rpartition(":")[2] == f"{port:04X}"
+        }
+    if not listening:
         return None
-    local = f"0100007F:{port:04X}"
-    listening = {f"socket:[{row[9]}]" for row in (line.split() for line in table) if row[1] == local and row[3] == "0A"}
     return any(_holds(member, listening) for member in _group(pid))
 
 
@@ -156,13 +168,13 @@ def launch_anvil(
     ``ConfigError`` if it does not answer within ``timeout`` seconds (the process is killed then).
     """
     if port is not None and _in_use(port):
-        raise ConfigError(f"another process listens on 127.0.0.1:{port}: choose another port")
+        raise PortInUse(f"another process listens on 127.0.0.1:{port}: choose another port")
     for _ in range(1 if port is not None else PORT_ATTEMPTS):
         node = _start_anvil(port or free_port(), state_file, extra, log, timeout, cache_dir)
         if node is not None:
             return node
     if port is not None:
-        raise ConfigError(f"another process listens on 127.0.0.1:{port}: choose another port")
+        raise PortInUse(f"another process listens on 127.0.0.1:{port}: choose another port")
     raise ConfigError(f"another process took each of the {PORT_ATTEMPTS} free ports anvil was given")
 
 
@@ -230,12 +242,16 @@ def launch(home_path: Path, port: int | None = None) -> tuple[int, str, int]:
         raise ConfigError(
             f"a node is running already (pid {pid_file.read_text().split()[0]}); 'ledgerml node stop' first"
         )
+    if port is not None and _in_use(port):  # before anything is written
+        raise PortInUse(f"another process listens on 127.0.0.1:{port}: choose another port (--port)")
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     with (pid_file.parent / "anvil.log").open("ab") as log:
         try:
             node = launch_anvil(
                 port, state_file=pid_file.parent / "state.json", log=log, cache_dir=pid_file.parent / "cache"
             )
+        except PortInUse:
+            raise
         except ConfigError:
             raise ConfigError(f"anvil did not start; see {pid_file.parent / 'anvil.log'}") from None
     pid_file.write_text(f"{node.pid} {node.port}\n")
@@ -256,6 +272,7 @@ def shutdown(home_path: Path) -> int:
 
 __all__ = [
     "AnvilNode",
+    "PortInUse",
     "alive",
     "anvil_binary",
     "free_port",

@@ -966,13 +966,19 @@ def test_receipt_logs_torn_lines_and_older_receipt_files(cli, tmp_path: Path) ->
             "the receipt has a field that is not ASCII (ids, addresses and signatures are)"
         ]
         (older / "round-2-surrogate.json").unlink()
-        other = tmp_path / "older" / "t2"  # another task's damaged receipts are that task's audit's problem
-        other.mkdir()
-        (other / "receipts.jsonl").write_bytes(b'{"v": 1, "led')
+    planned(home, task_id="t2", participants=2, rounds=1)  # a second task of the same ledger
+    with home.open_ledger() as ledger:
+        other = tmp_path / "older" / "t2" / "archive"  # another task's damaged receipts: that task's problem
+        other.mkdir(parents=True)
+        (other.parent / "receipts.jsonl").write_bytes(b'{"v": 1, "led')
         (other / "round-1-torn.json").write_bytes(b'{"v": 1')
         assert audit_receipts(ledger, "t1", tmp_path / "older") == []
-        (tmp_path / "older" / "round-1-torn.json").write_bytes(b'{"v": 1')  # whose it is cannot be told: named
-        assert [p.split(":")[0] for p in audit_receipts(ledger, "t1", tmp_path / "older")] == ["round-1-torn.json"]
+        assert len(audit_receipts(ledger, "t2", tmp_path / "older")) == 2
+        for where in ("round-1-torn.json", "backup/round-1-torn.json", "t1/archive/round-1-torn.json"):
+            (tmp_path / "older" / where).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / "older" / where).write_bytes(b'{"v": 1')  # no task's folder, or t1's: t1's audit names it
+        named = [problem.split(":")[0] for problem in audit_receipts(ledger, "t1", tmp_path / "older")]
+        assert named == ["backup/round-1-torn.json", "round-1-torn.json", "t1/archive/round-1-torn.json"]
 
 
 def test_receipt_logs_that_are_not_regular_files_are_one_problem_each(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -114,29 +114,28 @@ def save_receipt(folder: Path, receipt: dict[str, Any]) -> Path:
     return path
 
 
-def _kept(folder: Path) -> Iterator[tuple[str, str | None, dict[str, Any] | LedgerMLError]]:
-    """Every receipt under ``folder`` with the name problems report it by (its path under ``folder``), the task
-    whose folder holds it (``FOLDER/TASK/...``; None for a file directly in ``folder``), and the receipt or the
-    error that made it unreadable: each line of each ``TASK/receipts.jsonl`` (``TASK/receipts.jsonl line N``),
-    then each older ``*.json`` receipt file. ``ConfigError`` past :data:`MAX_RECEIPTS` of them."""
+def _kept(folder: Path) -> Iterator[tuple[str, tuple[str, ...], dict[str, Any] | LedgerMLError]]:
+    """Every receipt under ``folder`` with the name problems report it by (its path under ``folder``), the
+    folders that hold it (below ``folder``, outermost first), and the receipt or the error that made it
+    unreadable: each line of each ``TASK/receipts.jsonl`` (``TASK/receipts.jsonl line N``), then each older
+    ``*.json`` receipt file. ``ConfigError`` past :data:`MAX_RECEIPTS` of them."""
     found = sorted(path for path in folder.rglob("*") if path.name == RECEIPT_LOG or path.suffix == ".json")
     logs, files = [p for p in found if p.name == RECEIPT_LOG], [p for p in found if p.name != RECEIPT_LOG]
     if len(files) > MAX_RECEIPTS:
         raise ConfigError(f"{folder} holds more than {MAX_RECEIPTS} receipt files")
     count = len(files)
     for log in logs:
-        owner = log.parent.name if log.parent != folder else None
         for name, line in _log_lines(log, log.relative_to(folder).as_posix()):
             count += 1
             if count > MAX_RECEIPTS:
                 raise ConfigError(f"{folder} holds more than {MAX_RECEIPTS} receipts")
-            yield name, owner, _receipt(line)
+            yield name, log.relative_to(folder).parent.parts, _receipt(line)
     for path in files:
         try:
             text: bytes | LedgerMLError = read_bounded(path, MAX_RECEIPT_BYTES, what="the file", error=ConfigError)
         except LedgerMLError as exc:
             text = exc
-        yield path.relative_to(folder).as_posix(), path.parent.name if path.parent != folder else None, _receipt(text)
+        yield path.relative_to(folder).as_posix(), path.relative_to(folder).parent.parts, _receipt(text)
 
 
 def _log_lines(log: Path, name: str) -> Iterator[tuple[str, bytes | LedgerMLError | None]]:
@@ -171,9 +170,11 @@ def audit_receipts(ledger: LedgerBackend, task_id: str, folder: str | Path) -> l
         raise ConfigError(f"task {task_id!r} does not exist")
     problems: list[str] = []
     finalized = progress(state, task_id).finalized
-    for name, owner, receipt in _kept(Path(folder)):
+    for name, folders, receipt in _kept(Path(folder)):
         if isinstance(receipt, LedgerMLError):
-            if owner in (None, task_id):  # another task's damaged receipt is that task's audit's problem
+            # in another task's folder (the nearest one named after a task of this ledger): that task's problem
+            owner = next((part for part in reversed(folders) if task(state, part) is not None), None)
+            if owner in (None, task_id):
                 problems.append(f"{name}: unreadable receipt: {receipt}")
             continue
         if receipt["task"] != task_id:
