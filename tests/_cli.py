@@ -78,3 +78,23 @@ def event_count(home: Path) -> int:
         return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
     finally:
         conn.close()
+
+
+def error_classes() -> list[type]:
+    """Every ``LedgerMLError`` class the package defines, its modules all imported first: a module the CLI
+    imports lazily (``ledgerml.anchor``'s ``ChainUnreachable``) would otherwise be missing until something used it."""
+    import importlib
+    import pkgutil
+
+    import ledgerml
+    from ledgerml.errors import LedgerMLError
+
+    for module in pkgutil.walk_packages(ledgerml.__path__, "ledgerml."):
+        if not module.name.endswith("__main__"):  # running it is the CLI
+            importlib.import_module(module.name)
+    found, todo = [], [LedgerMLError]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
