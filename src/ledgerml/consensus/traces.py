@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._csv import csv_records
 from .._files import read_bounded
 from ..errors import ConfigError
 
@@ -35,8 +34,8 @@ def mainnet_trace(path: Path, *, thin: int = 1, limit: int | None = None, skip: 
     if thin < 1 or (limit is not None and limit < 1) or skip < 0:
         raise ConfigError(f"thin and limit must be at least 1 and skip at least 0, got {thin}, {limit} and {skip}")
     text = read_bounded(path, MAX_TRACE_BYTES).decode("utf-8-sig", errors="replace")
-    rows = list(csv.DictReader(io.StringIO(text)))
-    if not rows or not {"timestamp", "transactions"} <= set(rows[0]):
+    header, rows = csv_records(text, str(path))
+    if not rows or not {"timestamp", "transactions"} <= set(header):
         raise ConfigError(f"{path}: expected a CSV with timestamp and transactions columns")
     try:
         end = None if limit is None else skip + limit

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 import numpy as np
 
+from .._csv import csv_rows
 from .._files import read_bounded
 from ..errors import ConfigError
 
@@ -23,7 +22,7 @@ def read_rows(path: Path, *, columns: int | None = None) -> list[list[str]]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start})") from None
-    rows = [row for row in csv.reader(io.StringIO(text)) if row]
+    rows = csv_rows(text, str(path))
     if not rows:
         raise ConfigError(f"{path} is empty")
     if columns is not None:

@@ -3,14 +3,13 @@ JSON-RPC through the analytics ingestion (``analytics.rpc``'s block iterator; re
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..._csv import csv_records
 from ..._files import read_bounded
 from ...errors import ConfigError, LedgerMLError
 from .activity import AccountIds, Activity
@@ -31,12 +30,7 @@ def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
         )
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text") from None
-    try:
-        reader = csv.DictReader(io.StringIO(text))
-        header = list(reader.fieldnames or [])
-        return header, list(reader)
-    except csv.Error as exc:
-        raise ConfigError(f"{path} is not a readable CSV file: {exc}") from None
+    return csv_records(text, str(path))
 
 
 def _column(header: list[str], names: tuple[str, ...], path: Path, required: bool = True) -> str | None:

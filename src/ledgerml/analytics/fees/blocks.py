@@ -3,13 +3,12 @@ ingestion (``ledgerml.analytics.rpc``: its block iterator and block-statistics r
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 from pathlib import Path
 
 import numpy as np
 
+from ..._csv import csv_records
 from ..._files import read_bounded
 from ...errors import ConfigError
 from .eip1559 import BlockSeries, next_base_fee
@@ -52,11 +51,11 @@ def _int(value: str | None, what: str, line: int) -> int | None:
 def read_blocks_csv(path: Path) -> BlockSeries:
     """``number,gas_used,gas_limit[,base_fee_per_gas]`` rows (other columns ignored), e.g. the shared sample."""
     text = read_bounded(path, MAX_BLOCKS_BYTES).decode("utf-8-sig", errors="replace")
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or not {"number", "gas_used", "gas_limit"} <= set(reader.fieldnames):
+    header, records = csv_records(text, str(path))
+    if not {"number", "gas_used", "gas_limit"} <= set(header):
         raise ConfigError(f"{path}: expected columns number, gas_used, gas_limit (and optionally base_fee_per_gas)")
     rows = []
-    for line, row in enumerate(reader, start=2):
+    for line, row in enumerate(records, start=2):
         parsed = {key: _int(row.get(key), key, line) for key in ("number", "gas_used", "gas_limit", "base_fee_per_gas")}
         if parsed["number"] is None or parsed["gas_used"] is None or parsed["gas_limit"] is None:
             raise ConfigError(f"{path} line {line}: number, gas_used and gas_limit are required")

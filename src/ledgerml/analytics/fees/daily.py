@@ -7,14 +7,13 @@ Unix timestamp, files whose days disagree, or gas prices that look like gwei ins
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..._csv import csv_rows
 from ..._files import read_bounded
 from ...errors import ConfigError
 
@@ -97,7 +96,7 @@ def _parse_row(row: list[str], name: str, line: int) -> tuple[int, float]:
 def read_export(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Days and values of one export file, checked: sorted, no duplicate, no missing day."""
     text = read_bounded(path, MAX_FILE_BYTES).decode("utf-8-sig", errors="replace")
-    rows = [row for row in csv.reader(io.StringIO(text)) if row]
+    rows = csv_rows(text, path.name)
     if len(rows) < 2 or not rows[0][0].startswith("Date"):
         raise ConfigError(f"{path.name}: expected a header Date(UTC),UnixTimeStamp,Value and at least one row")
     parsed = [_parse_row(row, path.name, n + 2) for n, row in enumerate(rows[1:])]
