@@ -566,6 +566,7 @@ def test_a_payload_value_the_schema_refuses_is_one_line(cli, home: Path) -> None
     for args, kind in (
         (("token", "mint", "0", "--task", ""), "TokensMinted"),
         (("token", "transfer", "bob", "0"), "TokensTransferred"),
+        (("consensus", "set-policy", "--note", "x" * 5000), "SealingPolicySet"),  # a 30,000-example run's find
     ):
         result = cli(*args)
         assert result.code == 16 and one_error_line(result.err) and kind in result.err, (args, result)

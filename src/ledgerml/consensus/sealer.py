@@ -13,7 +13,9 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from ..events import build_payload
 from ..vocab.consensus import SealingPolicyRecord, SealingPolicySet
 from .cutting import BurstPolicy, FixedPolicy, IdleGapPolicy, LearnedPolicy, Pending, Policy
 
@@ -35,26 +37,23 @@ def policy_from_record(record: SealingPolicyRecord) -> Policy:
 
 
 def policy_event(policy: Policy, note: str = "") -> SealingPolicySet:
-    """The signed-event form of a policy's parameters (``policy_from_record`` of its record rebuilds it)."""
+    """The signed-event form of a policy's parameters (``policy_from_record`` of its record rebuilds it); a value
+    the schema refuses (a note over 200 characters, say) is one ``MalformedEvent`` line."""
     if isinstance(policy, FixedPolicy):
-        return SealingPolicySet(
-            policy="fixed", block_size=policy.block_size, max_wait_ms=round(policy.interval_ms), note=note
-        )
-    if isinstance(policy, IdleGapPolicy):
-        return SealingPolicySet(
-            policy="adaptive",
-            block_size=policy.block_size,
-            max_wait_ms=round(policy.max_wait_ms),
-            idle_gap_ms=round(policy.idle_gap_ms),
-            note=note,
-        )
-    return SealingPolicySet(
-        policy="burst" if isinstance(policy, BurstPolicy) else "learned",
-        block_size=policy.block_size,
-        max_wait_ms=round(policy.max_wait_ms),
-        block_cost=round(policy.block_cost),
-        note=note,
-    )
+        fields: dict[str, Any] = {"policy": "fixed", "max_wait_ms": round(policy.interval_ms)}
+    elif isinstance(policy, IdleGapPolicy):
+        fields = {
+            "policy": "adaptive",
+            "max_wait_ms": round(policy.max_wait_ms),
+            "idle_gap_ms": round(policy.idle_gap_ms),
+        }
+    else:
+        fields = {
+            "policy": "burst" if isinstance(policy, BurstPolicy) else "learned",
+            "max_wait_ms": round(policy.max_wait_ms),
+            "block_cost": round(policy.block_cost),
+        }
+    return build_payload(SealingPolicySet, block_size=policy.block_size, note=note, **fields)
 
 
 def _settings(record: SealingPolicyRecord) -> tuple[str, int, int, int, int]:
