@@ -40,3 +40,17 @@ def test_a_node_knows_its_own_listener_and_refuses_a_port_another_node_holds(
         with running_anvil("--silent") as second:
             assert second.port != first.port and listener_pid_matches(second.pid, second.port) is True
             assert int(JsonRpc(second.url).call("eth_blockNumber"), 16) == 0
+
+
+def test_a_hex_quantity_the_node_does_not_send_is_one_config_error() -> None:
+    """``JsonRpc.quantity`` (chain ids, block numbers, balances, nonces, gas) parses one way and names the method."""
+
+    class Answers(JsonRpc):
+        def call(self, method: str, params: list[object] | None = None) -> object:
+            return {"eth_chainId": "0x7a69", "eth_blockNumber": None, "eth_gasPrice": "lots"}[method]
+
+    rpc = Answers("http://127.0.0.1:1")
+    assert rpc.quantity("eth_chainId") == 31337
+    for method, shown in (("eth_blockNumber", "'None'"), ("eth_gasPrice", "'lots'")):
+        with pytest.raises(ConfigError, match=f"^{method} answered {shown}, not a hex quantity$"):
+            rpc.quantity(method)

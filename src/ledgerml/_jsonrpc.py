@@ -33,3 +33,12 @@ class JsonRpc:
         if "error" in reply:
             raise ConfigError(f"{method} failed: {reply['error']}")
         return reply.get("result")
+
+    def quantity(self, method: str, params: list[Any] | None = None) -> int:
+        """Call ``method`` whose result is a hex quantity (``eth_chainId``, ``eth_blockNumber``) and return it as
+        an integer; ``ConfigError`` when the node answers something else."""
+        answer = self.call(method, params)
+        try:
+            return int(answer, 16)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{method} answered {str(answer)[:40]!r}, not a hex quantity") from None

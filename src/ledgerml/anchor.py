@@ -76,7 +76,7 @@ def fund_from_node(rpc: JsonRpc, address: str, wei: int = DEV_FUNDING_WEI, *, ti
     accounts = rpc.call("eth_accounts") or []
     if not accounts:
         raise ConfigError(f"the node at {rpc.url} has no unlocked account to fund from: fund {address} from a wallet")
-    held = int(rpc.call("eth_getBalance", [address, "latest"]), 16)
+    held = rpc.quantity("eth_getBalance", [address, "latest"])
     if held >= wei // 2:
         return
     tx = {"from": accounts[0], "to": address, "value": hex(wei - held), "gas": hex(21_000)}
@@ -85,7 +85,7 @@ def fund_from_node(rpc: JsonRpc, address: str, wei: int = DEV_FUNDING_WEI, *, ti
 
 def _require_gas_money(rpc: JsonRpc, address: str, cost: int) -> None:
     """``InsufficientGas`` saying what to do when ``address`` cannot pay ``cost`` wei."""
-    held = int(rpc.call("eth_getBalance", [address, "latest"]), 16)
+    held = rpc.quantity("eth_getBalance", [address, "latest"])
     if held < cost:
         raise InsufficientGas(
             f"the anchoring key {address} holds {held} wei and the anchor transaction costs up to {cost} wei: "
@@ -110,28 +110,22 @@ def anchor_head(
     document = head.to_dict()
     data = PREFIX + canonical_json(document)
     try:
-        chain_id = int(rpc.call("eth_chainId"), 16)
+        chain_id = rpc.quantity("eth_chainId")
     except ConfigError as exc:
         raise ChainUnreachable(f"cannot anchor on {target}: {exc}") from None
     if dev_funding:
         fund_from_node(rpc, identity.address, timeout=timeout)
+    calldata = "0x" + data.hex()
+    # asked, not computed: calldata pricing changes between forks (EIP-7623's floor since Prague)
+    estimate = rpc.quantity("eth_estimateGas", [{"from": identity.address, "to": identity.address, "data": calldata}])
     transaction: dict[str, Any] = {
         "to": identity.address,
         "value": 0,
-        "data": "0x" + data.hex(),
+        "data": calldata,
         "chainId": chain_id,
-        "nonce": int(rpc.call("eth_getTransactionCount", [identity.address, "pending"]), 16),
-        # asked, not computed: calldata pricing changes between forks (EIP-7623's floor since Prague)
-        "gas": int(
-            int(
-                rpc.call(
-                    "eth_estimateGas", [{"from": identity.address, "to": identity.address, "data": "0x" + data.hex()}]
-                ),
-                16,
-            )
-            * 1.2
-        ),
-        "gasPrice": int(rpc.call("eth_gasPrice"), 16),
+        "nonce": rpc.quantity("eth_getTransactionCount", [identity.address, "pending"]),
+        "gas": int(estimate * 1.2),
+        "gasPrice": rpc.quantity("eth_gasPrice"),
     }
     _require_gas_money(rpc, identity.address, int(transaction["gas"]) * int(transaction["gasPrice"]))
     signed = Account.sign_transaction(transaction, identity.private_key)
@@ -228,8 +222,8 @@ def discover_anchors(
     rpc = JsonRpc(url)
     trusted = validators if validators is not None else set(holders_of(ledger.state(), Role.VALIDATOR))
     try:
-        chain_id = int(rpc.call("eth_chainId"), 16)
-        latest = int(rpc.call("eth_blockNumber"), 16)
+        chain_id = rpc.quantity("eth_chainId")
+        latest = rpc.quantity("eth_blockNumber")
     except ConfigError as exc:
         raise ChainUnreachable(f"cannot read anchors from {target}: {exc}") from None
     if since < 0 or since > latest:
@@ -270,11 +264,11 @@ def discover_anchors(
     return found
 
 
-def _mined(rpc_url: str, tx_hash: str) -> bool:
+def _mined(rpc: JsonRpc, tx_hash: str) -> bool:
     """Whether the chain has a receipt for ``tx_hash``. Anvil answers ``eth_getTransactionByHash`` from its pool
     first and clears the pool only after the block is stored, so a just-mined transaction can still show no block
     there (foundry-rs/foundry#10944); the receipt is the chain's word."""
-    return JsonRpc(rpc_url).call("eth_getTransactionReceipt", [tx_hash]) is not None
+    return rpc.call("eth_getTransactionReceipt", [tx_hash]) is not None
 
 
 def check_anchors(ledger: LedgerBackend, anchors: list[Anchor]) -> list[str]:
@@ -298,7 +292,7 @@ def _check_anchor(ledger: LedgerBackend, anchor: Anchor, chains: dict[str, int])
     """The problem with one anchor, or None; ``chains`` remembers each node's chain id."""
     rpc = JsonRpc(anchor.rpc)
     if anchor.rpc not in chains:
-        chains[anchor.rpc] = _chain_id(rpc.call("eth_chainId"))
+        chains[anchor.rpc] = rpc.quantity("eth_chainId")
     if chains[anchor.rpc] != anchor.chain_id:
         return f"the node at {anchor.rpc} serves chain {chains[anchor.rpc]}, not the anchor's chain {anchor.chain_id}"
     tx = rpc.call("eth_getTransactionByHash", [anchor.transaction])
@@ -306,7 +300,7 @@ def _check_anchor(ledger: LedgerBackend, anchor: Anchor, chains: dict[str, int])
         return f"the transaction is not on chain {anchor.chain_id}"
     if type(tx) is not dict or type(tx.get("input")) is not str:
         return "the node's answer is not a transaction"
-    if tx.get("blockNumber") is None and not _mined(anchor.rpc, anchor.transaction):
+    if tx.get("blockNumber") is None and not _mined(rpc, anchor.transaction):
         return f"the transaction is still pending on chain {anchor.chain_id} (not mined)"
     try:
         data = bytes.fromhex(tx["input"].removeprefix("0x"))
@@ -324,11 +318,3 @@ def _check_anchor(ledger: LedgerBackend, anchor: Anchor, chains: dict[str, int])
     if local.hash.hex() != on_chain["hash"]:
         return f"local block {local.height} differs from the anchored head (history rewritten)"
     return None
-
-
-def _chain_id(answer: object) -> int:
-    """A node's ``eth_chainId`` answer as an integer; ``ConfigError`` when it is not a hex quantity."""
-    try:
-        return int(str(answer), 16)
-    except ValueError:
-        raise ConfigError(f"the node's chain id {str(answer)[:40]!r} is not a hex number") from None

@@ -45,6 +45,9 @@ def _in_use(port: int) -> bool:
 class PortInUse(ConfigError):
     """Another process listens on the port a node was to take."""
 
+    def __init__(self, port: int) -> None:
+        super().__init__(f"another process listens on 127.0.0.1:{port}: choose another port")
+
 
 def listener_pid_matches(pid: int, port: int) -> bool | None:
     """Whether process ``pid`` or a process in the group it leads holds a socket listening on ``port`` (TCP, IPv4
@@ -168,13 +171,13 @@ def launch_anvil(
     ``ConfigError`` if it does not answer within ``timeout`` seconds (the process is killed then).
     """
     if port is not None and _in_use(port):
-        raise PortInUse(f"another process listens on 127.0.0.1:{port}: choose another port")
+        raise PortInUse(port)
     for _ in range(1 if port is not None else PORT_ATTEMPTS):
         node = _start_anvil(port or free_port(), state_file, extra, log, timeout, cache_dir)
         if node is not None:
             return node
     if port is not None:
-        raise PortInUse(f"another process listens on 127.0.0.1:{port}: choose another port")
+        raise PortInUse(port)
     raise ConfigError(f"another process took each of the {PORT_ATTEMPTS} free ports anvil was given")
 
 
@@ -209,7 +212,7 @@ def _start_anvil(
 
     while True:
         try:
-            chain_id = int(JsonRpc(url, timeout=1).call("eth_chainId"), 16)
+            chain_id = JsonRpc(url, timeout=1).quantity("eth_chainId")
         except ConfigError:
             if process.poll() is not None or time.monotonic() > deadline:
                 give_up()
@@ -243,7 +246,7 @@ def launch(home_path: Path, port: int | None = None) -> tuple[int, str, int]:
             f"a node is running already (pid {pid_file.read_text().split()[0]}); 'ledgerml node stop' first"
         )
     if port is not None and _in_use(port):  # before anything is written
-        raise PortInUse(f"another process listens on 127.0.0.1:{port}: choose another port (--port)")
+        raise PortInUse(port)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     with (pid_file.parent / "anvil.log").open("ab") as log:
         try:

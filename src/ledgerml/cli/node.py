@@ -57,8 +57,8 @@ def status(home: HomeOption = None, json_out: JsonOption = False) -> None:
                 "running": True,
                 "pid": pid,
                 "rpc": f"http://127.0.0.1:{port}",
-                "chain_id": int(rpc.call("eth_chainId"), 16),
-                "block": int(rpc.call("eth_blockNumber"), 16),
+                "chain_id": rpc.quantity("eth_chainId"),
+                "block": rpc.quantity("eth_blockNumber"),
             }
     if json_out:
         emit_json(data)

@@ -125,17 +125,19 @@ def _kept(folder: Path) -> Iterator[tuple[str, tuple[str, ...], dict[str, Any] |
         raise ConfigError(f"{folder} holds more than {MAX_RECEIPTS} receipt files")
     count = len(files)
     for log in logs:
-        for name, line in _log_lines(log, log.relative_to(folder).as_posix()):
+        where = log.relative_to(folder)
+        for name, line in _log_lines(log, where.as_posix()):
             count += 1
             if count > MAX_RECEIPTS:
                 raise ConfigError(f"{folder} holds more than {MAX_RECEIPTS} receipts")
-            yield name, log.relative_to(folder).parent.parts, _receipt(line)
+            yield name, where.parent.parts, _receipt(line)
     for path in files:
         try:
             text: bytes | LedgerMLError = read_bounded(path, MAX_RECEIPT_BYTES, what="the file", error=ConfigError)
         except LedgerMLError as exc:
             text = exc
-        yield path.relative_to(folder).as_posix(), path.relative_to(folder).parent.parts, _receipt(text)
+        where = path.relative_to(folder)
+        yield where.as_posix(), where.parent.parts, _receipt(text)
 
 
 def _log_lines(log: Path, name: str) -> Iterator[tuple[str, bytes | LedgerMLError | None]]:
