@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -423,3 +424,42 @@ def test_a_supernodes_node_config_wins_and_an_unset_variable_is_named(
     monkeypatch.delenv("QUICKSTART_KEYS")
     with pytest.raises(ConfigError, match="QUICKSTART_KEYS, which is not set"):
         mod.identity(local_contexts(1)[1])
+
+
+def test_the_mod_keeps_receipts_riding_on_train_messages_and_a_bad_one_costs_no_update(
+    federation: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Round 1's receipts ride on round 2's train messages through ``ledger_mod``: one with its signature altered
+    is not kept, its problem comes back in the reply, and the node's round-2 update still counts; the other is
+    kept; round 2's arrive on receipt messages of their own after the last round."""
+    from ledgerml.federated import flower
+    from ledgerml.federated.mod import KEY, RECEIPT
+
+    create_flower_task(
+        federation, TASK, initial=ArrayRecord(get_model()), strategy=_strategy(), rounds=2, aggregator="agg"
+    )
+    original, rode = flower.LedgerStrategy.configure_train, []
+
+    def tampering(self: flower.LedgerStrategy, *args: Any) -> Any:
+        messages = list(original(self, *args))
+        for message in messages:
+            record = dict(message.content[KEY])
+            if RECEIPT in record:
+                rode.append(json.loads(str(record[RECEIPT])))
+                if message.metadata.dst_node_id == 1:
+                    altered = {**rode[-1], "signature": "0x" + "00" * 65}
+                    message.content[KEY] = ConfigRecord({**record, RECEIPT: json.dumps(altered)})
+        return messages
+
+    monkeypatch.setattr(flower.LedgerStrategy, "configure_train", tampering)
+    with caplog.at_level(logging.WARNING, logger="ledgerml.federated"):
+        served = _run(federation, app, _strategy())
+    (problem,) = [r.getMessage() for r in caplog.records if "did not take its receipt" in r.getMessage()]
+    assert problem.startswith("node 1 did not take its receipt: receipt not kept: signature v must be 27 or 28")
+    assert [len(o.accepted) for o in served.history] == [2, 2] and [r["round"] for r in rode] == [1, 1]
+    kept = [
+        json.loads(line)
+        for log in (tmp_path / "receipts").rglob("receipts.jsonl")
+        for line in log.read_bytes().splitlines()
+    ]
+    assert sorted(r["round"] for r in kept) == [1, 2, 2]  # node 1's round-1 receipt was refused

@@ -4,6 +4,7 @@ in one process without Ray. Flower's simulation and deployment engines run the s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
@@ -14,7 +15,7 @@ from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Error, Message, 
 from flwr.clientapp import ClientApp
 from flwr.common.constant import SUPERLINK_NODE_ID
 from flwr.serverapp import Grid
-from flwr.serverapp.strategy import FedAvg, Strategy
+from flwr.serverapp.strategy import FedAvg, Result, Strategy
 from flwr.supercore.task_identity import TaskIdentity
 
 from .._json import loads_bounded
@@ -26,9 +27,9 @@ from ..state import State, next_nonce
 from ..types import Address, Role
 from ..vocab.core import holders_of
 from .coordinator import MAX_COMMITMENT_DEPTH, Reply, RoundOutcome, TaskCoordinator, reply_event_json
-from .mod import JOIN, KEY, MAX_CONFIG_JSON_BYTES, RECEIPT, STEP, only_record, weights_of
+from .mod import JOIN, KEY, MAX_CONFIG_JSON_BYTES, RECEIPT, RECEIPT_PROBLEM, STEP, only_record, weights_of
 from .participant import Participant
-from .receipts import parse_receipt, save_receipt
+from .receipts import keep_receipt
 
 log = logging.getLogger("ledgerml.federated")
 JOIN_CHUNK = 100
@@ -73,6 +74,15 @@ def _train_reply(node: str, reply: Message, participant: Address | None = None) 
     if not isinstance(update, bytes):
         raise TypeError("the update must be bytes")
     return Reply(node, event=reply_event_json(record["event"], "commitment"), update=update, participant=participant)
+
+
+def _log_receipt_problem(node: str, reply: Message) -> None:
+    """Log why a node did not keep the receipt that rode on its train message, if it says so."""
+    if reply.has_error() or KEY not in reply.content:
+        return
+    problem = reply.content[KEY].get(RECEIPT_PROBLEM)
+    if problem is not None:
+        log.warning("node %s did not take its receipt: %s", node, str(problem)[:500])
 
 
 def _signed_by_actor(event: Any) -> bool:
@@ -131,6 +141,9 @@ class LedgerStrategy(Strategy):
         self.join_problems: list[str] = []
         self.nodes: dict[str, Address] = {}
         """Each node's participant, learned from its signed join event (invalid replies name it)."""
+        self._receipts_due: dict[str, dict[str, Any]] = {}
+        """The last round's receipts by node, until a message carries them: the node's next train message, else
+        one of their own (when the next round does not sample the node, and after the last round)."""
 
     def _ledger_config(self, state: State | None = None) -> ConfigRecord:
         """The ledger's record for a round's messages (the global model itself travels as the message's
@@ -214,8 +227,16 @@ class LedgerStrategy(Strategy):
         state = self.coordinator.ledger.state()  # one read for the sample and the ledger's record
         messages = self._sampled(list(self.inner.configure_train(server_round, arrays, config, grid)), state)
         ledger_config = self._ledger_config(state)
+        due, self._receipts_due = self._receipts_due, {}
+        sampled = {str(message.metadata.dst_node_id) for message in messages}
+        self._send_receipts({node: receipt for node, receipt in due.items() if node not in sampled})
         for message in messages:
-            message.content[KEY] = ledger_config
+            receipt = due.get(str(message.metadata.dst_node_id))
+            if receipt is None:
+                message.content[KEY] = ledger_config
+            else:  # its own content: the inner strategy's messages share one
+                record = ConfigRecord({**ledger_config, RECEIPT: json.dumps(receipt, sort_keys=True)})
+                message.content = RecordDict({**dict(message.content.items()), KEY: record})
         return messages
 
     def _sampled(self, messages: list[Message], state: State) -> list[Message]:
@@ -245,26 +266,28 @@ class LedgerStrategy(Strategy):
                 collected.append(_train_reply(node, reply, known))
             except (KeyError, ValueError, TypeError, LedgerMLError) as exc:
                 collected.append(Reply(node, error=f"reply without a ledgerml commitment: {exc}", participant=known))
+            _log_receipt_problem(node, reply)
         outcome = self.coordinator.process_round(collected, evaluate=self.evaluate, strategy=self.inner)
-        self._send_receipts(outcome)
+        self._receipts_due = {node: receipt for node, receipt in outcome.receipts.items() if node.isdigit()}
         self.history.append(outcome)
         if self.on_round is not None:
             self.on_round(outcome)
         return _arrays(outcome.global_weights), _metric_record(outcome.metrics)
 
-    def _send_receipts(self, outcome: RoundOutcome) -> None:
-        """Give each participant whose commitment arrived the aggregator's signed receipt for it (a ``train``
-        message with ``step=receipt``, which ``ledger_mod`` and the ledgerml ClientApp keep)."""
+    def _send_receipts(self, receipts: dict[str, dict[str, Any]]) -> None:
+        """Give each node its participant's signed receipt on a message of its own (a ``train`` message with
+        ``step=receipt``, which ``ledger_mod`` and the ledgerml ClientApp keep); most receipts ride on the
+        node's next train message instead (``configure_train``)."""
         grid = getattr(self, "_grid", None)
-        if grid is None or not outcome.receipts:
+        if grid is None or not receipts:
             return
         messages = [
             Message(
-                RecordDict({KEY: ConfigRecord({STEP: RECEIPT, "receipt": json.dumps(receipt, sort_keys=True)})}),
+                RecordDict({KEY: ConfigRecord({STEP: RECEIPT, RECEIPT: json.dumps(receipt, sort_keys=True)})}),
                 dst_node_id=int(node),
                 message_type="train",
             )
-            for node, receipt in sorted(outcome.receipts.items())
+            for node, receipt in sorted(receipts.items())
             if node.isdigit()
         ]
         for reply in grid.send_and_receive(messages, timeout=60):
@@ -286,6 +309,34 @@ class LedgerStrategy(Strategy):
 
     def summary(self) -> None:
         self.inner.summary()
+
+    def start(
+        self,
+        grid: Grid,
+        initial_arrays: ArrayRecord,
+        num_rounds: int = 3,
+        timeout: float = 3600,
+        train_config: ConfigRecord | None = None,
+        evaluate_config: ConfigRecord | None = None,
+        evaluate_fn: Callable[[int, ArrayRecord], MetricRecord | None] | None = None,
+    ) -> Result:
+        """Flower's round loop, then the last round's receipts on messages of their own (no next train message
+        carries them); also when a round fails, before its error propagates."""
+        try:
+            result = super().start(
+                grid, initial_arrays, num_rounds, timeout, train_config, evaluate_config, evaluate_fn
+            )
+        except Exception:
+            with contextlib.suppress(Exception):  # the run's own error is the one to report
+                self._flush_receipts()
+            raise
+        self._flush_receipts()
+        return result
+
+    def _flush_receipts(self) -> None:
+        """Send every receipt still due on messages of their own."""
+        due, self._receipts_due = self._receipts_due, {}
+        self._send_receipts(due)
 
     def run(self, grid: Grid, timeout: float = 3600) -> list[RoundOutcome]:
         """Join, then run the task's remaining rounds (a restarted aggregator resumes the open round)."""
@@ -334,9 +385,9 @@ def make_client_app(load: Callable[[Context], Participant]) -> ClientApp:
 
     def receipt(message: Message, context: Context, cfg: dict[str, Any]) -> Message:
         me = participant(context)
-        found = parse_receipt(str(cfg["receipt"]))
-        if found["participant"] == me.address and me.receipts is not None:
-            save_receipt(me.receipts, found)
+        problem = keep_receipt(cfg.get(RECEIPT), me.address, me.receipts)[1]
+        if problem is not None:
+            raise ConfigError(problem)
         return Message(RecordDict(), reply_to=message)
 
     @app.train()
@@ -346,16 +397,15 @@ def make_client_app(load: Callable[[Context], Participant]) -> ClientApp:
             return join(message, context, cfg)
         if cfg.get(STEP) == RECEIPT:
             return receipt(message, context, cfg)
-        data, event, metrics = participant(context).train(
+        me = participant(context)
+        problem = keep_receipt(cfg[RECEIPT], me.address, me.receipts)[1] if RECEIPT in cfg else None  # last round's
+        data, event, metrics = me.train(
             _global(message), cfg, _config_json(cfg["spec"], "model spec"), _config_json(cfg["dp"], "dp") or None
         )
-        content = RecordDict(
-            {
-                KEY: ConfigRecord({"event": json.dumps(event.to_dict()), "update": data}),
-                "metrics": _metric_record(metrics),
-            }
-        )
-        return Message(content, reply_to=message)
+        record: dict[str, Any] = {"event": json.dumps(event.to_dict()), "update": data}
+        if problem is not None:
+            record[RECEIPT_PROBLEM] = problem
+        return Message(RecordDict({KEY: ConfigRecord(record), "metrics": _metric_record(metrics)}), reply_to=message)
 
     @app.evaluate()
     def _evaluate(message: Message, context: Context) -> Message:

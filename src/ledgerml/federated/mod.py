@@ -7,7 +7,9 @@ from a plain Flower server (no ``ledgerml`` record) passes through untouched.
 
 Flower runs a ClientApp's mods only around a registered handler, and a training app registers ``train``; so
 the ledger's control steps (join, receipt) travel as ``train`` messages whose ``ledgerml`` record names the
-step, and the mod answers them without calling the app.
+step, and the mod answers them without calling the app. A round's receipt usually rides on the next round's
+train message instead (its ``ledgerml`` record's ``receipt``), kept before the app trains; only the last round's,
+and those of nodes the next round does not sample, travel on a receipt message of their own.
 """
 
 from __future__ import annotations
@@ -25,19 +27,21 @@ from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricR
 
 from .._json import loads_bounded
 from ..errors import ConfigError
-from ..events import MAX_EVENT_BYTES, Event, sign_event
+from ..events import Event, sign_event
 from ..identity import Identity, KeyStore
 from ..ml.serialization import Weights, digest_of, to_bytes
 from ..types import Digest
 from ..vocab.tasks import ParticipantJoined, UpdateCommitted
 from .dp import clip_and_noise
-from .receipts import parse_receipt, save_receipt
+from .receipts import keep_receipt
 
 KEY = "ledgerml"
 """Name of the ConfigRecord the ledger's messages and the mod's replies carry."""
 STEP = "step"
 JOIN = "join"
 RECEIPT = "receipt"
+RECEIPT_PROBLEM = "receipt_problem"
+"""The reply field naming why a receipt that rode on a train message was not kept (the update still counts)."""
 MAX_CONFIG_JSON_BYTES = 1024 * 1024
 """Largest JSON text (nonces, datasets, DP settings) the mod parses from the aggregator's record."""
 KEY_SETTING, DATASETS_SETTING, STAKE_SETTING, RECEIPTS_SETTING = (
@@ -197,18 +201,29 @@ class LedgerMod:
         return value
 
     def _receipt(self, message: Message, context: Context, config: dict[str, Any]) -> Message:
-        me = self.identity(context)
-        text = config.get("receipt")
-        if not isinstance(text, str) or len(text) > MAX_EVENT_BYTES * 4:
+        if RECEIPT not in config:
             raise ConfigError("the receipt message carries no receipt")
-        receipt = parse_receipt(text)
+        kept, problem = self._keep(context, self.identity(context), config[RECEIPT])
+        if problem is not None:
+            raise ConfigError(problem)
+        return control_reply(message, {"kept": kept})
+
+    def _receipts_folder(self, context: Context) -> Path | None:
+        """Where this node keeps receipts: node config ``ledgerml-receipts``, else ``receipts``; None keeps none."""
         folder = context.node_config.get(RECEIPTS_SETTING) or self.receipts
-        if receipt["participant"] == me.address and folder:
-            save_receipt(node_path(str(folder), context), receipt)
-        return control_reply(message, {"kept": bool(folder) and receipt["participant"] == me.address})
+        return node_path(str(folder), context) if folder else None
+
+    def _keep(self, context: Context, me: Identity, text: object) -> tuple[bool, str | None]:
+        """Keep a receipt the aggregator sent (if it is this node's and a folder is set): see ``keep_receipt``."""
+        try:
+            folder = self._receipts_folder(context)
+        except ConfigError as exc:
+            return False, f"receipt not kept: {exc}"
+        return keep_receipt(text, me.address, folder)
 
     def _train(self, message: Message, context: Context, config: dict[str, Any], call_next: Next) -> Message:
         me = self.identity(context)  # before training: a missing key fails fast
+        problem = self._keep(context, me, config[RECEIPT])[1] if RECEIPT in config else None  # the last round's
         _, incoming = only_record(message.content, "array")
         base = weights_of(incoming)
         if digest_of(base) != str(config.get("base")):
@@ -226,7 +241,10 @@ class LedgerMod:
                 {name: Array(np.ascontiguousarray(update[name])) for name in arrays}
             )
         _, event = sign_commitment(me, config, update, example_count(metrics, self.weighted_by_key))
-        reply.content[KEY] = ConfigRecord({"event": json.dumps(event.to_dict())})
+        record: dict[str, Any] = {"event": json.dumps(event.to_dict())}
+        if problem is not None:
+            record[RECEIPT_PROBLEM] = problem
+        reply.content[KEY] = ConfigRecord(record)
         return reply
 
 

@@ -114,6 +114,22 @@ def save_receipt(folder: Path, receipt: dict[str, Any]) -> Path:
     return path
 
 
+def keep_receipt(text: object, participant: str, folder: Path | None) -> tuple[bool, str | None]:
+    """The participant's side of a receipt the aggregator sent (on its own message, or riding on the next train
+    message): kept by :func:`save_receipt` when it is for ``participant`` and ``folder`` is set; else ignored.
+    Whether it was kept, and the problem as one line if it is unreadable or cannot be kept (else None)."""
+    try:
+        if not isinstance(text, str):
+            raise ConfigError("the receipt the aggregator sent is not JSON text")
+        receipt = parse_receipt(text)
+        if receipt["participant"] != participant or folder is None:
+            return False, None
+        save_receipt(folder, receipt)
+    except (LedgerMLError, OSError) as exc:
+        return False, f"receipt not kept: {exc}"
+    return True, None
+
+
 def _kept(folder: Path) -> Iterator[tuple[str, tuple[str, ...], dict[str, Any] | LedgerMLError]]:
     """Every receipt under ``folder`` with the name problems report it by (its path under ``folder``), the
     folders that hold it (below ``folder``, outermost first), and the receipt or the error that made it

@@ -294,7 +294,7 @@ def secure_aggregate_train(
         return _answers(sr, _ask(strategy._grid, nodes, asked, 600), nodes, "reveal")
 
     outcome = finish_round(sr, collected, inputs, reveal, strategy.evaluate)
-    strategy._send_receipts(outcome)
+    strategy._send_receipts(outcome.receipts)  # at once: a secure round has its own stages
     strategy.history.append(outcome)
     if strategy.on_round is not None:
         strategy.on_round(outcome)
